@@ -1,0 +1,174 @@
+"""The ``cfmarl`` command line: one entry point, one sub-command per task.
+
+    cfmarl envs
+    cfmarl evaluate --env aps --scenario medium --policy k-strongest --episodes 20 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from cfmarl.envs.validation import ActionError, ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return args.func(args)
+    except (ConfigError, ActionError, ValueError) as exc:
+        print(f"cfmarl {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cfmarl", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    e = sub.add_parser("envs", help="list environments, scenarios and their sizes")
+    e.set_defaults(func=cmd_envs)
+
+    ev = sub.add_parser("evaluate", help="evaluate controllers on a scenario; writes a run directory")
+    ev.add_argument("--env", default="aps", help="environment short name (see `cfmarl envs`)")
+    ev.add_argument("--scenario", default="medium", help="scenario name (see `cfmarl envs`)")
+    ev.add_argument("--policy", action="append", metavar="SPEC",
+                    help="controller spec, repeatable: e.g. k-strongest, k-strongest:k=2,by=large_scale, "
+                         "all-on, greedy, or 'all' for every baseline (default: all)")
+    ev.add_argument("--episodes", type=_positive_int, default=10, help="episodes per policy (default 10)")
+    ev.add_argument("--seed", type=int, default=0, help="master seed; every policy sees the same episodes")
+    ev.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override an env config field, repeatable (e.g. se_target_bps_hz=1.5)")
+    ev.add_argument("--batch", type=_positive_int, default=8, help="env copies simulated together (default 8)")
+    ev.add_argument("--out", default="runs", help="root folder for run directories (default ./runs)")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {s!r}")
+    return v
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["a=1", "b=true"]`` -> ``{"a": 1, "b": True}`` (values parsed as YAML scalars)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise ConfigError(f"--set {item!r}: expected FIELD=VALUE")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item!r}: cannot parse the value") from None
+    return out
+
+
+def cmd_envs(args: argparse.Namespace) -> int:
+    from cfmarl.registry import env_registry
+
+    for entry in env_registry().values():
+        print(f"{entry.name}  ({entry.module}; agents: {entry.family})")
+        print(f"  {entry.description}")
+        print(f"  baselines: {', '.join(entry.baselines)}")
+        print(f"  {'scenario':<20} {'APs':>5} {'UEs':>5} {'agents':>7} {'area':>12} {'mobility':>11} {'SE target':>10}")
+        for name in entry.scenario_names():
+            c = entry.make_config(name)
+            area = f"{c.area_shape} {c.area_size_m:g} m"
+            mob = "vehicular" if c.vehicular_fraction == 1 else (
+                "pedestrian" if c.vehicular_fraction == 0 else f"{c.vehicular_fraction:.0%} veh.")
+            print(f"  {name:<20} {c.num_aps:>5} {c.num_ues:>5} {c.num_links:>7} {area:>12} {mob:>11} "
+                  f"{c.se_target_bps_hz:>6g} b/s/Hz")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from cfmarl import evaluate, plots, rundir
+    from cfmarl.registry import get_env
+
+    entry = get_env(args.env)
+    config = entry.make_config(args.scenario, **parse_overrides(args.set))
+    specs = args.policy or ["all"]
+    specs = [s for spec in specs for s in (entry.baselines if spec == "all" else [spec])]
+    controllers = [entry.make_baseline(s) for s in specs]  # validates every spec before any work
+    for c, s in zip(controllers, specs):  # label a controller by its full spec when it has options
+        c.name = s if ":" in s else c.name
+    if len(set(specs)) != len(specs):
+        raise ConfigError(f"--policy: each policy may be given once, got {specs}")
+    out = rundir.new_run_dir(args.out, f"evaluate-{args.env}-{args.scenario}")
+    rundir.write_json(out / "config.json", {
+        "command": "evaluate", "argv": args.argv, "env": args.env, "scenario": args.scenario,
+        "env_config": dataclasses.asdict(config), "policies": specs, "episodes": args.episodes,
+        "seed": args.seed, "batch": args.batch})
+    rundir.write_json(out / "versions.json", rundir.versions())
+    seeds = evaluate.episode_seeds(args.seed, args.episodes)
+    print(f"Evaluating {len(controllers)} policies on {args.env}/{args.scenario} "
+          f"({config.num_aps} APs x {config.num_ues} UEs = {config.num_links} agents), "
+          f"{args.episodes} episodes x {config.episode_windows} windows, seed {args.seed}", flush=True)
+    results = []
+    bar = tqdm(total=len(controllers) * args.episodes * config.episode_windows, unit="window",
+               disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
+    t_start = time.perf_counter()
+    interrupted = False
+    try:
+        for ctrl in controllers:
+            bar.set_description(ctrl.name)
+            results.append(evaluate.run_policy(lambda n: entry.make_core(config, n), ctrl, seeds,
+                                               batch=args.batch, on_window=bar.update))
+            if args.quiet:
+                print(f"  done: {ctrl.name}", flush=True)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+    if not results:
+        print(f"Interrupted before any policy finished; nothing but the config in {out}")
+        return 130
+    episodes_rows = [dict(policy=r.policy, **e) for r in results for e in r.episodes]
+    rundir.write_csv(out / "episodes.csv", episodes_rows)
+    summaries = [r.summary() for r in results]
+    rundir.write_csv(out / "kpis.csv", summaries)
+    ue_se = {r.policy: np.concatenate(r.ue_window_se) for r in results}
+    plots.plot_policy_comparison(
+        summaries, ue_se, config.se_target_bps_hz,
+        f"{args.env}/{args.scenario}: {config.num_aps} APs, {config.num_ues} UEs, target "
+        f"{config.se_target_bps_hz:g} bit/s/Hz, {args.episodes} episodes, seed {args.seed}", out / "kpis.png")
+    _print_summary(summaries, config.se_target_bps_hz)
+    elapsed = time.perf_counter() - t_start
+    print(f"\n{'Interrupted: partial results' if interrupted else 'Done'} in {elapsed:.1f} s. Files in {out}/:")
+    print("  kpis.csv (one row per policy), episodes.csv (one row per episode), kpis.png, "
+          "config.json, versions.json")
+    return 130 if interrupted else 0
+
+
+def _print_summary(rows: list[dict], target: float) -> None:
+    print(f"\n{'policy':<30} {'active APs':>12} {'mean SE':>14} {'UEs >= target':>14} {'power [W]':>14} "
+          f"{'EE [Mbit/J]':>12} {'ms/decision':>12}")
+    for r in rows:
+        print(f"{r['policy']:<30} {r['active_aps']:>6.2f} ± {r['active_aps_std']:<4.2f}"
+              f"{r['mean_se_bps_hz']:>8.3f} ± {r['mean_se_bps_hz_std']:<4.2f}"
+              f"{100 * r['target_satisfaction']:>12.1f} %"
+              f"{r['network_power_w']:>9.1f} ± {r['network_power_w_std']:<4.1f}"
+              f"{r['energy_efficiency_bit_per_j'] / 1e6:>11.2f}"
+              f"{r['decision_latency_ms']:>13.3f}")
+    print(f"(mean ± std over episodes; SE in bit/s/Hz; target {target:g} bit/s/Hz)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

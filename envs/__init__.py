@@ -1,0 +1,1 @@
+"""cfmarl environments (installed as ``cfmarl.envs``). Nothing here imports torch or ray."""

@@ -1,0 +1,1 @@
+"""AP selection (per-AP-UE-link agents). Public module: :mod:`cfmarl.envs.ap_selection_v0`."""

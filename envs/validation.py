@@ -1,0 +1,110 @@
+"""Input validation shared by every environment: config fields and actions.
+
+Errors name the field (or the agent) and what is allowed, so that bad input
+never surfaces as a traceback from deep inside numpy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+
+class ConfigError(ValueError):
+    """An invalid configuration value; the message names the field."""
+
+
+class ActionError(ValueError):
+    """An invalid action (shape, type, range or NaN); the message names the agent."""
+
+
+def check_int(cls: str, name: str, value: Any, lo: int | None = None, hi: int | None = None) -> None:
+    """Require an integer (not bool) within [lo, hi]."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"{cls}.{name}: must be an integer, got {value!r} ({type(value).__name__})")
+    _check_range(cls, name, value, lo, hi)
+
+
+def check_float(cls: str, name: str, value: Any, lo: float | None = None, hi: float | None = None,
+                lo_open: bool = False) -> None:
+    """Require a finite real number within [lo, hi] (or (lo, hi] with ``lo_open``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"{cls}.{name}: must be a number, got {value!r} ({type(value).__name__})")
+    if not math.isfinite(float(value)):
+        raise ConfigError(f"{cls}.{name}: must be finite, got {value!r}")
+    if lo_open and lo is not None and not value > lo:
+        raise ConfigError(f"{cls}.{name}: must be > {lo}, got {value!r}")
+    _check_range(cls, name, value, None if lo_open else lo, hi)
+
+
+def check_choice(cls: str, name: str, value: Any, allowed: Iterable[Any]) -> None:
+    """Require one of ``allowed``."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ConfigError(f"{cls}.{name}: must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+
+
+def check_bool(cls: str, name: str, value: Any) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{cls}.{name}: must be true or false, got {value!r}")
+
+
+def _check_range(cls: str, name: str, value: Any, lo: Any, hi: Any) -> None:
+    if lo is not None and value < lo:
+        raise ConfigError(f"{cls}.{name}: must be >= {lo}, got {value!r}")
+    if hi is not None and value > hi:
+        raise ConfigError(f"{cls}.{name}: must be <= {hi}, got {value!r}")
+
+
+def replace_config(config: Any, **overrides: Any) -> Any:
+    """``dataclasses.replace`` with a clear error for unknown field names."""
+    fields = {f.name for f in dataclasses.fields(config)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ConfigError(f"{type(config).__name__}: unknown field(s) {', '.join(unknown)}; "
+                          f"allowed: {', '.join(sorted(fields))}")
+    return dataclasses.replace(config, **overrides)
+
+
+def coerce_binary_actions(actions: Any, batch: int, n_agents: int,
+                          agent_ids: Sequence[str] | None = None) -> np.ndarray:
+    """Validate Discrete(2) actions and return a bool array of shape (batch, n_agents).
+
+    Accepts shape (n_agents,) when batch == 1, or (batch, n_agents); integer, bool or
+    float arrays whose values are exactly 0 or 1. NaN, other values, wrong shapes or
+    non-numeric input raise :class:`ActionError` naming the offending agent.
+    """
+    try:
+        a = np.asarray(actions)
+    except Exception as exc:  # ragged lists and the like
+        raise ActionError(f"actions: cannot be read as an array ({exc})") from None
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise ActionError(f"actions: must be numeric 0/1 values, got dtype {a.dtype}")
+    given = a.shape
+    if a.ndim == 1 and batch == 1:
+        a = a[None]
+    if a.shape != (batch, n_agents):
+        want = f"({n_agents},) or ({batch}, {n_agents})" if batch == 1 else f"({batch}, {n_agents})"
+        raise ActionError(f"actions: expected shape {want}, got {given}")
+    if a.dtype == bool:
+        return a
+    if np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.complexfloating):
+        bad_nan = np.isnan(a)
+        if bad_nan.any():
+            raise ActionError(f"actions: NaN for agent {_agent_name(np.argwhere(bad_nan)[0], agent_ids)}")
+    bad = (a != 0) & (a != 1)
+    if bad.any():
+        idx = np.argwhere(bad)[0]
+        raise ActionError(f"actions: agent {_agent_name(idx, agent_ids)} has action {a[tuple(idx)].item()!r}; "
+                          "allowed: 0 (don't serve) or 1 (serve)")
+    return a.astype(bool)
+
+
+def _agent_name(idx: np.ndarray, agent_ids: Sequence[str] | None) -> str:
+    b, n = int(idx[0]), int(idx[1])
+    name = agent_ids[n] if agent_ids is not None else f"#{n}"
+    return name if b == 0 else f"{name} (env copy {b})"

@@ -1,0 +1,1 @@
+"""cfmarl policies (installed as ``cfmarl.policies``): baselines now; RLlib modules and learners later."""

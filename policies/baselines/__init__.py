@@ -1,0 +1,1 @@
+"""Classical controllers (baselines) for every env, evaluated by the cfmarl harness."""

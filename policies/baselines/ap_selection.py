@@ -1,0 +1,131 @@
+"""Classical AP-selection controllers, evaluated by the same harness as learned ones.
+
+A controller maps the array core's state (and observations) of B env copies
+to actions (B, N) in {0, 1}, N = L K links in AP-major order. Controllers that
+read simulator internals rather than observations say so with ``privileged``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cfmarl.envs.ap_selection.core import ApSelectionCore, ApSelectionState
+
+
+@dataclass
+class AllOn:
+    """Every AP serves every UE."""
+
+    name: str = "all-on"
+    privileged: bool = False
+
+    def act(self, core: ApSelectionCore, state: ApSelectionState, obs: np.ndarray) -> np.ndarray:
+        return np.ones((core.num_envs, core.n_agents), np.int8)
+
+
+@dataclass
+class KStrongest:
+    """Each UE is served by the k APs with the strongest channels to it (aps_gnn Sec. VI-B).
+
+    ``by="instantaneous"`` ranks by |h_lk|^2 at the decision instant (the paper's
+    baseline); ``by="large_scale"`` ranks by the large-scale gain beta_lk (the
+    pretraining labels, Sec. VI-C). The two coincide for a deterministic LoS
+    channel. It needs only each link's own gain and the ranking among the links
+    of its UE, so it is not privileged.
+    """
+
+    k: int = 4
+    by: str = "instantaneous"
+    name: str = "k-strongest"
+    privileged: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
+            raise ValueError(f"k-strongest.k: must be an integer >= 1, got {self.k!r}")
+        if self.by not in ("instantaneous", "large_scale"):
+            raise ValueError(f"k-strongest.by: must be 'instantaneous' or 'large_scale', got {self.by!r}")
+
+    def act(self, core: ApSelectionCore, state: ApSelectionState, obs: np.ndarray) -> np.ndarray:
+        gain = np.abs(state.h_next[:, 0]) ** 2 if self.by == "instantaneous" else state.beta_next
+        return k_strongest_mask(gain, self.k).reshape(core.num_envs, -1).astype(np.int8)
+
+
+def k_strongest_mask(gain: np.ndarray, k: int) -> np.ndarray:
+    """Bool mask (..., L, K) selecting, for every UE (column), its k largest gains."""
+    L = gain.shape[-2]
+    if k >= L:
+        return np.ones(gain.shape, bool)
+    top = np.argpartition(-gain, k - 1, axis=-2)[..., :k, :]
+    mask = np.zeros(gain.shape, bool)
+    np.put_along_axis(mask, top, True, axis=-2)
+    return mask
+
+
+@dataclass
+class GreedyOracle:
+    """Centralised greedy reference that knows the channels of the coming window.
+
+    Starting from all links on, it (1) tries to switch off whole APs, weakest
+    total large-scale gain first, then (2) tries to drop single links, weakest
+    first; a change is kept when the total SE shortfall
+    sum_k max(0, target - SE_k) over the window does not grow. So if all-on meets
+    every target, every UE still meets it at the end; otherwise the shortfall
+    never gets worse than all-on's. Each trial evaluates the exact window SE of
+    the env (MRT, equal split), so the cost is O(L K) window evaluations per decision.
+    """
+
+    name: str = "greedy"
+    privileged: bool = True
+    tol: float = 1e-9
+
+    def act(self, core: ApSelectionCore, state: ApSelectionState, obs: np.ndarray) -> np.ndarray:
+        out = np.empty((core.num_envs, core.n_agents), np.int8)
+        for b in range(core.num_envs):  # env copies, not agents
+            out[b] = self._one(core, state.h_next[b], state.beta_next[b]).reshape(-1)
+        return out
+
+    def _one(self, core: ApSelectionCore, h: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        target = core.config.se_target_bps_hz
+
+        def shortfall(assoc: np.ndarray) -> float:
+            return float(np.maximum(target - core.window_se(h, assoc), 0.0).sum())
+
+        assoc = np.ones(beta.shape, bool)
+        best = shortfall(assoc)
+        for l in np.argsort(beta.sum(axis=1), kind="stable"):
+            trial = assoc.copy()
+            trial[l] = False
+            s = shortfall(trial)
+            if s <= best + self.tol:
+                assoc, best = trial, min(best, s)
+        flat = np.argsort(np.where(assoc, beta, np.inf), axis=None, kind="stable")[: int(assoc.sum())]
+        for idx in flat:
+            l, k = divmod(int(idx), beta.shape[1])
+            trial = assoc.copy()
+            trial[l, k] = False
+            s = shortfall(trial)
+            if s <= best + self.tol:
+                assoc, best = trial, min(best, s)
+        return assoc
+
+
+def make_baseline(spec: str):
+    """Build a baseline from a spec ``name[:key=value,...]``, e.g. ``k-strongest:k=2,by=large_scale``."""
+    name, _, arg_str = spec.partition(":")
+    kwargs: dict[str, object] = {}
+    for item in filter(None, arg_str.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ValueError(f"policy {spec!r}: options are key=value pairs, got {item!r}")
+        kwargs[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else value.strip()
+    factories = {"k-strongest": KStrongest, "all-on": AllOn, "greedy": GreedyOracle}
+    if name not in factories:
+        raise ValueError(f"unknown policy {name!r} for env 'aps'; known: {', '.join(factories)}")
+    allowed = {"k-strongest": {"k", "by"}, "all-on": set(), "greedy": set()}[name]
+    bad = sorted(set(kwargs) - allowed)
+    if bad:
+        raise ValueError(f"policy {name!r}: unknown option(s) {', '.join(bad)}; allowed: "
+                         f"{', '.join(sorted(allowed)) or 'none'}")
+    return factories[name](**kwargs)

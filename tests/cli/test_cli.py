@@ -1,0 +1,77 @@
+"""The cfmarl command line, end to end (tiny sizes)."""
+
+import csv
+import json
+
+import pytest
+
+from cfmarl.cli import main
+
+
+def test_envs_lists_scenarios_with_sizes(capsys):
+    assert main(["envs"]) == 0
+    out = capsys.readouterr().out
+    assert "cfmarl.envs.ap_selection_v0" in out
+    for name, links in [("medium", "96"), ("large", "1024"), ("xlarge", "4096"), ("medium-vehicular", "96")]:
+        assert any(line.split()[:1] == [name] and links in line.split() for line in out.splitlines())
+
+
+def _run(tmp_path, *extra):
+    return main(["evaluate", "--env", "aps", "--scenario", "tiny", "--episodes", "3", "--seed", "4",
+                 "--out", str(tmp_path), "--quiet", "--set", "episode_windows=4", *extra])
+
+
+def test_evaluate_writes_run_directory(tmp_path, capsys):
+    assert _run(tmp_path, "--policy", "k-strongest:k=2", "--policy", "all-on", "--policy", "greedy") == 0
+    out = capsys.readouterr().out
+    (run,) = list(tmp_path.iterdir())
+    assert {p.name for p in run.iterdir()} >= {"kpis.csv", "episodes.csv", "kpis.png", "config.json",
+                                               "versions.json"}
+    rows = list(csv.DictReader(open(run / "kpis.csv")))
+    assert [r["policy"] for r in rows] == ["k-strongest:k=2", "all-on", "greedy"]
+    all_on = rows[1]
+    assert float(all_on["active_aps"]) == 4.0 and float(all_on["active_aps_std"]) == 0.0
+    assert float(all_on["network_power_w"]) == pytest.approx(4 * 3.525, rel=1e-5)
+    episodes = list(csv.DictReader(open(run / "episodes.csv")))
+    assert len(episodes) == 9
+    # common random numbers: every policy saw the same episode seeds
+    seeds = {p: [e["seed"] for e in episodes if e["policy"] == p] for p in ("all-on", "greedy")}
+    assert seeds["all-on"] == seeds["greedy"]
+    cfg = json.load(open(run / "config.json"))
+    assert cfg["env_config"]["episode_windows"] == 4 and cfg["seed"] == 4
+    assert json.load(open(run / "versions.json"))["numpy"]
+    assert (run / "kpis.png").read_bytes()[:4] == b"\x89PNG"
+    assert "greedy" in out and str(run) in out
+
+
+def test_evaluate_is_deterministic(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        assert main(["evaluate", "--scenario", "tiny-vehicular", "--episodes", "2", "--seed", "1", "--out", str(d),
+                     "--quiet", "--policy", "k-strongest", "--set", "episode_windows=3"]) == 0
+    rows = [list(csv.DictReader(open(next(d.iterdir()) / "episodes.csv"))) for d in (a, b)]
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "decision_latency_ms"} for r in rs]  # noqa: E731
+    assert strip(rows[0]) == strip(rows[1])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--scenario", "mediun"], "unknown scenario 'mediun'"),
+    (["--env", "nope"], "unknown env 'nope'"),
+    (["--policy", "k-strongst"], "unknown policy 'k-strongst'"),
+    (["--set", "se_target_bps_hz=-1"], "ApSelectionConfig.se_target_bps_hz: must be > 0"),
+    (["--set", "num_apps=3"], "unknown field(s) num_apps"),
+    (["--set", "oops"], "expected FIELD=VALUE"),
+])
+def test_evaluate_bad_input_is_a_clear_error(tmp_path, capsys, args, message):
+    code = main(["evaluate", "--out", str(tmp_path), "--quiet", "--episodes", "1", *args])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not any(tmp_path.iterdir())  # nothing written for invalid input
+
+
+def test_bad_episode_count_is_rejected_by_argparse(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["evaluate", "--episodes", "0"])
+    assert exc.value.code == 2
+    assert "positive integer" in capsys.readouterr().err

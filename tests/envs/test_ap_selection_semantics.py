@@ -1,0 +1,150 @@
+"""What the AP-selection env computes: graph, reward/cost sharing, window SE, KPIs,
+observations, and a seeded regression of a short trajectory."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from cfmarl.envs import ap_selection_v0
+from cfmarl.envs.physics import precoding
+from cfmarl.envs.physics.units import thermal_noise_power_w
+
+
+def test_graph_has_exactly_the_expected_edges():
+    env = ap_selection_v0.parallel_env(scenario="tiny", num_aps=3, num_ues=4)
+    edge_index, edge_type = env.agent_graph()
+    L, K = 3, 4
+    assert edge_index.dtype == np.int64 and edge_type.dtype == np.int64
+    assert edge_index.shape == (2, L * K * (K - 1) + K * L * (L - 1))
+    got = {(int(s), int(d), int(t)) for (s, d), t in zip(edge_index.T, edge_type)}
+    want = set()
+    for (l1, k1), (l2, k2) in itertools.permutations(itertools.product(range(L), range(K)), 2):
+        s, d = l1 * K + k1, l2 * K + k2
+        if l1 == l2:
+            want.add((s, d, 0))
+        elif k1 == k2:
+            want.add((s, d, 1))
+    assert got == want
+    assert len(got) == edge_index.shape[1]  # no duplicates
+    names = env.possible_agents
+    assert names[5] == "ap1_ue1"
+
+
+def test_reward_and_cost_sharing_rule():
+    env = ap_selection_v0.parallel_env(scenario="medium", se_target_bps_hz=2.5)
+    env.reset(seed=5)
+    rng = np.random.default_rng(5)
+    L, K = env.config.num_aps, env.config.num_ues
+    for _ in range(5):
+        a = (rng.random((L, K)) < 0.2).astype(int)
+        a[0] = 0  # AP 0 idle
+        _, rew, _, _, infos = env.step({f"ap{l}_ue{k}": int(a[l, k]) for l in range(L) for k in range(K)})
+        kp = env.kpis()
+        r = np.array([[rew[f"ap{l}_ue{k}"] for k in range(K)] for l in range(L)])
+        c = np.array([[infos[f"ap{l}_ue{k}"]["cost"] for k in range(K)] for l in range(L)])
+        np.testing.assert_array_equal(r, np.where(a.any(axis=1), -1.0, 0.0)[:, None] * np.ones(K))
+        se = np.array([kp[f"se_ue{k}_bps_hz"] for k in range(K)])
+        np.testing.assert_allclose(c, np.ones((L, 1)) * np.maximum(2.5 - se, 0) / 2.5)
+        assert kp["active_aps"] == a.any(axis=1).sum()
+        assert kp["network_power_w"] == pytest.approx(kp["active_aps"] * (1.025 + 1.0 / 0.4))
+
+
+def test_window_se_is_average_of_per_slot_se_from_the_physics():
+    cfg = ap_selection_v0.make_config("medium-vehicular")
+    core = ap_selection_v0.ApSelectionCore(cfg, 1)
+    state, _ = core.reset([1])
+    h = state.h_next[0].copy()  # (T, L, K): the coming window
+    assert h.shape == (cfg.window_slots, cfg.num_aps, cfg.num_ues)
+    assoc = np.random.default_rng(1).random((cfg.num_aps, cfg.num_ues)) < 0.3
+    p = precoding.equal_power_split(assoc, cfg.ap_max_power_w)
+    noise = thermal_noise_power_w(cfg.bandwidth_hz, cfg.noise_figure_db)
+    expected = np.mean([precoding.spectral_efficiency(precoding.mrt_sinr(h[t], p, noise))
+                        for t in range(cfg.window_slots)], axis=0)
+    state, *_ = core.step(state, assoc.reshape(1, -1))
+    np.testing.assert_allclose(state.se_window[0], expected, rtol=1e-12)
+    kp = core.kpis(state)
+    assert kp["mean_se_bps_hz"][0] == pytest.approx(expected.mean())
+    sum_se = expected.sum()
+    power = assoc.any(1).sum() * cfg.ap_active_power_w
+    assert kp["energy_efficiency_bit_per_j"][0] == pytest.approx(cfg.bandwidth_hz * sum_se / power)
+
+
+def test_channels_change_within_a_window_and_follow_los_distance():
+    cfg = ap_selection_v0.make_config("medium-vehicular")
+    core = ap_selection_v0.ApSelectionCore(cfg, 1)
+    state, _ = core.reset([2])
+    h = state.h_next[0]
+    assert not np.allclose(h[0], h[-1])  # phases rotate as UEs move (30 km/h)
+    # |h|^2 equals the path gain of the 3-D distance at slot 0
+    np.testing.assert_allclose(np.abs(h[0]) ** 2, state.beta_next[0], rtol=1e-6)  # single-precision phase
+
+
+def test_observation_features():
+    env = ap_selection_v0.parallel_env(scenario="tiny", history_len=3, se_target_bps_hz=2.0)
+    obs, _ = env.reset(seed=9)
+    core, state = env.core, env.state
+    snr_db = 10 * np.log10(np.abs(state.h_next[0, 0]) ** 2 * 1.0 / core.noise_w)
+    o = np.stack([obs[a] for a in env.possible_agents]).reshape(4, 2, 5)
+    np.testing.assert_allclose(o[..., 2], (snr_db - 35) / 10, rtol=1e-5)  # current instant is last
+    assert np.all(o[..., 3] == 0) and np.all(o[..., 4] == 0)
+    acts = dict.fromkeys(env.agents, 0)
+    acts["ap1_ue0"] = acts["ap2_ue1"] = 1
+    obs, *_ = env.step(acts)
+    o2 = np.stack([obs[a] for a in env.possible_agents]).reshape(4, 2, 5)
+    np.testing.assert_array_equal(o2[..., 3], [[0, 0], [1, 0], [0, 1], [0, 0]])
+    kp = env.kpis()
+    np.testing.assert_allclose(o2[:, 0, 4], min(kp["se_ue0_bps_hz"] / 2.0, 4.0), rtol=1e-6)
+    # history shifts by one decision instant
+    np.testing.assert_array_equal(o2[..., :2], o[..., 1:3])
+
+
+def test_idle_network_costs_full_shortfall_and_no_power():
+    env = ap_selection_v0.parallel_env(scenario="tiny")
+    env.reset(seed=0)
+    _, rew, _, _, infos = env.step(dict.fromkeys(env.agents, 0))
+    assert set(rew.values()) == {0.0}
+    assert {i["cost"] for i in infos.values()} == {1.0}
+    kp = env.kpis()
+    assert kp["network_power_w"] == 0.0 and kp["energy_efficiency_bit_per_j"] == 0.0
+
+
+def test_seeded_regression_short_trajectory():
+    """Stored values from the first implementation (tiny-vehicular, seed 123, target 3)."""
+    core = ap_selection_v0.ApSelectionCore(ap_selection_v0.make_config("tiny-vehicular", se_target_bps_hz=3.0), 1)
+    state, obs = core.reset([123])
+    np.testing.assert_allclose(obs[0, [0, 3, 7], :4], [[0.509614, 0.50739, 0.505171, 0.502954],
+                                                       [1.339904, 1.35705, 1.368799, 1.374712],
+                                                       [1.432534, 1.418148, 1.397734, 1.372084]], atol=2e-6)
+    expected_se = [[2.076696, 3.653685], [2.773645, 5.629694], [2.33509, 3.505023]]
+    expected_r = [[-1, -1, -1, -1, -1, -1, 0, 0], [-1] * 8, [0, 0, -1, -1, -1, -1, 0, 0]]
+    expected_c0 = [0.307768, 0.075452, 0.221637]
+    for i, a in enumerate([[1, 0, 0, 1, 1, 1, 0, 0], [1] * 8, [0, 0, 0, 1, 1, 0, 0, 0]]):
+        state, obs, r, c, done = core.step(state, np.array(a))
+        np.testing.assert_allclose(state.se_window[0], expected_se[i], atol=2e-6)
+        np.testing.assert_array_equal(r[0], expected_r[i])
+        np.testing.assert_allclose(c[0, ::2, 0], expected_c0[i], atol=2e-6)
+        np.testing.assert_array_equal(c[0, 1::2, 0], 0.0)
+    np.testing.assert_allclose(obs[0, 7], [1.372084, 1.34208, 1.308616, 1.272534, 0.0, 1.168341], atol=2e-6)
+
+
+@pytest.mark.parametrize("overrides", [{"small_scale": "rician"}, {"shadowing_std_db": 4.0},
+                                       {"pathloss": "free_space"}, {"pathloss": "umi_36814_los"},
+                                       {"pathloss": "ngo2017", "carrier_hz": 1.9e9, "ap_height_m": 15.0,
+                                        "ue_height_m": 1.65},
+                                       {"area_shape": "square", "area_size_m": 300.0, "wrap_around": True}])
+def test_channel_variants_run_and_keep_contract(overrides):
+    env = ap_selection_v0.parallel_env(scenario="medium-vehicular", episode_windows=3, **overrides)
+    obs, _ = env.reset(seed=0)
+    for _ in range(3):
+        obs, rew, _, trunc, infos = env.step(dict.fromkeys(env.agents, 1))
+    assert all(trunc.values())
+    assert all(np.isfinite(o).all() and env.observation_space(a).contains(o) for a, o in obs.items())
+    assert 0 < env.kpis()["mean_se_bps_hz"] < 30
+
+
+def test_rician_instantaneous_differs_from_large_scale():
+    core = ap_selection_v0.ApSelectionCore(ap_selection_v0.make_config("medium", small_scale="rician"), 1)
+    state, _ = core.reset([0])
+    ratio = np.abs(state.h_next[0, 0]) ** 2 / state.beta_next[0]
+    assert ratio.std() > 0.05 and ratio.mean() == pytest.approx(1.0, abs=0.25)

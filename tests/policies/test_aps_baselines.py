@@ -1,0 +1,99 @@
+"""Classical AP-selection controllers."""
+
+import numpy as np
+import pytest
+
+from cfmarl.envs import ap_selection_v0
+from cfmarl.policies.baselines.ap_selection import AllOn, GreedyOracle, KStrongest, k_strongest_mask, make_baseline
+
+
+def _core(scenario="medium", n=4, **kw):
+    core = ap_selection_v0.ApSelectionCore(ap_selection_v0.make_config(scenario, **kw), n)
+    state, obs = core.reset(list(range(n)))
+    return core, state, obs
+
+
+@pytest.mark.parametrize("k", [1, 2, 4, 16, 20])
+def test_k_strongest_picks_the_k_largest_gains_per_ue(k):
+    core, state, obs = _core()
+    a = KStrongest(k=k).act(core, state, obs).reshape(4, 16, 6).astype(bool)
+    assert np.all(a.sum(axis=1) == min(k, 16))
+    gain = np.abs(state.h_next[:, 0]) ** 2
+    chosen_min = np.where(a, gain, np.inf).min(axis=1)
+    unchosen_max = np.where(a, -np.inf, gain).max(axis=1)
+    assert np.all(chosen_min >= unchosen_max)
+
+
+def test_k_strongest_by_large_scale_and_instantaneous_differ_only_with_fading():
+    core, state, obs = _core()
+    los = [KStrongest(by=b).act(core, state, obs) for b in ("instantaneous", "large_scale")]
+    np.testing.assert_array_equal(*los)  # deterministic LoS: |h|^2 == beta
+    core, state, obs = _core(small_scale="rician", rician_k_db=0.0)
+    ric = [KStrongest(by=b).act(core, state, obs) for b in ("instantaneous", "large_scale")]
+    assert not np.array_equal(*ric)
+
+
+def test_k_strongest_mask_hand_case():
+    gain = np.array([[3.0, 1.0], [1.0, 5.0], [2.0, 4.0]])
+    np.testing.assert_array_equal(k_strongest_mask(gain, 2), [[1, 0], [0, 1], [1, 1]])
+
+
+def test_more_links_never_lower_a_single_ues_se():
+    """With one UE there is no multi-user interference, so k-strongest's SE is
+    non-decreasing in k for the same channels. (With several UEs it is not: each
+    extra link takes power from the AP's other UEs; all-on has a lower mean SE
+    than 4-strongest on `medium`, see test below.)"""
+    core, state, obs = _core(num_ues=1, n=8)
+    se = []
+    for k in range(1, 17):
+        mask = KStrongest(k=k).act(core, state, obs).reshape(8, 16, 1).astype(bool)
+        se.append(core.window_se(state.h_next, mask))
+    assert np.all(np.diff(np.array(se), axis=0) >= -1e-12)
+
+
+def test_multi_user_more_links_can_lower_se():
+    core, state, obs = _core(n=8)
+    se4 = core.window_se(state.h_next, KStrongest(k=4).act(core, state, obs).reshape(8, 16, 6).astype(bool))
+    se_all = core.window_se(state.h_next, np.ones((8, 16, 6), bool))
+    assert se_all.mean() < se4.mean()
+
+
+def test_greedy_meets_target_whenever_all_on_does_and_uses_no_more_aps():
+    core, state, obs = _core(n=6)
+    a = GreedyOracle().act(core, state, obs).reshape(6, 16, 6).astype(bool)
+    target = core.config.se_target_bps_hz
+    se_g = core.window_se(state.h_next, a)
+    se_all = core.window_se(state.h_next, np.ones_like(a))
+    short = lambda se: np.maximum(target - se, 0).sum(axis=-1)  # noqa: E731
+    assert np.all(short(se_g) <= short(se_all) + 1e-9)
+    feasible = short(se_all) == 0
+    assert feasible.any()
+    assert np.all(se_g[feasible] >= target - 1e-9)
+    assert np.all(a.any(-1).sum(-1) <= 16)
+    # and it actually saves power on this scenario
+    assert a.any(-1).sum(-1).mean() < 14
+
+
+def test_greedy_beats_k_strongest_in_power_while_meeting_target():
+    core, state, obs = _core(n=6)
+    g = GreedyOracle().act(core, state, obs).reshape(6, 16, 6).astype(bool)
+    k = KStrongest().act(core, state, obs).reshape(6, 16, 6).astype(bool)
+    assert g.any(-1).sum() < k.any(-1).sum()
+
+
+def test_all_on():
+    core, state, obs = _core(n=2)
+    assert np.all(AllOn().act(core, state, obs) == 1)
+
+
+def test_make_baseline_specs_and_errors():
+    b = make_baseline("k-strongest:k=2,by=large_scale")
+    assert (b.k, b.by) == (2, "large_scale")
+    with pytest.raises(ValueError, match="unknown policy 'k-strongst'.*k-strongest"):
+        make_baseline("k-strongst")
+    with pytest.raises(ValueError, match="unknown option.*kk.*allowed: by, k"):
+        make_baseline("k-strongest:kk=2")
+    with pytest.raises(ValueError, match="k-strongest.k: must be an integer >= 1"):
+        make_baseline("k-strongest:k=0")
+    with pytest.raises(ValueError, match="key=value"):
+        make_baseline("k-strongest:4")
