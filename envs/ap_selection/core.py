@@ -233,21 +233,21 @@ class ApSelectionCore:
         beta = self._large_scale_gain(d2d)
         if c.shadowing_std_db > 0.0:
             moved = np.hypot(*(new_mob.pos - state.mob.pos).transpose(2, 0, 1))  # (B, K) straight-line proxy
-            noise = np.stack([g.standard_normal((self.L, K)) for g in state.rngs])
-            rho = np.exp(-moved / c.shadowing_decorr_m)[:, None, :]
-            state.shadow_db = rho * state.shadow_db + np.sqrt(1.0 - rho * rho) * c.shadowing_std_db * noise
+            state.shadow_db = np.stack([
+                shadowing.gudmundson_update_db(g, state.shadow_db[b], moved[b][None, :], c.shadowing_std_db,
+                                               c.shadowing_decorr_m) for b, g in enumerate(state.rngs)])
             beta = beta * np.power(10.0, 0.1 * state.shadow_db)[:, None]
         d3d = geometry.distance_3d_m(d2d, c.ap_height_m, c.ue_height_m)
         small = fading.los_phase(d3d, c.carrier_hz)
         if c.small_scale == "rician":
             rho = fading.jakes_correlation(state.mob.speed, c.carrier_hz, c.slot_s)[:, None, :]  # (B, 1, K)
             scat = np.empty((B, T, self.L, K), complex)
-            s = state.scatter
-            for t in range(T):  # AR(1) in time: T vectorised steps, not per agent
-                scat[:, t] = s
-                s = rho * s + np.sqrt(1.0 - rho * rho) * np.stack(
-                    [fading.rayleigh(g, (self.L, K)) for g in state.rngs])
-            state.scatter = s
+            for b, g in enumerate(state.rngs):  # env copies and slots, each step vectorised over links
+                s = state.scatter[b]
+                for t in range(T):
+                    scat[b, t] = s
+                    s = fading.gauss_markov_step(g, s, rho[b])
+                state.scatter[b] = s
             small = fading.rician(small, scat, c.rician_k_db)
         state.h_next = np.sqrt(beta) * small
         state.beta_next = beta[:, 0]
