@@ -41,8 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--env", default="aps", help="environment short name (see `cfmarl envs`)")
     ev.add_argument("--scenario", default="medium", help="scenario name (see `cfmarl envs`)")
     ev.add_argument("--policy", action="append", metavar="SPEC",
-                    help="controller spec, repeatable: e.g. k-strongest, k-strongest:k=2,by=large_scale, "
-                         "all-on, greedy, or 'all' for every baseline (default: all)")
+                    help="controller, repeatable: a baseline spec (k-strongest, k-strongest:k=2,by=large_scale, "
+                         "all-on, greedy; 'all' = every baseline; default all), or a training run directory / "
+                         "checkpoint folder (its trained policy, greedy actions)")
     ev.add_argument("--episodes", type=_positive_int, default=10, help="episodes per policy (default 10)")
     ev.add_argument("--seed", type=int, default=0, help="master seed; every policy sees the same episodes")
     ev.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -51,6 +52,14 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", default="runs", help="root folder for run directories (default ./runs)")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_evaluate)
+
+    tr = sub.add_parser("train", help="train from an experiment YAML (resumable run directory)")
+    tr.add_argument("experiment", help="experiment file, e.g. tune_configs/aps_gnn_medium.yaml")
+    tr.add_argument("--out", default="runs", help="root folder for run directories (default ./runs)")
+    tr.add_argument("--iterations", type=_positive_int, default=None, help="override training.iterations")
+    tr.add_argument("--fresh", action="store_true", help="discard an existing run directory and start over")
+    tr.add_argument("--quiet", action="store_true", help="no per-iteration lines")
+    tr.set_defaults(func=cmd_train)
     return p
 
 
@@ -76,6 +85,16 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         except yaml.YAMLError:
             raise ConfigError(f"--set {item!r}: cannot parse the value") from None
     return out
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from cfmarl.train import train
+
+    try:
+        train(args.experiment, out=args.out, fresh=args.fresh, iterations=args.iterations, quiet=args.quiet)
+    except KeyboardInterrupt:
+        return 130
+    return 0
 
 
 def cmd_envs(args: argparse.Namespace) -> int:
@@ -106,9 +125,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     config = entry.make_config(args.scenario, **parse_overrides(args.set))
     specs = args.policy or ["all"]
     specs = [s for spec in specs for s in (entry.baselines if spec == "all" else [spec])]
-    controllers = [entry.make_baseline(s) for s in specs]  # validates every spec before any work
+    env_config = {"env": args.env, "scenario": args.scenario, "overrides": parse_overrides(args.set)}
+    controllers = [_make_controller(entry, s, env_config) for s in specs]  # validates every spec first
     for c, s in zip(controllers, specs):  # label a controller by its full spec when it has options
-        c.name = s if ":" in s else c.name
+        c.name = s if ":" in s and not Path(s).exists() else c.name
     if len(set(specs)) != len(specs):
         raise ConfigError(f"--policy: each policy may be given once, got {specs}")
     out = rundir.new_run_dir(args.out, f"evaluate-{args.env}-{args.scenario}")
@@ -155,6 +175,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print("  kpis.csv (one row per policy), episodes.csv (one row per episode), kpis.png, "
           "config.json, versions.json")
     return 130 if interrupted else 0
+
+
+def _make_controller(entry, spec: str, env_config: dict):
+    """A baseline spec, or the path of a training checkpoint / run directory."""
+    path = Path(spec)
+    if path.exists():
+        from cfmarl.policies.module_controller import (ModuleController, latest_checkpoint_of, load_module,
+                                                       rebuild_for_env)
+
+        path = latest_checkpoint_of(path)
+        ctrl = ModuleController(rebuild_for_env(load_module(path), env_config), name=f"{path.parent.parent.name}@{path.name}"
+                                if path.name.startswith("iter_") else path.name)
+        return ctrl
+    return entry.make_baseline(spec)
 
 
 def _print_summary(rows: list[dict], target: float) -> None:

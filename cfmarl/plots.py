@@ -52,3 +52,36 @@ def plot_policy_comparison(summaries: Sequence[dict], ue_se: dict[str, np.ndarra
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def plot_learning_curves(rows: Sequence[dict], exp, path: str | Path) -> None:
+    """Per-iteration curves: return, mean node cost (with the limit), multiplier, active APs,
+    mean SE (with the target) and target satisfaction."""
+    it = np.array([r["iteration"] for r in rows])
+
+    def col(k):
+        return np.array([r.get(k, np.nan) for r in rows], float)
+
+    panels = [("episode_return", "episode return (team)", None),
+              ("lagrange/mean_cost_0", "mean node cost", ("limit", exp.algorithm.cost_limit)),
+              ("lagrange/multiplier_0", "Lagrange multiplier", None),
+              ("kpi/active_aps", "active APs", None),
+              ("kpi/mean_se_bps_hz", "mean SE [bit/s/Hz]",
+               ("target", exp.env.overrides.get("se_target_bps_hz")) if "se_target_bps_hz" in exp.env.overrides
+               else None),
+              ("kpi/target_satisfaction", "UEs meeting target [fraction]", None)]
+    fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
+    for ax, (key, label, line) in zip(axes.ravel(), panels):
+        ax.plot(it, col(key), marker=".", lw=1.2)
+        if line is not None and line[1] is not None:
+            ax.axhline(line[1], color="k", ls="--", lw=1, label=line[0])
+            ax.legend(loc="best")
+        ax.set_title(label)
+        ax.set_xlabel("iteration")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{exp.name} ({exp.env.name}/{exp.env.scenario}, rule {exp.algorithm.lagrangian_rule})")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())

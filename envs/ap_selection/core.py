@@ -76,6 +76,8 @@ class ApSelectionCore:
         self.n_agents = self.L * self.K
         self.obs_dim = c.history_len + 2
         self.n_costs = 1
+        self.n_actions = 2  # Discrete(2) per agent
+        self.sequence_features = c.history_len  # leading obs features form one scalar time series
         self.agent_ids = [f"ap{l}_ue{k}" for l in range(self.L) for k in range(self.K)]
         self.noise_w = thermal_noise_power_w(c.bandwidth_hz, c.noise_figure_db)
         self.area = mobility.Area(c.area_shape, c.area_size_m, c.wrap_around)

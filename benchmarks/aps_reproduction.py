@@ -1,0 +1,139 @@
+"""Reproduce the AP-selection paper's results (aps_gnn Sec. VI) with cfmarl.
+
+Runs real trainings (`cfmarl train`, each in its own process, `--parallel` at a
+time) from the base experiment `tune_configs/aps_gnn_medium.yaml` and writes,
+under --out:
+  runs/<experiment>/...       every training run (resumable: re-run to continue)
+  main.csv, main.png          APS-GNN vs centralised PPO-Lagr vs 4-strongest vs greedy on medium,
+                              pedestrian and vehicular, mean and std over the seeds
+  ablations.csv, ablations.png  unconstrained (engineered reward, several weights), no-GRU, no-pretraining
+  large.csv                   APS-GNN fine-tuned on `large` (warm start from medium) vs 4-strongest and greedy
+  latency.csv                 decision latency of one joint decision (batch of one env, CPU)
+
+    python benchmarks/aps_reproduction.py --seeds 0 1 2 --iterations 60 --parallel 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = ROOT / "tune_configs" / "aps_gnn_medium.yaml"
+KPIS = ("active_aps", "mean_se_bps_hz", "target_satisfaction", "mean_cost", "network_power_w",
+        "energy_efficiency_bit_per_j", "decision_latency_ms")
+
+
+def variant(base: dict, name: str, **changes) -> dict:
+    cfg = copy.deepcopy(base)
+    cfg["name"] = name
+    for path, value in changes.items():
+        node = cfg
+        keys = path.split("__")
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+        node[keys[-1]] = value
+    return cfg
+
+
+def plan(base: dict, seeds: list[int], ablation_seeds: list[int], iterations: int) -> dict[str, dict]:
+    exps = {}
+    for mob, scen in (("ped", "medium"), ("veh", "medium-vehicular")):
+        for s in seeds:
+            exps[f"gnn_{mob}_s{s}"] = variant(base, f"gnn_{mob}_s{s}", seed=s, env__scenario=scen,
+                                              training__iterations=iterations)
+            exps[f"central_{mob}_s{s}"] = variant(
+                base, f"central_{mob}_s{s}", seed=s, env__scenario=scen, training__iterations=iterations,
+                model__architecture="central", model__hidden=256, pretrain__enabled=False)
+    for s in ablation_seeds:
+        for w in (0.5, 2.0, 8.0):
+            exps[f"unconstrained_w{w:g}_ped_s{s}"] = variant(
+                base, f"unconstrained_w{w:g}_ped_s{s}", seed=s, training__iterations=iterations,
+                env__reward_mode="engineered", env__engineered_weight=w, algorithm__lagrangian_rule="none",
+                algorithm__lambda_init=0.0)
+        for mob, scen in (("ped", "medium"), ("veh", "medium-vehicular")):
+            exps[f"nogru_{mob}_s{s}"] = variant(base, f"nogru_{mob}_s{s}", seed=s, env__scenario=scen,
+                                                training__iterations=iterations, model__use_gru=False)
+        exps[f"nopretrain_ped_s{s}"] = variant(base, f"nopretrain_ped_s{s}", seed=s, training__iterations=iterations,
+                                               pretrain__enabled=False)
+    return exps
+
+
+def run_all(exps: dict[str, dict], out: Path, parallel: int) -> None:
+    cfg_dir = out / "configs"
+    cfg_dir.mkdir(parents=True, exist_ok=True)
+
+    def one(name: str) -> tuple[str, int, float]:
+        path = cfg_dir / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(exps[name], sort_keys=False))
+        log = out / "logs" / f"{name}.log"
+        log.parent.mkdir(exist_ok=True)
+        t0 = time.perf_counter()
+        with open(log, "w") as f:
+            rc = subprocess.call([sys.executable, "-m", "cfmarl.cli", "train", str(path), "--out", str(out / "runs"),
+                                  "--quiet"], stdout=f, stderr=subprocess.STDOUT)
+        return name, rc, time.perf_counter() - t0
+
+    todo = [n for n in exps if not (out / "runs" / f"train-{n}" / "evaluation.csv").exists()]
+    print(f"{len(exps)} experiments, {len(todo)} to run ({parallel} at a time)", flush=True)
+    with ThreadPoolExecutor(parallel) as pool:
+        for i, (name, rc, dt) in enumerate(pool.map(one, todo), 1):
+            print(f"[{i}/{len(todo)}] {name}: {'ok' if rc == 0 else f'FAILED (exit {rc})'} in {dt / 60:.1f} min",
+                  flush=True)
+
+
+def read_eval(out: Path, name: str) -> list[dict]:
+    path = out / "runs" / f"train-{name}" / "evaluation.csv"
+    if not path.exists():
+        return []
+    with open(path) as f:
+        return [dict(r) for r in csv.DictReader(f)]
+
+
+def aggregate(rows_by_seed: list[list[dict]], index: int) -> dict:
+    vals = {k: np.array([float(r[index][k]) for r in rows_by_seed]) for k in KPIS}
+    out = {"seeds": len(rows_by_seed)}
+    for k, v in vals.items():
+        out[k] = float(v.mean())
+        out[f"{k}_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--ablation-seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--iterations", type=int, default=60)
+    ap.add_argument("--large-iterations", type=int, default=10)
+    ap.add_argument("--parallel", type=int, default=2)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "aps"))
+    ap.add_argument("--skip-training", action="store_true", help="only aggregate existing runs")
+    args = ap.parse_args()
+    out = Path(args.out)
+    base = yaml.safe_load(BASE.read_text())
+    exps = plan(base, args.seeds, args.ablation_seeds, args.iterations)
+    if not args.skip_training:
+        run_all(exps, out, args.parallel)
+        large = variant(base, "gnn_large_finetune", env__scenario="large", pretrain__enabled=False,
+                        training__iterations=args.large_iterations, training__checkpoint_every=5,
+                        training__init_from=str(out / "runs" / f"train-gnn_ped_s{args.seeds[0]}"),
+                        algorithm__train_batch_size=80, algorithm__minibatch_size=16,
+                        evaluation__episodes=5)
+        run_all({"gnn_large_finetune": large}, out, 1)
+    from benchmarks_report import write_reports  # noqa: E402  (same folder)
+
+    write_reports(out, exps, args.seeds, args.ablation_seeds, base)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    main()

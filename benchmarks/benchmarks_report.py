@@ -1,0 +1,144 @@
+"""Tables and plots of benchmarks/aps_reproduction.py (kept apart so they can be redone
+from existing runs with --skip-training)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cfmarl import rundir
+
+KPIS = ("active_aps", "mean_se_bps_hz", "target_satisfaction", "mean_cost", "network_power_w",
+        "energy_efficiency_bit_per_j", "decision_latency_ms")
+
+
+def _eval_rows(out: Path, name: str) -> list[dict]:
+    import csv
+
+    path = out / "runs" / f"train-{name}" / "evaluation.csv"
+    if not path.exists():
+        return []
+    with open(path) as f:
+        return [dict(r) for r in csv.DictReader(f)]
+
+
+def _agg(rows: list[dict]) -> dict:
+    out: dict = {"seeds": len(rows)}
+    for k in KPIS:
+        v = np.array([float(r[k]) for r in rows])
+        out[k] = float(v.mean()) if len(v) else float("nan")
+        out[f"{k}_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+    return out
+
+
+def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[int], base: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    limit = base["algorithm"]["cost_limit"]
+    main_rows = []
+    for mob in ("ped", "veh"):
+        for label, prefix in (("APS-GNN (PPO-Lagr, GNN, pretrained)", "gnn"), ("PPO-Lagr (centralised)", "central")):
+            evs = [e for s in seeds if (e := _eval_rows(out, f"{prefix}_{mob}_s{s}"))]
+            if evs:
+                main_rows.append({"mobility": mob, "policy": label, **_agg([e[0] for e in evs])})
+        evs = [e for s in seeds if (e := _eval_rows(out, f"gnn_{mob}_s{s}"))]
+        for i, name in ((1, "4-strongest"), (3, "greedy oracle")):
+            if evs and len(evs[0]) > i:
+                main_rows.append({"mobility": mob, "policy": name, **_agg([evs[0][i]])})
+    rundir.write_csv(out / "main.csv", main_rows)
+    ab_rows = []
+    for name in exps:
+        if name.startswith(("unconstrained", "nogru", "nopretrain")):
+            ev = _eval_rows(out, name)
+            if ev:
+                ab_rows.append({"experiment": name, **_agg([ev[0]])})
+    for mob in ("ped", "veh"):
+        evs = [e for s in ablation_seeds if (e := _eval_rows(out, f"gnn_{mob}_s{s}"))]
+        if evs:
+            ab_rows.append({"experiment": f"gnn_{mob} (reference)", **_agg([e[0] for e in evs])})
+    rundir.write_csv(out / "ablations.csv", ab_rows)
+    large = _eval_rows(out, "gnn_large_finetune")
+    if large:
+        rundir.write_csv(out / "large.csv", [{"policy": r["policy"], **{k: float(r[k]) for k in KPIS}} for r in large])
+    rundir.write_csv(out / "latency.csv", latency(out, seeds[0]))
+
+    if main_rows:
+        fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+        for ax, (key, title) in zip(axes, (("active_aps", "active APs"), ("mean_cost", "mean SE shortfall (cost)"),
+                                           ("target_satisfaction", "UEs meeting the target"))):
+            pols = list(dict.fromkeys(r["policy"] for r in main_rows))
+            for j, mob in enumerate(("ped", "veh")):
+                rows = {r["policy"]: r for r in main_rows if r["mobility"] == mob}
+                x = np.arange(len(pols)) + (j - 0.5) * 0.38
+                ax.bar(x, [rows.get(p, {}).get(key, np.nan) for p in pols], 0.38,
+                       yerr=[rows.get(p, {}).get(f"{key}_std", 0) for p in pols], capsize=3,
+                       label={"ped": "pedestrian", "veh": "vehicular"}[mob])
+            ax.set_xticks(np.arange(len(pols)), [p.split(" (")[0] for p in pols], rotation=15)
+            if key == "mean_cost":
+                ax.axhline(limit, color="k", ls="--", lw=1, label="cost limit")
+            ax.set_title(title)
+            ax.grid(axis="y", alpha=0.3)
+            ax.legend(fontsize=8)
+        fig.suptitle(f"AP selection, medium (16 APs x 6 UEs): mean +- std over {len(seeds)} seeds")
+        fig.tight_layout()
+        fig.savefig(out / "main.png", dpi=100)
+        plt.close(fig)
+    if ab_rows:
+        fig, ax = plt.subplots(figsize=(7, 5))
+        for r in ab_rows:
+            ax.scatter(r["active_aps"], r["mean_cost"], s=40)
+            ax.annotate(r["experiment"].replace("_s0", ""), (r["active_aps"], r["mean_cost"]), fontsize=8)
+        ax.axhline(limit, color="k", ls="--", lw=1)
+        ax.set_xlabel("active APs")
+        ax.set_ylabel("mean SE shortfall (cost)")
+        ax.set_title("Ablations on medium (lower left is better; dashed: cost limit)")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out / "ablations.png", dpi=100)
+        plt.close(fig)
+    print(f"reports written to {out}")
+
+
+def latency(out: Path, seed: int, reps: int = 100) -> list[dict]:
+    """Mean time of one joint decision for all links of one env (B = 1, CPU, 1 torch thread)."""
+    import torch
+
+    from cfmarl.envs import ap_selection_v0
+    from cfmarl.policies.baselines.ap_selection import KStrongest
+    from cfmarl.policies.module_controller import ModuleController, latest_checkpoint_of, load_module, rebuild_for_env
+
+    torch.set_num_threads(1)
+    rows = []
+    for scen in ("medium", "large"):
+        core = ap_selection_v0.ApSelectionCore(ap_selection_v0.make_config(scen), 1)
+        state, obs = core.reset([0])
+        env_cfg = {"env": "aps", "scenario": scen}
+        ctrls = [("4-strongest", KStrongest())]
+        gnn_run = out / "runs" / f"train-gnn_ped_s{seed}"
+        if gnn_run.exists():
+            ctrls.append(("APS-GNN", ModuleController(rebuild_for_env(load_module(latest_checkpoint_of(gnn_run)),
+                                                                      env_cfg))))
+        central_run = out / "runs" / f"train-central_ped_s{seed}"
+        if scen == "medium" and central_run.exists():
+            ctrls.append(("PPO-Lagr (centralised)", ModuleController(load_module(latest_checkpoint_of(central_run)))))
+        elif scen != "medium":  # latency does not depend on the weights: an untrained module of the same shape
+            from cfmarl.policies.adapters.graph_env import GraphEnv
+            from cfmarl.policies.models.graph_actor_critic import CentralActorCritic
+
+            probe = GraphEnv(env_cfg)
+            ctrls.append(("PPO-Lagr (centralised, untrained weights)", ModuleController(CentralActorCritic(
+                observation_space=probe.observation_spaces["graph"], action_space=probe.action_spaces["graph"],
+                model_config={"hidden": 256}))))
+        for name, c in ctrls:
+            c.act(core, state, obs)
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                c.act(core, state, obs)
+            rows.append({"scenario": scen, "links": core.n_agents, "policy": name,
+                         "latency_ms": 1e3 * (time.perf_counter() - t0) / reps})
+    return rows

@@ -1,0 +1,279 @@
+"""``cfmarl train EXPERIMENT.yaml``: a local Ray training run in a resumable run directory.
+
+Run directory ``<out>/train-<name>/``:
+  experiment.yaml (as given), config.json (resolved), versions.json,
+  pretrain.json (behaviour-cloning accuracy, if enabled), metrics.csv (one row
+  per iteration), tb/ (TensorBoard), checkpoints/iter_NNNNNN/ (atomic: written
+  to a temporary folder, then renamed), learning_curves.png, and after the last
+  iteration evaluation.csv / evaluation_episodes.csv / evaluation.png (the
+  trained policy against the baselines on fixed evaluation seeds).
+
+Re-running the same command after an interruption resumes from the last
+checkpoint (metrics rows after it are dropped and recomputed); ``--fresh``
+starts over.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cfmarl import rundir
+from cfmarl.experiment import ExperimentConfig, load_experiment, to_dict
+
+MODULE = "shared"
+
+
+def metrics_row(it: int, result: dict, elapsed: float) -> dict[str, float]:
+    """Flatten one RLlib result into the columns of metrics.csv."""
+    er = result.get("env_runners", {})
+    lr = result.get("learners", {}).get(MODULE, {})
+    row: dict[str, Any] = {"iteration": it, "time_s": round(elapsed, 3),
+                           "env_steps": result.get("num_env_steps_sampled_lifetime", float("nan")),
+                           "episode_return": er.get("episode_return_mean", float("nan"))}
+    for k, v in er.items():
+        if k.startswith(("kpi/", "cost/")):
+            row[k] = v
+    for k in ("policy_loss", "vf_loss", "cost_vf_loss", "entropy"):
+        if k in lr:
+            row[f"loss/{k}"] = lr[k]
+    for k, v in lr.items():
+        if k.startswith("lagrange/"):
+            row[k] = v
+    return {k: float(v) if not isinstance(v, (int, str)) else v for k, v in row.items()}
+
+
+def _latest_checkpoint(ckpt_root: Path) -> tuple[int, Path] | None:
+    found = sorted((int(p.name.split("_")[1]), p) for p in ckpt_root.glob("iter_*") if p.is_dir())
+    return found[-1] if found else None
+
+
+def _save_checkpoint(algo, ckpt_root: Path, it: int, keep: int) -> Path:
+    final = ckpt_root / f"iter_{it:06d}"
+    tmp = ckpt_root / f".tmp-iter_{it:06d}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    algo.save_to_path(str(tmp.resolve()))
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    for _, old in sorted((int(p.name.split("_")[1]), p) for p in ckpt_root.glob("iter_*"))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def force_sync_weights(algo) -> None:
+    """Push the learner's weights into every env runner, whatever their sequence
+    numbers (RLLIB_NOTES: after a restore, runners may skip 'older' weights)."""
+    weights = algo.learner_group.get_weights()
+
+    def _set(runner):
+        for mid, w in weights.items():
+            runner.module[mid].set_state(w)
+        return True
+
+    algo.env_runner_group.foreach_env_runner(_set, local_env_runner=True)
+
+
+def reseed_envs(algo, seed: int, iteration: int) -> None:
+    """Give every env a fresh stream derived from (seed, iteration) after a resume,
+    so a resumed run does not replay the episodes of its first iterations."""
+    def _reseed(runner):
+        envs = getattr(runner.env, "envs", None) or [runner.env]
+        for i, e in enumerate(envs):
+            target = getattr(e, "unwrapped", e)
+            if hasattr(target, "reseed"):
+                target.reseed([seed, iteration, getattr(runner, "worker_index", 0), i])
+        return True
+
+    algo.env_runner_group.foreach_env_runner(_reseed, local_env_runner=True)
+
+
+def _read_rows(path: Path, upto: int) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path) as f:
+        rows = [dict(r) for r in csv.DictReader(f)]
+    out = []
+    for r in rows:
+        if int(r["iteration"]) <= upto:
+            out.append({k: (int(v) if k == "iteration" else float(v)) for k, v in r.items() if v != ""})
+    return out
+
+
+def init_from_checkpoint(exp: ExperimentConfig, algo, say) -> None:
+    """Copy the policy weights of another run (possibly another graph size) into this one."""
+    from cfmarl.policies.module_controller import latest_checkpoint_of, load_module, rebuild_for_env
+
+    ckpt = latest_checkpoint_of(exp.training.init_from)
+    src = rebuild_for_env(load_module(ckpt), exp.env_config())
+    algo.learner_group._learner.module[MODULE].load_state_dict(src.state_dict())
+    force_sync_weights(algo)
+    say(f"Initialised the policy from {ckpt}")
+
+
+def pretrain(exp: ExperimentConfig, algo, run: Path, say) -> dict:
+    """Behaviour cloning from the teacher, written into the learner and the runners."""
+    from cfmarl.policies.pretrain import behaviour_clone, collect_teacher_dataset
+    from cfmarl.registry import get_env
+
+    entry = get_env(exp.env.name)
+    env_cfg = entry.make_config(exp.env.scenario, **exp.env.overrides)
+    teacher = entry.make_baseline(exp.pretrain.teacher)
+    t0 = time.perf_counter()
+    x, y = collect_teacher_dataset(lambda n: entry.make_core(env_cfg, n), teacher, exp.pretrain.episodes,
+                                   seed=exp.seed + 7919)
+    say(f"Pretraining: {x.shape[0]} samples x {x.shape[1]} nodes from {exp.pretrain.teacher} "
+        f"({time.perf_counter() - t0:.1f} s); {exp.pretrain.epochs} epochs of behaviour cloning")
+    learner = algo.learner_group._learner
+    module = learner.module[MODULE]
+    every = max(1, exp.pretrain.epochs // 5)
+
+    def on_epoch(epoch: int, loss: float) -> None:
+        if (epoch + 1) % every == 0 or epoch + 1 == exp.pretrain.epochs:
+            say(f"  BC epoch {epoch + 1}/{exp.pretrain.epochs}: cross-entropy {loss:.4f} "
+                f"({time.perf_counter() - t0:.0f} s)")
+
+    res = behaviour_clone(module, x, y, epochs=exp.pretrain.epochs, lr=exp.pretrain.lr,
+                          minibatch_size=exp.pretrain.minibatch_size, seed=exp.seed, on_epoch=on_epoch)
+    force_sync_weights(algo)
+    info = {"teacher": exp.pretrain.teacher, "samples": res.samples, "nodes": int(x.shape[1]),
+            "train_accuracy": res.train_accuracy, "val_accuracy": res.val_accuracy, "final_loss": res.final_loss,
+            "seconds": time.perf_counter() - t0}
+    rundir.write_json(run / "pretrain.json", info)
+    say(f"Pretraining done: imitation accuracy {100 * res.train_accuracy:.1f} % (train), "
+        f"{100 * res.val_accuracy:.1f} % (held out)")
+    return info
+
+
+def evaluate_final(exp: ExperimentConfig, module, run: Path, say) -> list[dict]:
+    from cfmarl import evaluate, plots
+    from cfmarl.policies.module_controller import ModuleController
+    from cfmarl.registry import get_env
+
+    entry = get_env(exp.env.name)
+    env_cfg = entry.make_config(exp.env.scenario, **exp.env.overrides)
+    seeds = evaluate.episode_seeds(exp.evaluation.seed, exp.evaluation.episodes)
+    controllers = [ModuleController(module, exp.name)] + [entry.make_baseline(s) for s in exp.evaluation.baselines]
+    results = [evaluate.run_policy(lambda n: entry.make_core(env_cfg, n), c, seeds) for c in controllers]
+    summaries = [r.summary() for r in results]
+    rundir.write_csv(run / "evaluation.csv", summaries)
+    rundir.write_csv(run / "evaluation_episodes.csv", [dict(policy=r.policy, **e) for r in results for e in r.episodes])
+    plots.plot_policy_comparison(summaries, {r.policy: np.concatenate(r.ue_window_se) for r in results},
+                                 env_cfg.se_target_bps_hz, f"{exp.name}: evaluation on {exp.evaluation.episodes} "
+                                 f"episodes (seed {exp.evaluation.seed})", run / "evaluation.png")
+    return summaries
+
+
+def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | None = None,
+          quiet: bool = False) -> Path:
+    import ray
+    import torch
+
+    exp = load_experiment(path)
+    total = iterations or exp.training.iterations
+    run = Path(out) / f"train-{exp.name}"
+    ckpt_root = run / "checkpoints"
+    if fresh and run.exists():
+        shutil.rmtree(run)
+    ckpt_root.mkdir(parents=True, exist_ok=True)
+    say = (lambda m: print(m, flush=True))
+    latest = _latest_checkpoint(ckpt_root)
+    rundir.atomic_write_text(run / "experiment.yaml", Path(path).read_text())
+    rundir.write_json(run / "config.json", {"experiment": to_dict(exp), "iterations": total, "argv": sys.argv[1:]})
+    rundir.write_json(run / "versions.json", rundir.versions())
+
+    from cfmarl.algo_builder import build_algo_config
+
+    torch.set_num_threads(exp.resources.torch_threads)
+    config = build_algo_config(exp)
+    started_ray = False
+    if not ray.is_initialized():
+        ray.init(num_cpus=max(2, exp.resources.num_env_runners + 1), include_dashboard=False,
+                 log_to_driver=False, configure_logging=True, logging_level="ERROR")
+        started_ray = True
+    algo = config.build_algo()
+    try:
+        start = 0
+        if latest is not None:
+            start, ckpt = latest
+            algo.restore_from_path(str(ckpt.resolve()))
+            force_sync_weights(algo)
+            reseed_envs(algo, exp.seed, start)
+            say(f"Resuming {run} from {ckpt.name} (iteration {start} of {total})")
+        else:
+            say(f"Training {exp.name}: {exp.env.name}/{exp.env.scenario}, {exp.model.architecture}/"
+                f"{exp.model.encoder} model, {total} iterations of {exp.algorithm.train_batch_size} env steps; "
+                f"run directory {run}")
+            if exp.training.init_from:
+                init_from_checkpoint(exp, algo, say)
+            if exp.pretrain.enabled:
+                pretrain(exp, algo, run, say)
+        rows = _read_rows(run / "metrics.csv", start)
+        from tensorboardX import SummaryWriter
+
+        writer = SummaryWriter(str(run / "tb"), purge_step=start + 1)
+        t_run = time.perf_counter()
+        interrupted = False
+        try:
+            for it in range(start + 1, total + 1):
+                t0 = time.perf_counter()
+                result = algo.train()
+                row = metrics_row(it, result, time.perf_counter() - t0)
+                rows.append(row)
+                rundir.write_csv(run / "metrics.csv", rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
+                for k, v in row.items():
+                    if k != "iteration" and isinstance(v, float) and np.isfinite(v):
+                        writer.add_scalar(k, v, it)
+                writer.flush()
+                if not quiet:
+                    say(_progress_line(it, total, row, exp))
+                if it % exp.training.checkpoint_every == 0 or it == total:
+                    _save_checkpoint(algo, ckpt_root, it, exp.training.keep_checkpoints)
+        except KeyboardInterrupt:
+            interrupted = True
+        writer.close()
+        from cfmarl import plots
+
+        if rows:
+            plots.plot_learning_curves(rows, exp, run / "learning_curves.png")
+        if interrupted:
+            last = _latest_checkpoint(ckpt_root)
+            say(f"\nInterrupted. Last checkpoint: {last[1] if last else 'none'}. "
+                f"Re-run the same command to resume.")
+            raise KeyboardInterrupt
+        say(f"Training done in {time.perf_counter() - t_run:.0f} s. Evaluating against the baselines ...")
+        module = algo.learner_group._learner.module[MODULE]
+        summaries = evaluate_final(exp, module, run, say)
+        _print_eval(summaries)
+        say(f"\nFiles in {run}/: metrics.csv, learning_curves.png, evaluation.csv, evaluation.png, "
+            f"checkpoints/, tb/ (tensorboard --logdir {run / 'tb'}), config.json, versions.json")
+        return run
+    finally:
+        algo.stop()
+        if started_ray:
+            ray.shutdown()
+
+
+def _progress_line(it: int, total: int, row: dict, exp: ExperimentConfig) -> str:
+    def g(k, fmt="{:.3f}"):
+        v = row.get(k)
+        return fmt.format(v) if isinstance(v, float) and np.isfinite(v) else "-"
+    return (f"iter {it:>4}/{total} | return {g('episode_return', '{:.1f}')} | cost {g('lagrange/mean_cost_0', '{:.4f}')}"
+            f" (limit {exp.algorithm.cost_limit:g}) | lambda {g('lagrange/multiplier_0')} | APs "
+            f"{g('kpi/active_aps', '{:.2f}')} | SE {g('kpi/mean_se_bps_hz')} | UEs ok "
+            f"{g('kpi/target_satisfaction', '{:.3f}')} | {row['time_s']:.1f} s")
+
+
+def _print_eval(rows: list[dict]) -> None:
+    print(f"\n{'policy':<28} {'active APs':>11} {'mean SE':>9} {'UEs >= target':>14} {'power [W]':>10} "
+          f"{'mean cost':>10}")
+    for r in rows:
+        print(f"{r['policy']:<28} {r['active_aps']:>11.2f} {r['mean_se_bps_hz']:>9.3f} "
+              f"{100 * r['target_satisfaction']:>13.1f}% {r['network_power_w']:>10.1f} {r['mean_cost']:>10.4f}")

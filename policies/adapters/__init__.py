@@ -1,0 +1,1 @@
+"""Env adapters: cfmarl array cores -> RLlib MultiAgentEnv (graph mode, per-agent mode)."""

@@ -1,0 +1,1 @@
+"""Constrained learners on RLlib's new API stack (PPO-Lagrangian now, SAC-Lagrangian later)."""

@@ -1,0 +1,88 @@
+"""Lagrange-multiplier update rules (pure numpy, one multiplier per constraint).
+
+* ``gradient``: projected gradient ascent, aps_gnn eq. (14):
+  lambda <- max(0, lambda + lr (J_c - d)).
+* ``pid``: PID-Lagrangian, Stooke, Achiam & Abbeel, "Responsive Safety in
+  Reinforcement Learning by PID Lagrangian Methods", ICML 2020, Algorithm 2:
+  delta = J_c - d;  I <- max(0, I + delta);  D = max(0, J_c - J_c,prev);
+  lambda = max(0, K_P delta + K_I I + K_D D). With ``ema_alpha`` > 0 the P and D
+  terms use exponentially smoothed costs (their Sec. 5.2).
+* ``none``: the multipliers stay at their initial value (unconstrained runs).
+
+States are plain dicts of float lists so they checkpoint and compare exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+RULES = ("gradient", "pid", "none")
+
+
+@dataclass(frozen=True)
+class LagrangeConfig:
+    cost_limit: tuple[float, ...]  # d, one per constraint
+    rule: str = "gradient"
+    lr: float = 0.05  # gradient rule step size
+    init: float = 0.0  # initial multiplier
+    kp: float = 0.1  # PID gains
+    ki: float = 0.01
+    kd: float = 0.0
+    ema_alpha: float = 0.0  # smoothing of the P and D terms (0 = none)
+
+    def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise ValueError(f"lagrangian_rule: must be one of {', '.join(RULES)}; got {self.rule!r}")
+        for name in ("lr", "init", "kp", "ki", "kd"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v >= 0):
+                raise ValueError(f"lagrangian {name}: must be a finite number >= 0, got {v!r}")
+        if not 0.0 <= self.ema_alpha < 1.0:
+            raise ValueError(f"lagrangian ema_alpha: must be in [0, 1), got {self.ema_alpha!r}")
+        if not self.cost_limit or not all(np.isfinite(c) for c in self.cost_limit):
+            raise ValueError(f"cost_limit: must be finite numbers, got {self.cost_limit!r}")
+
+
+def initial_state(cfg: LagrangeConfig) -> dict[str, list[float]]:
+    n = len(cfg.cost_limit)
+    return {"multiplier": [float(cfg.init)] * n, "integral": [float(cfg.init / cfg.ki) if cfg.rule == "pid"
+                                                              and cfg.ki > 0 else 0.0] * n,
+            "smoothed_delta": [0.0] * n, "smoothed_cost": [0.0] * n, "prev_smoothed_cost": [0.0] * n,
+            "updates": [0.0] * n}
+
+
+def update(cfg: LagrangeConfig, state: dict[str, list[float]], mean_cost) -> dict[str, list[float]]:
+    """New state after observing the iteration's mean cost J_c (one value per constraint)."""
+    j = np.atleast_1d(np.asarray(mean_cost, dtype=float))
+    d = np.asarray(cfg.cost_limit, dtype=float)
+    if j.shape != d.shape:
+        raise ValueError(f"mean_cost: expected {d.size} value(s) (one per constraint), got {j.size}")
+    if not np.all(np.isfinite(j)):
+        raise ValueError(f"mean_cost: must be finite, got {j.tolist()}")
+    lam = np.asarray(state["multiplier"], float)
+    integral = np.asarray(state["integral"], float)
+    s_delta = np.asarray(state["smoothed_delta"], float)
+    s_cost = np.asarray(state["smoothed_cost"], float)
+    first = np.asarray(state["updates"], float) == 0
+    delta = j - d
+    if cfg.rule == "gradient":
+        lam = np.maximum(0.0, lam + cfg.lr * delta)
+        prev_cost = s_cost
+        new_cost = j
+    elif cfg.rule == "pid":
+        a = cfg.ema_alpha
+        integral = np.maximum(0.0, integral + delta)
+        s_delta = np.where(first, delta, a * s_delta + (1 - a) * delta)
+        prev_cost = np.where(first, j, s_cost)
+        new_cost = np.where(first, j, a * s_cost + (1 - a) * j)
+        deriv = np.maximum(0.0, new_cost - prev_cost)
+        lam = np.maximum(0.0, cfg.kp * s_delta + cfg.ki * integral + cfg.kd * deriv)
+    else:
+        prev_cost = s_cost
+        new_cost = j
+    return {"multiplier": lam.tolist(), "integral": integral.tolist(), "smoothed_delta": s_delta.tolist(),
+            "smoothed_cost": np.asarray(new_cost, float).tolist(),
+            "prev_smoothed_cost": np.asarray(prev_cost, float).tolist(),
+            "updates": (np.asarray(state["updates"], float) + 1).tolist()}

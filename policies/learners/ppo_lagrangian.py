@@ -1,0 +1,191 @@
+"""PPO-Lagrangian (MAPPO-L with parameter sharing) on RLlib's new API stack.
+
+* :class:`PPOLagrangianConfig` - a typed ``PPOConfig`` subclass:
+  ``.training(cost_limit=..., lagrangian_rule="gradient"|"pid"|"none", lambda_lr=...,
+  lambda_init=..., pid_kp=..., pid_ki=..., pid_kd=..., pid_ema_alpha=..., value_chunk_size=...)``.
+* :class:`PPOLagrangianTorchLearner` - per-node GAE for reward and cost
+  (:class:`PerNodeGAE` replaces RLlib's GAE connector), the Lagrangian advantage
+  (A_r - sum_i lambda_i A_c,i) / (1 + sum_i lambda_i), the clipped surrogate per
+  node (or on the joint log-probability for a team-critic module), reward and
+  cost value losses and an entropy bonus. One multiplier per module and
+  constraint, updated after the gradient step from the iteration's exact mean
+  per-node cost (:mod:`lagrange`); the multipliers and their rule state are
+  learner state (checkpointed, restored) and logged every iteration under
+  ``learners/<module>/lagrange/...``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from ray.rllib.algorithms.algorithm_config import NotProvided
+from ray.rllib.algorithms.ppo import PPO, PPOConfig
+from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+from ray.rllib.connectors.learner import GeneralAdvantageEstimation
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.learner.learner import ENTROPY_KEY, POLICY_LOSS_KEY, VF_LOSS_KEY
+
+from cfmarl.policies.learners import lagrange
+from cfmarl.policies.learners.per_node_gae import NODE_ADV_C, NODE_ADV_R, NODE_VT_C, NODE_VT_R, PerNodeGAE
+
+COST_VF_LOSS_KEY = "cost_vf_loss"
+LAGRANGE_STATE_KEY = "lagrange"
+
+
+class PPOLagrangianConfig(PPOConfig):
+    """PPOConfig plus the Lagrangian constraint settings."""
+
+    def __init__(self, algo_class=None):
+        super().__init__(algo_class=algo_class or PPOLagrangian)
+        self.cost_limit: float | list[float] = 0.0
+        self.lagrangian_rule = "gradient"
+        self.lambda_lr = 0.05
+        self.lambda_init = 0.0
+        self.pid_kp = 0.1
+        self.pid_ki = 0.01
+        self.pid_kd = 0.0
+        self.pid_ema_alpha = 0.0
+        self.value_chunk_size = 256
+        self.advantage_scaling = "joint"
+        self.use_kl_loss = False
+
+    def training(self, *, cost_limit=NotProvided, lagrangian_rule=NotProvided, lambda_lr=NotProvided,
+                 lambda_init=NotProvided, pid_kp=NotProvided, pid_ki=NotProvided, pid_kd=NotProvided,
+                 pid_ema_alpha=NotProvided, value_chunk_size=NotProvided, advantage_scaling=NotProvided,
+                 **kwargs) -> "PPOLagrangianConfig":
+        super().training(**kwargs)
+        for name, value in (("cost_limit", cost_limit), ("lagrangian_rule", lagrangian_rule),
+                            ("lambda_lr", lambda_lr), ("lambda_init", lambda_init), ("pid_kp", pid_kp),
+                            ("pid_ki", pid_ki), ("pid_kd", pid_kd), ("pid_ema_alpha", pid_ema_alpha),
+                            ("value_chunk_size", value_chunk_size), ("advantage_scaling", advantage_scaling)):
+            if value is not NotProvided:
+                setattr(self, name, value)
+        return self
+
+    def lagrange_config(self) -> lagrange.LagrangeConfig:
+        limits = self.cost_limit if isinstance(self.cost_limit, (list, tuple)) else [self.cost_limit]
+        return lagrange.LagrangeConfig(cost_limit=tuple(float(c) for c in limits), rule=self.lagrangian_rule,
+                                       lr=float(self.lambda_lr), init=float(self.lambda_init), kp=float(self.pid_kp),
+                                       ki=float(self.pid_ki), kd=float(self.pid_kd), ema_alpha=float(self.pid_ema_alpha))
+
+    def validate(self) -> None:
+        super().validate()
+        self.lagrange_config()  # raises ValueError naming the bad field
+        if self.advantage_scaling not in ("joint", "separate"):
+            raise ValueError(f"advantage_scaling: must be 'joint' or 'separate', got {self.advantage_scaling!r}")
+        if not (isinstance(self.value_chunk_size, int) and self.value_chunk_size >= 1):
+            raise ValueError(f"value_chunk_size: must be an integer >= 1, got {self.value_chunk_size!r}")
+
+    def get_default_learner_class(self):
+        return PPOLagrangianTorchLearner
+
+
+class PPOLagrangian(PPO):
+    @classmethod
+    def get_default_config(cls) -> PPOLagrangianConfig:
+        return PPOLagrangianConfig()
+
+
+def masked_mean(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Mean of ``x`` over entries where ``w`` (broadcastable, 0/1) is set."""
+    w = w.to(x.dtype).expand_as(x)
+    return (x * w).sum() / w.sum().clamp_min(1.0)
+
+
+def ppo_lagrangian_loss(*, logp: torch.Tensor, old_logp: torch.Tensor, entropy: torch.Tensor,
+                        adv_r: torch.Tensor, adv_c: torch.Tensor, values: torch.Tensor, value_targets: torch.Tensor,
+                        cost_values: torch.Tensor, cost_targets: torch.Tensor, weight: torch.Tensor,
+                        multipliers, clip_param: float, vf_clip_param: float, vf_loss_coeff: float,
+                        entropy_coeff: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The PPO-Lagrangian loss on per-sample tensors (one sample = a node-step, or a
+    step for a joint action). ``adv_c``, ``cost_*`` carry a trailing constraint axis;
+    ``weight`` masks padding and artificial steps."""
+    lam = torch.as_tensor(np.asarray(multipliers, dtype=np.float32), device=adv_r.device)
+    adv = (adv_r - (adv_c * lam).sum(-1)) / (1.0 + lam.sum())
+    ratio = torch.exp(logp - old_logp)
+    surrogate = torch.minimum(adv * ratio, adv * torch.clamp(ratio, 1 - clip_param, 1 + clip_param))
+    policy_loss = -masked_mean(surrogate, weight)
+    vf_loss = masked_mean(torch.clamp((values - value_targets) ** 2, 0, vf_clip_param), weight)
+    cost_vf_loss = masked_mean(torch.clamp((cost_values - cost_targets) ** 2, 0, vf_clip_param).sum(-1), weight)
+    mean_entropy = masked_mean(entropy, weight)
+    total = policy_loss + vf_loss_coeff * (vf_loss + cost_vf_loss) - entropy_coeff * mean_entropy
+    return total, {POLICY_LOSS_KEY: policy_loss, VF_LOSS_KEY: vf_loss, COST_VF_LOSS_KEY: cost_vf_loss,
+                   ENTROPY_KEY: mean_entropy}
+
+
+class PPOLagrangianTorchLearner(PPOTorchLearner):
+    def build(self) -> None:
+        super().build()
+        self._lagrange: dict[str, dict[str, list[float]]] = {}
+        self._pending_cost: dict[str, np.ndarray] = {}
+        if self._learner_connector is not None and self.config.add_default_connectors_to_learner_pipeline:
+            self._learner_connector.remove(GeneralAdvantageEstimation)
+            self._learner_connector.append(PerNodeGAE(gamma=self.config.gamma, lambda_=self.config.lambda_,
+                                                      value_chunk_size=self.config.value_chunk_size,
+                                                      advantage_scaling=self.config.advantage_scaling,
+                                                      on_mean_cost=self._record_mean_cost))
+
+    def _record_mean_cost(self, module_id: str, mean_cost: np.ndarray) -> None:
+        self._pending_cost[module_id] = np.asarray(mean_cost, float)
+
+    def lagrange_state(self, module_id: str) -> dict[str, list[float]]:
+        if module_id not in self._lagrange:
+            cfg = self.config.get_config_for_module(module_id).lagrange_config()
+            self._lagrange[module_id] = lagrange.initial_state(cfg)
+        return self._lagrange[module_id]
+
+    def multipliers(self, module_id: str) -> list[float]:
+        return list(self.lagrange_state(module_id)["multiplier"])
+
+    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
+        module = self.module[module_id].unwrapped()
+        dist = module.get_train_action_dist_cls().from_logits(fwd_out[Columns.ACTION_DIST_INPUTS])
+        logp = dist.logp(batch[Columns.ACTIONS])  # (R, N)
+        entropy = dist.entropy()
+        old_logp = batch[Columns.ACTION_LOGP]
+        node_mask = batch[Columns.OBS]["node_mask"]
+        row_mask = batch[Columns.LOSS_MASK].to(node_mask.dtype) if Columns.LOSS_MASK in batch else \
+            torch.ones(node_mask.shape[0], device=node_mask.device)
+        emb = fwd_out[Columns.EMBEDDINGS]
+        values = module.compute_values(batch, embeddings=emb)
+        cost_values = module.compute_cost_values(batch, embeddings=emb)
+        if module.per_node_critic:
+            weight = node_mask * row_mask[:, None]
+        else:  # joint action: one sample per step, log-probabilities of the nodes add up
+            logp = (logp * node_mask).sum(-1)
+            old_logp = (old_logp * node_mask).sum(-1)
+            entropy = (entropy * node_mask).sum(-1)
+            weight = row_mask
+        total, stats = ppo_lagrangian_loss(
+            logp=logp, old_logp=old_logp, entropy=entropy, adv_r=batch[NODE_ADV_R], adv_c=batch[NODE_ADV_C],
+            values=values, value_targets=batch[NODE_VT_R], cost_values=cost_values, cost_targets=batch[NODE_VT_C],
+            weight=weight, multipliers=self.multipliers(module_id), clip_param=config.clip_param,
+            vf_clip_param=config.vf_clip_param, vf_loss_coeff=config.vf_loss_coeff,
+            entropy_coeff=self.entropy_coeff_schedulers_per_module[module_id].get_current_value())
+        self.metrics.log_dict(stats, key=module_id, window=1)
+        return total
+
+    def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
+        super().after_gradient_based_update(timesteps=timesteps)
+        for module_id, mean_cost in self._pending_cost.items():
+            cfg = self.config.get_config_for_module(module_id).lagrange_config()
+            self._lagrange[module_id] = lagrange.update(cfg, self.lagrange_state(module_id), mean_cost)
+            for i, c in enumerate(mean_cost):
+                self.metrics.log_value((module_id, f"lagrange/mean_cost_{i}"), float(c), window=1)
+                self.metrics.log_value((module_id, f"lagrange/cost_limit_{i}"), cfg.cost_limit[i], window=1)
+        self._pending_cost.clear()
+        for module_id in self.module.keys():
+            for i, lam in enumerate(self.lagrange_state(module_id)["multiplier"]):
+                self.metrics.log_value((module_id, f"lagrange/multiplier_{i}"), lam, window=1)
+
+    def get_state(self, components=None, *, not_components=None, **kwargs):
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        state[LAGRANGE_STATE_KEY] = {mid: {k: list(v) for k, v in s.items()} for mid, s in self._lagrange.items()}
+        return state
+
+    def set_state(self, state) -> None:
+        super().set_state(state)
+        if LAGRANGE_STATE_KEY in state:
+            self._lagrange = {mid: {k: list(v) for k, v in s.items()} for mid, s in state[LAGRANGE_STATE_KEY].items()}

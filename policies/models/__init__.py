@@ -1,0 +1,1 @@
+"""RLModules (torch / torch-geometric): graph actor-critics, distributions, layers."""

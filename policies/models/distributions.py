@@ -1,0 +1,54 @@
+"""Vectorised per-node action distributions for graph-mode modules.
+
+One distribution object for the whole batch of graphs (not one per node, which
+is what RLlib's TorchMultiCategorical does and why it is slow at hundreds of
+nodes, RLLIB_NOTES.md). Logits have shape (B, N, A); ``logp`` and ``entropy``
+are per node, shape (B, N); the learners combine them (per-node PPO, or summed
+for a joint action).
+"""
+
+from __future__ import annotations
+
+import torch
+from ray.rllib.core.distribution.torch.torch_distribution import TorchDistribution
+
+
+class PerNodeCategorical(TorchDistribution):
+    """Independent categorical per node over the last axis of (B, N, A) logits."""
+
+    def _get_torch_distribution(self, logits):
+        return torch.distributions.Categorical(logits=logits)
+
+    def logp(self, value, **kwargs):
+        return self._dist.log_prob(value.long())
+
+    @classmethod
+    def required_input_dim(cls, space, **kwargs) -> int:
+        raise NotImplementedError("PerNodeCategorical takes (B, N, A) logits from a graph module")
+
+    @classmethod
+    def from_logits(cls, logits, **kwargs):
+        return cls(logits=logits)
+
+    def to_deterministic(self) -> "PerNodeArgmax":
+        return PerNodeArgmax(self._dist.logits)
+
+
+class PerNodeArgmax:
+    """Greedy per-node action (inference): argmax of each node's logits."""
+
+    def __init__(self, logits: torch.Tensor):
+        self.logits = logits
+
+    def sample(self, **kwargs):
+        return torch.argmax(self.logits, dim=-1)
+
+    def logp(self, value, **kwargs):
+        return torch.zeros(value.shape, dtype=self.logits.dtype, device=self.logits.device)
+
+    def sample_and_logp(self, **kwargs):
+        a = self.sample()
+        return a, self.logp(a)
+
+    def to_deterministic(self):
+        return self

@@ -1,0 +1,172 @@
+"""Graph-mode actor-critic RLModules with dual (reward and cost) critics.
+
+``GraphActorCritic`` (the APS-GNN model, aps_gnn Sec. IV-B, V-A, Fig. 3):
+  per-node GRU over the node's scalar history (the first ``sequence_features``
+  observation features, oldest first) -> concat with the other node features ->
+  linear -> ``rounds`` x :class:`RelationalAttention` (one TransformerConv per
+  edge type) -> per-node actor logits (A actions), per-node reward value and
+  per-node cost values (C constraints), all heads on the shared backbone.
+  Options: ``use_gru`` (False = the no-RNN ablation: the history enters the
+  linear layer directly), ``encoder="mlp"`` (no message passing: per-node MLP
+  of the same depth), ``rounds``, ``hidden``, ``gru_hidden``.
+
+``CentralActorCritic`` (the single-agent PPO-Lagr baseline, aps_gnn Sec. VI-B):
+  the concatenated state of all nodes -> MLP -> logits for every node (the
+  joint association as independent per-node factors), one team reward value
+  and one team cost value per constraint.
+
+Both read ``batch["obs"] = {"x": (B, N, F), "node_mask": (B, N)}`` and emit
+logits (B, N, A) for :class:`PerNodeCategorical`. The static graph
+(``edge_index`` (2, E) and ``edge_type`` (E,) over the N real nodes) comes in
+``model_config``; it is a non-persistent buffer, so weights load into a module
+built for another graph size (generalisation across sizes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.rl_module.apis import ValueFunctionAPI
+from ray.rllib.core.rl_module.torch import TorchRLModule
+from torch import nn
+
+from cfmarl.policies.models.distributions import PerNodeCategorical
+from cfmarl.policies.models.relational_attention import Relation, RelationalAttention, clique_groups
+
+
+class _GraphModuleBase(TorchRLModule, ValueFunctionAPI):
+    """Shared plumbing: spaces, distribution classes, value API."""
+
+    per_node_critic = True
+
+    def _spaces(self) -> None:
+        xs = self.observation_space["x"]
+        self.n_max, self.n_features = int(xs.shape[0]), int(xs.shape[1])
+        self.n_actions = int(self.action_space.nvec[0])
+        self.n_costs = int(self.model_config.get("num_costs", 1))
+
+    def get_exploration_action_dist_cls(self):
+        return PerNodeCategorical
+
+    def get_inference_action_dist_cls(self):
+        return PerNodeCategorical
+
+    def get_train_action_dist_cls(self):
+        return PerNodeCategorical
+
+    def _forward(self, batch, **kwargs):
+        emb = self.embed(batch)
+        return {Columns.ACTION_DIST_INPUTS: self.pi(emb), Columns.EMBEDDINGS: emb}
+
+    def compute_values(self, batch, embeddings=None):
+        emb = self.embed(batch) if embeddings is None else embeddings
+        return self.vf(emb).squeeze(-1)
+
+    def compute_cost_values(self, batch, embeddings=None):
+        emb = self.embed(batch) if embeddings is None else embeddings
+        return self.cf(emb)
+
+
+class GraphActorCritic(_GraphModuleBase):
+    """Per-node actor and dual critics on a GRU + relational-attention backbone."""
+
+    def setup(self):
+        self._spaces()
+        mc = self.model_config
+        self.hidden = int(mc.get("hidden", 64))
+        self.seq = int(mc.get("sequence_features", 0))
+        self.use_gru = bool(mc.get("use_gru", True)) and self.seq > 0
+        self.encoder = mc.get("encoder", "gnn")
+        if self.encoder not in ("gnn", "mlp"):
+            raise ValueError(f"model.encoder: must be 'gnn' or 'mlp', got {self.encoder!r}")
+        rounds = int(mc.get("rounds", 2))
+        if self.use_gru:
+            gh = int(mc.get("gru_hidden", 32))
+            self.gru = nn.GRU(1, gh, batch_first=True)
+            in_dim = gh + self.n_features - self.seq
+        else:
+            in_dim = self.n_features
+        self.inp = nn.Linear(in_dim, self.hidden)
+        edge_index = np.asarray(mc.get("edge_index", np.zeros((2, 0))), dtype=np.int64)
+        edge_type = np.asarray(mc.get("edge_type", np.zeros(0)), dtype=np.int64)
+        self.num_relations = int(mc.get("num_relations", int(edge_type.max()) + 1 if edge_type.size else 1))
+        self.dense_cliques = bool(mc.get("dense_cliques", True))
+        self._groups: list[tuple[torch.Tensor, int] | None] = []
+        for r in range(self.num_relations):
+            e_r = edge_index[:, edge_type == r]
+            self.register_buffer(f"_edges_{r}", torch.as_tensor(e_r), persistent=False)
+            n_real = int(mc.get("num_nodes", self.n_max))
+            g = clique_groups(e_r, n_real) if self.dense_cliques else None
+            self._groups.append(None if g is None else (torch.as_tensor(g[0]), g[1]))
+        if self.encoder == "gnn":
+            self.layers = nn.ModuleList(RelationalAttention(self.hidden, self.hidden, self.num_relations)
+                                        for _ in range(rounds))
+        else:
+            self.layers = nn.ModuleList(nn.Sequential(nn.Linear(self.hidden, self.hidden), nn.ReLU())
+                                        for _ in range(rounds))
+        self.pi = nn.Linear(self.hidden, self.n_actions)
+        self.vf = nn.Linear(self.hidden, 1)
+        self.cf = nn.Linear(self.hidden, self.n_costs)
+        self._batched_edges: dict[tuple[int, torch.device], list[torch.Tensor]] = {}
+
+    def _relations(self, batch_size: int, device) -> list[Relation]:
+        """Per relation: the dense clique grouping, or the edge index of the batched graphs."""
+        key = (batch_size, device)
+        if key not in self._batched_edges:
+            if len(self._batched_edges) > 8:
+                self._batched_edges.clear()
+            offsets = torch.arange(batch_size, device=device) * self.n_max
+            rels = []
+            for r in range(self.num_relations):
+                if self._groups[r] is not None:
+                    perm, size = self._groups[r]
+                    rels.append(Relation(perm=perm.to(device), group_size=size))
+                else:
+                    e = getattr(self, f"_edges_{r}").to(device)
+                    rels.append(Relation(edge_index=(e[:, None, :] + offsets[None, :, None]).reshape(2, -1)))
+            self._batched_edges[key] = rels
+        return self._batched_edges[key]
+
+    def embed(self, batch) -> torch.Tensor:
+        x = batch[Columns.OBS]["x"]
+        lead = x.shape[:-2]
+        x = x.reshape(-1, self.n_max, self.n_features)
+        B = x.shape[0]
+        if self.use_gru:
+            seq = x[..., : self.seq].reshape(B * self.n_max, self.seq, 1)
+            _, h = self.gru(seq)
+            feat = torch.cat([h[-1].reshape(B, self.n_max, -1), x[..., self.seq:]], dim=-1)
+        else:
+            feat = x
+        h = torch.relu(self.inp(feat))
+        if self.encoder == "gnn":
+            rels = self._relations(B, h.device)
+            for layer in self.layers:
+                h = layer(h, rels)
+        else:
+            for layer in self.layers:
+                h = layer(h)
+        return h.reshape(*lead, self.n_max, self.hidden)
+
+
+class CentralActorCritic(_GraphModuleBase):
+    """Centralised single agent: concatenated state -> MLP -> all nodes' logits, team critics."""
+
+    per_node_critic = False
+
+    def setup(self):
+        self._spaces()
+        hidden = int(self.model_config.get("hidden", 256))
+        self.body = nn.Sequential(nn.Linear(self.n_max * self.n_features, hidden), nn.ReLU(),
+                                  nn.Linear(hidden, hidden), nn.ReLU())
+        self.pi_head = nn.Linear(hidden, self.n_max * self.n_actions)
+        self.vf = nn.Linear(hidden, 1)
+        self.cf = nn.Linear(hidden, self.n_costs)
+
+    def pi(self, emb):
+        return self.pi_head(emb).reshape(*emb.shape[:-1], self.n_max, self.n_actions)
+
+    def embed(self, batch) -> torch.Tensor:
+        x = batch[Columns.OBS]["x"]
+        return self.body(x.reshape(*x.shape[:-2], self.n_max * self.n_features))

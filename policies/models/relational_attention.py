@@ -1,0 +1,104 @@
+"""Relational attention message passing: one TransformerConv per edge type.
+
+    h_i' = ReLU( mean_r  TransformerConv_r(h, E_r)_i )
+    TransformerConv_r(h)_i = W_skip,r h_i + sum_{j in N_r(i)} alpha_ij W_v,r h_j,
+    alpha_ij = softmax_j( (W_q,r h_i)^T (W_k,r h_j) / sqrt(d) )
+
+Single-head softmax attention weights each message (a weighted average over the
+neighbours of relation r), relations are averaged, then ReLU: the "attention-
+based graph convolution" of aps_gnn Sec. IV-B (after Shi et al. 2021, as used
+by Parlier et al. 2024). Nodes without neighbours of a relation keep their
+skip term.
+
+Fast path for cliques: when a relation's edges are exactly a set of disjoint,
+equal-size cliques without self-loops (same-AP and same-UE links in AP
+selection), the same layer - the same TransformerConv weights - is computed
+densely per group (batched matmuls instead of gathers and scatters over every
+edge), which is ~10x faster on CPU. :func:`clique_groups` detects the structure;
+the test suite checks that both paths give the same output.
+
+Shapes: x (B, N, d_in); relations: list of ``Relation``; output (B, N, d_out).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from torch import nn
+from torch_geometric.nn import TransformerConv
+
+
+def clique_groups(edge_index: np.ndarray, num_nodes: int) -> tuple[np.ndarray, int] | None:
+    """If the directed edges form disjoint cliques of one size s >= 2 covering all
+    ``num_nodes`` nodes (every ordered pair within a group, no self-loops, no
+    duplicates), return (perm, s) with the nodes of each group contiguous in perm.
+    Otherwise None."""
+    e = np.asarray(edge_index)
+    if e.size == 0 or np.any(e[0] == e[1]):
+        return None
+    adj = coo_matrix((np.ones(e.shape[1]), (e[0], e[1])), shape=(num_nodes, num_nodes)).tocsr()
+    if adj.nnz != e.shape[1]:  # duplicate edges
+        return None
+    n_comp, labels = connected_components(adj, directed=False)
+    sizes = np.bincount(labels)
+    s = int(sizes[0])
+    if s < 2 or np.any(sizes != s) or e.shape[1] != n_comp * s * (s - 1):
+        return None
+    if np.any(labels[e[0]] != labels[e[1]]):
+        return None
+    return np.argsort(labels, kind="stable"), s
+
+
+@dataclass
+class Relation:
+    """Edges of one relation for a batch of graphs: sparse edge_index over B*N nodes,
+    or the clique grouping (perm over N nodes, group size) for the dense path."""
+
+    edge_index: torch.Tensor | None = None
+    perm: torch.Tensor | None = None
+    group_size: int = 0
+
+
+class RelationalAttention(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, num_relations: int):
+        super().__init__()
+        self.in_channels, self.out_channels, self.num_relations = in_channels, out_channels, num_relations
+        self.convs = nn.ModuleList(TransformerConv(in_channels, out_channels, heads=1, root_weight=True)
+                                   for _ in range(num_relations))
+
+    def reset_parameters(self) -> None:
+        for conv in self.convs:
+            conv.reset_parameters()
+
+    def forward(self, x: torch.Tensor, relations: list[Relation]) -> torch.Tensor:
+        B, N, _ = x.shape
+        total = None
+        for conv, rel in zip(self.convs, relations):
+            if rel.perm is not None:
+                out = _dense_clique_conv(conv, x, rel.perm, rel.group_size)
+            else:
+                out = conv(x.reshape(B * N, -1), rel.edge_index).reshape(B, N, -1)
+            total = out if total is None else total + out
+        return torch.relu(total / len(self.convs))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, num_relations={self.num_relations})"
+
+
+def _dense_clique_conv(conv: TransformerConv, x: torch.Tensor, perm: torch.Tensor, s: int) -> torch.Tensor:
+    """TransformerConv (heads=1, root weight, no edge features) on disjoint s-cliques."""
+    B, N, _ = x.shape
+    xg = x[:, perm].reshape(B, -1, s, x.shape[-1])
+    q, k, v = conv.lin_query(xg), conv.lin_key(xg), conv.lin_value(xg)
+    scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(conv.out_channels)
+    eye = torch.eye(s, dtype=torch.bool, device=x.device)
+    attn = torch.softmax(scores.masked_fill(eye, float("-inf")), dim=-1)
+    agg = torch.matmul(attn, v).reshape(B, perm.shape[0], -1)
+    out = agg.new_zeros(B, N, agg.shape[-1])  # padding nodes (not in any group) get no messages
+    out[:, perm] = agg
+    return out + conv.lin_skip(x)

@@ -1,0 +1,154 @@
+"""Graph models: the dense clique path equals PyG's TransformerConv, permutation
+equivariance, k-hop locality, padding, the ablation variants, the distribution."""
+
+import numpy as np
+import pytest
+import torch
+from ray.rllib.core.columns import Columns
+
+from cfmarl.policies.adapters.graph_env import GraphEnv
+from cfmarl.policies.models.distributions import PerNodeCategorical
+from cfmarl.policies.models.graph_actor_critic import CentralActorCritic, GraphActorCritic
+from cfmarl.policies.models.relational_attention import Relation, RelationalAttention, clique_groups
+
+
+def _env(scenario="tiny", max_nodes=None, **overrides):
+    return GraphEnv({"env": "aps", "scenario": scenario, "overrides": overrides, "max_nodes": max_nodes})
+
+
+def _module(env, **mc):
+    ei, et = env.graph()
+    cfg = {"edge_index": ei, "edge_type": et, "num_relations": 2, "sequence_features": 4, "hidden": 16,
+           "gru_hidden": 8, "num_nodes": env.n, **mc}
+    torch.manual_seed(0)
+    return GraphActorCritic(observation_space=env.observation_spaces["graph"],
+                            action_space=env.action_spaces["graph"], model_config=cfg)
+
+
+def _batch(x, mask=None):
+    x = torch.as_tensor(x, dtype=torch.float32)
+    mask = torch.ones(x.shape[:2]) if mask is None else torch.as_tensor(mask, dtype=torch.float32)
+    return {Columns.OBS: {"x": x, "node_mask": mask}}
+
+
+def _outputs(m, b):
+    with torch.no_grad():
+        out = m.forward_train(b)
+        emb = out[Columns.EMBEDDINGS]
+        return (out[Columns.ACTION_DIST_INPUTS], m.compute_values(b, embeddings=emb),
+                m.compute_cost_values(b, embeddings=emb))
+
+
+def test_clique_detection():
+    env = _env(num_aps=3, num_ues=4)
+    ei, et = env.graph()
+    perm, s = clique_groups(ei[:, et == 0], 12)  # same AP: 3 groups of 4
+    assert s == 4 and sorted(perm.tolist()) == list(range(12))
+    assert clique_groups(ei[:, et == 1], 12)[1] == 3  # same UE: 4 groups of 3
+    assert clique_groups(np.array([[0, 1], [1, 2]]), 3) is None  # a path is not a clique union
+    assert clique_groups(np.array([[0, 1, 1], [1, 0, 1]]), 2) is None  # self-loop
+
+
+@pytest.mark.parametrize("scenario", ["tiny", "medium"])
+def test_dense_clique_path_equals_pyg_transformer_conv(scenario):
+    env = _env(scenario)
+    ei, et = env.graph()
+    torch.manual_seed(1)
+    layer = RelationalAttention(8, 8, 2)
+    B, N = 3, env.n
+    x = torch.randn(B, N, 8)
+    offsets = torch.arange(B) * N
+    sparse, dense = [], []
+    for r in range(2):
+        e = torch.as_tensor(ei[:, et == r])
+        sparse.append(Relation(edge_index=(e[:, None, :] + offsets[None, :, None]).reshape(2, -1)))
+        perm, s = clique_groups(ei[:, et == r], N)
+        dense.append(Relation(perm=torch.as_tensor(perm), group_size=s))
+    torch.testing.assert_close(layer(x, dense), layer(x, sparse), rtol=1e-5, atol=1e-5)
+
+
+def test_module_dense_and_sparse_paths_agree():
+    env = _env("medium")
+    x = np.random.default_rng(0).normal(size=(2, env.n, 6))
+    a, b = _module(env), _module(env, dense_cliques=False)
+    b.load_state_dict(a.state_dict())
+    for u, v in zip(_outputs(a, _batch(x)), _outputs(b, _batch(x))):
+        torch.testing.assert_close(u, v, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("mc", [{}, {"use_gru": False}, {"encoder": "mlp"}, {"rounds": 1}])
+def test_permutation_equivariance(mc):
+    """Relabelling APs and UEs permutes the nodes; the graph maps onto itself, so every
+    per-node output is permuted the same way."""
+    env = _env(num_aps=5, num_ues=3)
+    m = _module(env, **mc)
+    L, K = 5, 3
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, L * K, 6)).astype(np.float32)
+    pa, pu = rng.permutation(L), rng.permutation(K)
+    new_index = (pa[:, None] * K + pu[None, :]).reshape(-1)  # node l*K+k -> pa[l]*K+pu[k]
+    x_perm = np.empty_like(x)
+    x_perm[:, new_index] = x
+    for u, v in zip(_outputs(m, _batch(x)), _outputs(m, _batch(x_perm))):
+        torch.testing.assert_close(v[:, new_index], u, rtol=1e-4, atol=1e-5)
+
+
+def _path_module(rounds, n=6):
+    """A module on a path graph 0-1-2-...-(n-1) (one relation), any env contract aside."""
+    import gymnasium as gym
+
+    src = list(range(n - 1)) + list(range(1, n))
+    dst = list(range(1, n)) + list(range(n - 1))
+    obs = gym.spaces.Dict({"x": gym.spaces.Box(-10, 10, (n, 6), np.float32),
+                           "node_mask": gym.spaces.Box(0, 1, (n,), np.float32)})
+    torch.manual_seed(0)
+    return GraphActorCritic(observation_space=obs, action_space=gym.spaces.MultiDiscrete([2] * n),
+                            model_config={"edge_index": np.array([src, dst]), "edge_type": np.zeros(2 * n - 2),
+                                          "sequence_features": 4, "hidden": 16, "rounds": rounds})
+
+
+@pytest.mark.parametrize("rounds", [1, 2])
+def test_locality_k_hop(rounds):
+    m = _path_module(rounds)
+    x = np.random.default_rng(3).normal(size=(1, 6, 6)).astype(np.float32)
+    base = _outputs(m, _batch(x))[0][0, 0]
+    far = x.copy()
+    far[0, rounds + 1:] += 5.0  # every node more than `rounds` hops from node 0
+    torch.testing.assert_close(_outputs(m, _batch(far))[0][0, 0], base)
+    near = x.copy()
+    near[0, rounds] += 5.0  # exactly `rounds` hops away: must matter
+    assert not torch.allclose(_outputs(m, _batch(near))[0][0, 0], base)
+
+
+def test_padding_nodes_do_not_influence_real_nodes():
+    env = _env(max_nodes=12)  # tiny: 8 real nodes padded to 12
+    obs, _ = env.reset(seed=0)
+    assert obs["graph"]["x"].shape == (12, 6) and obs["graph"]["node_mask"].tolist() == [1.0] * 8 + [0.0] * 4
+    m = _module(env)
+    x = obs["graph"]["x"][None].copy()
+    base = _outputs(m, _batch(x, obs["graph"]["node_mask"][None]))
+    x[0, 8:] = 3.0
+    other = _outputs(m, _batch(x, obs["graph"]["node_mask"][None]))
+    for u, v in zip(base, other):
+        torch.testing.assert_close(u[:, :8], v[:, :8])
+    assert base[0].shape == (1, 12, 2) and base[1].shape == (1, 12) and base[2].shape == (1, 12, 1)
+
+
+def test_central_module_shapes_and_team_critic():
+    env = _env()
+    m = CentralActorCritic(observation_space=env.observation_spaces["graph"],
+                           action_space=env.action_spaces["graph"], model_config={"hidden": 32})
+    logits, v, c = _outputs(m, _batch(np.zeros((5, 8, 6))))
+    assert logits.shape == (5, 8, 2) and v.shape == (5,) and c.shape == (5, 1)
+    assert m.per_node_critic is False
+
+
+def test_per_node_categorical():
+    logits = torch.tensor([[[0.0, 1.0], [2.0, 0.0], [0.0, 0.0]]])
+    d = PerNodeCategorical.from_logits(logits)
+    a = torch.tensor([[1, 1, 0]])
+    expected = torch.log_softmax(logits, -1).gather(-1, a[..., None])[..., 0]
+    torch.testing.assert_close(d.logp(a), expected)
+    assert d.entropy().shape == (1, 3)
+    assert d.to_deterministic().sample().tolist() == [[1, 0, 0]]
+    assert d.sample().shape == (1, 3)
