@@ -2,10 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EPISODES ?= 20
-SEED ?= 0
+EXPERIMENT ?= tune_configs/aps_gnn_medium_quick.yaml
 
-.PHONY: run test install bench constraints clean
+.PHONY: run test install bench reproduce constraints clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,14 +16,20 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 install: $(VENV)/.installed
 
+# main job: a short APS-GNN training on `medium`, then its evaluation against the baselines
+# (re-running resumes an interrupted run; `make run ARGS=--fresh` starts over)
 run: install
-	$(VENV)/bin/cfmarl evaluate --env aps --scenario medium --policy all --episodes $(EPISODES) --seed $(SEED)
+	$(VENV)/bin/cfmarl train $(EXPERIMENT) $(ARGS)
 
 test: install
 	$(PY) -m pytest -q
 
 bench: install
 	$(PY) benchmarks/env_throughput.py --out benchmarks/results/env_throughput.md
+	$(PY) benchmarks/rllib_throughput.py --out benchmarks/results/rllib_throughput.md
+
+reproduce: install
+	$(PY) benchmarks/aps_reproduction.py --seeds 0 1 2 --iterations 40 --parallel 2
 
 constraints: install
 	$(PY) -m pip freeze --exclude-editable | grep -v -E '^(pip|setuptools|wheel)==' | sed 's/+cpu//' > constraints.txt

@@ -81,6 +81,10 @@ class TrainingSection:
     checkpoint_every: int = 5  # iterations between checkpoints (and always at the end)
     keep_checkpoints: int = 3
     init_from: str = ""  # run directory or checkpoint whose policy weights initialise the model (any graph size)
+    validate_every: int = 0  # >0: every n iterations evaluate the greedy policy on validation seeds and keep
+    #                          checkpoints/best: the best return among cost <= limit, else the lowest cost
+    validation_episodes: int = 5
+    validation_seed: int = 500  # validation seeds are disjoint from training and evaluation seeds
 
 
 @dataclass(frozen=True)
@@ -125,11 +129,11 @@ _POSITIVE = {"model.rounds", "model.hidden", "model.gru_hidden", "algorithm.lr",
              "algorithm.minibatch_size", "algorithm.train_batch_size", "algorithm.clip_param",
              "algorithm.vf_clip_param", "algorithm.grad_clip", "pretrain.episodes", "pretrain.epochs", "pretrain.lr",
              "pretrain.minibatch_size", "training.iterations", "training.checkpoint_every",
-             "training.keep_checkpoints", "resources.num_envs_per_env_runner", "resources.torch_threads",
+             "training.keep_checkpoints", "training.validation_episodes", "resources.num_envs_per_env_runner", "resources.torch_threads",
              "evaluation.episodes"}
 _NON_NEGATIVE = {"env.engineered_weight", "algorithm.entropy_coeff", "algorithm.vf_loss_coeff",
                  "algorithm.cost_limit", "algorithm.lambda_lr", "algorithm.lambda_init", "algorithm.pid_kp",
-                 "algorithm.pid_ki", "algorithm.pid_kd", "resources.num_env_runners"}
+                 "algorithm.pid_ki", "algorithm.pid_kd", "resources.num_env_runners", "training.validate_every"}
 _UNIT = {"algorithm.gamma", "algorithm.lambda_"}
 
 

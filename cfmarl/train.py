@@ -95,6 +95,51 @@ def reseed_envs(algo, seed: int, iteration: int) -> None:
     algo.env_runner_group.foreach_env_runner(_reseed, local_env_runner=True)
 
 
+def validate(exp: ExperimentConfig, algo) -> dict[str, float]:
+    """Greedy policy on the validation seeds: mean KPIs (prefixed ``val/``)."""
+    from cfmarl import evaluate
+    from cfmarl.policies.module_controller import ModuleController
+    from cfmarl.registry import get_env
+
+    entry = get_env(exp.env.name)
+    env_cfg = entry.make_config(exp.env.scenario, **exp.env.overrides)
+    ctrl = ModuleController(algo.learner_group._learner.module[MODULE], "validation")
+    res = evaluate.run_policy(lambda n: entry.make_core(env_cfg, n), ctrl,
+                              evaluate.episode_seeds(exp.training.validation_seed, exp.training.validation_episodes))
+    algo.learner_group._learner.module[MODULE].train()
+    s = res.summary()
+    return {f"val/{k}": float(s[k]) for k in ("mean_cost", "active_aps", "team_return", "mean_se_bps_hz",
+                                              "target_satisfaction")}
+
+
+def _better(val: dict, best: dict | None, limit: float) -> bool:
+    """Feasible (validation cost <= limit) beats infeasible; among feasible the higher team
+    return wins, among infeasible the lower cost."""
+    if best is None:
+        return True
+    feas, best_feas = val["val/mean_cost"] <= limit, best["val/mean_cost"] <= limit
+    if feas != best_feas:
+        return feas
+    if feas:
+        return val["val/team_return"] > best["val/team_return"]
+    return val["val/mean_cost"] < best["val/mean_cost"]
+
+
+def _save_named_checkpoint(algo, path: Path) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    algo.save_to_path(str(tmp.resolve()))
+    shutil.rmtree(path, ignore_errors=True)
+    os.replace(tmp, path)
+
+
+def _read_best(ckpt_root: Path) -> dict | None:
+    import json
+
+    p = ckpt_root / "best.json"
+    return json.loads(p.read_text()) if p.exists() else None
+
+
 def _read_rows(path: Path, upto: int) -> list[dict]:
     if not path.exists():
         return []
@@ -216,6 +261,7 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
             if exp.pretrain.enabled:
                 pretrain(exp, algo, run, say)
         rows = _read_rows(run / "metrics.csv", start)
+        best = _read_best(ckpt_root)
         from tensorboardX import SummaryWriter
 
         writer = SummaryWriter(str(run / "tb"), purge_step=start + 1)
@@ -234,6 +280,14 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
                 writer.flush()
                 if not quiet:
                     say(_progress_line(it, total, row, exp))
+                if exp.training.validate_every and (it % exp.training.validate_every == 0 or it == total):
+                    val = validate(exp, algo)
+                    row.update(val)
+                    rundir.write_csv(run / "metrics.csv", rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
+                    if _better(val, best, exp.algorithm.cost_limit):
+                        best = dict(val, iteration=it)
+                        _save_named_checkpoint(algo, ckpt_root / "best")
+                        rundir.write_json(ckpt_root / "best.json", best)
                 if it % exp.training.checkpoint_every == 0 or it == total:
                     _save_checkpoint(algo, ckpt_root, it, exp.training.keep_checkpoints)
         except KeyboardInterrupt:
@@ -250,6 +304,12 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
             raise KeyboardInterrupt
         say(f"Training done in {time.perf_counter() - t_run:.0f} s. Evaluating against the baselines ...")
         module = algo.learner_group._learner.module[MODULE]
+        if best is not None and (ckpt_root / "best").exists():
+            from cfmarl.policies.module_controller import load_module
+
+            module = load_module(ckpt_root / "best")
+            say(f"Evaluating the best validated checkpoint (iteration {best['iteration']}: validation cost "
+                f"{best['val/mean_cost']:.4f}, active APs {best['val/active_aps']:.2f})")
         summaries = evaluate_final(exp, module, run, say)
         _print_eval(summaries)
         say(f"\nFiles in {run}/: metrics.csv, learning_curves.png, evaluation.csv, evaluation.png, "

@@ -197,13 +197,28 @@ def test_train_command_resumes_and_evaluates(ray_session, tmp_path, capsys):
     assert [r["policy"] for r in ev] == ["aps_gnn_tiny", "k-strongest", "all-on"]
     for name in ("learning_curves.png", "evaluation.png", "config.json", "versions.json"):
         assert (run / name).exists(), name
-    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["iter_000001", "iter_000002"]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best", "best.json", "iter_000001",
+                                                                       "iter_000002"]
+    assert {"val/mean_cost", "val/active_aps"} <= set(rows[-1])
+    assert "best validated checkpoint" in out
     # the checkpoint evaluates as a policy beside the baselines
     assert main(["evaluate", "--scenario", "tiny", "--policy", str(run), "--policy", "all-on", "--episodes", "2",
                  "--out", str(tmp_path / "ev"), "--quiet", "--set", "se_target_bps_hz=2.0",
                  "--set", "episode_windows=10"]) == 0
     kp = list(csv.DictReader(open(next((tmp_path / "ev").iterdir()) / "kpis.csv")))
     assert kp[0]["policy"] == "train-aps_gnn_tiny@iter_000002"
+
+
+def test_model_selection_rule():
+    from cfmarl.train import _better
+
+    def v(cost, ret):
+        return {"val/mean_cost": cost, "val/team_return": ret}
+    assert _better(v(0.5, -1.0), None, 0.1)
+    assert _better(v(0.05, -20.0), v(0.5, -1.0), 0.1)  # feasible beats infeasible
+    assert not _better(v(0.5, -1.0), v(0.05, -20.0), 0.1)
+    assert _better(v(0.08, -10.0), v(0.02, -12.0), 0.1)  # among feasible: higher return
+    assert _better(v(0.3, -1.0), v(0.4, -0.5), 0.1)  # among infeasible: lower cost
 
 
 def test_experiment_file_errors_name_the_key(tmp_path):
