@@ -29,7 +29,7 @@ bench: install
 	$(PY) benchmarks/rllib_throughput.py --out benchmarks/results/rllib_throughput.md
 
 reproduce: install
-	$(PY) benchmarks/aps_reproduction.py --seeds 0 1 2 --iterations 40 --parallel 2
+	$(PY) benchmarks/aps_reproduction.py --seeds 0 1 2 --iterations 50 --parallel 2
 
 constraints: install
 	$(PY) -m pip freeze --exclude-editable | grep -v -E '^(pip|setuptools|wheel)==' | sed 's/+cpu//' > constraints.txt

@@ -10,27 +10,23 @@ under --out:
   large.csv                   APS-GNN fine-tuned on `large` (warm start from medium) vs 4-strongest and greedy
   latency.csv                 decision latency of one joint decision (batch of one env, CPU)
 
-    python benchmarks/aps_reproduction.py --seeds 0 1 2 --iterations 40 --parallel 2
+    python benchmarks/aps_reproduction.py --seeds 0 1 2 --iterations 50 --parallel 2
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import csv
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "tune_configs" / "aps_gnn_medium.yaml"
-KPIS = ("active_aps", "mean_se_bps_hz", "target_satisfaction", "mean_cost", "network_power_w",
-        "energy_efficiency_bit_per_j", "decision_latency_ms")
 
 
 def variant(base: dict, name: str, **changes) -> dict:
@@ -91,28 +87,11 @@ def run_all(exps: dict[str, dict], out: Path, parallel: int) -> None:
                   flush=True)
 
 
-def read_eval(out: Path, name: str) -> list[dict]:
-    path = out / "runs" / f"train-{name}" / "evaluation.csv"
-    if not path.exists():
-        return []
-    with open(path) as f:
-        return [dict(r) for r in csv.DictReader(f)]
-
-
-def aggregate(rows_by_seed: list[list[dict]], index: int) -> dict:
-    vals = {k: np.array([float(r[index][k]) for r in rows_by_seed]) for k in KPIS}
-    out = {"seeds": len(rows_by_seed)}
-    for k, v in vals.items():
-        out[k] = float(v.mean())
-        out[f"{k}_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--ablation-seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--iterations", type=int, default=40)
+    ap.add_argument("--iterations", type=int, default=50)
     ap.add_argument("--large-iterations", type=int, default=10)
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "aps"))

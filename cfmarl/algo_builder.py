@@ -39,14 +39,11 @@ def build_algo_config(exp: ExperimentConfig) -> Any:
 
     a, r = exp.algorithm, exp.resources
     env_config = exp.env_config()
-    probe = GraphEnv(env_config)
-    episode_len = probe.core.config.episode_windows
     envs = r.num_envs_per_env_runner * max(1, r.num_env_runners)
-    rollout = max(1, min(episode_len, a.train_batch_size // envs))
     cfg = (PPOLagrangianConfig()
            .environment(GraphEnv, env_config=env_config)
            .env_runners(num_env_runners=r.num_env_runners, num_envs_per_env_runner=r.num_envs_per_env_runner,
-                        rollout_fragment_length=rollout, episodes_to_numpy=False)
+                        rollout_fragment_length="auto", episodes_to_numpy=False)
            .multi_agent(policies={MODULE_ID}, policy_mapping_fn=policy_mapping_fn)
            .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs={MODULE_ID: module_spec(exp, env_config)}))
            .callbacks(GraphEpisodeMetrics)

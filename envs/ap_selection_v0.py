@@ -26,8 +26,9 @@ active AP draws P_fixed + P_max / eta = 1.025 + 1 / 0.4 = 3.525 W (Ngo 2018).
 the association is held for the window and each UE's SE is the window average.
 
 **Observation** of link (l, k): the link's normalised SNR in dB at the last
-``history_len`` decision instants, the link's previous action and its UE's
-previous SE relative to the target (see :mod:`.ap_selection.core`). No global
+``history_len`` decision instants, the link's previous action (only with
+``observe_previous_action=True``; 0 otherwise) and its UE's previous SE
+relative to the target (see :mod:`.ap_selection.core`). No global
 state.
 
 **Reward and cost** (local, eqs. (11)-(12)): reward = -1 if the link's AP is

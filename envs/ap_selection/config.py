@@ -54,6 +54,10 @@ class ApSelectionConfig:
     vehicular_fraction: float = 0.0  # share of vehicular UEs (the first round(f K) UEs)
     # --- observation -------------------------------------------------------------
     history_len: int = 4  # past decision instants of link SNR in each observation
+    # include the link's previous action (else that feature is 0). Off by default: the paper observes
+    # only channel history, and a policy cloned from a stable teacher learns "repeat the last action",
+    # which turns exploration noise into a self-sustaining switch-off (see README).
+    observe_previous_action: bool = False
 
     def __post_init__(self) -> None:
         c = type(self).__name__
@@ -87,6 +91,7 @@ class ApSelectionConfig:
         check_float(c, "se_target_bps_hz", self.se_target_bps_hz, 0.0, 100.0, lo_open=True)
         check_float(c, "vehicular_fraction", self.vehicular_fraction, 0.0, 1.0)
         check_int(c, "history_len", self.history_len, 1, 256)
+        check_bool(c, "observe_previous_action", self.observe_previous_action)
 
     @property
     def num_links(self) -> int:

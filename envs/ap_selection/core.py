@@ -15,7 +15,8 @@ Observation of link (l, k) (all link-local):
   * f[0:H]  link SNR |h_lk|^2 P_max / sigma^2 at the last H decision instants,
             in dB, normalised as (SNR_dB - 35) / 10 and clipped to [-8, 8];
             oldest first, the current instant last;
-  * f[H]    the link's own previous action (1 = it served last window);
+  * f[H]    the link's own previous action (1 = it served last window) when
+            ``observe_previous_action`` is set, else 0;
   * f[H+1]  the UE's achieved SE of the previous window over the target,
             clipped to [0, 4] (the UE reports its rate to its serving APs;
             it is the same number for all links of that UE).
@@ -266,6 +267,6 @@ class ApSelectionCore:
         c, B, H = self.config, self.num_envs, self.config.history_len
         obs = np.empty((B, self.L, self.K, H + 2), np.float32)
         obs[..., :H] = np.moveaxis(state.snr_hist, 1, -1)
-        obs[..., H] = state.prev_action
+        obs[..., H] = state.prev_action if c.observe_previous_action else 0.0
         obs[..., H + 1] = state.prev_se_ratio[:, None, :]
         return obs.reshape(B, self.n_agents, H + 2)

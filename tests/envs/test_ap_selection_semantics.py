@@ -81,7 +81,8 @@ def test_channels_change_within_a_window_and_follow_los_distance():
 
 
 def test_observation_features():
-    env = ap_selection_v0.parallel_env(scenario="tiny", history_len=3, se_target_bps_hz=2.0)
+    env = ap_selection_v0.parallel_env(scenario="tiny", history_len=3, se_target_bps_hz=2.0,
+                                       observe_previous_action=True)
     obs, _ = env.reset(seed=9)
     core, state = env.core, env.state
     snr_db = 10 * np.log10(np.abs(state.h_next[0, 0]) ** 2 * 1.0 / core.noise_w)
@@ -97,6 +98,11 @@ def test_observation_features():
     np.testing.assert_allclose(o2[:, 0, 4], min(kp["se_ue0_bps_hz"] / 2.0, 4.0), rtol=1e-6)
     # history shifts by one decision instant
     np.testing.assert_array_equal(o2[..., :2], o[..., 1:3])
+    # by default the previous action is not observed
+    env0 = ap_selection_v0.parallel_env(scenario="tiny")
+    env0.reset(seed=9)
+    obs0, *_ = env0.step(dict.fromkeys(env0.agents, 1))
+    assert all(o[-2] == 0.0 for o in obs0.values())
 
 
 def test_idle_network_costs_full_shortfall_and_no_power():

@@ -152,3 +152,22 @@ def test_per_node_categorical():
     assert d.entropy().shape == (1, 3)
     assert d.to_deterministic().sample().tolist() == [[1, 0, 0]]
     assert d.sample().shape == (1, 3)
+
+
+def test_weights_transfer_to_another_graph_size():
+    from cfmarl.policies.module_controller import ModuleController, rebuild_for_env
+    from cfmarl.envs import ap_selection_v0
+
+    small = _module(_env("tiny"))
+    big = rebuild_for_env(small, {"env": "aps", "scenario": "medium"})
+    assert big.n_max == 96
+    for k, v in small.state_dict().items():
+        assert torch.equal(v, big.state_dict()[k]), k
+    core = ap_selection_v0.ApSelectionCore(ap_selection_v0.make_config("medium"), 2)
+    state, obs = core.reset([0, 1])
+    actions = ModuleController(big).act(core, state, obs)
+    assert actions.shape == (2, 96) and set(np.unique(actions)) <= {0, 1}
+    central = CentralActorCritic(observation_space=_env().observation_spaces["graph"],
+                                 action_space=_env().action_spaces["graph"], model_config={})
+    with pytest.raises(ValueError, match="tied to its size"):
+        rebuild_for_env(central, {"env": "aps", "scenario": "medium"})

@@ -244,3 +244,26 @@ def test_shipped_experiments_build_valid_algorithm_configs():
         exp = load_experiment(path)
         cfg = build_algo_config(exp)
         assert cfg.cost_limit == exp.algorithm.cost_limit, path
+
+
+def test_remote_runner_gets_restored_weights(ray_session, tmp_path):
+    """With a remote env runner, restoring an older checkpoint into a live algorithm must
+    still leave the runner on the restored weights (RLLIB_NOTES: sequence-number trap)."""
+    exp = _exp(resources={"num_env_runners": 1, "num_envs_per_env_runner": 2}, pretrain={"enabled": False})
+    algo = build_algo_config(exp).build_algo()
+    try:
+        algo.train()
+        algo.save_to_path(str(tmp_path / "c"))
+        saved = {k: v.clone() for k, v in algo.learner_group._learner.module[MODULE_ID].state_dict().items()}
+        algo.train()
+        algo.restore_from_path(str(tmp_path / "c"))
+        force_sync_weights(algo)
+        remote = algo.env_runner_group.foreach_env_runner(
+            lambda r: {k: v.clone() for k, v in r.module[MODULE_ID].state_dict().items()}, local_env_runner=False)
+        assert len(remote) == 1
+        for k, v in saved.items():
+            assert torch.equal(remote[0][k], v), k
+        r = algo.train()
+        assert r["env_runners"]["num_env_steps_sampled"] > 0
+    finally:
+        algo.stop()
