@@ -68,7 +68,7 @@ def per_agent_mode(scenario: str, steps: int) -> dict:
             .multi_agent(policies={"shared"}, policy_mapping_fn=per_agent_policy_mapping_fn,
                          count_steps_by="agent_steps")
             .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[64, 64]))
-            .training(train_batch_size_per_learner=steps * n_agents, minibatch_size=512, num_epochs=1)
+            .training(train_batch_size_per_learner=steps * n_agents, minibatch_size=min(512, steps * n_agents), num_epochs=1)
             ).build_algo()
     runner = algo.env_runner
     runner.sample(num_timesteps=n_agents * 2)
