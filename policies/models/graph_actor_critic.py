@@ -32,7 +32,7 @@ from ray.rllib.core.rl_module.torch import TorchRLModule
 from torch import nn
 
 from cfmarl.policies.models.distributions import PerNodeCategorical
-from cfmarl.policies.models.relational_attention import Relation, RelationalAttention, clique_groups
+from cfmarl.policies.models.relational_attention import Relation, RelationalAttention, clique_groups, clique_layout
 
 
 class _GraphModuleBase(TorchRLModule, ValueFunctionAPI):
@@ -92,13 +92,13 @@ class GraphActorCritic(_GraphModuleBase):
         edge_type = np.asarray(mc.get("edge_type", np.zeros(0)), dtype=np.int64)
         self.num_relations = int(mc.get("num_relations", int(edge_type.max()) + 1 if edge_type.size else 1))
         self.dense_cliques = bool(mc.get("dense_cliques", True))
-        self._groups: list[tuple[torch.Tensor, int] | None] = []
+        self._groups: list[tuple[torch.Tensor, int, str] | None] = []
         for r in range(self.num_relations):
             e_r = edge_index[:, edge_type == r]
             self.register_buffer(f"_edges_{r}", torch.as_tensor(e_r), persistent=False)
             n_real = int(mc.get("num_nodes", self.n_max))
             g = clique_groups(e_r, n_real) if self.dense_cliques else None
-            self._groups.append(None if g is None else (torch.as_tensor(g[0]), g[1]))
+            self._groups.append(None if g is None else (torch.as_tensor(g[0]), g[1], clique_layout(g[0], g[1])))
         if self.encoder == "gnn":
             self.layers = nn.ModuleList(RelationalAttention(self.hidden, self.hidden, self.num_relations)
                                         for _ in range(rounds))
@@ -120,8 +120,8 @@ class GraphActorCritic(_GraphModuleBase):
             rels = []
             for r in range(self.num_relations):
                 if self._groups[r] is not None:
-                    perm, size = self._groups[r]
-                    rels.append(Relation(perm=perm.to(device), group_size=size))
+                    perm, size, layout = self._groups[r]
+                    rels.append(Relation(perm=perm.to(device), group_size=size, layout=layout))
                 else:
                     e = getattr(self, f"_edges_{r}").to(device)
                     rels.append(Relation(edge_index=(e[:, None, :] + offsets[None, :, None]).reshape(2, -1)))

@@ -57,11 +57,24 @@ def clique_groups(edge_index: np.ndarray, num_nodes: int) -> tuple[np.ndarray, i
 @dataclass
 class Relation:
     """Edges of one relation for a batch of graphs: sparse edge_index over B*N nodes,
-    or the clique grouping (perm over N nodes, group size) for the dense path."""
+    or the clique grouping (perm over N nodes, group size) for the dense path.
+    ``layout`` says how cheaply the grouping can be applied: "identity" (groups are
+    already contiguous), "transpose" (perm = arange(n).reshape(-1, s).T: a view) or
+    "gather" (any other permutation)."""
 
     edge_index: torch.Tensor | None = None
     perm: torch.Tensor | None = None
     group_size: int = 0
+    layout: str = "gather"
+
+
+def clique_layout(perm: np.ndarray, group_size: int) -> str:
+    n = perm.shape[0]
+    if np.array_equal(perm, np.arange(n)):
+        return "identity"
+    if n % group_size == 0 and np.array_equal(perm, np.arange(n).reshape(group_size, n // group_size).T.ravel()):
+        return "transpose"
+    return "gather"
 
 
 class RelationalAttention(nn.Module):
@@ -80,7 +93,7 @@ class RelationalAttention(nn.Module):
         total = None
         for conv, rel in zip(self.convs, relations):
             if rel.perm is not None:
-                out = _dense_clique_conv(conv, x, rel.perm, rel.group_size)
+                out = _dense_clique_conv(conv, x, rel)
             else:
                 out = conv(x.reshape(B * N, -1), rel.edge_index).reshape(B, N, -1)
             total = out if total is None else total + out
@@ -90,15 +103,30 @@ class RelationalAttention(nn.Module):
         return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, num_relations={self.num_relations})"
 
 
-def _dense_clique_conv(conv: TransformerConv, x: torch.Tensor, perm: torch.Tensor, s: int) -> torch.Tensor:
+def _dense_clique_conv(conv: TransformerConv, x: torch.Tensor, rel: Relation) -> torch.Tensor:
     """TransformerConv (heads=1, root weight, no edge features) on disjoint s-cliques."""
-    B, N, _ = x.shape
-    xg = x[:, perm].reshape(B, -1, s, x.shape[-1])
+    B, N, d = x.shape
+    s, n = rel.group_size, rel.perm.shape[0]
+    xr = x[:, :n]  # real nodes; padding nodes belong to no group
+    if rel.layout == "identity":
+        xg = xr.reshape(B, n // s, s, d)
+    elif rel.layout == "transpose":
+        xg = xr.reshape(B, s, n // s, d).transpose(1, 2)
+    else:
+        xg = xr[:, rel.perm].reshape(B, n // s, s, d)
     q, k, v = conv.lin_query(xg), conv.lin_key(xg), conv.lin_value(xg)
     scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(conv.out_channels)
-    eye = torch.eye(s, dtype=torch.bool, device=x.device)
-    attn = torch.softmax(scores.masked_fill(eye, float("-inf")), dim=-1)
-    agg = torch.matmul(attn, v).reshape(B, perm.shape[0], -1)
-    out = agg.new_zeros(B, N, agg.shape[-1])  # padding nodes (not in any group) get no messages
-    out[:, perm] = agg
-    return out + conv.lin_skip(x)
+    scores.diagonal(dim1=-2, dim2=-1).fill_(float("-inf"))  # no self-loops
+    agg = torch.matmul(torch.softmax(scores, dim=-1), v)
+    if rel.layout == "identity":
+        agg = agg.reshape(B, n, -1)
+    elif rel.layout == "transpose":
+        agg = agg.transpose(1, 2).reshape(B, n, -1)
+    else:
+        flat = agg.reshape(B, n, -1)
+        agg = torch.empty_like(flat)
+        agg[:, rel.perm] = flat
+    skip = conv.lin_skip(x)
+    if n == N:
+        return agg + skip
+    return torch.cat([agg + skip[:, :n], skip[:, n:]], dim=1)

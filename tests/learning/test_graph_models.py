@@ -9,7 +9,8 @@ from ray.rllib.core.columns import Columns
 from cfmarl.policies.adapters.graph_env import GraphEnv
 from cfmarl.policies.models.distributions import PerNodeCategorical
 from cfmarl.policies.models.graph_actor_critic import CentralActorCritic, GraphActorCritic
-from cfmarl.policies.models.relational_attention import Relation, RelationalAttention, clique_groups
+from cfmarl.policies.models.relational_attention import (Relation, RelationalAttention, clique_groups,
+                                                        clique_layout)
 
 
 def _env(scenario="tiny", max_nodes=None, **overrides):
@@ -63,8 +64,21 @@ def test_dense_clique_path_equals_pyg_transformer_conv(scenario):
         e = torch.as_tensor(ei[:, et == r])
         sparse.append(Relation(edge_index=(e[:, None, :] + offsets[None, :, None]).reshape(2, -1)))
         perm, s = clique_groups(ei[:, et == r], N)
-        dense.append(Relation(perm=torch.as_tensor(perm), group_size=s))
+        dense.append(Relation(perm=torch.as_tensor(perm), group_size=s, layout=clique_layout(perm, s)))
+    assert [r.layout for r in dense] == ["identity", "transpose"]
     torch.testing.assert_close(layer(x, dense), layer(x, sparse), rtol=1e-5, atol=1e-5)
+    # the general gather path gives the same result
+    gathered = [Relation(perm=r.perm, group_size=r.group_size, layout="gather") for r in dense]
+    torch.testing.assert_close(layer(x, gathered), layer(x, sparse), rtol=1e-5, atol=1e-5)
+    # and so does a scrambled node order (only the gather path applies)
+    order = torch.randperm(N, generator=torch.Generator().manual_seed(0))
+    inv = torch.argsort(order)
+    ei_s = inv.numpy()[ei]
+    scr = [Relation(perm=torch.as_tensor(g[0]), group_size=g[1], layout=clique_layout(*g))
+           for g in (clique_groups(ei_s[:, et == r], N) for r in range(2))]
+    sp_s = [Relation(edge_index=(torch.as_tensor(ei_s[:, et == r])[:, None, :] + offsets[None, :, None]).reshape(2, -1))
+            for r in range(2)]
+    torch.testing.assert_close(layer(x[:, order], scr), layer(x[:, order], sp_s), rtol=1e-5, atol=1e-5)
 
 
 def test_module_dense_and_sparse_paths_agree():
