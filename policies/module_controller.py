@@ -58,7 +58,7 @@ def module_checkpoint_dir(checkpoint: str | Path, module_id: str = "shared") -> 
 def load_module(checkpoint: str | Path, module_id: str = "shared"):
     from ray.rllib.core.rl_module.rl_module import RLModule
 
-    path = module_checkpoint_dir(checkpoint, module_id)
+    path = module_checkpoint_dir(checkpoint, module_id).resolve()  # RLlib needs an absolute path (or a URI)
     if not (path / "module_state").exists() and not any(path.glob("module_state*")):
         raise ValueError(f"policy checkpoint {str(checkpoint)!r}: no RLModule '{module_id}' found "
                          f"(expected {path}/module_state...)")

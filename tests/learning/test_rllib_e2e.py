@@ -181,12 +181,13 @@ def test_per_agent_mode_smoke(ray_session):
         algo.stop()
 
 
-def test_train_command_resumes_and_evaluates(ray_session, tmp_path, capsys):
+def test_train_command_resumes_and_evaluates(ray_session, tmp_path, capsys, monkeypatch):
     from cfmarl.cli import main
 
-    assert main(["train", str(TINY), "--out", str(tmp_path), "--iterations", "1", "--quiet"]) == 0
-    run = tmp_path / "train-aps_gnn_tiny"
-    assert main(["train", str(TINY), "--out", str(tmp_path), "--iterations", "2", "--quiet"]) == 0
+    monkeypatch.chdir(tmp_path)  # relative run directories, as `make run` uses them
+    assert main(["train", str(TINY), "--out", "runs", "--iterations", "1", "--quiet"]) == 0
+    run = tmp_path / "runs" / "train-aps_gnn_tiny"
+    assert main(["train", str(TINY), "--out", "runs", "--iterations", "2", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "Resuming" in out and "iter_000001" in out
     rows = list(csv.DictReader(open(run / "metrics.csv")))
@@ -202,7 +203,8 @@ def test_train_command_resumes_and_evaluates(ray_session, tmp_path, capsys):
     assert {"val/mean_cost", "val/active_aps"} <= set(rows[-1])
     assert "best validated checkpoint" in out
     # the checkpoint evaluates as a policy beside the baselines
-    assert main(["evaluate", "--scenario", "tiny", "--policy", str(run), "--policy", "all-on", "--episodes", "2",
+    assert main(["evaluate", "--scenario", "tiny", "--policy", "runs/train-aps_gnn_tiny", "--policy", "all-on",
+                 "--episodes", "2",
                  "--out", str(tmp_path / "ev"), "--quiet", "--set", "se_target_bps_hz=2.0",
                  "--set", "episode_windows=10"]) == 0
     kp = list(csv.DictReader(open(next((tmp_path / "ev").iterdir()) / "kpis.csv")))
