@@ -157,8 +157,6 @@ def _validate(exp: ExperimentConfig) -> None:
                           f"({exp.algorithm.minibatch_size} > {exp.algorithm.train_batch_size})")
     if not 0 <= exp.algorithm.pid_ema_alpha < 1:
         raise ConfigError(f"algorithm.pid_ema_alpha: must be in [0, 1), got {exp.algorithm.pid_ema_alpha!r}")
-    if exp.model.architecture == "central" and exp.pretrain.enabled:
-        pass  # allowed: BC works for any module with per-node logits
     from cfmarl.registry import get_env  # validate env name, scenario and overrides now, not at run time
 
     try:
