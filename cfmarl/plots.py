@@ -15,6 +15,15 @@ import numpy as np  # noqa: E402
 from cfmarl.rundir import atomic_write_bytes  # noqa: E402
 
 
+def _save(fig, path: str | Path, dpi: int) -> None:
+    """Lay out, render to PNG and write atomically; closes the figure."""
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def plot_policy_comparison(summaries: Sequence[dict], ue_se: dict[str, np.ndarray], se_target: float,
                            title: str, path: str | Path) -> None:
     """Bars (mean +- std over episodes) of active APs, mean SE, target satisfaction and
@@ -47,11 +56,7 @@ def plot_policy_comparison(summaries: Sequence[dict], ue_se: dict[str, np.ndarra
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    _save(fig, path, dpi=110)
 
 
 def plot_learning_curves(rows: Sequence[dict], exp, path: str | Path) -> None:
@@ -80,8 +85,4 @@ def plot_learning_curves(rows: Sequence[dict], exp, path: str | Path) -> None:
         ax.set_xlabel("iteration")
         ax.grid(alpha=0.3)
     fig.suptitle(f"{exp.name} ({exp.env.name}/{exp.env.scenario}, rule {exp.algorithm.lagrangian_rule})")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    _save(fig, path, dpi=100)

@@ -57,15 +57,15 @@ def _latest_checkpoint(ckpt_root: Path) -> tuple[int, Path] | None:
 
 def _save_checkpoint(algo, ckpt_root: Path, it: int, keep: int) -> Path:
     final = ckpt_root / f"iter_{it:06d}"
-    tmp = ckpt_root / f".tmp-iter_{it:06d}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    algo.save_to_path(str(tmp.resolve()))
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    _save_named_checkpoint(algo, final)
     for _, old in sorted((int(p.name.split("_")[1]), p) for p in ckpt_root.glob("iter_*"))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _module(algo):
+    """The trained RLModule in the (local) learner."""
+    return algo.learner_group._learner.module[MODULE]
 
 
 def force_sync_weights(algo) -> None:
@@ -103,10 +103,10 @@ def validate(exp: ExperimentConfig, algo) -> dict[str, float]:
 
     entry = get_env(exp.env.name)
     env_cfg = entry.make_config(exp.env.scenario, **exp.env.overrides)
-    ctrl = ModuleController(algo.learner_group._learner.module[MODULE], "validation")
+    ctrl = ModuleController(_module(algo), "validation")
     res = evaluate.run_policy(lambda n: entry.make_core(env_cfg, n), ctrl,
                               evaluate.episode_seeds(exp.training.validation_seed, exp.training.validation_episodes))
-    algo.learner_group._learner.module[MODULE].train()
+    _module(algo).train()
     s = res.summary()
     return {f"val/{k}": float(s[k]) for k in ("mean_cost", "active_aps", "team_return", "mean_se_bps_hz",
                                               "target_satisfaction")}
@@ -126,6 +126,7 @@ def _better(val: dict, best: dict | None, limit: float) -> bool:
 
 
 def _save_named_checkpoint(algo, path: Path) -> None:
+    """Write a checkpoint to a temporary sibling folder, then rename it into place."""
     tmp = path.with_name(f".tmp-{path.name}")
     shutil.rmtree(tmp, ignore_errors=True)
     algo.save_to_path(str(tmp.resolve()))
@@ -158,7 +159,7 @@ def init_from_checkpoint(exp: ExperimentConfig, algo, say) -> None:
 
     ckpt = latest_checkpoint_of(exp.training.init_from)
     src = rebuild_for_env(load_module(ckpt), exp.env_config())
-    algo.learner_group._learner.module[MODULE].load_state_dict(src.state_dict())
+    _module(algo).load_state_dict(src.state_dict())
     force_sync_weights(algo)
     say(f"Initialised the policy from {ckpt}")
 
@@ -303,7 +304,7 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
                 f"Re-run the same command to resume.")
             raise KeyboardInterrupt
         say(f"Training done in {time.perf_counter() - t_run:.0f} s. Evaluating against the baselines ...")
-        module = algo.learner_group._learner.module[MODULE]
+        module = _module(algo)
         if best is not None and (ckpt_root / "best").exists():
             from cfmarl.policies.module_controller import load_module
 
