@@ -39,7 +39,7 @@ def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    limit = base["algorithm"]["cost_limit"]
+    limit = base.get("evaluation", {}).get("cost_limit") or base["algorithm"]["cost_limit"]
     main_rows = []
     for mob in ("ped", "veh"):
         for label, prefix in (("APS-GNN (PPO-Lagr, GNN, pretrained)", "gnn"), ("PPO-Lagr (centralised)", "central")):

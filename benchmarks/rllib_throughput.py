@@ -92,7 +92,7 @@ def main() -> None:
 
     from cfmarl.rundir import atomic_write_text, versions
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     g = graph_mode(args.scenario, args.num_envs, args.steps)
     print(f"graph mode: {g['sample_node_steps_per_s']:,.0f} node-steps/s sampled, "
           f"{g['learn_node_steps_per_s']:,.0f} node-steps/s trained ({g['nodes']} nodes)", flush=True)

@@ -60,6 +60,25 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--fresh", action="store_true", help="discard an existing run directory and start over")
     tr.add_argument("--quiet", action="store_true", help="no per-iteration lines")
     tr.set_defaults(func=cmd_train)
+
+    tu = sub.add_parser("tune", help="hyperparameter search / ASHA / PBT / PB2 over an experiment YAML")
+    tu.add_argument("experiment", help="experiment file with search spaces, e.g. tune_configs/aps_pbt_medium.yaml")
+    tu.add_argument("--address", default=None, help="Ray cluster address (e.g. 10.0.0.1:6379 or auto); "
+                                                     "default: a local Ray instance")
+    tu.add_argument("--num-samples", type=_positive_int, default=None, help="override tune.num_samples")
+    tu.add_argument("--iterations", type=_positive_int, default=None, help="override training.iterations")
+    tu.add_argument("--storage", default=None, help="override tune.storage (folder or URI, e.g. s3://bucket/path)")
+    tu.add_argument("--resume", action="store_true", help="continue an interrupted experiment")
+    tu.add_argument("--fresh", action="store_true", help="discard an existing (local) experiment and start over")
+    tu.add_argument("--quiet", action="store_true", help="no progress table")
+    tu.set_defaults(func=cmd_tune)
+
+    sc = sub.add_parser("scale", help="scaling study: KPIs, throughput, latency and memory vs size and runners")
+    sc.add_argument("experiment", help="experiment file with a scale section, e.g. tune_configs/aps_scale.yaml")
+    sc.add_argument("--out", default="runs", help="root folder (default ./runs)")
+    sc.add_argument("--address", default=None, help="Ray cluster address; default: a local Ray instance")
+    sc.add_argument("--quiet", action="store_true")
+    sc.set_defaults(func=cmd_scale)
     return p
 
 
@@ -94,6 +113,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         train(args.experiment, out=args.out, fresh=args.fresh, iterations=args.iterations, quiet=args.quiet)
     except KeyboardInterrupt:
         return 130
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from cfmarl.tune import tune_experiment
+
+    if args.resume and args.fresh:
+        raise ConfigError("--resume and --fresh exclude each other")
+    tune_experiment(args.experiment, address=args.address, num_samples=args.num_samples, resume=args.resume,
+                    fresh=args.fresh, storage=args.storage, iterations=args.iterations, quiet=args.quiet)
+    return 0
+
+
+def cmd_scale(args: argparse.Namespace) -> int:
+    from cfmarl.scale import scale
+
+    scale(args.experiment, out=args.out, address=args.address, quiet=args.quiet)
     return 0
 
 

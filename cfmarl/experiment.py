@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from cfmarl.envs.validation import ConfigError
+from cfmarl.search_space import parse_space, set_path, split_search_space
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,61 @@ class EvaluationSection:
     episodes: int = 10
     seed: int = 1000  # evaluation seeds are disjoint from training seeds
     baselines: list = field(default_factory=lambda: ["k-strongest", "all-on", "greedy"])
+    cost_limit: float = 0.0  # the constraint the policy is judged by; 0 = algorithm.cost_limit. Setting
+    #                          algorithm.cost_limit below it trains with a safety margin.
+
+    def judged_limit(self, algorithm: "AlgorithmSection") -> float:
+        return self.cost_limit or algorithm.cost_limit
+
+
+@dataclass(frozen=True)
+class TuneSection:
+    """``cfmarl tune`` settings (ignored by ``cfmarl train``). Search spaces are tagged
+    values anywhere in the other sections (see :mod:`cfmarl.search_space`)."""
+
+    scheduler: str = "fifo"  # fifo (grid / random search, every trial to the end) | asha | pbt | pb2
+    num_samples: int = 1  # trials per grid point; trial i gets seed + i (a PBT population = num_samples)
+    metric: str = "fitness"  # fitness (below) | episode_return | any reported metric
+    mode: str = "max"  # max | min (of metric)
+    fitness: str = "constrained"  # constrained: feasible trials by return, then infeasible by violation |
+    #                               reward: return only | penalty: return - penalty_weight * violation
+    fitness_source: str = "auto"  # auto (validation if training.validate_every > 0, else training) | training
+    penalty_weight: float = 1000.0
+    fitness_cost_limit: float = 0.0  # the limit fitness judges by; 0 = evaluation.cost_limit, else algorithm.cost_limit
+    #                                  (PBT may mutate algorithm.cost_limit: fitness keeps one fixed yardstick)
+    fitness_window: int = 1  # mean over the last n reports (smooths noisy training metrics)
+    max_concurrent_trials: int = 0  # 0 = as many as the cluster's CPUs allow
+    max_failures: int = 3  # restarts of a failed trial from its last checkpoint
+    checkpoint_every: int = 0  # 0 = training.checkpoint_every (PBT/PB2: perturbation_interval)
+    storage: str = "runs"  # experiment root: a local folder or a pyarrow URI (s3://..., gs://...)
+    perturbation_interval: int = 4  # PBT/PB2, in training iterations
+    quantile_fraction: float = 0.25  # PBT/PB2: bottom fraction copies the top fraction
+    resample_probability: float = 0.25  # PBT: chance a mutated value is resampled instead of perturbed
+    synch: bool = True  # PBT/PB2: the population waits at each perturbation point (reproducible exploits)
+    mutations: dict = field(default_factory=dict)  # PBT/PB2: {algorithm.lr: {loguniform: [a, b]}, ...}
+    grace_period: int = 4  # ASHA: iterations before a trial can be stopped
+    reduction_factor: int = 3  # ASHA
+
+
+@dataclass(frozen=True)
+class ScaleSection:
+    """``cfmarl scale`` settings (ignored by train / tune)."""
+
+    sizes: list = field(default_factory=lambda: ["16x6", "64x16", "128x32", "256x64"])  # APs x UEs
+    train_size: str = "16x6"  # the policy is trained here and evaluated at every size
+    train_iterations: int = 20
+    runners: list = field(default_factory=lambda: [0, 1, 2])  # env runners of the throughput sweep
+    throughput_iterations: int = 2  # timed training iterations per throughput point (after one warm-up)
+    throughput_node_steps: int = 40000  # node-steps per timed iteration (batch size adapts to the size)
+    per_agent: bool = True  # also measure stock per-agent sampling
+    per_agent_max_links: int = 1024  # ... up to this many links (it is slow)
+    evaluation_episodes: int = 5
+    latency_repeats: int = 20
+
+
+#: hyperparameters a PBT exploit may change on a running trial (they are re-applied after the restore)
+MUTABLE = ("algorithm.lr", "algorithm.entropy_coeff", "algorithm.clip_param", "algorithm.lambda_lr",
+           "algorithm.cost_limit", "algorithm.pid_kp", "algorithm.pid_ki", "algorithm.pid_kd")
 
 
 @dataclass(frozen=True)
@@ -112,6 +168,8 @@ class ExperimentConfig:
     training: TrainingSection = field(default_factory=TrainingSection)
     resources: ResourcesSection = field(default_factory=ResourcesSection)
     evaluation: EvaluationSection = field(default_factory=EvaluationSection)
+    tune: TuneSection = field(default_factory=TuneSection)
+    scale: ScaleSection = field(default_factory=ScaleSection)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -124,16 +182,21 @@ class ExperimentConfig:
 
 _CHOICES = {"env.reward_mode": ("local", "engineered"), "model.architecture": ("graph", "central"),
             "model.encoder": ("gnn", "mlp"), "algorithm.lagrangian_rule": ("gradient", "pid", "none"),
-            "algorithm.advantage_scaling": ("joint", "separate")}
+            "algorithm.advantage_scaling": ("joint", "separate"), "tune.scheduler": ("fifo", "asha", "pbt", "pb2"),
+            "tune.fitness": ("constrained", "reward", "penalty"), "tune.fitness_source": ("auto", "training"), "tune.mode": ("max", "min")}
 _POSITIVE = {"model.rounds", "model.hidden", "model.gru_hidden", "algorithm.lr", "algorithm.num_epochs",
              "algorithm.minibatch_size", "algorithm.train_batch_size", "algorithm.clip_param",
              "algorithm.vf_clip_param", "algorithm.grad_clip", "pretrain.episodes", "pretrain.epochs", "pretrain.lr",
              "pretrain.minibatch_size", "training.iterations", "training.checkpoint_every",
              "training.keep_checkpoints", "training.validation_episodes", "resources.num_envs_per_env_runner", "resources.torch_threads",
-             "evaluation.episodes"}
+             "evaluation.episodes", "tune.num_samples", "tune.perturbation_interval", "tune.grace_period",
+             "tune.fitness_window", "scale.train_iterations", "scale.throughput_iterations",
+             "scale.throughput_node_steps", "scale.per_agent_max_links", "scale.evaluation_episodes",
+             "scale.latency_repeats"}
 _NON_NEGATIVE = {"env.engineered_weight", "algorithm.entropy_coeff", "algorithm.vf_loss_coeff",
                  "algorithm.cost_limit", "algorithm.lambda_lr", "algorithm.lambda_init", "algorithm.pid_kp",
-                 "algorithm.pid_ki", "algorithm.pid_kd", "resources.num_env_runners", "training.validate_every"}
+                 "algorithm.pid_ki", "algorithm.pid_kd", "resources.num_env_runners", "training.validate_every",
+                 "tune.penalty_weight", "tune.fitness_cost_limit", "evaluation.cost_limit", "tune.max_concurrent_trials", "tune.max_failures", "tune.checkpoint_every"}
 _UNIT = {"algorithm.gamma", "algorithm.lambda_"}
 
 
@@ -155,6 +218,18 @@ def _validate(exp: ExperimentConfig) -> None:
     if exp.algorithm.minibatch_size > exp.algorithm.train_batch_size:
         raise ConfigError("algorithm.minibatch_size: must be <= algorithm.train_batch_size "
                           f"({exp.algorithm.minibatch_size} > {exp.algorithm.train_batch_size})")
+    if not 0 < exp.tune.quantile_fraction <= 0.5:
+        raise ConfigError(f"tune.quantile_fraction: must be in (0, 0.5], got {exp.tune.quantile_fraction!r}")
+    if not 0 <= exp.tune.resample_probability <= 1:
+        raise ConfigError(f"tune.resample_probability: must be in [0, 1], got {exp.tune.resample_probability!r}")
+    if exp.tune.reduction_factor < 2:
+        raise ConfigError(f"tune.reduction_factor: must be >= 2, got {exp.tune.reduction_factor!r}")
+    if not exp.scale.sizes or not exp.scale.runners or any(
+            isinstance(r, bool) or not isinstance(r, int) or r < 0 for r in exp.scale.runners):
+        raise ConfigError(f"scale.runners / scale.sizes: need non-empty lists (runners: integers >= 0), got "
+                          f"{exp.scale.runners!r} / {exp.scale.sizes!r}")
+    if not exp.tune.storage:
+        raise ConfigError("tune.storage: must be a folder or a URI, got ''")
     if not 0 <= exp.algorithm.pid_ema_alpha < 1:
         raise ConfigError(f"algorithm.pid_ema_alpha: must be in [0, 1), got {exp.algorithm.pid_ema_alpha!r}")
     from cfmarl.registry import get_env  # validate env name, scenario and overrides now, not at run time
@@ -214,7 +289,7 @@ def from_dict(cls: type, data: Any, path: str = "") -> Any:
     return cls(**kwargs)
 
 
-def load_experiment(path: str | Path) -> ExperimentConfig:
+def read_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"experiment file {str(path)!r} not found")
@@ -222,7 +297,69 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-    return from_dict(ExperimentConfig, data or {})
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path}: must be a mapping of sections, got {type(data).__name__}")
+    return data or {}
+
+
+def load_experiment(path: str | Path) -> ExperimentConfig:
+    """A plain experiment (``cfmarl train``): search spaces are an error here."""
+    data = read_yaml(path)
+    base, spaces = split_search_space(data, skip={"tune"})
+    if spaces:
+        key, space = next(iter(spaces.items()))
+        raise ConfigError(f"{key}: a search space ({space.kind}) is only allowed with `cfmarl tune`; "
+                          f"`cfmarl train` needs a plain value")
+    return from_dict(ExperimentConfig, data)
+
+
+@dataclass(frozen=True)
+class TuneExperiment:
+    """An experiment with its search space: ``base`` is the raw mapping with every tagged
+    value replaced by a representative one, ``spaces``/``mutations`` map key paths to spaces."""
+
+    exp: ExperimentConfig
+    base: dict
+    spaces: dict
+    mutations: dict
+
+    def config_for(self, values: dict) -> ExperimentConfig:
+        """The typed experiment of one trial (``values``: key path -> sampled value)."""
+        data = self.base
+        for key, value in values.items():
+            data = set_path(data, key, value)
+        return from_dict(ExperimentConfig, data)
+
+
+def load_tune_experiment(path: str | Path) -> TuneExperiment:
+    """An experiment with search spaces (``cfmarl tune``). Every candidate value of every
+    space (both bounds of a range, every choice) is checked by the typed schema."""
+    data = read_yaml(path)
+    base, spaces = split_search_space(data, skip={"tune"})
+    exp = from_dict(ExperimentConfig, base)
+    for key, space in spaces.items():
+        if key.startswith("tune."):
+            raise ConfigError(f"{key}: tune settings cannot be searched")
+        for value in space.candidates():
+            from_dict(ExperimentConfig, set_path(base, key, value))
+    mutations = {}
+    for key, raw in exp.tune.mutations.items():
+        where = f"tune.mutations.{key}"
+        if key not in MUTABLE:
+            raise ConfigError(f"{where}: not a mutable hyperparameter; allowed: {', '.join(MUTABLE)}")
+        space = parse_space(where, raw)
+        if space is None or space.is_grid:
+            raise ConfigError(f"{where}: must be a search space {{choice | uniform | loguniform | randint: ...}}, "
+                              f"got {raw!r}")
+        for value in space.candidates():
+            from_dict(ExperimentConfig, set_path(base, key, value))
+        mutations[key] = space
+    if exp.tune.scheduler in ("pbt", "pb2") and not mutations:
+        raise ConfigError(f"tune.mutations: scheduler {exp.tune.scheduler} needs at least one mutation")
+    if exp.tune.scheduler not in ("pbt", "pb2") and mutations:
+        raise ConfigError(f"tune.mutations: only used by the pbt / pb2 schedulers (scheduler is "
+                          f"{exp.tune.scheduler})")
+    return TuneExperiment(exp=exp, base=base, spaces=spaces, mutations=mutations)
 
 
 def to_dict(exp: ExperimentConfig) -> dict:

@@ -86,3 +86,75 @@ def plot_learning_curves(rows: Sequence[dict], exp, path: str | Path) -> None:
         ax.grid(alpha=0.3)
     fig.suptitle(f"{exp.name} ({exp.env.name}/{exp.env.scenario}, rule {exp.algorithm.lagrangian_rule})")
     _save(fig, path, dpi=100)
+
+
+def plot_tune_curves(curves: dict, cost_limit: float, hp_columns: Sequence[str], title: str,
+                     path: str | Path) -> None:
+    """Per trial against training iteration: the return and cost the fitness sees (cost
+    limit drawn), the fitness of feasible reports, and each mutated hyperparameter."""
+    panels = [("fitness/return", "return (fitness source)"), ("fitness/cost", "mean cost"),
+              ("kpi/active_aps", "active APs (training)")]
+    hp = [c for c in hp_columns if any(c in df.columns for df in curves.values())]
+    panels += [(c, c.replace("hp/", "")) for c in hp]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.0), squeeze=False)
+    colors = plt.cm.tab10(np.arange(len(curves)) % 10)
+    for ax, (key, label) in zip(axes[0], panels):
+        for color, (trial, df) in zip(colors, curves.items()):
+            if key in df.columns and "training_iteration" in df.columns:
+                ax.plot(df["training_iteration"], df[key], color=color, label=str(trial)[-5:], lw=1.2)
+        if key == "fitness/cost":
+            ax.axhline(cost_limit, color="k", ls="--", lw=1, label="limit")
+        if key.startswith("hp/") and key in ("hp/lr", "hp/lambda_lr"):
+            ax.set_yscale("log")
+        ax.set_xlabel("training iteration")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7, ncol=2)
+    fig.suptitle(title)
+    _save(fig, path, 110)
+
+
+def plot_scale(rows: Sequence[dict], cost_limit: float, title: str, path: str | Path) -> None:
+    """Scaling study: active APs and cost vs links per policy; graph vs per-agent throughput
+    vs links; sampling throughput vs env runners with the ideal-linear line; decision
+    latency vs links per policy."""
+    fig, axes = plt.subplots(1, 5, figsize=(24, 4.2))
+    kpi = [r for r in rows if r["kind"] == "kpi"]
+    for p in dict.fromkeys(r["policy"] for r in kpi):
+        pts = sorted((r["links"], r) for r in kpi if r["policy"] == p)
+        x = [lk for lk, _ in pts]
+        axes[0].plot(x, [r.get("active_aps", np.nan) for _, r in pts], "o-", label=p)
+        axes[1].plot(x, [r.get("mean_cost", np.nan) for _, r in pts], "o-", label=p)
+        axes[4].plot(x, [r.get("latency_ms", np.nan) for _, r in pts], "o-", label=p)
+    axes[1].axhline(cost_limit, color="k", ls="--", lw=1, label="cost limit")
+    tp = [r for r in rows if r["kind"] == "throughput"]
+    for gran, key, label in (("graph", "sample_node_steps_per_s", "graph: sampling"),
+                             ("graph", "train_node_steps_per_s", "graph: training"),
+                             ("per_agent", "sample_node_steps_per_s", "per-agent: sampling")):
+        pts = sorted((r["links"], r.get(key, np.nan)) for r in tp if r["granularity"] == gran)
+        if pts:
+            axes[2].plot([a for a, _ in pts], [b for _, b in pts], "o-", label=label)
+    run = sorted((r["runners"], r["sample_node_steps_per_s"]) for r in rows if r["kind"] == "runners")
+    remote = [(k, v) for k, v in run if k >= 1]
+    if remote:
+        axes[3].plot([k for k, _ in remote], [v for _, v in remote], "o-", label="remote env runners")
+        k0, v0 = remote[0]
+        axes[3].plot([k for k, _ in remote], [v0 * k / k0 for k, _ in remote], "k--", lw=1, label="ideal linear")
+    for k, v in run:
+        if k == 0:
+            axes[3].plot([0], [v], "*", ms=12, label="sampling in the driver (0 runners)")
+    labels = [("links (APs x UEs)", "active APs"), ("links (APs x UEs)", "mean cost (SE shortfall)"),
+              ("links (APs x UEs)", "node-steps/s (1 runner)"), ("env runners", "sampling [node-steps/s]"),
+              ("links (APs x UEs)", "decision latency [ms] (batch 1)")]
+    for ax, (xl, yl) in zip(axes, labels):
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        ax.grid(alpha=0.3)
+        if xl.startswith("links"):
+            ax.set_xscale("log")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    axes[2].set_yscale("log")
+    axes[4].set_yscale("log")
+    fig.suptitle(title)
+    _save(fig, path, 100)

@@ -81,15 +81,18 @@ def force_sync_weights(algo) -> None:
     algo.env_runner_group.foreach_env_runner(_set, local_env_runner=True)
 
 
-def reseed_envs(algo, seed: int, iteration: int) -> None:
-    """Give every env a fresh stream derived from (seed, iteration) after a resume,
-    so a resumed run does not replay the episodes of its first iterations."""
+def reseed_envs(algo, seed: int, iteration: int, stream: int | None = None) -> None:
+    """Give every env a fresh stream derived from (seed, iteration[, stream]) after a
+    resume, so a resumed run does not replay the episodes of its first iterations
+    (``stream``: e.g. the Tune trial index, so a PBT exploiter and its donor differ)."""
+    extra = [] if stream is None else [int(stream)]
+
     def _reseed(runner):
         envs = getattr(runner.env, "envs", None) or [runner.env]
         for i, e in enumerate(envs):
             target = getattr(e, "unwrapped", e)
             if hasattr(target, "reseed"):
-                target.reseed([seed, iteration, getattr(runner, "worker_index", 0), i])
+                target.reseed([seed, iteration, *extra, getattr(runner, "worker_index", 0), i])
         return True
 
     algo.env_runner_group.foreach_env_runner(_reseed, local_env_runner=True)
@@ -164,7 +167,7 @@ def init_from_checkpoint(exp: ExperimentConfig, algo, say) -> None:
     say(f"Initialised the policy from {ckpt}")
 
 
-def pretrain(exp: ExperimentConfig, algo, run: Path, say) -> dict:
+def pretrain(exp: ExperimentConfig, algo, run: Path | None, say) -> dict:
     """Behaviour cloning from the teacher, written into the learner and the runners."""
     from cfmarl.policies.pretrain import behaviour_clone, collect_teacher_dataset
     from cfmarl.registry import get_env
@@ -192,7 +195,8 @@ def pretrain(exp: ExperimentConfig, algo, run: Path, say) -> dict:
     info = {"teacher": exp.pretrain.teacher, "samples": res.samples, "nodes": int(x.shape[1]),
             "train_accuracy": res.train_accuracy, "val_accuracy": res.val_accuracy, "final_loss": res.final_loss,
             "seconds": time.perf_counter() - t0}
-    rundir.write_json(run / "pretrain.json", info)
+    if run is not None:
+        rundir.write_json(run / "pretrain.json", info)
     say(f"Pretraining done: imitation accuracy {100 * res.train_accuracy:.1f} % (train), "
         f"{100 * res.val_accuracy:.1f} % (held out)")
     return info
@@ -241,7 +245,7 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
     config = build_algo_config(exp)
     started_ray = False
     if not ray.is_initialized():
-        ray.init(num_cpus=max(2, exp.resources.num_env_runners + 1), include_dashboard=False,
+        ray.init(address="local", num_cpus=max(2, exp.resources.num_env_runners + 1), include_dashboard=False,
                  log_to_driver=False, configure_logging=True, logging_level="ERROR")
         started_ray = True
     algo = config.build_algo()
@@ -312,7 +316,7 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
             say(f"Evaluating the best validated checkpoint (iteration {best['iteration']}: validation cost "
                 f"{best['val/mean_cost']:.4f}, active APs {best['val/active_aps']:.2f})")
         summaries = evaluate_final(exp, module, run, say)
-        _print_eval(summaries)
+        _print_eval(summaries, exp.evaluation.judged_limit(exp.algorithm))
         say(f"\nFiles in {run}/: metrics.csv, learning_curves.png, evaluation.csv, evaluation.png, "
             f"checkpoints/, tb/ (tensorboard --logdir {run / 'tb'}), config.json, versions.json")
         return run
@@ -332,9 +336,10 @@ def _progress_line(it: int, total: int, row: dict, exp: ExperimentConfig) -> str
             f"{g('kpi/target_satisfaction', '{:.3f}')} | {row['time_s']:.1f} s")
 
 
-def _print_eval(rows: list[dict]) -> None:
+def _print_eval(rows: list[dict], limit: float) -> None:
     print(f"\n{'policy':<28} {'active APs':>11} {'mean SE':>9} {'UEs >= target':>14} {'power [W]':>10} "
-          f"{'mean cost':>10}")
+          f"{'mean cost':>10} {'<= ' + format(limit, 'g'):>8}")
     for r in rows:
         print(f"{r['policy']:<28} {r['active_aps']:>11.2f} {r['mean_se_bps_hz']:>9.3f} "
-              f"{100 * r['target_satisfaction']:>13.1f}% {r['network_power_w']:>10.1f} {r['mean_cost']:>10.4f}")
+              f"{100 * r['target_satisfaction']:>13.1f}% {r['network_power_w']:>10.1f} {r['mean_cost']:>10.4f} "
+              f"{'yes' if r['mean_cost'] <= limit else 'no':>8}")

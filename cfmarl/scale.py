@@ -1,0 +1,260 @@
+"""``cfmarl scale EXPERIMENT.yaml``: a scaling study of a graph-mode experiment.
+
+For the experiment's env (its ``scale`` section says what to sweep):
+
+1. train the policy at ``scale.train_size`` (the experiment as written, at that size);
+2. at every size of ``scale.sizes``: the task KPIs of that policy (graph models run at any
+   size: the generalisation question) and of the baselines on the same evaluation episodes,
+   the decision latency of one joint decision (batch of one env, 1 thread), graph-mode
+   sampling and training throughput, and stock per-agent sampling throughput (up to
+   ``scale.per_agent_max_links``);
+3. at the training size: sampling throughput with each number of env runners of
+   ``scale.runners`` (on a cluster, ``--address``, they spread over its nodes).
+
+Writes ``<out>/scale-<name>/``: ``scale.csv`` (tidy: one row per measurement, columns
+kind, size, links, granularity, runners, nodes, policy, trained_at, KPIs, throughput,
+latency, memory), ``scale.png`` (KPI vs size, throughput vs runners with the ideal-linear
+line, latency vs size), the training run, versions.json.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cfmarl import rundir
+from cfmarl.envs.validation import ConfigError
+from cfmarl.experiment import ExperimentConfig, from_dict, read_yaml, to_dict
+from cfmarl.search_space import set_path
+
+MEDIUM_DENSITY = 16 / (math.pi * 150.0 ** 2)  # APs per m^2 of the `medium` disc
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        aps, ues = (int(x) for x in str(text).lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"scale.sizes: {text!r} is not APSxUES (e.g. 64x16)") from None
+    if aps < 1 or ues < 1:
+        raise ConfigError(f"scale.sizes: {text!r} needs at least one AP and one UE")
+    return aps, ues
+
+
+def size_overrides(aps: int, ues: int) -> dict:
+    """Env overrides for an L x K network at the AP density of `medium` (disc radius grows as sqrt(L))."""
+    return {"num_aps": aps, "num_ues": ues, "area_size_m": round(math.sqrt(aps / (math.pi * MEDIUM_DENSITY)), 1)}
+
+
+def experiment_at(exp: ExperimentConfig, size: str, **changes) -> ExperimentConfig:
+    aps, ues = parse_size(size)
+    data = to_dict(exp)
+    data["env"]["overrides"] = {**data["env"]["overrides"], **size_overrides(aps, ues)}
+    for k, v in changes.items():
+        data = set_path(data, k, v)
+    return from_dict(ExperimentConfig, data)
+
+
+def _rss_mib() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2 ** 20
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def graph_throughput(exp: ExperimentConfig, iterations: int) -> dict:
+    """Env and learner throughput of real training iterations (node-steps/s)."""
+    from cfmarl.algo_builder import build_algo_config
+    from cfmarl.policies.adapters.graph_env import GraphEnv
+
+    nodes = GraphEnv(exp.env_config()).n
+    algo = build_algo_config(exp).build_algo()
+    try:
+        before = algo.train().get("num_env_steps_sampled_lifetime", 0)  # warm-up (connectors, first passes)
+        t_sample = t_learn = t_total = 0.0
+        steps = 0
+        for _ in range(iterations):
+            t0 = time.perf_counter()
+            res = algo.train()
+            t_total += time.perf_counter() - t0
+            timers = res.get("timers", {})
+            t_sample += float(timers.get("env_runner_sampling_timer", float("nan")))
+            t_learn += float(timers.get("learner_update_timer", float("nan")))
+            now = res.get("num_env_steps_sampled_lifetime", 0)
+            steps += int(now - before)
+            before = now
+        import ray
+
+        n_nodes = len([n for n in ray.nodes() if n.get("Alive")])
+        return {"sample_node_steps_per_s": steps * nodes / t_sample, "train_node_steps_per_s": steps * nodes / t_learn,
+                "iteration_node_steps_per_s": steps * nodes / t_total, "env_steps": steps, "links": nodes,
+                "nodes": n_nodes, "rss_mib": _rss_mib(), "peak_rss_mib": _peak_mib()}
+    finally:
+        algo.stop()
+
+
+def per_agent_throughput(exp: ExperimentConfig, steps: int = 5) -> dict:
+    """Stock per-agent RLlib (one agent per link, shared MLP) sampling throughput."""
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+    from cfmarl.policies.adapters.per_agent import PerAgentEnv, per_agent_policy_mapping_fn
+
+    env_cfg = {"env": exp.env.name, "scenario": exp.env.scenario, "overrides": dict(exp.env.overrides)}
+    n_agents = len(PerAgentEnv(env_cfg).possible_agents)
+    algo = (PPOConfig().environment(PerAgentEnv, env_config=env_cfg)
+            .env_runners(num_env_runners=0, rollout_fragment_length=steps, episodes_to_numpy=False)
+            .multi_agent(policies={"shared"}, policy_mapping_fn=per_agent_policy_mapping_fn,
+                         count_steps_by="agent_steps")
+            .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[64, 64]))
+            .training(train_batch_size_per_learner=steps * n_agents, minibatch_size=min(512, steps * n_agents),
+                      num_epochs=1)
+            .debugging(seed=exp.seed)).build_algo()
+    try:
+        runner = algo.env_runner
+        runner.sample(num_timesteps=n_agents * 2)
+        t0 = time.perf_counter()
+        episodes = runner.sample(num_timesteps=steps * n_agents)
+        dt = time.perf_counter() - t0
+        return {"sample_node_steps_per_s": sum(e.agent_steps() for e in episodes) / dt, "links": n_agents,
+                "rss_mib": _rss_mib(), "peak_rss_mib": _peak_mib()}
+    finally:
+        algo.stop()
+
+
+def decision_latency_ms(controller, exp: ExperimentConfig, repeats: int) -> float:
+    from cfmarl.registry import get_env
+
+    entry = get_env(exp.env.name)
+    core = entry.make_core(entry.make_config(exp.env.scenario, **exp.env.overrides), 1)
+    state, obs = core.reset([exp.seed])
+    controller.act(core, state, obs)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        controller.act(core, state, obs)
+        times.append(time.perf_counter() - t0)
+    return 1e3 * float(np.median(times))
+
+
+def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool = False) -> Path:
+    import ray
+    import torch
+
+    from cfmarl import evaluate, plots
+    from cfmarl.policies.module_controller import ModuleController, latest_checkpoint_of, load_module, rebuild_for_env
+    from cfmarl.registry import get_env
+    from cfmarl.train import train
+
+    data = read_yaml(path)
+    exp = from_dict(ExperimentConfig, data)
+    sc = exp.scale
+    if exp.model.architecture != "graph":
+        raise ConfigError("model.architecture: cfmarl scale needs a graph model (it runs at every size)")
+    sizes = list(sc.sizes)
+    for s in sizes:
+        parse_size(s)
+    if sc.train_size not in sizes:
+        raise ConfigError(f"scale.train_size: {sc.train_size!r} must be one of scale.sizes ({', '.join(sizes)})")
+    run = Path(out) / f"scale-{exp.name}"
+    run.mkdir(parents=True, exist_ok=True)
+    rundir.write_json(run / "versions.json", rundir.versions())
+    say = (lambda m: None) if quiet else (lambda m: print(m, flush=True))
+    torch.set_num_threads(exp.resources.torch_threads)
+    t_start = time.perf_counter()
+
+    # 1. train at the training size (a resumable run directory of its own)
+    train_exp = experiment_at(exp, sc.train_size, **{"training.iterations": sc.train_iterations,
+                                                      "name": f"{exp.name}-{sc.train_size}"})
+    train_yaml = run / "train.yaml"
+    import yaml
+
+    rundir.atomic_write_text(train_yaml, yaml.safe_dump(to_dict(train_exp), sort_keys=False))
+    say(f"[scale] training at {sc.train_size} for {sc.train_iterations} iterations")
+    started = False
+    if address:
+        ray.init(address=address, log_to_driver=False)
+        started = True
+    try:
+        train_run = train(str(train_yaml), out=str(run), quiet=quiet)
+        best = train_run / "checkpoints" / "best"
+        trained = load_module(best if best.exists() else latest_checkpoint_of(train_run))
+
+        rows: list[dict[str, Any]] = []
+        entry = get_env(exp.env.name)
+        if not ray.is_initialized():
+            ray.init(address="local", num_cpus=max(2, max(sc.runners) + 1), include_dashboard=False,
+                     log_to_driver=False, logging_level="ERROR")
+            started = True
+        for size in sizes:
+            e = experiment_at(exp, size)
+            links = parse_size(size)[0] * parse_size(size)[1]
+            cfg = entry.make_config(e.env.scenario, **e.env.overrides)
+            policy = ModuleController(rebuild_for_env(trained, e.env_config()), f"{exp.name}@{sc.train_size}")
+            ctrls = [policy] + [entry.make_baseline(b) for b in e.evaluation.baselines]
+            seeds = evaluate.episode_seeds(e.evaluation.seed, sc.evaluation_episodes)
+            for c in ctrls:
+                t0 = time.perf_counter()
+                s = evaluate.run_policy(lambda n: entry.make_core(cfg, n), c, seeds).summary()
+                lat = decision_latency_ms(c, e, sc.latency_repeats)
+                rows.append({"kind": "kpi", "size": size, "links": links, "granularity": "graph", "runners": 0,
+                             "policy": s["policy"], "trained_at": sc.train_size if c is policy else "",
+                             **{k: s[k] for k in ("active_aps", "mean_se_bps_hz", "target_satisfaction",
+                                                  "mean_cost") if k in s},
+                             "latency_ms": lat})
+                say(f"[scale] {size}: {s['policy']:<28} APs {s.get('active_aps', float('nan')):7.2f} cost "
+                    f"{s.get('mean_cost', float('nan')):.4f} latency {lat:.2f} ms ({time.perf_counter() - t0:.0f} s)")
+            tp_exp = experiment_at(exp, size, **{"pretrain.enabled": False, "resources.num_env_runners": 0,
+                                                 **_batch_for(exp, links, sc)})
+            g = graph_throughput(tp_exp, sc.throughput_iterations)
+            rows.append({"kind": "throughput", "size": size, "links": links, "granularity": "graph", "runners": 0,
+                         "nodes": g["nodes"], "policy": "training", **{k: g[k] for k in (
+                             "sample_node_steps_per_s", "train_node_steps_per_s", "iteration_node_steps_per_s",
+                             "rss_mib", "peak_rss_mib")}})
+            say(f"[scale] {size}: graph mode sampling {g['sample_node_steps_per_s']:,.0f} node-steps/s, "
+                f"training {g['train_node_steps_per_s']:,.0f} node-steps/s")
+            if sc.per_agent and links <= sc.per_agent_max_links:
+                p = per_agent_throughput(tp_exp)
+                rows.append({"kind": "throughput", "size": size, "links": links, "granularity": "per_agent",
+                             "runners": 0, "policy": "sampling", **{k: p[k] for k in (
+                                 "sample_node_steps_per_s", "rss_mib", "peak_rss_mib")}})
+                say(f"[scale] {size}: per-agent mode sampling {p['sample_node_steps_per_s']:,.0f} agent-steps/s")
+            rundir.write_csv(run / "scale.csv", rows, fields=_fields(rows))
+        links0 = parse_size(sc.train_size)[0] * parse_size(sc.train_size)[1]
+        for r in sc.runners:
+            tp_exp = experiment_at(exp, sc.train_size, **{"pretrain.enabled": False, "resources.num_env_runners": r,
+                                                          **_batch_for(exp, links0, sc, runners=r)})
+            g = graph_throughput(tp_exp, sc.throughput_iterations)
+            rows.append({"kind": "runners", "size": sc.train_size, "links": links0, "granularity": "graph",
+                         "runners": r, "nodes": g["nodes"], "policy": "training", **{k: g[k] for k in (
+                             "sample_node_steps_per_s", "train_node_steps_per_s", "iteration_node_steps_per_s",
+                             "rss_mib", "peak_rss_mib")}})
+            say(f"[scale] {r} env runner(s) on {g['nodes']} node(s): sampling {g['sample_node_steps_per_s']:,.0f} "
+                f"node-steps/s")
+            rundir.write_csv(run / "scale.csv", rows, fields=_fields(rows))
+    finally:
+        if started:
+            ray.shutdown()
+    plots.plot_scale(rows, exp.evaluation.judged_limit(exp.algorithm), f"{exp.name}: scaling study",
+                     run / "scale.png")
+    say(f"\nScaling study done in {time.perf_counter() - t_start:.0f} s. Files in {run}/: scale.csv, scale.png, "
+        f"train-{train_exp.name}/ (the trained policy), versions.json")
+    return run
+
+
+def _batch_for(exp: ExperimentConfig, links: int, sc, runners: int = 0) -> dict:
+    """A training batch of about ``scale.throughput_node_steps`` node-steps per iteration."""
+    envs = exp.resources.num_envs_per_env_runner * max(1, runners)
+    steps = max(envs, int(round(sc.throughput_node_steps / links / envs)) * envs)
+    return {"algorithm.train_batch_size": steps, "algorithm.minibatch_size": min(steps, exp.algorithm.minibatch_size)}
+
+
+def _fields(rows: list[dict]) -> list[str]:
+    return list(dict.fromkeys(k for r in rows for k in r))

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Start the Ray head node of a cfmarl cluster on a bare machine.
+#
+#   RAY_AUTH_TOKEN_PATH=/shared/cfmarl/auth_token cluster/start-head.sh [extra `ray start` options]
+#
+# * Installs cfmarl with the pinned constraints (same versions on every node) unless
+#   CFMARL_SKIP_INSTALL=1 (e.g. an image that already has them).
+# * Token authentication stays ON (Ray >= 2.52: RAY_AUTH_MODE=token). The head creates the
+#   shared token if the token file does not exist yet; copy that file to every worker
+#   (or set RAY_AUTH_TOKEN there) - never disable authentication to make a worker join.
+# * The dashboard binds to 127.0.0.1 by default: reach it through an SSH tunnel
+#   (ssh -L 8265:127.0.0.1:8265 head). Keep the GCS port (6379) and the worker port range
+#   reachable only from the cluster's private network.
+#
+# Environment: RAY_PORT (6379), RAY_DASHBOARD_HOST (127.0.0.1), RAY_DASHBOARD_PORT (8265),
+# RAY_NUM_CPUS (all), RAY_NODE_IP (auto), RAY_AUTH_TOKEN_PATH (~/.ray/auth_token),
+# RAY_BLOCK=1 (stay in the foreground: stopping this script stops the node).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$HERE")"
+PY="${PYTHON:-python3}"
+
+if [[ "${CFMARL_SKIP_INSTALL:-0}" != "1" ]]; then
+  "$PY" -m pip install --quiet "torch==2.13.0" -c "$ROOT/constraints.txt"
+  "$PY" -m pip install --quiet -e "$ROOT[rl]" -c "$ROOT/constraints.txt"
+fi
+
+export RAY_AUTH_MODE=token
+export RAY_AUTH_TOKEN_PATH="${RAY_AUTH_TOKEN_PATH:-$HOME/.ray/auth_token}"
+if [[ -z "${RAY_AUTH_TOKEN:-}" && ! -s "$RAY_AUTH_TOKEN_PATH" ]]; then
+  mkdir -p "$(dirname "$RAY_AUTH_TOKEN_PATH")"
+  umask 077
+  "$PY" -c "import secrets; print(secrets.token_hex(32))" > "$RAY_AUTH_TOKEN_PATH"
+  echo "Created the cluster token $RAY_AUTH_TOKEN_PATH: copy it to every worker (mode 600)."
+fi
+
+args=(--head --port "${RAY_PORT:-6379}" --dashboard-host "${RAY_DASHBOARD_HOST:-127.0.0.1}"
+      --dashboard-port "${RAY_DASHBOARD_PORT:-8265}")
+[[ -n "${RAY_NUM_CPUS:-}" ]] && args+=(--num-cpus "$RAY_NUM_CPUS")
+[[ -n "${RAY_NODE_IP:-}" ]] && args+=(--node-ip-address "$RAY_NODE_IP")
+[[ "${RAY_BLOCK:-0}" == "1" ]] && args+=(--block)
+
+echo "Starting the Ray head on port ${RAY_PORT:-6379} (token auth on, dashboard on ${RAY_DASHBOARD_HOST:-127.0.0.1})"
+exec "$PY" -m ray.scripts.scripts start "${args[@]}" "$@"

@@ -1,0 +1,42 @@
+"""`cfmarl scale` end to end on tiny sizes: tidy CSV with every kind of row, plot, generalisation rows."""
+
+import csv
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+def test_scale_tiny(tmp_path):
+    from cfmarl.scale import scale
+
+    run = scale("tune_configs/aps_scale_tiny.yaml", out=str(tmp_path), quiet=True)
+    with open(run / "scale.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert (run / "scale.png").stat().st_size > 10_000
+    kinds = {(r["kind"], r["size"], r["granularity"]) for r in rows}
+    assert {("kpi", "4x2", "graph"), ("kpi", "8x3", "graph"), ("throughput", "8x3", "graph"),
+            ("throughput", "8x3", "per_agent")} <= kinds
+    learned = [r for r in rows if r["kind"] == "kpi" and r["trained_at"] == "4x2"]
+    assert {r["size"] for r in learned} == {"4x2", "8x3"}  # trained at 4x2, evaluated at both sizes
+    assert all(float(r["latency_ms"]) > 0 and 0 <= float(r["mean_cost"]) for r in learned)
+    runners = sorted(int(r["runners"]) for r in rows if r["kind"] == "runners")
+    assert runners == [0, 1]
+    for r in rows:
+        if r["kind"] in ("throughput", "runners"):
+            assert float(r["sample_node_steps_per_s"]) > 0 and float(r["peak_rss_mib"]) > 0
+
+
+def test_scale_rejects_bad_sizes(tmp_path):
+    from cfmarl.envs.validation import ConfigError
+    from cfmarl.scale import parse_size, size_overrides
+
+    with pytest.raises(ConfigError, match="not APSxUES"):
+        parse_size("64by16")
+    assert size_overrides(16, 6)["area_size_m"] == pytest.approx(150.0, abs=0.1)  # medium's density
+    p = tmp_path / "s.yaml"
+    p.write_text("name: s\nenv: {name: aps, scenario: tiny}\nscale: {sizes: ['4x2'], train_size: '8x3'}\n")
+    from cfmarl.scale import scale
+
+    with pytest.raises(ConfigError, match="scale.train_size"):
+        scale(str(p), out=str(tmp_path))
