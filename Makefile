@@ -27,9 +27,10 @@ test: install
 bench: install
 	$(PY) benchmarks/env_throughput.py --out benchmarks/results/env_throughput.md
 	$(PY) benchmarks/rllib_throughput.py --out benchmarks/results/rllib_throughput.md
+	$(PY) benchmarks/cluster_scaling.py
 
 reproduce: install
-	$(PY) benchmarks/aps_reproduction.py --seeds 0 1 2 --iterations 50 --parallel 2
+	$(PY) benchmarks/aps_reproduction.py --seeds 0 1 2 --iterations 70 --parallel 2
 
 constraints: install
 	$(PY) -m pip freeze --exclude-editable | grep -v -E '^(pip|setuptools|wheel)==' | sed 's/+cpu//' > constraints.txt

@@ -10,7 +10,7 @@ under --out:
   large.csv                   APS-GNN fine-tuned on `large` (warm start from medium) vs 4-strongest and greedy
   latency.csv                 decision latency of one joint decision (batch of one env, CPU)
 
-    python benchmarks/aps_reproduction.py --seeds 0 1 2 --iterations 50 --parallel 2
+    python benchmarks/aps_reproduction.py --seeds 0 1 2 --iterations 70 --parallel 2
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--ablation-seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--iterations", type=int, default=50)
+    ap.add_argument("--iterations", type=int, default=70)
     ap.add_argument("--large-iterations", type=int, default=10)
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "aps"))
