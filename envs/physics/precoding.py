@@ -7,7 +7,20 @@ slots) are batch axes.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
+
+try:  # the batched (K x L) @ (L x K) products here are small: extra BLAS threads only add synchronisation
+    from threadpoolctl import ThreadpoolController
+
+    _BLAS = ThreadpoolController()
+
+    def _single_thread_blas():
+        return _BLAS.limit(limits=1, user_api="blas")
+except ImportError:  # pragma: no cover - threadpoolctl is a dependency; stay correct without it
+    def _single_thread_blas():
+        return contextlib.nullcontext()
 
 
 def equal_power_split(assoc: np.ndarray, p_max_w: float) -> np.ndarray:
@@ -34,7 +47,8 @@ def mrt_received_amplitudes(h: np.ndarray, p: np.ndarray) -> np.ndarray:
     mag = np.abs(h)
     w = np.sqrt(p) * np.conj(h) / np.where(mag > 0.0, mag, 1.0)
     # G = H^T W, batched: (..., K, L) @ (..., L, K)
-    return np.matmul(np.swapaxes(h, -1, -2), w)
+    with _single_thread_blas():
+        return np.matmul(np.swapaxes(h, -1, -2), w)
 
 
 def mrt_sinr(h: np.ndarray, p: np.ndarray, noise_w: float) -> np.ndarray:
