@@ -49,10 +49,14 @@ def latest_checkpoint_of(path: str | Path) -> Path:
 
 
 def module_checkpoint_dir(checkpoint: str | Path, module_id: str = "shared") -> Path:
-    """The RLModule folder inside an algorithm checkpoint (or the folder itself)."""
+    """The RLModule folder inside an algorithm checkpoint, a `cfmarl tune` trial checkpoint
+    (``<checkpoint>/algorithm/...``), or the folder itself."""
     p = Path(checkpoint)
-    inner = p / "learner_group" / "learner" / "rl_module" / module_id
-    return inner if inner.is_dir() else p
+    for root in (p, p / "algorithm"):
+        inner = root / "learner_group" / "learner" / "rl_module" / module_id
+        if inner.is_dir():
+            return inner
+    return p
 
 
 def load_module(checkpoint: str | Path, module_id: str = "shared"):
