@@ -76,6 +76,10 @@ def test_random_search_with_validation_fitness(tmp_path):
     assert len(rows) == 2 and {"algorithm.lr", "fitness", "checkpoint"} <= set(rows[0])
     fit = [float(r["fitness"]) for r in rows]
     assert fit == sorted(fit, reverse=True)
+    from cfmarl.policies.module_controller import load_module
+
+    module = load_module(rows[0]["checkpoint"])  # a tune trial checkpoint is a policy for `cfmarl evaluate`
+    assert module.n_max == 8
 
 
 def test_existing_experiment_needs_resume_or_fresh(tmp_path):
