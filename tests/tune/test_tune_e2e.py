@@ -136,3 +136,15 @@ def test_resume_after_interrupt_keeps_finished_trials(tmp_path):
     resumed = [r for r in rows if "restore/from_iteration" in r]
     assert resumed and resumed[0]["restore/from_iteration"] >= 1  # continued from a checkpoint, not from scratch
     assert rows[:len(before[interrupted_id])] == before[interrupted_id]  # earlier results kept
+
+
+def test_uri_storage(tmp_path, monkeypatch):
+    """A pyarrow URI as storage: Tune writes the experiment through pyarrow, the summary lands locally."""
+    from cfmarl.tune import tune_experiment
+
+    config = str(Path("tune_configs/aps_random_tiny.yaml").resolve())
+    monkeypatch.chdir(tmp_path)
+    summary = tune_experiment(config, storage=f"file://{tmp_path}/store", iterations=1, num_samples=1, quiet=True)
+    assert (tmp_path / "store" / "tune-aps_random_tiny").is_dir()
+    assert len(_results(tmp_path / "store" / "tune-aps_random_tiny")) == 1
+    assert (tmp_path / summary / "trials.csv").exists()
