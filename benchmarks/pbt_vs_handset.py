@@ -64,7 +64,13 @@ def main() -> None:
     for name, r in zip(names, rows):
         lines.append(f"| {name} | {float(r['active_aps']):.2f} | {float(r['mean_cost']):.4f} | "
                      f"{100 * float(r['target_satisfaction']):.1f} % |")
-    lines += ["", "PBT trials (fitness on validation; sorted): see tune-aps_pbt_medium/trials.csv and tune.png.", ""]
+    import shutil
+
+    res = ROOT / "benchmarks" / "results"
+    shutil.copy(OUT / "tune-aps_pbt_medium" / "trials.csv", res / "pbt_vs_handset_trials.csv")
+    shutil.copy(OUT / "tune-aps_pbt_medium" / "tune.png", res / "pbt_vs_handset_tune.png")
+    lines += ["", "PBT trials (fitness on validation; sorted): [pbt_vs_handset_trials.csv](pbt_vs_handset_trials.csv), "
+              "curves and mutated values per member: [pbt_vs_handset_tune.png](pbt_vs_handset_tune.png).", ""]
     for t in trials:
         lines.append(f"- {t['trial']}: fitness {float(t['fitness']):.4g}, return {float(t['fitness/return']):.1f}, "
                      f"cost {float(t['fitness/cost']):.4f}, lr {float(t['algorithm.lr']):.3g}, "
