@@ -56,28 +56,9 @@ def graph_mode(scenario: str, num_envs: int, steps: int) -> dict:
 
 
 def per_agent_mode(scenario: str, steps: int) -> dict:
-    from ray.rllib.algorithms.ppo import PPOConfig
-    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+    from cfmarl.scale import per_agent_throughput
 
-    from cfmarl.policies.adapters.per_agent import PerAgentEnv, per_agent_policy_mapping_fn
-
-    env_cfg = {"env": "aps", "scenario": scenario, "overrides": {"episode_windows": 20}}
-    n_agents = len(PerAgentEnv(env_cfg).possible_agents)
-    algo = (PPOConfig().environment(PerAgentEnv, env_config=env_cfg)
-            .env_runners(num_env_runners=0, rollout_fragment_length=steps, episodes_to_numpy=False)
-            .multi_agent(policies={"shared"}, policy_mapping_fn=per_agent_policy_mapping_fn,
-                         count_steps_by="agent_steps")
-            .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[64, 64]))
-            .training(train_batch_size_per_learner=steps * n_agents, minibatch_size=min(512, steps * n_agents), num_epochs=1)
-            ).build_algo()
-    runner = algo.env_runner
-    runner.sample(num_timesteps=n_agents * 2)
-    t0 = time.perf_counter()
-    episodes = runner.sample(num_timesteps=steps * n_agents)
-    t_sample = time.perf_counter() - t0
-    agent_steps = sum(e.agent_steps() for e in episodes)
-    algo.stop()
-    return {"sample_node_steps_per_s": agent_steps / t_sample, "agent_steps": agent_steps, "nodes": n_agents}
+    return per_agent_throughput({"env": "aps", "scenario": scenario, "overrides": {"episode_windows": 20}}, steps)
 
 
 def main() -> None:

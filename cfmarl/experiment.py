@@ -305,7 +305,7 @@ def read_yaml(path: str | Path) -> dict:
 def load_experiment(path: str | Path) -> ExperimentConfig:
     """A plain experiment (``cfmarl train``): search spaces are an error here."""
     data = read_yaml(path)
-    base, spaces = split_search_space(data, skip={"tune"})
+    _, spaces = split_search_space(data, skip={"tune"})
     if spaces:
         key, space = next(iter(spaces.items()))
         raise ConfigError(f"{key}: a search space ({space.kind}) is only allowed with `cfmarl tune`; "

@@ -29,7 +29,7 @@ import numpy as np
 
 from cfmarl import rundir
 from cfmarl.envs.validation import ConfigError
-from cfmarl.experiment import ExperimentConfig, from_dict, read_yaml, to_dict
+from cfmarl.experiment import ExperimentConfig, from_dict, load_experiment, to_dict
 from cfmarl.search_space import set_path
 
 MEDIUM_DENSITY = 16 / (math.pi * 150.0 ** 2)  # APs per m^2 of the `medium` disc
@@ -100,14 +100,14 @@ def graph_throughput(exp: ExperimentConfig, iterations: int) -> dict:
         algo.stop()
 
 
-def per_agent_throughput(exp: ExperimentConfig, steps: int = 5) -> dict:
-    """Stock per-agent RLlib (one agent per link, shared MLP) sampling throughput."""
+def per_agent_throughput(env_cfg: dict, steps: int = 5, seed: int = 0) -> dict:
+    """Stock per-agent RLlib (one agent per link, shared MLP, one local runner) sampling
+    throughput in agent-steps/s; ``env_cfg`` = {"env", "scenario", "overrides"}."""
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
     from cfmarl.policies.adapters.per_agent import PerAgentEnv, per_agent_policy_mapping_fn
 
-    env_cfg = {"env": exp.env.name, "scenario": exp.env.scenario, "overrides": dict(exp.env.overrides)}
     n_agents = len(PerAgentEnv(env_cfg).possible_agents)
     algo = (PPOConfig().environment(PerAgentEnv, env_config=env_cfg)
             .env_runners(num_env_runners=0, rollout_fragment_length=steps, episodes_to_numpy=False)
@@ -116,15 +116,16 @@ def per_agent_throughput(exp: ExperimentConfig, steps: int = 5) -> dict:
             .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[64, 64]))
             .training(train_batch_size_per_learner=steps * n_agents, minibatch_size=min(512, steps * n_agents),
                       num_epochs=1)
-            .debugging(seed=exp.seed)).build_algo()
+            .debugging(seed=seed)).build_algo()
     try:
         runner = algo.env_runner
         runner.sample(num_timesteps=n_agents * 2)
         t0 = time.perf_counter()
         episodes = runner.sample(num_timesteps=steps * n_agents)
         dt = time.perf_counter() - t0
-        return {"sample_node_steps_per_s": sum(e.agent_steps() for e in episodes) / dt, "links": n_agents,
-                "rss_mib": _rss_mib(), "peak_rss_mib": _peak_mib()}
+        agent_steps = sum(e.agent_steps() for e in episodes)
+        return {"sample_node_steps_per_s": agent_steps / dt, "agent_steps": agent_steps, "links": n_agents,
+                "nodes": n_agents, "rss_mib": _rss_mib(), "peak_rss_mib": _peak_mib()}
     finally:
         algo.stop()
 
@@ -153,8 +154,7 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
     from cfmarl.registry import get_env
     from cfmarl.train import train
 
-    data = read_yaml(path)
-    exp = from_dict(ExperimentConfig, data)
+    exp = load_experiment(path)
     sc = exp.scale
     if exp.model.architecture != "graph":
         raise ConfigError("model.architecture: cfmarl scale needs a graph model (it runs at every size)")
@@ -221,7 +221,8 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
             say(f"[scale] {size}: graph mode sampling {g['sample_node_steps_per_s']:,.0f} node-steps/s, "
                 f"training {g['train_node_steps_per_s']:,.0f} node-steps/s")
             if sc.per_agent and links <= sc.per_agent_max_links:
-                p = per_agent_throughput(tp_exp)
+                p = per_agent_throughput({"env": tp_exp.env.name, "scenario": tp_exp.env.scenario,
+                                          "overrides": dict(tp_exp.env.overrides)}, seed=tp_exp.seed)
                 rows.append({"kind": "throughput", "size": size, "links": links, "granularity": "per_agent",
                              "runners": 0, "policy": "sampling", **{k: p[k] for k in (
                                  "sample_node_steps_per_s", "rss_mib", "peak_rss_mib")}})

@@ -56,15 +56,6 @@ class Space:
         """Values the typed schema must accept for the space to be valid."""
         return list(self.args)
 
-    def contains(self, value: Any) -> bool:
-        if self.kind in ("grid", "choice"):
-            return value in self.args
-        lo, hi = self.args
-        return lo <= value <= hi
-
-    def to_yaml(self) -> dict:
-        return {self.kind: list(self.args)}
-
 
 def _parse(path: str, tag: str, arg: Any) -> Space:
     if tag in ("grid", "choice"):

@@ -33,9 +33,9 @@ def _is_uri(storage: str) -> bool:
     return "://" in storage
 
 
-def param_space(texp: TuneExperiment, num_samples: int) -> tuple[dict, int]:
-    """Tune's param_space and num_samples: trial i of a grid point gets seed + i
-    (a grid over seed offsets, so the trials are deterministic)."""
+def param_space(texp: TuneExperiment, num_samples: int) -> dict:
+    """Tune's param_space. Trial i of a grid point gets seed + i: the samples are a grid
+    over seed offsets (Tune then runs with num_samples=1), so the trials are deterministic."""
     from ray import tune
 
     from cfmarl.tune_trainable import BASE_KEY, FITNESS_LIMIT_KEY, SEED_OFFSET_KEY
@@ -49,7 +49,7 @@ def param_space(texp: TuneExperiment, num_samples: int) -> tuple[dict, int]:
         if key not in space:  # PBT needs the key in the config: start the population spread over the range
             space[key] = to_tune(s)
     space[SEED_OFFSET_KEY] = tune.grid_search(list(range(num_samples))) if num_samples > 1 else 0
-    return space, 1
+    return space
 
 
 def _explore(mutations: dict[str, Space]):
@@ -175,13 +175,13 @@ def _new_tuner(texp: TuneExperiment, n: int, total: int, root: str, name: str, q
 
     exp = texp.exp
     t = exp.tune
-    space, samples = param_space(texp, n)
+    space = param_space(texp, n)
     every = t.checkpoint_every or (t.perturbation_interval if t.scheduler in ("pbt", "pb2")
                                    else exp.training.checkpoint_every)
     return tune.Tuner(
         ExperimentTrainable,
         param_space=space,
-        tune_config=tune.TuneConfig(metric=t.metric, mode=t.mode, num_samples=samples,
+        tune_config=tune.TuneConfig(metric=t.metric, mode=t.mode, num_samples=1,  # samples = seed grid
                                     scheduler=scheduler(texp, total),
                                     search_alg=BasicVariantGenerator(random_state=exp.seed),
                                     max_concurrent_trials=t.max_concurrent_trials or None,

@@ -16,17 +16,9 @@
 # RAY_NUM_CPUS (all), RAY_NODE_IP (auto), RAY_AUTH_TOKEN_PATH (~/.ray/auth_token),
 # RAY_BLOCK=1 (stay in the foreground: stopping this script stops the node).
 set -euo pipefail
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(dirname "$HERE")"
-PY="${PYTHON:-python3}"
 
-if [[ "${CFMARL_SKIP_INSTALL:-0}" != "1" ]]; then
-  "$PY" -m pip install --quiet "torch==2.13.0" -c "$ROOT/constraints.txt"
-  "$PY" -m pip install --quiet -e "$ROOT[rl]" -c "$ROOT/constraints.txt"
-fi
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
 
-export RAY_AUTH_MODE=token
-export RAY_AUTH_TOKEN_PATH="${RAY_AUTH_TOKEN_PATH:-$HOME/.ray/auth_token}"
 if [[ -z "${RAY_AUTH_TOKEN:-}" && ! -s "$RAY_AUTH_TOKEN_PATH" ]]; then
   mkdir -p "$(dirname "$RAY_AUTH_TOKEN_PATH")"
   umask 077
@@ -36,9 +28,6 @@ fi
 
 args=(--head --port "${RAY_PORT:-6379}" --dashboard-host "${RAY_DASHBOARD_HOST:-127.0.0.1}"
       --dashboard-port "${RAY_DASHBOARD_PORT:-8265}")
-[[ -n "${RAY_NUM_CPUS:-}" ]] && args+=(--num-cpus "$RAY_NUM_CPUS")
-[[ -n "${RAY_NODE_IP:-}" ]] && args+=(--node-ip-address "$RAY_NODE_IP")
-[[ "${RAY_BLOCK:-0}" == "1" ]] && args+=(--block)
 
 echo "Starting the Ray head on port ${RAY_PORT:-6379} (token auth on, dashboard on ${RAY_DASHBOARD_HOST:-127.0.0.1})"
-exec "$PY" -m ray.scripts.scripts start "${args[@]}" "$@"
+exec "$PY" -m ray.scripts.scripts start "${args[@]}" "${node_args[@]}" "$@"
