@@ -94,10 +94,12 @@ def test_existing_experiment_needs_resume_or_fresh(tmp_path):
 
 def test_resume_after_interrupt_keeps_finished_trials(tmp_path):
     """SIGINT the CLI while the second trial runs; --resume finishes it from its checkpoint
-    and leaves the first (finished) trial's results untouched."""
+    and leaves the first (finished) trial's results untouched. Trials are long enough
+    (ITERS iterations) that the interrupted one cannot finish before SIGINT lands."""
+    ITERS = 30
     exp_dir = tmp_path / "tune-aps_random_tiny"
     cmd = [sys.executable, "-m", "cfmarl.cli", "tune", "tune_configs/aps_random_tiny.yaml", "--storage",
-           str(tmp_path), "--quiet", "--iterations", "6"]
+           str(tmp_path), "--quiet", "--iterations", str(ITERS)]
     env = dict(os.environ, TUNE_MAX_PENDING_TRIALS_PG="1")
     yaml_override = tmp_path / "exp.yaml"
     yaml_override.write_text(Path("tune_configs/aps_random_tiny.yaml").read_text().replace(
@@ -109,8 +111,8 @@ def test_resume_after_interrupt_keeps_finished_trials(tmp_path):
         deadline = time.time() + 240
         while time.time() < deadline:
             res = _results(exp_dir) if exp_dir.exists() else {}
-            done = [r for r in res.values() if r[-1]["training_iteration"] == 6]
-            running = [r for r in res.values() if 2 <= r[-1]["training_iteration"] < 6]
+            done = [r for r in res.values() if r[-1]["training_iteration"] == ITERS]
+            running = [r for r in res.values() if 2 <= r[-1]["training_iteration"] < ITERS // 2]
             if done and running:
                 break
             time.sleep(0.5)
@@ -124,15 +126,15 @@ def test_resume_after_interrupt_keeps_finished_trials(tmp_path):
             proc.kill()
     before = {tid: rows for tid, rows in _results(exp_dir).items()}
     interrupted_id = next(t for t in before if t != finished_id)
-    assert before[interrupted_id][-1]["training_iteration"] < 6
+    assert before[interrupted_id][-1]["training_iteration"] < ITERS
 
     from cfmarl.tune import tune_experiment
 
-    out = tune_experiment(str(yaml_override), storage=str(tmp_path), resume=True, iterations=6, quiet=True)
+    out = tune_experiment(str(yaml_override), storage=str(tmp_path), resume=True, iterations=ITERS, quiet=True)
     after = _results(out)
     assert after[finished_id] == before[finished_id]  # not redone, nothing lost
     rows = after[interrupted_id]
-    assert rows[-1]["training_iteration"] == 6
+    assert rows[-1]["training_iteration"] == ITERS
     resumed = [r for r in rows if "restore/from_iteration" in r]
     assert resumed and resumed[0]["restore/from_iteration"] >= 1  # continued from a checkpoint, not from scratch
     assert rows[:len(before[interrupted_id])] == before[interrupted_id]  # earlier results kept
