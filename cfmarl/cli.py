@@ -140,14 +140,10 @@ def cmd_envs(args: argparse.Namespace) -> int:
         print(f"{entry.name}  ({entry.module}; agents: {entry.family})")
         print(f"  {entry.description}")
         print(f"  baselines: {', '.join(entry.baselines)}")
-        print(f"  {'scenario':<20} {'APs':>5} {'UEs':>5} {'agents':>7} {'area':>12} {'mobility':>11} {'SE target':>10}")
+        print(f"  {'scenario':<20} {'size':<22} {'agents':>7}  {'area':<16} task")
         for name in entry.scenario_names():
-            c = entry.make_config(name)
-            area = f"{c.area_shape} {c.area_size_m:g} m"
-            mob = "vehicular" if c.vehicular_fraction == 1 else (
-                "pedestrian" if c.vehicular_fraction == 0 else f"{c.vehicular_fraction:.0%} veh.")
-            print(f"  {name:<20} {c.num_aps:>5} {c.num_ues:>5} {c.num_links:>7} {area:>12} {mob:>11} "
-                  f"{c.se_target_bps_hz:>6g} b/s/Hz")
+            d = entry.make_config(name).describe()
+            print(f"  {name:<20} {d['size']:<22} {d['agents']:>7}  {d['area']:<16} {d['task']}")
     return 0
 
 
@@ -174,11 +170,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "seed": args.seed, "batch": args.batch})
     rundir.write_json(out / "versions.json", rundir.versions())
     seeds = evaluate.episode_seeds(args.seed, args.episodes)
+    steps = episode_length(config)
     print(f"Evaluating {len(controllers)} policies on {args.env}/{args.scenario} "
-          f"({config.num_aps} APs x {config.num_ues} UEs = {config.num_links} agents), "
-          f"{args.episodes} episodes x {config.episode_windows} windows, seed {args.seed}", flush=True)
+          f"({config.describe()['size']}, {config.describe()['agents']} agents), "
+          f"{args.episodes} episodes x {steps} steps, seed {args.seed}", flush=True)
     results = []
-    bar = tqdm(total=len(controllers) * args.episodes * config.episode_windows, unit="window",
+    bar = tqdm(total=len(controllers) * args.episodes * steps, unit="step",
                disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
     t_start = time.perf_counter()
     interrupted = False
@@ -200,15 +197,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     rundir.write_csv(out / "episodes.csv", episodes_rows)
     summaries = [r.summary() for r in results]
     rundir.write_csv(out / "kpis.csv", summaries)
-    ue_se = {r.policy: np.concatenate(r.ue_window_se) for r in results}
-    plots.plot_policy_comparison(
-        summaries, ue_se, config.se_target_bps_hz,
-        f"{args.env}/{args.scenario}: {config.num_aps} APs, {config.num_ues} UEs, target "
-        f"{config.se_target_bps_hz:g} bit/s/Hz, {args.episodes} episodes, seed {args.seed}", out / "kpis.png")
-    _print_summary(summaries, config.se_target_bps_hz)
+    title = (f"{args.env}/{args.scenario}: {config.describe()['size']}, {config.describe()['task']}, "
+             f"{args.episodes} episodes, seed {args.seed}")
+    figures = plots.plot_evaluation(args.env, results, summaries, config, title, out)
+    if args.env == "aps":
+        _print_summary(summaries, config.se_target_bps_hz)
+    else:
+        _print_table(summaries)
     elapsed = time.perf_counter() - t_start
     print(f"\n{'Interrupted: partial results' if interrupted else 'Done'} in {elapsed:.1f} s. Files in {out}/:")
-    print("  kpis.csv (one row per policy), episodes.csv (one row per episode), kpis.png, "
+    print(f"  kpis.csv (one row per policy), episodes.csv (one row per episode), {', '.join(figures)}, "
           "config.json, versions.json")
     return 130 if interrupted else 0
 
@@ -225,6 +223,20 @@ def _make_controller(entry, spec: str, env_config: dict):
                                 if path.name.startswith("iter_") else path.name)
         return ctrl
     return entry.make_baseline(spec)
+
+
+def episode_length(config) -> int:
+    """Decisions per episode of any env config."""
+    return getattr(config, "episode_windows", None) or config.episode_steps
+
+
+def _print_table(rows: list[dict]) -> None:
+    """Policy x KPI table (mean over episodes) of the KPIs the env summarises."""
+    keys = [k for k in rows[0] if k not in ("policy", "episodes") and not k.endswith("_std")]
+    width = max(12, *(len(k) for k in keys))
+    print(f"\n{'KPI (mean over episodes)':<{width}} " + " ".join(f"{r['policy'][:14]:>14}" for r in rows))
+    for k in keys:
+        print(f"{k:<{width}} " + " ".join(f"{r[k]:>14.4g}" for r in rows))
 
 
 def _print_summary(rows: list[dict], target: float) -> None:

@@ -15,16 +15,26 @@ from typing import Any
 
 import numpy as np
 
-#: KPIs summarised per episode (mean over the episode's windows).
-SUMMARY_KPIS = ("active_aps", "active_links", "mean_se_bps_hz", "min_se_bps_hz", "target_satisfaction",
-                "network_power_w", "energy_efficiency_bit_per_j")
-
-
 @dataclass
 class PolicyResult:
     policy: str
     episodes: list[dict[str, float]] = field(default_factory=list)  # one row per episode
-    ue_window_se: list[np.ndarray] = field(default_factory=list)  # per-UE window SEs (for CDFs)
+    # per-user outcomes, one (episodes, steps * users) array per batch (for CDFs and maps)
+    records: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    # per-step system KPIs, one (episodes, steps) array per batch
+    step_kpis: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+    def record(self, name: str) -> np.ndarray:
+        """All episodes' per-user values of ``name``, (episodes, steps * users)."""
+        return np.concatenate(self.records[name])
+
+    def step_kpi(self, name: str) -> np.ndarray:
+        return np.concatenate(self.step_kpis[name])
+
+    @property
+    def ue_window_se(self) -> list[np.ndarray]:
+        """AP selection: per-UE window SEs (alias of ``records['se_bps_hz']``)."""
+        return self.records["se_bps_hz"]
 
     def summary(self) -> dict[str, Any]:
         row: dict[str, Any] = {"policy": self.policy, "episodes": len(self.episodes)}
@@ -47,42 +57,54 @@ def run_policy(make_core: Callable[[int], Any], controller: Any, seeds: Sequence
     """Run ``controller`` on the episodes ``seeds`` (``batch`` env copies at a time).
 
     ``make_core(n)`` builds an array core with n env copies. Per episode it records
-    the mean over windows of every KPI, the team return (sum over windows of the
-    summed link rewards), the mean link cost and the mean decision latency [ms].
+    the mean over steps of the core's ``summary_kpis``, the team return (sum over
+    steps of the summed agent rewards), the mean agent cost and the mean decision
+    latency [ms]; per step the core's ``user_records`` (per-user outcomes) and the
+    summary KPIs. A controller with ``step_kwargs`` passes them to ``core.step``.
     """
     res = PolicyResult(getattr(controller, "name", type(controller).__name__))
+    step_kwargs = getattr(controller, "step_kwargs", {})  # e.g. a classical precoder replacing the agents'
     for start in range(0, len(seeds), batch):
         chunk = list(seeds[start:start + batch])
         core = make_core(len(chunk))
+        names = core.summary_kpis
         state, obs = core.reset(chunk)
         sums: dict[str, np.ndarray] = {}
+        per_step: dict[str, list[np.ndarray]] = {k: [] for k in names}
+        per_user: dict[str, list[np.ndarray]] = {}
         ret = np.zeros(len(chunk))
         cost_sum = np.zeros(len(chunk))
         latency = 0.0
-        windows = 0
-        ue_se = []
+        steps = 0
         done = np.zeros(len(chunk), bool)
         while not done.all():
             t0 = time.perf_counter()
             actions = controller.act(core, state, obs)
             latency += time.perf_counter() - t0
-            state, obs, rew, cost, done = core.step(state, actions)
+            state, obs, rew, cost, done = core.step(state, actions, **step_kwargs)
+            if hasattr(controller, "take_elapsed_s"):  # work the controller did inside the step
+                latency += controller.take_elapsed_s()
             ret += rew.sum(axis=1)
             cost_sum += cost.mean(axis=(1, 2))
             for k, v in core.kpis(state).items():
-                if k in SUMMARY_KPIS:
+                if k in names:
                     sums[k] = sums.get(k, 0.0) + v
-            ue_se.append(state.se_window.copy())
-            windows += 1
+                    per_step[k].append(v)
+            for k, v in core.user_records(state).items():
+                per_user.setdefault(k, []).append(v)
+            steps += 1
             if on_window is not None:
                 on_window(len(chunk))
-        res.ue_window_se.append(np.stack(ue_se, axis=1).reshape(len(chunk), -1))
+        for k, v in per_user.items():
+            res.records.setdefault(k, []).append(np.stack(v, axis=1).reshape(len(chunk), -1))
+        for k, v in per_step.items():
+            res.step_kpis.setdefault(k, []).append(np.stack(v, axis=1))
         for i, s in enumerate(chunk):
             row: dict[str, float] = {"episode": start + i, "seed": int(s.generate_state(1)[0])}
-            row.update({k: float(sums[k][i] / windows) for k in SUMMARY_KPIS})
+            row.update({k: float(sums[k][i] / steps) for k in names})
             row["team_return"] = float(ret[i])
-            row["mean_cost"] = float(cost_sum[i] / windows)
+            row["mean_cost"] = float(cost_sum[i] / steps)
             # latency of one decision for one env copy: the batched call is shared by the copies
-            row["decision_latency_ms"] = 1e3 * latency / windows / len(chunk)
+            row["decision_latency_ms"] = 1e3 * latency / steps / len(chunk)
             res.episodes.append(row)
     return res

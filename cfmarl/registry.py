@@ -28,7 +28,11 @@ class EnvEntry:
 def env_registry() -> dict[str, EnvEntry]:
     """All registered environments by short name."""
     from cfmarl.envs import ap_selection_v0 as aps
-    from cfmarl.policies.baselines.ap_selection import make_baseline
+    from cfmarl.envs import power_control_v0 as pc
+    from cfmarl.envs import precoding_v0 as prec
+    from cfmarl.policies.baselines import ap_selection as aps_base
+    from cfmarl.policies.baselines import power_control as pc_base
+    from cfmarl.policies.baselines import precoding as prec_base
 
     return {
         "aps": EnvEntry(
@@ -36,7 +40,19 @@ def env_registry() -> dict[str, EnvEntry]:
             description="AP selection, cell-free mMIMO downlink, MRT (aps_gnn)",
             scenario_names=aps.scenario_names, make_config=aps.make_config,
             make_core=lambda cfg, n: aps.ApSelectionCore(cfg, num_envs=n),
-            make_baseline=make_baseline, baselines=("k-strongest", "all-on", "greedy")),
+            make_baseline=aps_base.make_baseline, baselines=("k-strongest", "all-on", "greedy")),
+        "power": EnvEntry(
+            name="power", module="cfmarl.envs.power_control_v0", family="per-user",
+            description="downlink power control, max-min / max-product / max-sum-rate with QoS (dhi_sac)",
+            scenario_names=pc.scenario_names, make_config=pc.make_config,
+            make_core=lambda cfg, n: pc.PowerControlCore(cfg, num_envs=n),
+            make_baseline=pc_base.make_baseline, baselines=tuple(pc_base.FACTORIES)),
+        "precoding": EnvEntry(
+            name="precoding", module="cfmarl.envs.precoding_v0", family="per-user",
+            description="WMMSE-expert distributed precoding in cell-free O-RAN, three timescales (oran_precoding)",
+            scenario_names=prec.scenario_names, make_config=prec.make_config,
+            make_core=lambda cfg, n: prec.PrecodingCore(cfg, num_envs=n),
+            make_baseline=prec_base.make_baseline, baselines=tuple(prec_base.FACTORIES)),
     }
 
 

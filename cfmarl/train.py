@@ -215,7 +215,7 @@ def evaluate_final(exp: ExperimentConfig, module, run: Path, say) -> list[dict]:
     summaries = [r.summary() for r in results]
     rundir.write_csv(run / "evaluation.csv", summaries)
     rundir.write_csv(run / "evaluation_episodes.csv", [dict(policy=r.policy, **e) for r in results for e in r.episodes])
-    plots.plot_policy_comparison(summaries, {r.policy: np.concatenate(r.ue_window_se) for r in results},
+    plots.plot_policy_comparison(summaries, {r.policy: r.record("se_bps_hz") for r in results},
                                  env_cfg.se_target_bps_hz, f"{exp.name}: evaluation on {exp.evaluation.episodes} "
                                  f"episodes (seed {exp.evaluation.seed})", run / "evaluation.png")
     return summaries

@@ -108,3 +108,52 @@ def _agent_name(idx: np.ndarray, agent_ids: Sequence[str] | None) -> str:
     b, n = int(idx[0]), int(idx[1])
     name = agent_ids[n] if agent_ids is not None else f"#{n}"
     return name if b == 0 else f"{name} (env copy {b})"
+
+
+def make_rngs(seeds: Any, num_envs: int) -> list[np.random.Generator]:
+    """One generator per env copy from a seed / SeedSequence / Generator (num_envs == 1) or a
+    sequence of them (copy b's trajectory then depends only on its own seed)."""
+    if isinstance(seeds, (int, np.integer, np.random.SeedSequence, np.random.Generator)):
+        seeds = [seeds]
+    seeds = list(seeds)
+    if len(seeds) != num_envs:
+        raise ValueError(f"seeds: expected {num_envs} seeds (one per env copy), got {len(seeds)}")
+    return [s if isinstance(s, np.random.Generator) else np.random.default_rng(s) for s in seeds]
+
+
+def coerce_box_actions(actions: Any, batch: int, n: int, low: float, high: float,
+                       agent_ids: Sequence[str] | None = None, per_agent: int = 1,
+                       tol: float = 1e-6) -> np.ndarray:
+    """Validate continuous actions in [low, high] and return float64 (batch, n).
+
+    Accepts (n,) or (n_agents, per_agent) when batch == 1, (batch, n) or the agent layout
+    (batch, n_agents, per_agent) with n_agents * per_agent == n. NaN / inf, wrong shapes and
+    values outside [low, high] (beyond ``tol``; within it they are clipped) raise
+    :class:`ActionError` naming the agent.
+    """
+    try:
+        a = np.asarray(actions, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ActionError(f"actions: must be numbers in [{low:g}, {high:g}] ({exc})") from None
+    given = a.shape
+    if a.ndim == 3:  # agent layout (batch, n_agents, per_agent)
+        a = a.reshape(a.shape[0], -1)
+    elif batch == 1 and a.ndim == 1:
+        a = a[None]
+    elif batch == 1 and a.ndim == 2 and a.shape != (1, n) and a.size == n:  # (n_agents, per_agent)
+        a = a.reshape(1, -1)
+    if a.shape != (batch, n):
+        n_agents = n // per_agent
+        layout = f"({batch}, {n}) or ({batch}, {n_agents}, {per_agent})"
+        raise ActionError(f"actions: expected shape {layout}{' or (' + str(n) + ',)' if batch == 1 else ''}, "
+                          f"got {given}")
+    bad = ~np.isfinite(a) | (a < low - tol) | (a > high + tol)
+    if bad.any():
+        b, i = (int(x) for x in np.argwhere(bad)[0])
+        agent = i // per_agent
+        name = agent_ids[agent] if agent_ids is not None else f"#{agent}"
+        where = name if b == 0 else f"{name} (env copy {b})"
+        comp = f"[{i % per_agent}]" if per_agent > 1 else ""
+        raise ActionError(f"actions: agent {where}{comp} has {a[b, i]!r}; allowed: finite values in "
+                          f"[{low:g}, {high:g}]")
+    return np.clip(a, low, high)

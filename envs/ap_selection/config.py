@@ -93,6 +93,14 @@ class ApSelectionConfig:
         check_int(c, "history_len", self.history_len, 1, 256)
         check_bool(c, "observe_previous_action", self.observe_previous_action)
 
+    def describe(self) -> dict[str, str]:
+        """One row of ``cfmarl envs``."""
+        mob = "vehicular" if self.vehicular_fraction == 1 else (
+            "pedestrian" if self.vehicular_fraction == 0 else f"{self.vehicular_fraction:.0%} vehicular")
+        return {"size": f"{self.num_aps} APs x {self.num_ues} UEs", "agents": str(self.num_links),
+                "area": f"{self.area_shape} {self.area_size_m:g} m",
+                "task": f"{mob}, SE target {self.se_target_bps_hz:g} b/s/Hz"}
+
     @property
     def num_links(self) -> int:
         return self.num_aps * self.num_ues

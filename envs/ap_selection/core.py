@@ -36,7 +36,7 @@ import numpy as np
 from cfmarl.envs.ap_selection.config import ApSelectionConfig
 from cfmarl.envs.physics import fading, geometry, mobility, pathloss, precoding, shadowing
 from cfmarl.envs.physics.units import thermal_noise_power_w
-from cfmarl.envs.validation import coerce_binary_actions
+from cfmarl.envs.validation import coerce_binary_actions, make_rngs
 
 OBS_SNR_CENTER_DB = 35.0
 OBS_SNR_SCALE_DB = 10.0
@@ -103,7 +103,7 @@ class ApSelectionCore:
               ) -> tuple[ApSelectionState, np.ndarray]:
         """Start B new episodes. ``seeds``: one seed / SeedSequence / Generator per env
         copy (an int is allowed when B == 1). Copy b's trajectory depends only on its seed."""
-        rngs = self._make_rngs(seeds)
+        rngs = make_rngs(seeds, self.num_envs)
         c, B, L, K = self.config, self.num_envs, self.L, self.K
         if c.area_shape == "disc":
             drop = lambda g, n: geometry.drop_uniform_disc(g, n, c.area_size_m)  # noqa: E731
@@ -202,15 +202,15 @@ class ApSelectionCore:
         edge_type = np.concatenate([np.zeros(same_ap.shape[1], np.int64), np.ones(same_ue.shape[1], np.int64)])
         return edge_index, edge_type
 
-    # ------------------------------------------------------------- internals
-    def _make_rngs(self, seeds) -> list[np.random.Generator]:
-        if isinstance(seeds, (int, np.integer, np.random.SeedSequence, np.random.Generator)):
-            seeds = [seeds]
-        seeds = list(seeds)
-        if len(seeds) != self.num_envs:
-            raise ValueError(f"seeds: expected {self.num_envs} seeds (one per env copy), got {len(seeds)}")
-        return [s if isinstance(s, np.random.Generator) else np.random.default_rng(s) for s in seeds]
+    #: KPIs averaged per episode by the evaluation harness
+    summary_kpis = ("active_aps", "active_links", "mean_se_bps_hz", "min_se_bps_hz", "target_satisfaction",
+                    "network_power_w", "energy_efficiency_bit_per_j")
 
+    def user_records(self, state: ApSelectionState) -> dict[str, np.ndarray]:
+        """Per-UE window-average SE of the last window, (B, K)."""
+        return {"se_bps_hz": state.se_window.copy()}
+
+    # ------------------------------------------------------------- internals
     def _large_scale_gain(self, d2d: np.ndarray) -> np.ndarray:
         """Path gain 10^(-PL/10) for horizontal distances (..., L, K) [m]."""
         c = self.config

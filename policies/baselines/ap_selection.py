@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cfmarl.envs.ap_selection.core import ApSelectionCore, ApSelectionState
+from cfmarl.policies.baselines.spec import parse_spec
 
 
 @dataclass
@@ -111,21 +112,10 @@ class GreedyOracle:
         return assoc
 
 
+FACTORIES = {"k-strongest": KStrongest, "all-on": AllOn, "greedy": GreedyOracle}
+OPTIONS = {"k-strongest": {"k", "by"}}
+
+
 def make_baseline(spec: str):
     """Build a baseline from a spec ``name[:key=value,...]``, e.g. ``k-strongest:k=2,by=large_scale``."""
-    name, _, arg_str = spec.partition(":")
-    kwargs: dict[str, object] = {}
-    for item in filter(None, arg_str.split(",")):
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise ValueError(f"policy {spec!r}: options are key=value pairs, got {item!r}")
-        kwargs[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else value.strip()
-    factories = {"k-strongest": KStrongest, "all-on": AllOn, "greedy": GreedyOracle}
-    if name not in factories:
-        raise ValueError(f"unknown policy {name!r} for env 'aps'; known: {', '.join(factories)}")
-    allowed = {"k-strongest": {"k", "by"}, "all-on": set(), "greedy": set()}[name]
-    bad = sorted(set(kwargs) - allowed)
-    if bad:
-        raise ValueError(f"policy {name!r}: unknown option(s) {', '.join(bad)}; allowed: "
-                         f"{', '.join(sorted(allowed)) or 'none'}")
-    return factories[name](**kwargs)
+    return parse_spec(spec, "aps", FACTORIES, OPTIONS)

@@ -75,3 +75,24 @@ def test_bad_episode_count_is_rejected_by_argparse(capsys):
         main(["evaluate", "--episodes", "0"])
     assert exc.value.code == 2
     assert "positive integer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("env,scenario,sets,figures", [
+    ("power", "tiny", ["episode_steps=4", "objective=max_min"], {"kpis.png", "sinr_map.png"}),
+    ("power", "tiny-central", ["episode_steps=3", "lbfgs_refine=true"], {"kpis.png", "sinr_map.png"}),
+    ("precoding", "tiny", ["episode_steps=3", "rt_per_step=2"], {"kpis.png"}),
+])
+def test_evaluate_every_baseline_of_the_per_user_envs(tmp_path, capsys, env, scenario, sets, figures):
+    from cfmarl.registry import get_env
+
+    args = ["evaluate", "--env", env, "--scenario", scenario, "--episodes", "2", "--out", str(tmp_path), "--quiet"]
+    for s in sets:
+        args += ["--set", s]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    (run,) = list(tmp_path.iterdir())
+    assert {p.name for p in run.iterdir()} >= figures | {"kpis.csv", "episodes.csv", "config.json"}
+    rows = list(csv.DictReader(open(run / "kpis.csv")))
+    assert [r["policy"] for r in rows] == list(get_env(env).baselines)
+    assert "KPI (mean over episodes)" in out and "Files in" in out
+    assert all(float(r["decision_latency_ms"]) >= 0 for r in rows)

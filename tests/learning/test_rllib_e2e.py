@@ -233,6 +233,7 @@ def test_experiment_file_errors_name_the_key(tmp_path):
                           ("training: {iterations: 2.5}", "training.iterations: must be an integer"),
                           ("env: {scenario: mediun}", "unknown scenario 'mediun'"),
                           ("env: {overrides: {num_aps: 0}}", "ApSelectionConfig.num_aps"),
+                          ("env: {name: power, scenario: tiny}", "env: name: training is available for 'aps'"),
                           ("nonsense: 1", "nonsense: unknown key")]:
         bad.write_text(text)
         with pytest.raises(ConfigError, match=message):

@@ -1,0 +1,100 @@
+"""PettingZoo ParallelEnv shell over an array core with continuous (Box) actions.
+
+The shell only converts between dicts keyed by agent id and the core's arrays
+(one env copy); all simulation happens in the core. Used by the per-user
+environments (power control, precoding).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from cfmarl.envs.validation import ActionError
+
+
+class BoxCoreParallelEnv(ParallelEnv):
+    """ParallelEnv around ``core`` (num_envs == 1) whose agents act in Box(low, high, (action_dim,))."""
+
+    metadata: dict[str, Any] = {"render_modes": [], "is_parallelizable": True}
+
+    def __init__(self, core: Any, action_low: float, action_high: float):
+        self.core = core
+        self.config = core.config
+        self.render_mode = None
+        self.possible_agents = list(core.agent_ids)
+        self.agents: list[str] = []
+        low, high = core.obs_bounds
+        obs_space = spaces.Box(low, high, dtype=np.float32)
+        act_space = spaces.Box(action_low, action_high, (core.action_dim,), dtype=np.float32)
+        self._obs_spaces = {a: obs_space for a in self.possible_agents}
+        self._act_spaces = {a: act_space for a in self.possible_agents}
+        self._index = {a: i for i, a in enumerate(self.possible_agents)}
+        self._rng: np.random.Generator | None = None
+        self.state = None
+
+    # spaces are created once and shared, so the same object is returned every call
+    def observation_space(self, agent: str) -> spaces.Box:
+        return self._obs_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Box:
+        return self._act_spaces[agent]
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        if seed is not None or self._rng is None:
+            self._rng = np.random.default_rng(seed)
+        # each episode gets its own child generator, so episodes are independent and reproducible
+        self.state, obs = self.core.reset([int(self._rng.integers(2**63))])
+        self.agents = list(self.possible_agents)
+        return dict(zip(self.agents, obs[0])), {a: {"cost": 0.0} for a in self.agents}
+
+    def step(self, actions: dict[str, Any]):
+        if not self.agents:
+            raise RuntimeError("step() called on a finished episode; call reset() first")
+        if not isinstance(actions, dict):
+            raise ActionError(f"actions: expected a dict keyed by agent id, got {type(actions).__name__}")
+        if actions.keys() != self._index.keys():
+            missing = [a for a in self.agents if a not in actions]
+            unknown = [a for a in actions if a not in self._index]
+            raise ActionError(f"actions: every live agent needs an action; missing {missing[:5]}"
+                              f"{'...' if len(missing) > 5 else ''}, unknown {unknown[:5]}")
+        dim = self.core.action_dim
+        arr = np.empty((len(self.possible_agents), dim))
+        for i, a in enumerate(self.possible_agents):  # dict -> array (the shell's job, not the physics)
+            try:
+                v = np.asarray(actions[a], dtype=float)
+            except (TypeError, ValueError):
+                raise ActionError(f"actions[{a!r}]: must be {dim} number(s), got {actions[a]!r}") from None
+            if v.size != dim:
+                raise ActionError(f"actions[{a!r}]: expected {dim} value(s), got shape {v.shape}")
+            arr[i] = v.reshape(-1)
+        self.state, obs, rew, cost, done = self.core.step(self.state, arr[None])
+        agents = self.possible_agents
+        infos = {a: {"cost": c} for a, c in zip(agents, cost[0, :, 0].tolist())}
+        truncated = bool(done[0])
+        truncs = dict.fromkeys(agents, truncated)
+        if truncated:
+            self.agents = []
+        return (dict(zip(agents, obs[0])), dict(zip(agents, rew[0].tolist())), dict.fromkeys(agents, False),
+                truncs, infos)
+
+    # ---------------------------------------------------------------- extras
+    def agent_graph(self) -> tuple[np.ndarray, np.ndarray]:
+        """Interaction graph among ``possible_agents``: edge_index (2, E), edge_type (E,)."""
+        return self.core.agent_graph(self.state)
+
+    def kpis(self) -> dict[str, float]:
+        """KPIs of the last step as a flat dict of floats (units in the key names)."""
+        if self.state is None:
+            raise RuntimeError("kpis() needs reset() and at least one step()")
+        return {k: float(v[0]) for k, v in self.core.kpis(self.state).items()}
+
+    def render(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+

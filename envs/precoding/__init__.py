@@ -1,0 +1,1 @@
+"""WMMSE-expert distributed precoding in cell-free O-RAN (see :mod:`cfmarl.envs.precoding_v0`)."""
