@@ -31,11 +31,6 @@ class PolicyResult:
     def step_kpi(self, name: str) -> np.ndarray:
         return np.concatenate(self.step_kpis[name])
 
-    @property
-    def ue_window_se(self) -> list[np.ndarray]:
-        """AP selection: per-UE window SEs (alias of ``records['se_bps_hz']``)."""
-        return self.records["se_bps_hz"]
-
     def summary(self) -> dict[str, Any]:
         row: dict[str, Any] = {"policy": self.policy, "episodes": len(self.episodes)}
         for key in self.episodes[0]:
