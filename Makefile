@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXPERIMENT ?= tune_configs/aps_gnn_medium_quick.yaml
 
-.PHONY: run test install bench reproduce per-user-baselines constraints clean
+.PHONY: run test install bench reproduce per-user-baselines per-node-baselines constraints clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ test: install
 
 bench: install
 	$(PY) benchmarks/env_throughput.py --out benchmarks/results/env_throughput.md
-	$(PY) benchmarks/per_user_envs.py --out benchmarks/results/per_user_envs.md
+	$(PY) benchmarks/env_families.py --out benchmarks/results/env_families.md
 	$(PY) benchmarks/rllib_throughput.py --out benchmarks/results/rllib_throughput.md
 	$(PY) benchmarks/cluster_scaling.py
 
@@ -35,6 +35,9 @@ reproduce: install
 
 per-user-baselines: install
 	$(PY) benchmarks/per_user_baselines.py
+
+per-node-baselines: install
+	$(PY) benchmarks/per_node_baselines.py
 
 constraints: install
 	$(PY) -m pip freeze --exclude-editable | grep -v -E '^(pip|setuptools|wheel)==' | sed 's/+cpu//' > constraints.txt

@@ -2,6 +2,7 @@
 
     cfmarl envs
     cfmarl evaluate --env aps --scenario medium --policy k-strongest --episodes 20 --seed 0
+    cfmarl collect --env urllc --scenario paper --policy random --episodes 150 --out datasets/urllc-paper
 """
 
 from __future__ import annotations
@@ -71,6 +72,20 @@ def _parser() -> argparse.ArgumentParser:
     tu.add_argument("--fresh", action="store_true", help="discard an existing (local) experiment and start over")
     tu.add_argument("--quiet", action="store_true", help="no progress table")
     tu.set_defaults(func=cmd_tune)
+
+    co = sub.add_parser("collect", help="collect an offline dataset with behaviour policies (resumable)")
+    co.add_argument("--env", required=True, help="environment short name (see `cfmarl envs`)")
+    co.add_argument("--scenario", required=True, help="scenario name (see `cfmarl envs`)")
+    co.add_argument("--policy", action="append", metavar="SPEC", required=True,
+                    help="behaviour policy (a baseline spec), repeatable: shards alternate between them")
+    co.add_argument("--episodes", type=_positive_int, required=True, help="episodes to collect")
+    co.add_argument("--seed", type=int, default=0, help="master seed of the episodes (default 0)")
+    co.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="env config override")
+    co.add_argument("--batch", type=_positive_int, default=8, help="episodes per shard / env copies (default 8)")
+    co.add_argument("--out", required=True, help="dataset folder (resumed when it exists with the same arguments)")
+    co.add_argument("--fresh", action="store_true", help="discard an existing dataset in --out")
+    co.add_argument("--quiet", action="store_true", help="no progress bar")
+    co.set_defaults(func=cmd_collect)
 
     sc = sub.add_parser("scale", help="scaling study: KPIs, throughput, latency and memory vs size and runners")
     sc.add_argument("experiment", help="experiment file with a scale section, e.g. tune_configs/aps_scale.yaml")
@@ -150,7 +165,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from cfmarl import evaluate, plots, rundir
-    from cfmarl.registry import get_env
+    from cfmarl.registry import episode_length, get_env
 
     entry = get_env(args.env)
     config = entry.make_config(args.scenario, **parse_overrides(args.set))
@@ -210,6 +225,30 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 130 if interrupted else 0
 
 
+def cmd_collect(args: argparse.Namespace) -> int:
+    from cfmarl.datasets import collect, load_dataset
+
+    t0 = time.perf_counter()
+    try:
+        root = collect(args.env, args.scenario, parse_overrides(args.set), args.policy, args.episodes, args.seed,
+                       args.out, batch=args.batch, fresh=args.fresh, quiet=args.quiet, argv=args.argv)
+    except KeyboardInterrupt:
+        print(f"Interrupted: finished shards are kept in {args.out}; run the same command again to resume")
+        return 130
+    ds = load_dataset(root)
+    a = ds.arrays
+    print(f"Collected {ds.episodes} episodes ({ds.manifest['transitions']:,} agent-transitions: "
+          f"{a['rewards'].shape[1]} steps x {a['rewards'].shape[2]} agents each) of {args.env}/{args.scenario} "
+          f"with {', '.join(args.policy)} in {time.perf_counter() - t0:.1f} s")
+    for p in args.policy:
+        m = ds.policy == p
+        print(f"  {p:<20} {int(m.sum()):>5} episodes, mean reward {a['rewards'][m].mean():.4g}, "
+              f"mean cost {a['costs'][m].mean():.4g}")
+    print(f"Files in {root}/: manifest.json, {len(ds.manifest['shards'])} shard(s) shard-NNNNN.npz "
+          "(load with cfmarl.datasets.load_dataset)")
+    return 0
+
+
 def _make_controller(entry, spec: str, env_config: dict):
     """A baseline spec, or the path of a training checkpoint / run directory."""
     path = Path(spec)
@@ -222,11 +261,6 @@ def _make_controller(entry, spec: str, env_config: dict):
                                 if path.name.startswith("iter_") else path.name)
         return ctrl
     return entry.make_baseline(spec)
-
-
-def episode_length(config) -> int:
-    """Decisions per episode of any env config."""
-    return getattr(config, "episode_windows", None) or config.episode_steps
 
 
 def _print_table(rows: list[dict]) -> None:

@@ -65,6 +65,7 @@ def run_policy(make_core: Callable[[int], Any], controller: Any, seeds: Sequence
         names = core.summary_kpis
         state, obs = core.reset(chunk)
         sums: dict[str, np.ndarray] = {}
+        counts: dict[str, np.ndarray] = {}
         per_step: dict[str, list[np.ndarray]] = {k: [] for k in names}
         per_user: dict[str, list[np.ndarray]] = {}
         ret = np.zeros(len(chunk))
@@ -82,8 +83,10 @@ def run_policy(make_core: Callable[[int], Any], controller: Any, seeds: Sequence
             ret += rew.sum(axis=1)
             cost_sum += cost.mean(axis=(1, 2))
             for k, v in core.kpis(state).items():
-                if k in names:
-                    sums[k] = sums.get(k, 0.0) + v
+                if k in names:  # NaN = undefined this step (e.g. a delay with no delivery): skipped
+                    ok = np.isfinite(v)
+                    sums[k] = sums.get(k, 0.0) + np.where(ok, v, 0.0)
+                    counts[k] = counts.get(k, 0) + ok
                     per_step[k].append(v)
             for k, v in core.user_records(state).items():
                 per_user.setdefault(k, []).append(v)
@@ -96,7 +99,7 @@ def run_policy(make_core: Callable[[int], Any], controller: Any, seeds: Sequence
             res.step_kpis.setdefault(k, []).append(np.stack(v, axis=1))
         for i, s in enumerate(chunk):
             row: dict[str, float] = {"episode": start + i, "seed": int(s.generate_state(1)[0])}
-            row.update({k: float(sums[k][i] / steps) for k in names})
+            row.update({k: float(sums[k][i] / counts[k][i]) if counts[k][i] else float("nan") for k in names})
             row["team_return"] = float(ret[i])
             row["mean_cost"] = float(cost_sum[i] / steps)
             # latency of one decision for one env copy: the batched call is shared by the copies

@@ -188,6 +188,20 @@ def plot_evaluation(env: str, results: Sequence, summaries: Sequence[dict], conf
     if env == "precoding":
         plot_precoding(results, summaries, config, title, out / "kpis.png")
         return ["kpis.png"]
+    if env == "mftdma":
+        plot_summary_and_cdfs(results, summaries, [("throughput_mbps", "throughput [Mbit/s]"),
+                              ("mean_delay_ms", "mean delay [ms]"), ("packet_loss_rate", "packet loss rate"),
+                              ("rb_utilisation", "RB utilisation")],
+                              [("node_delay_ms", "per-node delay of received packets [ms]"),
+                               ("queue", "per-node queue [packets]")], title, out / "kpis.png")
+        return ["kpis.png"]
+    if env == "urllc":
+        plot_summary_and_cdfs(results, summaries, [("energy_efficiency_bit_per_j", "energy efficiency [bit/J]"),
+                              ("delay_violation_rate", "delay-violation rate"), ("throughput_kbps", "throughput [kbit/s]"),
+                              ("tx_power_w", "transmit power [W]")],
+                              [("served_kbit", "per-UE bits served per slot [kbit]"),
+                               ("queue", "per-UE buffer [packets]")], title, out / "kpis.png")
+        return ["kpis.png"]
     raise ValueError(f"no evaluation plots for env {env!r}")
 
 
@@ -267,5 +281,27 @@ def plot_precoding(results: Sequence, summaries: Sequence[dict], config, title: 
     _bars(axes[1, 2], summaries, "mean_lambda", "mean min-rate multiplier", colors)
     _bars(axes[1, 3], summaries, "decision_latency_ms", "decision time [ms / near-RT loop]", colors)
     axes[1, 3].set_yscale("log")
+    fig.suptitle(title)
+    _save(fig, path, dpi=100)
+
+
+def plot_summary_and_cdfs(results: Sequence, summaries: Sequence[dict], bars: Sequence[tuple[str, str]],
+                          cdfs: Sequence[tuple[str, str]], title: str, path: Path) -> None:
+    """Bars (mean +- std over episodes) of summary KPIs and CDFs of per-agent records, one row each."""
+    colors = plt.cm.tab10(np.arange(len(results)) % 10)
+    fig, axes = plt.subplots(2, max(len(bars), len(cdfs)), figsize=(5 * max(len(bars), len(cdfs)), 8.4),
+                             squeeze=False)
+    for ax, (key, label) in zip(axes[0], bars):
+        _bars(ax, summaries, key, label, colors)
+    for ax, (key, label) in zip(axes[1], cdfs):
+        for r, c in zip(results, colors):
+            v = r.record(key)
+            _cdf(ax, v[np.isfinite(v)], c, r.policy)
+        ax.set_xlabel(label)
+        ax.set_ylabel("CDF")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    for ax in axes[1, len(cdfs):]:
+        ax.axis("off")
     fig.suptitle(title)
     _save(fig, path, dpi=100)

@@ -28,11 +28,15 @@ class EnvEntry:
 def env_registry() -> dict[str, EnvEntry]:
     """All registered environments by short name."""
     from cfmarl.envs import ap_selection_v0 as aps
+    from cfmarl.envs import mf_tdma_v0 as mf
     from cfmarl.envs import power_control_v0 as pc
     from cfmarl.envs import precoding_v0 as prec
+    from cfmarl.envs import urllc_ofdm_v0 as ur
     from cfmarl.policies.baselines import ap_selection as aps_base
+    from cfmarl.policies.baselines import mf_tdma as mf_base
     from cfmarl.policies.baselines import power_control as pc_base
     from cfmarl.policies.baselines import precoding as prec_base
+    from cfmarl.policies.baselines import urllc_ofdm as ur_base
 
     return {
         "aps": EnvEntry(
@@ -53,6 +57,18 @@ def env_registry() -> dict[str, EnvEntry]:
             scenario_names=prec.scenario_names, make_config=prec.make_config,
             make_core=lambda cfg, n: prec.PrecodingCore(cfg, num_envs=n),
             make_baseline=prec_base.make_baseline, baselines=tuple(prec_base.FACTORIES)),
+        "mftdma": EnvEntry(
+            name="mftdma", module="cfmarl.envs.mf_tdma_v0", family="per-node",
+            description="MF-TDMA resource-block requests in a multi-hop ad hoc network (ma_cdmp)",
+            scenario_names=mf.scenario_names, make_config=mf.make_config,
+            make_core=lambda cfg, n: mf.MfTdmaCore(cfg, num_envs=n),
+            make_baseline=mf_base.make_baseline, baselines=tuple(mf_base.FACTORIES)),
+        "urllc": EnvEntry(
+            name="urllc", module="cfmarl.envs.urllc_ofdm_v0", family="per-node (central or per AP)",
+            description="CF-MIMO OFDM URLLC: scheduling, beams, power for energy efficiency s.t. delay (urllc_ee)",
+            scenario_names=ur.scenario_names, make_config=ur.make_config,
+            make_core=lambda cfg, n: ur.UrllcCore(cfg, num_envs=n),
+            make_baseline=ur_base.make_baseline, baselines=tuple(ur_base.FACTORIES)),
     }
 
 
@@ -61,3 +77,11 @@ def get_env(name: str) -> EnvEntry:
     if name not in reg:
         raise ConfigError(f"unknown env {name!r}; known: {', '.join(reg)}")
     return reg[name]
+
+
+def episode_length(config) -> int:
+    """Decisions per episode of any registered env config."""
+    for name in ("episode_windows", "episode_steps", "episode_frames", "episode_slots"):
+        if hasattr(config, name):
+            return getattr(config, name)
+    raise ValueError(f"{type(config).__name__}: no episode length field")

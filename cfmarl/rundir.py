@@ -12,6 +12,7 @@ import io
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -25,8 +26,10 @@ _PACKAGES = ("cfmarl", "numpy", "scipy", "gymnasium", "pettingzoo", "matplotlib"
 
 
 def new_run_dir(root: str | os.PathLike, label: str) -> Path:
-    """Create ``root/<UTC time>-<label>`` (with a numeric suffix if it exists)."""
+    """Create ``root/<UTC time>-<label>`` (with a numeric suffix if it exists); characters other than
+    letters, digits, '.', '_' and '-' in the label become '_' (scenario names like ``n8-2:6``)."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    label = re.sub(r"[^A-Za-z0-9._-]", "_", label)
     base = Path(root) / f"{stamp}-{label}"
     path, i = base, 1
     while True:

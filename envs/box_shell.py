@@ -17,11 +17,11 @@ from cfmarl.envs.validation import ActionError
 
 
 class BoxCoreParallelEnv(ParallelEnv):
-    """ParallelEnv around ``core`` (num_envs == 1) whose agents act in Box(low, high, (action_dim,))."""
+    """ParallelEnv around ``core`` (num_envs == 1) whose agents act in Box(*core.action_bounds, (action_dim,))."""
 
     metadata: dict[str, Any] = {"render_modes": [], "is_parallelizable": True}
 
-    def __init__(self, core: Any, action_low: float, action_high: float):
+    def __init__(self, core: Any):
         self.core = core
         self.config = core.config
         self.render_mode = None
@@ -29,7 +29,7 @@ class BoxCoreParallelEnv(ParallelEnv):
         self.agents: list[str] = []
         low, high = core.obs_bounds
         obs_space = spaces.Box(low, high, dtype=np.float32)
-        act_space = spaces.Box(action_low, action_high, (core.action_dim,), dtype=np.float32)
+        act_space = spaces.Box(*core.action_bounds, (core.action_dim,), dtype=np.float32)
         self._obs_spaces = {a: obs_space for a in self.possible_agents}
         self._act_spaces = {a: act_space for a in self.possible_agents}
         self._index = {a: i for i, a in enumerate(self.possible_agents)}

@@ -154,6 +154,6 @@ def coerce_box_actions(actions: Any, batch: int, n: int, low: float, high: float
         name = agent_ids[agent] if agent_ids is not None else f"#{agent}"
         where = name if b == 0 else f"{name} (env copy {b})"
         comp = f"[{i % per_agent}]" if per_agent > 1 else ""
-        raise ActionError(f"actions: agent {where}{comp} has {a[b, i]!r}; allowed: finite values in "
+        raise ActionError(f"actions: agent {where}{comp} has {float(a[b, i])!r}; allowed: finite values in "
                           f"[{low:g}, {high:g}]")
     return np.clip(a, low, high)

@@ -102,6 +102,7 @@ class PowerControlCore:
         self.obs_dim = self.K * self.features_per_ue if self.central else self.features_per_ue
         self.action_dim = self.K if self.central else 1
         self.n_costs = 1
+        self.action_bounds = (-1.0, 1.0)  # every action component
         self.agent_ids = ["central"] if self.central else [f"ue{k}" for k in range(self.K)]
         self.noise_w = thermal_noise_power_w(c.bandwidth_hz, c.noise_figure_db)
         self.area = mobility.Area("square", c.area_size_m, wrap=True)

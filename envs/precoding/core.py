@@ -93,6 +93,7 @@ class PrecodingCore:
         self.nt, self.nr, self.d = c.oru_antennas, c.ue_antennas, c.streams
         self.n_agents = self.K
         self.n_costs = 1
+        self.action_bounds = (-1.0, 1.0)  # every action component
         self.agent_ids = [f"ue{k}" for k in range(self.K)]
         self.obs_dim = c.obs_users * 2 * self.nr * self.d
         self.n_lower = self.d * (self.d - 1) // 2

@@ -25,4 +25,4 @@ class PrecodingEnv(BoxCoreParallelEnv):
             config = make_config(scenario or "medium", **overrides)
         elif scenario is not None or overrides:
             raise ValueError("pass either config or scenario/overrides, not both")
-        super().__init__(PrecodingCore(config, num_envs=1), -1.0, 1.0)
+        super().__init__(PrecodingCore(config, num_envs=1))

@@ -81,8 +81,10 @@ def test_bad_episode_count_is_rejected_by_argparse(capsys):
     ("power", "tiny", ["episode_steps=4", "objective=max_min"], {"kpis.png", "sinr_map.png"}),
     ("power", "tiny-central", ["episode_steps=3", "lbfgs_refine=true"], {"kpis.png", "sinr_map.png"}),
     ("precoding", "tiny", ["episode_steps=3", "rt_per_step=2"], {"kpis.png"}),
+    ("mftdma", "n4-1:3", ["episode_frames=20"], {"kpis.png"}),
+    ("urllc", "s2222-per-ap", ["episode_slots=10"], {"kpis.png"}),
 ])
-def test_evaluate_every_baseline_of_the_per_user_envs(tmp_path, capsys, env, scenario, sets, figures):
+def test_evaluate_every_baseline_of_the_new_envs(tmp_path, capsys, env, scenario, sets, figures):
     from cfmarl.registry import get_env
 
     args = ["evaluate", "--env", env, "--scenario", scenario, "--episodes", "2", "--out", str(tmp_path), "--quiet"]

@@ -1,12 +1,15 @@
-"""Per-user envs (power control, precoding): env steps/s of the array core vs the PettingZoo
-dict view at two sizes each, and the time per baseline decision, on one core.
+"""Per-user and per-node envs (power control, precoding, MF-TDMA, URLLC): env steps/s of the
+array core vs the PettingZoo dict view at two sizes each, and the time per baseline decision,
+on one core.
 
-One agent-step = one user's decision: a power-control step (mobility, channels, gain
-matrix, SINR) or a precoding near-RT loop (10 RT loops of fading, multipliers, the
-distributed WMMSE precoder update and rates). Baseline decision times are per env
-copy and include the work a classical precoder does inside the step (every RT loop).
+One agent-step = one agent's decision: a power-control step (mobility, channels, gain
+matrix, SINR), a precoding near-RT loop (10 RT loops of fading, multipliers, the
+distributed WMMSE precoder update and rates), an MF-TDMA frame (10 slots of arrivals and
+multi-hop transmissions) or a URLLC slot (channel, SINR, FBL bits, queues). Baseline
+decision times are per env copy and include the work a classical precoder does inside the
+step (every RT loop).
 
-    python benchmarks/per_user_envs.py [--seconds 2] [--out benchmarks/results/per_user_envs.md]
+    python benchmarks/env_families.py [--seconds 2] [--out benchmarks/results/env_families.md]
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from cfmarl import evaluate  # noqa: E402
 from cfmarl.registry import get_env  # noqa: E402
 from cfmarl.rundir import atomic_write_text, versions  # noqa: E402
 
-SIZES = {"power": ("small", "paper"), "precoding": ("medium", "large")}
+SIZES = {"power": ("small", "paper"), "precoding": ("medium", "large"), "mftdma": ("n8-2:6", "n32-8:24"),
+         "urllc": ("paper", "s8888")}
 
 
 def _timed(fn, seconds: float) -> tuple[int, float]:
@@ -39,11 +43,23 @@ def _timed(fn, seconds: float) -> tuple[int, float]:
 
 
 def _actions(core, rng) -> np.ndarray:
-    return rng.uniform(-1, 1, (core.num_envs, core.n_agents, core.action_dim))
+    lo, hi = core.action_bounds
+    if lo == 0.0:  # RB requests: around the equal split
+        hi = 2.0 * hi / core.n_agents
+    return rng.uniform(lo, hi, (core.num_envs, core.n_agents, core.action_dim))
+
+
+def _long(entry, scenario: str):
+    from cfmarl.registry import episode_length
+
+    cfg = entry.make_config(scenario)
+    name = next(n for n in ("episode_steps", "episode_frames", "episode_slots") if hasattr(cfg, n))
+    assert episode_length(cfg) == getattr(cfg, name)
+    return {name: 1_000_000}
 
 
 def bench_core(entry, scenario: str, num_envs: int, seconds: float) -> float:
-    cfg = entry.make_config(scenario, episode_steps=1_000_000)
+    cfg = entry.make_config(scenario, **_long(entry, scenario))
     core = entry.make_core(cfg, num_envs)
     state, _ = core.reset(list(range(num_envs)))
     acts = _actions(core, np.random.default_rng(0))
@@ -60,10 +76,9 @@ def bench_dict(entry, scenario: str, seconds: float) -> float:
     import importlib
 
     mod = importlib.import_module(entry.module)
-    env = mod.parallel_env(scenario=scenario, episode_steps=1_000_000)
+    env = mod.parallel_env(scenario=scenario, **_long(entry, scenario))
     env.reset(seed=0)
-    rng = np.random.default_rng(0)
-    acts = {a: rng.uniform(-1, 1, env.action_space(a).shape) for a in env.possible_agents}
+    acts = dict(zip(env.possible_agents, _actions(env.core, np.random.default_rng(0))[0]))
 
     def one():
         env.step(acts)
@@ -73,7 +88,7 @@ def bench_dict(entry, scenario: str, seconds: float) -> float:
 
 
 def bench_baselines(entry, scenario: str, episodes: int = 2, steps: int = 3) -> dict[str, float]:
-    cfg = entry.make_config(scenario, episode_steps=steps)
+    cfg = entry.make_config(scenario, **{k: steps for k in _long(entry, scenario)})
     out = {}
     for spec in entry.baselines:
         res = evaluate.run_policy(lambda n: entry.make_core(cfg, n), entry.make_baseline(spec),
@@ -103,11 +118,11 @@ def main() -> None:
             base_rows.append((env, scen, lat))
             print("   ms/decision: " + ", ".join(f"{k} {v:.3g}" for k, v in lat.items()), flush=True)
     v = versions()
-    lines = ["# Per-user envs: throughput and baseline decision times", "",
-             "Measured by `python benchmarks/per_user_envs.py` (one core pinned, BLAS single-threaded, "
-             f"{args.seconds:g} s per configuration).", "One agent-step = one user's decision: one power-control step, "
-             "or one precoding near-RT loop (10 RT loops of fading, multipliers, the distributed WMMSE precoder "
-             "update and rates).", "",
+    lines = ["# Per-user and per-node envs: throughput and baseline decision times", "",
+             "Measured by `python benchmarks/env_families.py` (one core pinned, BLAS single-threaded, "
+             f"{args.seconds:g} s per configuration).", "One agent-step = one agent's decision: one power-control step, "
+             "one precoding near-RT loop (10 RT loops of fading, multipliers, the distributed WMMSE precoder "
+             "update and rates), one MF-TDMA frame (10 slots) or one URLLC slot.", "",
              f"Machine: {v['platform']}, {v['cpu_count']} CPUs; Python {v['python']}, numpy {v['numpy']}, "
              f"scipy {v.get('scipy', '?')}, pettingzoo {v['pettingzoo']}, cfmarl {v['cfmarl']}.", "",
              "| env | scenario | size | core, 1 env [agent-steps/s] | core, 8 envs [agent-steps/s] | "

@@ -1,0 +1,161 @@
+"""Offline datasets: collection with behaviour policies (``cfmarl collect``) and loading.
+
+A dataset is a folder with ``manifest.json`` (env, scenario, config, behaviour
+policies, seeds, counts, versions, format) and shards ``shard-NNNNN.npz``
+(compressed NumPy), each holding a batch of whole episodes collected by one
+behaviour policy, episode-major:
+
+    obs       (E, T, N, F) float32   observation of every agent at each step
+    actions   (E, T, N, A) float32   the actions taken (env encoding)
+    rewards   (E, T, N)    float32
+    costs     (E, T, N, C) float32   infos["cost"]
+    next_obs  (E, T, N, F) float32
+    done      (E, T)       bool      episode end after this step
+
+E episodes, T steps, N agents. (s, a, r, c, s') tuples are
+:meth:`Dataset.transitions`; per-node trajectories are the arrays themselves.
+Shards and the manifest are written atomically and the manifest is updated after
+every shard, so an interrupted collection keeps what it finished and resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cfmarl.envs.validation import ConfigError
+from cfmarl.rundir import atomic_write_bytes, versions, write_json
+
+FORMAT = "cfmarl-offline-v1"
+FIELDS = ("obs", "actions", "rewards", "costs", "next_obs", "done")
+
+
+@dataclasses.dataclass
+class Dataset:
+    manifest: dict[str, Any]
+    arrays: dict[str, np.ndarray]  # the FIELDS, episodes of all shards concatenated
+    policy: np.ndarray  # (E,) behaviour policy of every episode
+
+    @property
+    def episodes(self) -> int:
+        return len(self.policy)
+
+    def transitions(self) -> dict[str, np.ndarray]:
+        """Flat (s, a, r, c, s', done) tuples over episodes, steps and agents."""
+        a = self.arrays
+        n = a["rewards"].size
+        done = np.broadcast_to(a["done"][..., None], a["rewards"].shape)
+        return {"s": a["obs"].reshape(n, -1), "a": a["actions"].reshape(n, -1), "r": a["rewards"].reshape(n),
+                "c": a["costs"].reshape(n, -1), "s_next": a["next_obs"].reshape(n, -1), "done": done.reshape(n)}
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    """Load every shard listed in the manifest of the dataset folder ``path``."""
+    root = Path(path)
+    mpath = root / "manifest.json"
+    if not mpath.exists():
+        raise ConfigError(f"dataset: no manifest.json in {root}")
+    manifest = json.loads(mpath.read_text())
+    if manifest.get("format") != FORMAT:
+        raise ConfigError(f"dataset: unknown format {manifest.get('format')!r} in {mpath} (expected {FORMAT})")
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in FIELDS}
+    policy = []
+    for shard in manifest["shards"]:
+        with np.load(root / shard["file"]) as z:
+            for k in FIELDS:
+                parts[k].append(z[k])
+        policy += [shard["policy"]] * shard["episodes"]
+    arrays = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
+    return Dataset(manifest, arrays, np.array(policy))
+
+
+def collect(env: str, scenario: str, overrides: dict, policies: list[str], episodes: int, seed: int, out: str | Path,
+            batch: int = 8, fresh: bool = False, quiet: bool = False, argv: list[str] | None = None) -> Path:
+    """Collect ``episodes`` episodes into the dataset folder ``out`` (resumable); returns the folder."""
+    from tqdm import tqdm
+
+    from cfmarl.evaluate import episode_seeds
+    from cfmarl.registry import episode_length, get_env
+
+    entry = get_env(env)
+    config = entry.make_config(scenario, **overrides)
+    controllers = [entry.make_baseline(p) for p in policies]  # validates every spec first
+    if episodes < 1 or batch < 1:
+        raise ConfigError(f"episodes / batch: must be >= 1, got {episodes} / {batch}")
+    root = Path(out)
+    plan = {"env": env, "scenario": scenario, "overrides": overrides, "policies": policies, "episodes": episodes,
+            "seed": seed, "batch": batch}
+    mpath = root / "manifest.json"
+    manifest = None
+    if mpath.exists() and not fresh:
+        manifest = json.loads(mpath.read_text())
+        if manifest.get("plan") != plan:
+            raise ConfigError(f"collect: {root} holds a dataset collected with other arguments "
+                              f"({manifest.get('plan')}); use another --out or --fresh")
+    if fresh and root.exists():
+        for p in list(root.glob("shard-*.npz")) + [mpath]:
+            p.unlink(missing_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
+    if manifest is None:
+        manifest = {"format": FORMAT, "plan": plan, "argv": argv, "env_config": dataclasses.asdict(config),
+                    "module": entry.module, "family": entry.family, "fields": _field_doc(), "shards": [],
+                    "episodes_done": 0, "transitions": 0, "versions": versions(), "complete": False}
+        write_json(mpath, manifest)
+    seeds = episode_seeds(seed, episodes)
+    n_shards = math.ceil(episodes / batch)
+    steps = episode_length(config)
+    done_shards = {s["index"] for s in manifest["shards"]}
+    todo = [i for i in range(n_shards) if i not in done_shards]
+    bar = tqdm(total=sum(len(seeds[i * batch:(i + 1) * batch]) for i in todo) * steps, unit="step", disable=quiet, file=sys.stderr, dynamic_ncols=True)
+    try:
+        for i in todo:
+            chunk = seeds[i * batch:(i + 1) * batch]
+            ctrl = controllers[i % len(controllers)]
+            bar.set_description(f"shard {i + 1}/{n_shards} ({policies[i % len(controllers)]})")
+            arrays = _rollout(entry.make_core(config, len(chunk)), ctrl, chunk, lambda: bar.update(len(chunk)))
+            name = f"shard-{i:05d}.npz"
+            buf = io.BytesIO()
+            np.savez_compressed(buf, **arrays)
+            atomic_write_bytes(root / name, buf.getvalue())
+            manifest["shards"].append({"index": i, "file": name, "policy": policies[i % len(controllers)],
+                                       "episodes": len(chunk), "episode_seeds": [int(s.generate_state(1)[0])
+                                                                                  for s in chunk],
+                                       "transitions": int(arrays["rewards"].size)})
+            manifest["shards"].sort(key=lambda s: s["index"])
+            manifest["episodes_done"] = sum(s["episodes"] for s in manifest["shards"])
+            manifest["transitions"] = sum(s["transitions"] for s in manifest["shards"])
+            manifest["complete"] = len(manifest["shards"]) == n_shards
+            write_json(mpath, manifest)
+    finally:
+        bar.close()
+    return root
+
+
+def _rollout(core, controller, seeds, tick) -> dict[str, np.ndarray]:
+    state, obs = core.reset(list(seeds))
+    step_kwargs = getattr(controller, "step_kwargs", {})
+    rec: dict[str, list[np.ndarray]] = {k: [] for k in FIELDS}
+    done = np.zeros(core.num_envs, bool)
+    while not done.all():
+        actions = controller.act(core, state, obs)
+        act = np.asarray(actions, np.float32).reshape(core.num_envs, core.n_agents, -1)
+        nxt_state, nxt, rew, cost, done = core.step(state, actions, **step_kwargs)
+        for k, v in (("obs", obs), ("actions", act), ("rewards", rew), ("costs", cost), ("next_obs", nxt),
+                     ("done", done)):
+            rec[k].append(np.asarray(v, np.float32 if k != "done" else bool))
+        state, obs = nxt_state, nxt
+        tick()
+    return {k: np.stack(v, axis=1) for k, v in rec.items()}
+
+
+def _field_doc() -> dict[str, str]:
+    return {"obs": "(E, T, N, F) observation of every agent", "actions": "(E, T, N, A) actions (env encoding)",
+            "rewards": "(E, T, N) rewards", "costs": "(E, T, N, C) infos['cost']",
+            "next_obs": "(E, T, N, F) next observation", "done": "(E, T) episode ended after this step"}

@@ -1,0 +1,1 @@
+"""CF-MIMO OFDM URLLC downlink with energy efficiency (see :mod:`cfmarl.envs.urllc_ofdm_v0`)."""
