@@ -182,7 +182,10 @@ class UrllcCore:
         ee = np.where(energy > 0, state.bits.sum(-1) / np.where(energy > 0, energy, 1.0), 0.0)
         den = state.tx + state.vio + state.last_drops
         rate = np.where(den > 0, (state.vio + state.last_drops) / np.where(den > 0, den, 1), 0.0).mean(-1)
-        return {"energy_efficiency_bit_per_j": ee, "delay_violation_rate": rate,
+        tx = state.tx.sum(-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            delay_ms = np.where(tx > 0, state.delays.sum(-1) / np.maximum(tx, 1) * c.slot_s * 1e3, np.nan)
+        return {"energy_efficiency_bit_per_j": ee, "delay_violation_rate": rate, "mean_delay_ms": delay_ms,
                 "dropped_packets": state.last_drops.sum(-1), "violated_packets": state.vio.sum(-1),
                 "throughput_kbps": state.served_bits.sum(-1) / c.slot_s / 1e3,
                 "tx_power_w": state.power_w, "buffered_packets": state.qlen.sum(-1).astype(float)}

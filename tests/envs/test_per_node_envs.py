@@ -48,6 +48,8 @@ def test_every_scenario_builds_steps_and_pickles(name, mod, scenario):
     assert a[1] == b[1] and a[4] == b[4]
     assert all(isinstance(i["cost"], float) for i in a[4].values())
     assert all(isinstance(v, float) for v in env.kpis().values())
+    if name == "urllc":  # transmitted packets are within their deadline by construction
+        assert env.kpis()["mean_delay_ms"] <= env.config.deadline_s * 1e3 or np.isnan(env.kpis()["mean_delay_ms"])
 
 
 def test_bad_input_is_a_clear_error():
