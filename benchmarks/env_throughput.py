@@ -35,10 +35,10 @@ SIZES = {96: "medium", 1024: "large", 4096: "xlarge"}
 
 
 def _timed(fn, seconds: float) -> tuple[int, float]:
-    """Call ``fn`` (one window per call) until ``seconds`` have passed; (calls, elapsed)."""
+    """Call ``fn`` (one step per call) until ``seconds`` have passed, at least once; (calls, elapsed)."""
     fn()  # warm-up
     n, t0 = 0, time.perf_counter()
-    while (el := time.perf_counter() - t0) < seconds:
+    while (el := time.perf_counter() - t0) < seconds or n == 0:
         fn()
         n += 1
     return n, el

@@ -79,9 +79,18 @@ def get_env(name: str) -> EnvEntry:
     return reg[name]
 
 
+#: The config field holding the number of decisions per episode, by env family naming.
+EPISODE_LENGTH_FIELDS = ("episode_windows", "episode_steps", "episode_frames", "episode_slots")
+
+
+def episode_length_field(config) -> str:
+    """Name of the config field that holds the decisions per episode."""
+    for name in EPISODE_LENGTH_FIELDS:
+        if hasattr(config, name):
+            return name
+    raise ValueError(f"{type(config).__name__}: no episode length field")
+
+
 def episode_length(config) -> int:
     """Decisions per episode of any registered env config."""
-    for name in ("episode_windows", "episode_steps", "episode_frames", "episode_slots"):
-        if hasattr(config, name):
-            return getattr(config, name)
-    raise ValueError(f"{type(config).__name__}: no episode length field")
+    return getattr(config, episode_length_field(config))

@@ -110,6 +110,12 @@ def _agent_name(idx: np.ndarray, agent_ids: Sequence[str] | None) -> str:
     return name if b == 0 else f"{name} (env copy {b})"
 
 
+def check_num_envs(num_envs: Any) -> None:
+    """The number of env copies of an array core: an integer >= 1."""
+    if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+        raise ValueError(f"num_envs: must be an integer >= 1, got {num_envs!r}")
+
+
 def make_rngs(seeds: Any, num_envs: int) -> list[np.random.Generator]:
     """One generator per env copy from a seed / SeedSequence / Generator (num_envs == 1) or a
     sequence of them (copy b's trajectory then depends only on its own seed)."""

@@ -36,7 +36,7 @@ import numpy as np
 from cfmarl.envs.ap_selection.config import ApSelectionConfig
 from cfmarl.envs.physics import fading, geometry, mobility, pathloss, precoding, shadowing
 from cfmarl.envs.physics.units import thermal_noise_power_w
-from cfmarl.envs.validation import coerce_binary_actions, make_rngs
+from cfmarl.envs.validation import check_num_envs, coerce_binary_actions, make_rngs
 
 OBS_SNR_CENTER_DB = 35.0
 OBS_SNR_SCALE_DB = 10.0
@@ -69,8 +69,7 @@ class ApSelectionCore:
     ``step(state, actions) -> state, obs, reward, cost, done``."""
 
     def __init__(self, config: ApSelectionConfig, num_envs: int = 1):
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-            raise ValueError(f"num_envs: must be an integer >= 1, got {num_envs!r}")
+        check_num_envs(num_envs)
         self.config = c = config
         self.num_envs = num_envs
         self.L, self.K = c.num_aps, c.num_ues
@@ -83,12 +82,8 @@ class ApSelectionCore:
         self.noise_w = thermal_noise_power_w(c.bandwidth_hz, c.noise_figure_db)
         self.area = mobility.Area(c.area_shape, c.area_size_m, c.wrap_around)
         self._wrap = c.area_size_m if c.wrap_around else None
-        veh = np.arange(self.K) < c.num_vehicular
-        cls = [mobility.VEHICULAR if v else mobility.PEDESTRIAN for v in veh]
-        self._mean_speed = np.array([m.mean_speed_mps for m in cls])
-        self._mean_leg = np.array([m.mean_leg_s for m in cls])
-        self._pause_prob = np.array([m.pause_probability for m in cls])
-        self._mean_pause = np.array([m.mean_pause_s for m in cls])
+        self._mean_speed, self._mean_leg, self._pause_prob, self._mean_pause = mobility.class_parameters(
+            self.K, c.num_vehicular)
         self._obs_low = np.concatenate([np.full(c.history_len, -OBS_SNR_CLIP), [0.0, 0.0]]).astype(np.float32)
         self._obs_high = np.concatenate([np.full(c.history_len, OBS_SNR_CLIP), [1.0, OBS_SE_RATIO_CLIP]]
                                         ).astype(np.float32)
@@ -179,7 +174,7 @@ class ApSelectionCore:
             out[f"se_ue{k}_bps_hz"] = state.se_window[:, k]
         return out
 
-    def agent_graph(self) -> tuple[np.ndarray, np.ndarray]:
+    def agent_graph(self, state: ApSelectionState | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Directed edges between links sharing an AP (type 0) or a UE (type 1).
 
         Returns edge_index (2, E) int64 (source, target) and edge_type (E,) int64,

@@ -41,7 +41,7 @@ from scipy.special import erfc
 from cfmarl.envs.mf_tdma.config import RF_SETTINGS, MfTdmaConfig
 from cfmarl.envs.physics import geometry, pathloss
 from cfmarl.envs.physics.units import thermal_noise_power_w
-from cfmarl.envs.validation import coerce_box_actions, make_rngs
+from cfmarl.envs.validation import check_num_envs, coerce_box_actions, make_rngs
 
 MAX_TOPOLOGY_DRAWS = 10_000
 
@@ -69,13 +69,13 @@ class MfTdmaState:
     delay_sum: np.ndarray  # (B, N) their summed delay [s]
     dropped: np.ndarray  # (B, N) packets dropped at each node
     lost_unreachable: np.ndarray  # (B,) packets generated for unreachable destinations this frame
+    generated: np.ndarray  # (B,) packets generated this frame
     sent: np.ndarray  # (B,) transmissions
 
 
 class MfTdmaCore:
     def __init__(self, config: MfTdmaConfig, num_envs: int = 1):
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-            raise ValueError(f"num_envs: must be an integer >= 1, got {num_envs!r}")
+        check_num_envs(num_envs)
         self.config = c = config
         self.num_envs = num_envs
         self.N = c.num_nodes
@@ -150,7 +150,8 @@ class MfTdmaCore:
             gen_dest=np.zeros((B * N, Q), np.int32), gen_birth=np.zeros((B * N, Q)), gen_len=np.zeros(B * N, int),
             tr_dest=np.zeros((B * N, Q), np.int32), tr_birth=np.zeros((B * N, Q)), tr_retry=np.zeros((B * N, Q), int),
             tr_len=np.zeros(B * N, int), obs_raw=np.zeros((B, N, 4)), grants=z.copy(), delivered=z.copy(),
-            delay_sum=z.copy(), dropped=z.copy(), lost_unreachable=np.zeros(B), sent=np.zeros(B))
+            delay_sum=z.copy(), dropped=z.copy(), lost_unreachable=np.zeros(B), generated=np.zeros(B),
+            sent=np.zeros(B))
         return state, self._observe(state)
 
     def normalise_requests(self, requests: np.ndarray) -> np.ndarray:
@@ -183,6 +184,7 @@ class MfTdmaCore:
         state.dropped[:] = 0.0
         state.sent[:] = 0.0
         state.lost_unreachable[:] = 0.0
+        state.generated[:] = 0.0
         gen_max = state.gen_len.reshape(B, N).astype(float)
         tr_max = state.tr_len.reshape(B, N).astype(float)
         t0 = state.t * c.frame_s
@@ -243,6 +245,7 @@ class MfTdmaCore:
         c, B, N = self.config, self.num_envs, self.N
         counts = np.stack([g.poisson(self.rate_pps * c.slot_s) for g in state.rngs])  # (B, N)
         total = counts.sum(-1)
+        state.generated += total
         if not total.any():
             return
         src = np.concatenate([np.repeat(np.arange(N), counts[b]) for b in range(B)])  # packets, by env copy

@@ -44,6 +44,14 @@ PEDESTRIAN = MobilityClass("pedestrian", float(kmh_to_mps(3.0)), 20.0, 0.5, 5.0)
 VEHICULAR = MobilityClass("vehicular", float(kmh_to_mps(30.0)), 10.0, 0.3, 3.0)
 
 
+def class_parameters(num_ues: int, num_vehicular: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-UE (mean speed, mean leg, pause probability, mean pause) for the first ``num_vehicular`` UEs
+    vehicular and the rest pedestrian, each (num_ues,)."""
+    cls = [VEHICULAR if k < num_vehicular else PEDESTRIAN for k in range(num_ues)]
+    return (np.array([m.mean_speed_mps for m in cls]), np.array([m.mean_leg_s for m in cls]),
+            np.array([m.pause_probability for m in cls]), np.array([m.mean_pause_s for m in cls]))
+
+
 @dataclass(frozen=True)
 class Area:
     """Service area: ``disc`` of radius ``size_m`` centred at 0, or ``square``

@@ -58,7 +58,7 @@ from cfmarl.envs.physics.precoding import mrt_received_amplitudes
 from cfmarl.envs.physics.units import thermal_noise_power_w
 from cfmarl.envs.power_control import objectives as obj
 from cfmarl.envs.power_control.config import PowerControlConfig
-from cfmarl.envs.validation import coerce_box_actions, make_rngs
+from cfmarl.envs.validation import check_num_envs, coerce_box_actions, make_rngs
 
 BETA_SCALE_DB = 20.0
 
@@ -91,8 +91,7 @@ class PowerControlCore:
     state, obs, reward, cost, done``."""
 
     def __init__(self, config: PowerControlConfig, num_envs: int = 1):
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-            raise ValueError(f"num_envs: must be an integer >= 1, got {num_envs!r}")
+        check_num_envs(num_envs)
         self.config = c = config
         self.num_envs = num_envs
         self.L, self.K = c.num_aps, c.num_ues
@@ -106,12 +105,8 @@ class PowerControlCore:
         self.agent_ids = ["central"] if self.central else [f"ue{k}" for k in range(self.K)]
         self.noise_w = thermal_noise_power_w(c.bandwidth_hz, c.noise_figure_db)
         self.area = mobility.Area("square", c.area_size_m, wrap=True)
-        veh = np.arange(self.K) < c.num_vehicular
-        cls = [mobility.VEHICULAR if v else mobility.PEDESTRIAN for v in veh]
-        self._mean_speed = np.array([m.mean_speed_mps for m in cls])
-        self._mean_leg = np.array([m.mean_leg_s for m in cls])
-        self._pause_prob = np.array([m.pause_probability for m in cls])
-        self._mean_pause = np.array([m.mean_pause_s for m in cls])
+        self._mean_speed, self._mean_leg, self._pause_prob, self._mean_pause = mobility.class_parameters(
+            self.K, c.num_vehicular)
         row_lo = np.concatenate([np.full(self.L, -5.0), [0.0, 0.0, -10.0, 0.0, 0.0]]).astype(np.float32)
         row_hi = np.concatenate([np.full(self.L, 5.0), [1.0, 1.0, 10.0, 10.0, 1.0]]).astype(np.float32)
         reps = self.K if self.central else 1

@@ -55,7 +55,7 @@ import numpy as np
 from cfmarl.envs.physics import fading, geometry, mimo, pathloss, shadowing
 from cfmarl.envs.physics.units import kmh_to_mps, thermal_noise_power_w
 from cfmarl.envs.precoding.config import PrecodingConfig
-from cfmarl.envs.validation import coerce_box_actions, make_rngs
+from cfmarl.envs.validation import check_num_envs, coerce_box_actions, make_rngs
 
 BITS_PER_COMPLEX = 64  # two float32 per complex number on the E2 interface
 
@@ -85,8 +85,7 @@ class PrecodingCore:
     """Vectorised simulator: ``reset(seeds)`` / ``step(state, actions, precoder=None)``."""
 
     def __init__(self, config: PrecodingConfig, num_envs: int = 1):
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-            raise ValueError(f"num_envs: must be an integer >= 1, got {num_envs!r}")
+        check_num_envs(num_envs)
         self.config = c = config
         self.num_envs = num_envs
         self.L, self.K = c.num_orus, c.num_ues

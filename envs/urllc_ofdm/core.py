@@ -36,7 +36,7 @@ import numpy as np
 from cfmarl.envs.physics.fbl import fbl_bits
 from cfmarl.envs.urllc_ofdm import channel as ch
 from cfmarl.envs.urllc_ofdm.config import UrllcConfig
-from cfmarl.envs.validation import ConfigError, coerce_box_actions, make_rngs
+from cfmarl.envs.validation import ConfigError, check_num_envs, coerce_box_actions, make_rngs
 
 
 @dataclass
@@ -64,8 +64,7 @@ class UrllcState:
 
 class UrllcCore:
     def __init__(self, config: UrllcConfig, num_envs: int = 1):
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-            raise ValueError(f"num_envs: must be an integer >= 1, got {num_envs!r}")
+        check_num_envs(num_envs)
         self.config = c = config
         self.num_envs = num_envs
         self.B, self.U, self.K, self.M = c.num_aps, c.num_ues, c.subbands, c.antennas
@@ -211,28 +210,32 @@ class UrllcCore:
     def _service(self, state: UrllcState, bits: np.ndarray):
         """FIFO service of ``bits`` (E, ..., U): packets fully transmitted, deadline violations (packets at
         their last slot not fully served) and bits actually served."""
-        extra = bits.ndim - 2
-        shape = (self.num_envs,) + (1,) * extra + (self.U, self.Q)
-        valid = np.arange(self.Q) < state.qlen[..., None]
-        rem = np.where(valid, state.rem, 0.0).reshape(shape)
-        cs = np.cumsum(rem, -1)
-        full = (cs <= bits[..., None] + 1e-9) & valid.reshape(shape)
-        tx = full.sum(-1)
-        expiring = ((state.t - state.arr + 1 >= self.D) & valid).sum(-1).reshape(shape[:-1])  # a prefix (FIFO)
-        vio = np.maximum(expiring - tx, 0)
-        served = np.minimum(bits, cs[..., -1])
+        shape = (self.num_envs,) + (1,) * (bits.ndim - 2) + (self.U, self.Q)
+        valid, cs, expiring = self._fifo(state)
+        tx = ((cs.reshape(shape) <= bits[..., None] + 1e-9) & valid.reshape(shape)).sum(-1)
+        vio = np.maximum(expiring.reshape(shape[:-1]) - tx, 0)
+        served = np.minimum(bits, cs[..., -1].reshape(shape[:-1]))
         return tx, vio, served
 
-    def _advance_queue(self, state: UrllcState, bits: np.ndarray) -> None:
+    def urgent_packets(self, state: UrllcState) -> np.ndarray:
+        """Packets at their last service slot (their delay reaches the deadline now), (E, U)."""
+        return self._fifo(state)[2]
+
+    def _fifo(self, state: UrllcState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Valid queue slots (E, U, Q), cumulative queued bits in FIFO order (E, U, Q) and the number of
+        packets at their last slot (E, U), which are a prefix of the queue (one deadline per UE)."""
         valid = np.arange(self.Q) < state.qlen[..., None]
         cs = np.cumsum(np.where(valid, state.rem, 0.0), -1)
-        full = (cs <= bits[..., None] + 1e-9) & valid
-        tx = full.sum(-1)
+        expiring = ((state.t - state.arr + 1 >= self.D) & valid).sum(-1)
+        return valid, cs, expiring
+
+    def _advance_queue(self, state: UrllcState, bits: np.ndarray) -> None:
+        valid, cs, expiring = self._fifo(state)
+        tx = ((cs <= bits[..., None] + 1e-9) & valid).sum(-1)
         # the first packet not fully served keeps what is left of it
         left = cs - bits[..., None]
         first = np.arange(self.Q)[None, None, :] == tx[..., None]
         state.rem = np.where(first & valid, np.minimum(state.rem, np.maximum(left, 0.0)), state.rem)
-        expiring = ((state.t - state.arr + 1 >= self.D) & valid).sum(-1)
         k = np.maximum(tx, expiring)
         idx = np.minimum(np.arange(self.Q)[None, None, :] + k[..., None], self.Q - 1)
         state.rem = np.take_along_axis(state.rem, idx, -1)
@@ -254,8 +257,7 @@ class UrllcCore:
         """Packets arriving now (sizes (E, U, A) in arrival order, 0 = none): each is dropped if it does not
         fit in the buffer when it arrives (per-packet tail drop); the rest join the FIFO."""
         c = self.config
-        valid = np.arange(self.Q) < state.qlen[..., None]
-        queued = np.where(valid, state.rem, 0.0).sum(-1)  # (E, U)
+        queued = self._fifo(state)[1][..., -1]  # bits in the buffer (E, U)
         if np.all(queued + sizes.sum(-1) <= c.buffer_bits):
             accept = sizes > 0
         else:  # packets in arrival order (rarely needed)
@@ -286,9 +288,7 @@ class UrllcCore:
         c = self.config
         snr = (self.pbm(state) ** 2) * (self.p_max_w / c.subcarriers) / self.noise_w
         feat = np.clip(10 * np.log10(np.maximum(snr, 1e-30)) / 10.0, -30.0, 30.0)  # (E, B, U, K, M)
-        valid = np.arange(self.Q) < state.qlen[..., None]
-        urgent = ((state.t - state.arr + 1 >= self.D) & valid).sum(-1)
-        queue = np.concatenate([state.qlen, urgent], -1) / max(c.arrival_rate, 1.0)  # (E, 2U)
+        queue = np.concatenate([state.qlen, self.urgent_packets(state)], -1) / max(c.arrival_rate, 1.0)  # (E, 2U)
         if self.central:
             return np.concatenate([feat.reshape(self.num_envs, -1), queue], -1)[:, None].astype(np.float32)
         per_ap = feat.reshape(self.num_envs, self.B, -1)

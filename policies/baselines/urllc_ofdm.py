@@ -37,8 +37,7 @@ def heuristic_actions(core: UrllcCore, state: UrllcState) -> np.ndarray:
     gain = core.pbm(state)  # (E, B, U, K, M)
     beam = gain.argmax(-1)  # (E, B, U, K)
     best = gain.max(-1)
-    valid = np.arange(core.Q) < state.qlen[..., None]
-    urgent = ((state.t - state.arr + 1 >= core.D) & valid).sum(-1)  # (E, U)
+    urgent = core.urgent_packets(state)  # (E, U)
     has = state.qlen > 0
     weight = (1.0 + urgent)[:, None, :, None] * best * has[:, None, :, None]
     share = weight / np.maximum(weight.max((-1, -2), keepdims=True), 1e-300)

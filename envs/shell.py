@@ -1,12 +1,15 @@
-"""PettingZoo ParallelEnv shell over an array core with continuous (Box) actions.
+"""PettingZoo ParallelEnv shell shared by every environment: a dict view of one env copy of an array core.
 
-The shell only converts between dicts keyed by agent id and the core's arrays
-(one env copy); all simulation happens in the core. Used by the per-user
-environments (power control, precoding).
+The shell only converts between dicts keyed by agent id and the core's arrays;
+all simulation happens in the core. A subclass names its core class, its
+``make_config`` and default scenario; agents act in Box(*core.action_bounds,
+(core.action_dim,)) unless the subclass overrides :meth:`_action_space` and
+:meth:`_action_array` (AP selection's Discrete(2)).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,20 +19,30 @@ from pettingzoo import ParallelEnv
 from cfmarl.envs.validation import ActionError
 
 
-class BoxCoreParallelEnv(ParallelEnv):
-    """ParallelEnv around ``core`` (num_envs == 1) whose agents act in Box(*core.action_bounds, (action_dim,))."""
+class CoreParallelEnv(ParallelEnv):
+    """ParallelEnv around ``core_cls(config, num_envs=1)``."""
 
     metadata: dict[str, Any] = {"render_modes": [], "is_parallelizable": True}
+    core_cls: type
+    make_config: Callable[..., Any]  # (scenario, **overrides) -> config
+    default_scenario: str
 
-    def __init__(self, core: Any):
-        self.core = core
-        self.config = core.config
+    def __init__(self, config: Any = None, scenario: str | None = None, render_mode: str | None = None,
+                 **overrides: Any):
+        if render_mode is not None:
+            raise ValueError(f"render_mode: this environment does not render; got {render_mode!r}")
+        if config is None:
+            config = type(self).make_config(scenario or self.default_scenario, **overrides)
+        elif scenario is not None or overrides:
+            raise ValueError("pass either config or scenario/overrides, not both")
+        self.config = config
+        self.core = core = self.core_cls(config, num_envs=1)
         self.render_mode = None
         self.possible_agents = list(core.agent_ids)
         self.agents: list[str] = []
         low, high = core.obs_bounds
         obs_space = spaces.Box(low, high, dtype=np.float32)
-        act_space = spaces.Box(*core.action_bounds, (core.action_dim,), dtype=np.float32)
+        act_space = self._action_space()
         self._obs_spaces = {a: obs_space for a in self.possible_agents}
         self._act_spaces = {a: act_space for a in self.possible_agents}
         self._index = {a: i for i, a in enumerate(self.possible_agents)}
@@ -40,7 +53,7 @@ class BoxCoreParallelEnv(ParallelEnv):
     def observation_space(self, agent: str) -> spaces.Box:
         return self._obs_spaces[agent]
 
-    def action_space(self, agent: str) -> spaces.Box:
+    def action_space(self, agent: str) -> spaces.Space:
         return self._act_spaces[agent]
 
     def reset(self, seed: int | None = None, options: dict | None = None):
@@ -61,6 +74,22 @@ class BoxCoreParallelEnv(ParallelEnv):
             unknown = [a for a in actions if a not in self._index]
             raise ActionError(f"actions: every live agent needs an action; missing {missing[:5]}"
                               f"{'...' if len(missing) > 5 else ''}, unknown {unknown[:5]}")
+        self.state, obs, rew, cost, done = self.core.step(self.state, self._action_array(actions))
+        agents = self.possible_agents
+        infos = {a: {"cost": c} for a, c in zip(agents, cost[0, :, 0].tolist())}
+        truncated = bool(done[0])
+        truncs = dict.fromkeys(agents, truncated)
+        if truncated:
+            self.agents = []
+        return (dict(zip(agents, obs[0])), dict(zip(agents, rew[0].tolist())), dict.fromkeys(agents, False),
+                truncs, infos)
+
+    # ------------------------------------------------------------ actions
+    def _action_space(self) -> spaces.Space:
+        return spaces.Box(*self.core.action_bounds, (self.core.action_dim,), dtype=np.float32)
+
+    def _action_array(self, actions: dict[str, Any]) -> np.ndarray:
+        """Dict of per-agent actions -> the core's (1, n_agents, action_dim) array."""
         dim = self.core.action_dim
         arr = np.empty((len(self.possible_agents), dim))
         for i, a in enumerate(self.possible_agents):  # dict -> array (the shell's job, not the physics)
@@ -71,19 +100,11 @@ class BoxCoreParallelEnv(ParallelEnv):
             if v.size != dim:
                 raise ActionError(f"actions[{a!r}]: expected {dim} value(s), got shape {v.shape}")
             arr[i] = v.reshape(-1)
-        self.state, obs, rew, cost, done = self.core.step(self.state, arr[None])
-        agents = self.possible_agents
-        infos = {a: {"cost": c} for a, c in zip(agents, cost[0, :, 0].tolist())}
-        truncated = bool(done[0])
-        truncs = dict.fromkeys(agents, truncated)
-        if truncated:
-            self.agents = []
-        return (dict(zip(agents, obs[0])), dict(zip(agents, rew[0].tolist())), dict.fromkeys(agents, False),
-                truncs, infos)
+        return arr[None]
 
     # ---------------------------------------------------------------- extras
     def agent_graph(self) -> tuple[np.ndarray, np.ndarray]:
-        """Interaction graph among ``possible_agents``: edge_index (2, E), edge_type (E,)."""
+        """Interaction graph among ``possible_agents``: edge_index (2, E), edge_type (E,) (see the env's module)."""
         return self.core.agent_graph(self.state)
 
     def kpis(self) -> dict[str, float]:
@@ -97,4 +118,3 @@ class BoxCoreParallelEnv(ParallelEnv):
 
     def close(self) -> None:
         return None
-
