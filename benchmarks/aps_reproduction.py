@@ -49,7 +49,7 @@ def plan(base: dict, seeds: list[int], ablation_seeds: list[int], iterations: in
                                               training__iterations=iterations)
             exps[f"central_{mob}_s{s}"] = variant(
                 base, f"central_{mob}_s{s}", seed=s, env__scenario=scen, training__iterations=iterations,
-                model__architecture="central", model__hidden=256, pretrain__enabled=False)
+                model__mode="central", model__hidden=256, pretrain__enabled=False)
     for s in ablation_seeds:
         for w in (0.5, 2.0, 8.0):
             exps[f"unconstrained_w{w:g}_ped_s{s}"] = variant(

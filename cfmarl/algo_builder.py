@@ -1,4 +1,10 @@
-"""Typed experiment -> RLlib AlgorithmConfig (graph mode, PPO-Lagrangian)."""
+"""Typed experiment -> RLlib AlgorithmConfig, for any registered env and learner.
+
+``model.mode`` picks the adapter and module (graph: per-node GNN / MLP model on the
+graph agent; central: one joint model on the graph agent; per_agent: stock RLlib
+multi-agent with a shared MLP), ``algorithm.name`` the learner (its registry entry
+says what it supports and maps the ``algorithm`` section to its ``.training()``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from cfmarl.experiment import ExperimentConfig
 
 
 def module_spec(exp: ExperimentConfig, env_config: dict | None = None) -> Any:
-    """The RLModuleSpec of the experiment's model, with the env's static graph."""
+    """The RLModuleSpec of a graph / central experiment's model, with the env's graph."""
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
     from cfmarl.policies.adapters.graph_env import GraphEnv
@@ -16,45 +22,51 @@ def module_spec(exp: ExperimentConfig, env_config: dict | None = None) -> Any:
 
     probe = GraphEnv(env_config or exp.env_config())
     m = exp.model
-    if m.architecture == "central":
-        return RLModuleSpec(module_class=CentralActorCritic, observation_space=probe.observation_spaces["graph"],
-                            action_space=probe.action_spaces["graph"],
-                            model_config={"hidden": m.hidden, "num_costs": probe.core.n_costs})
+    spaces = dict(observation_space=probe.observation_spaces["graph"], action_space=probe.action_spaces["graph"])
+    if m.mode == "central":
+        return RLModuleSpec(module_class=CentralActorCritic, **spaces,
+                            model_config={"hidden": m.hidden, "num_costs": probe.core.n_costs,
+                                          "action_head": m.action_head})
     edge_index, edge_type = probe.graph()
     return RLModuleSpec(
-        module_class=GraphActorCritic, observation_space=probe.observation_spaces["graph"],
-        action_space=probe.action_spaces["graph"],
-        model_config={"edge_index": edge_index, "edge_type": edge_type, "num_relations": int(edge_type.max()) + 1,
+        module_class=GraphActorCritic, **spaces,
+        model_config={"edge_index": edge_index, "edge_type": edge_type, "num_relations": int(edge_type.max()) + 1
+                      if edge_type.size else 1, "num_nodes": probe.n,
                       "sequence_features": getattr(probe.core, "sequence_features", 0), "encoder": m.encoder,
                       "rounds": m.rounds, "hidden": m.hidden, "use_gru": m.use_gru, "gru_hidden": m.gru_hidden,
-                      "num_costs": probe.core.n_costs})
+                      "num_costs": probe.core.n_costs, "action_head": m.action_head})
 
 
 def build_algo_config(exp: ExperimentConfig) -> Any:
-    from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
-
     from cfmarl.policies.adapters.graph_env import MODULE_ID, GraphEnv, policy_mapping_fn
     from cfmarl.policies.callbacks import GraphEpisodeMetrics
-    from cfmarl.policies.learners.ppo_lagrangian import PPOLagrangianConfig
+    from cfmarl.policies.learners.registry import get_learner
 
     a, r = exp.algorithm, exp.resources
+    learner = get_learner(a.name)
     env_config = exp.env_config()
     envs = r.num_envs_per_env_runner * max(1, r.num_env_runners)
-    cfg = (PPOLagrangianConfig()
-           .environment(GraphEnv, env_config=env_config)
-           .env_runners(num_env_runners=r.num_env_runners, num_envs_per_env_runner=r.num_envs_per_env_runner,
-                        rollout_fragment_length="auto", episodes_to_numpy=False)
-           .multi_agent(policies={MODULE_ID}, policy_mapping_fn=policy_mapping_fn)
-           .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs={MODULE_ID: module_spec(exp, env_config)}))
+    cfg = learner.make_config()
+    cfg = (cfg.env_runners(num_env_runners=r.num_env_runners, num_envs_per_env_runner=r.num_envs_per_env_runner,
+                           rollout_fragment_length="auto", episodes_to_numpy=False)
            .callbacks(GraphEpisodeMetrics)
-           .training(lr=a.lr, gamma=a.gamma, lambda_=a.lambda_, clip_param=a.clip_param,
-                     vf_clip_param=a.vf_clip_param, grad_clip=a.grad_clip, entropy_coeff=a.entropy_coeff,
-                     vf_loss_coeff=a.vf_loss_coeff, num_epochs=a.num_epochs, minibatch_size=a.minibatch_size,
-                     train_batch_size_per_learner=a.train_batch_size, cost_limit=a.cost_limit,
-                     lagrangian_rule=a.lagrangian_rule, lambda_lr=a.lambda_lr, lambda_init=a.lambda_init,
-                     pid_kp=a.pid_kp, pid_ki=a.pid_ki, pid_kd=a.pid_kd, pid_ema_alpha=a.pid_ema_alpha,
-                     advantage_scaling=a.advantage_scaling)
+           .training(**learner.training_kwargs(a))
            .debugging(seed=exp.seed)
            .reporting(metrics_num_episodes_for_smoothing=max(1, envs)))
+    if exp.model.mode == "per_agent":
+        from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+        from cfmarl.policies.adapters.per_agent import PerAgentEnv, per_agent_policy_mapping_fn
+
+        cfg = (cfg.environment(PerAgentEnv, env_config=env_config)
+               .multi_agent(policies={MODULE_ID}, policy_mapping_fn=per_agent_policy_mapping_fn)
+               .rl_module(model_config=DefaultModelConfig(fcnet_hiddens=[exp.model.hidden, exp.model.hidden])))
+    else:
+        from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+
+        # the heads emit actions inside the env's bounds: no normalisation or clipping by RLlib
+        cfg = (cfg.environment(GraphEnv, env_config=env_config, normalize_actions=False, clip_actions=False)
+               .multi_agent(policies={MODULE_ID}, policy_mapping_fn=policy_mapping_fn)
+               .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs={MODULE_ID: module_spec(exp, env_config)})))
     cfg.validate()
     return cfg

@@ -37,9 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("envs", help="list environments, scenarios and their sizes")
     e.set_defaults(func=cmd_envs)
 
+    le = sub.add_parser("learners", help="list learners (algorithm.name) and what they support")
+    le.set_defaults(func=cmd_learners)
+
     ev = sub.add_parser("evaluate", help="evaluate controllers on a scenario; writes a run directory")
     ev.add_argument("--env", default="aps", help="environment short name (see `cfmarl envs`)")
-    ev.add_argument("--scenario", default="medium", help="scenario name (see `cfmarl envs`)")
+    ev.add_argument("--scenario", default=None, help="scenario name (see `cfmarl envs`; default: the env's default)")
     ev.add_argument("--policy", action="append", metavar="SPEC",
                     help="controller, repeatable: a baseline spec (k-strongest, k-strongest:k=2,by=large_scale, "
                          "all-on, greedy; 'all' = every baseline; default all), or a training run directory / "
@@ -161,6 +164,16 @@ def cmd_envs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_learners(args: argparse.Namespace) -> int:
+    from cfmarl.policies.learners.registry import learner_registry
+
+    for entry in learner_registry().values():
+        print(f"{entry.name}  ({'off' if entry.off_policy else 'on'}-policy; actions: {', '.join(sorted(entry.actions))}; "
+              f"model.mode: {', '.join(sorted(entry.modes))}; {'constrained' if entry.constrained else 'unconstrained'})")
+        print(f"  {entry.description}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -168,6 +181,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from cfmarl.registry import episode_length, get_env
 
     entry = get_env(args.env)
+    args.scenario = args.scenario or entry.default_scenario or entry.scenario_names()[0]
     config = entry.make_config(args.scenario, **parse_overrides(args.set))
     specs = args.policy or ["all"]
     specs = [s for spec in specs for s in (entry.baselines if spec == "all" else [spec])]
@@ -213,11 +227,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     rundir.write_csv(out / "kpis.csv", summaries)
     title = (f"{args.env}/{args.scenario}: {config.describe()['size']}, {config.describe()['task']}, "
              f"{args.episodes} episodes, seed {args.seed}")
-    figures = plots.plot_evaluation(args.env, results, summaries, config, title, out)
-    if args.env == "aps":
-        _print_summary(summaries, config.se_target_bps_hz)
-    else:
-        _print_table(summaries)
+    figures = plots.plot_evaluation(entry.declaration, results, summaries, config, title, out)
+    print("\n" + evaluate.format_table(summaries, entry.declaration))
     elapsed = time.perf_counter() - t_start
     print(f"\n{'Interrupted: partial results' if interrupted else 'Done'} in {elapsed:.1f} s. Files in {out}/:")
     print(f"  kpis.csv (one row per policy), episodes.csv (one row per episode), {', '.join(figures)}, "
@@ -253,36 +264,12 @@ def _make_controller(entry, spec: str, env_config: dict):
     """A baseline spec, or the path of a training checkpoint / run directory."""
     path = Path(spec)
     if path.exists():
-        from cfmarl.policies.module_controller import (ModuleController, latest_checkpoint_of, load_module,
-                                                       rebuild_for_env)
+        from cfmarl.policies.module_controller import controller_for, latest_checkpoint_of, load_module, rebuild_for_env
 
         path = latest_checkpoint_of(path)
-        ctrl = ModuleController(rebuild_for_env(load_module(path), env_config), name=f"{path.parent.parent.name}@{path.name}"
-                                if path.name.startswith("iter_") else path.name)
-        return ctrl
+        return controller_for(rebuild_for_env(load_module(path), env_config),
+                              f"{path.parent.parent.name}@{path.name}" if path.name.startswith("iter_") else path.name)
     return entry.make_baseline(spec)
-
-
-def _print_table(rows: list[dict]) -> None:
-    """Policy x KPI table (mean over episodes) of the KPIs the env summarises."""
-    keys = [k for k in rows[0] if k not in ("policy", "episodes") and not k.endswith("_std")]
-    width = max(12, *(len(k) for k in keys))
-    print(f"\n{'KPI (mean over episodes)':<{width}} " + " ".join(f"{r['policy'][:14]:>14}" for r in rows))
-    for k in keys:
-        print(f"{k:<{width}} " + " ".join(f"{r[k]:>14.4g}" for r in rows))
-
-
-def _print_summary(rows: list[dict], target: float) -> None:
-    print(f"\n{'policy':<30} {'active APs':>12} {'mean SE':>14} {'UEs >= target':>14} {'power [W]':>14} "
-          f"{'EE [Mbit/J]':>12} {'ms/decision':>12}")
-    for r in rows:
-        print(f"{r['policy']:<30} {r['active_aps']:>6.2f} ± {r['active_aps_std']:<4.2f}"
-              f"{r['mean_se_bps_hz']:>8.3f} ± {r['mean_se_bps_hz_std']:<4.2f}"
-              f"{100 * r['target_satisfaction']:>12.1f} %"
-              f"{r['network_power_w']:>9.1f} ± {r['network_power_w_std']:<4.1f}"
-              f"{r['energy_efficiency_bit_per_j'] / 1e6:>11.2f}"
-              f"{r['decision_latency_ms']:>13.3f}")
-    print(f"(mean ± std over episodes; SE in bit/s/Hz; target {target:g} bit/s/Hz)")
 
 
 if __name__ == "__main__":

@@ -106,3 +106,32 @@ def run_policy(make_core: Callable[[int], Any], controller: Any, seeds: Sequence
             row["decision_latency_ms"] = 1e3 * latency / steps / len(chunk)
             res.episodes.append(row)
     return res
+
+
+def format_table(summaries: Sequence[dict], declaration, cost_limit: float | None = None) -> str:
+    """Policy x KPI table of the env's declared KPIs (mean ± std over episodes), the mean cost
+    (with the judged limit) and the decision latency."""
+    kpis = [k for k in declaration.kpis if k.name in summaries[0]]
+    kpi_names = {k.name for k in kpis}
+    cols = [(k.label or k.name, k.name, k.fmt) for k in kpis]
+    cols += [("mean cost", "mean_cost", "{:.4f}"), ("ms/decision", "decision_latency_ms", "{:.3f}")]
+    table = [["policy", *(c[0] for c in cols)]]
+    for s in summaries:
+        row = [s["policy"]]
+        for _, key, fmt in cols:
+            v, sd = s.get(key, float("nan")), s.get(f"{key}_std")
+            spread = sd is not None and key in kpi_names and s.get("episodes", 1) > 1
+            row.append(fmt.format(v) + (f" ± {fmt.format(sd)}" if spread else ""))
+        table.append(row)
+    if cost_limit is not None:
+        table[0].append(f"<= {cost_limit:g}")
+        for row, s in zip(table[1:], summaries):
+            row.append("yes" if s["mean_cost"] <= cost_limit else "no")
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in table]
+    units = ", ".join(f"{k.label or k.name} [{k.unit}]" for k in kpis if k.unit)
+    better = ", ".join(f"{k.label or k.name} {'↑' if k.better == 'higher' else '↓'}" for k in kpis
+                       if k.better != "none")
+    lines.append(f"(mean ± std over episodes; {units}; better: {better}; cost = {declaration.constraint.label})")
+    return "\n".join(lines)

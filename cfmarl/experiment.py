@@ -25,8 +25,8 @@ from cfmarl.search_space import parse_space, set_path, split_search_space
 
 @dataclass(frozen=True)
 class EnvSection:
-    name: str = "aps"  # registry name (cfmarl envs)
-    scenario: str = "medium"  # scenario name
+    name: str = "aps"  # registry name (cfmarl envs), or "package.module:function" returning an EnvEntry
+    scenario: str = ""  # scenario name ("" = the env's default scenario)
     overrides: dict = field(default_factory=dict)  # env config fields, e.g. {se_target_bps_hz: 1.0}
     reward_mode: str = "local"  # local (per-node env reward) | engineered (r - w * cost, unconstrained ablation)
     engineered_weight: float = 0.0  # w of the engineered reward
@@ -34,16 +34,20 @@ class EnvSection:
 
 @dataclass(frozen=True)
 class ModelSection:
-    architecture: str = "graph"  # graph (per-node actor, dual per-node critics) | central (single agent, team critics)
+    mode: str = "graph"  # graph (per-node actor, dual per-node critics, one RLlib agent per env) | central (one
+    #                      joint model, team critics) | per_agent (stock RLlib multi-agent, shared MLP)
+    action_head: str = "auto"  # auto (categorical for discrete, beta for continuous) | categorical | beta |
+    #                            squashed_gaussian (see cfmarl.policies.heads)
     encoder: str = "gnn"  # gnn (relational TransformerConv) | mlp (no message passing)
     rounds: int = 2  # message-passing rounds (= hops of a node's receptive field)
-    hidden: int = 64  # width of node embeddings (central: MLP width)
+    hidden: int = 64  # width of node embeddings (central / per_agent: MLP width)
     use_gru: bool = True  # GRU over the node's history features (False = the no-RNN ablation)
     gru_hidden: int = 32
 
 
 @dataclass(frozen=True)
 class AlgorithmSection:
+    name: str = "ppo_lagrangian"  # learner (cfmarl.policies.learners.registry): ppo_lagrangian | ppo (per_agent)
     lr: float = 3e-4
     gamma: float = 0.95
     lambda_: float = 0.95  # GAE lambda
@@ -69,7 +73,9 @@ class AlgorithmSection:
 @dataclass(frozen=True)
 class PretrainSection:
     enabled: bool = False  # behaviour cloning of the teacher before RL
-    teacher: str = "k-strongest:k=4,by=large_scale"  # baseline spec (the paper's 4-strongest by large-scale fading)
+    teacher: str = ""  # baseline spec of the env (e.g. aps: k-strongest:k=4,by=large_scale); needed when enabled
+    loss: str = "auto"  # auto (cross-entropy for discrete actions, nll for continuous) | nll (negative
+    #                     log-likelihood of the teacher's action under the head) | mse (deterministic action)
     episodes: int = 40  # teacher episodes collected (each gives episode_windows samples)
     epochs: int = 30
     lr: float = 1e-3
@@ -99,7 +105,7 @@ class ResourcesSection:
 class EvaluationSection:
     episodes: int = 10
     seed: int = 1000  # evaluation seeds are disjoint from training seeds
-    baselines: list = field(default_factory=lambda: ["k-strongest", "all-on", "greedy"])
+    baselines: list = field(default_factory=list)  # baseline specs; [] = the env's default baselines
     cost_limit: float = 0.0  # the constraint the policy is judged by; 0 = algorithm.cost_limit. Setting
     #                          algorithm.cost_limit below it trains with a safety margin.
 
@@ -140,8 +146,9 @@ class TuneSection:
 class ScaleSection:
     """``cfmarl scale`` settings (ignored by train / tune)."""
 
-    sizes: list = field(default_factory=lambda: ["16x6", "64x16", "128x32", "256x64"])  # APs x UEs
-    train_size: str = "16x6"  # the policy is trained here and evaluated at every size
+    sizes: list = field(default_factory=list)  # sizes along the env's scaling axes, e.g. ["16x6", "64x16"]
+    #                                            (aps: APs x UEs; mftdma: nodes; urllc: BxUxKxM)
+    train_size: str = ""  # the policy is trained here and evaluated at every size
     train_iterations: int = 20
     runners: list = field(default_factory=lambda: [0, 1, 2])  # env runners of the throughput sweep
     throughput_iterations: int = 2  # timed training iterations per throughput point (after one warm-up)
@@ -174,13 +181,40 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         _validate(self)
 
+    def scenario(self) -> str:
+        """The env's scenario name (its default when ``env.scenario`` is empty)."""
+        from cfmarl.registry import get_env
+
+        if self.env.scenario:
+            return self.env.scenario
+        entry = get_env(self.env.name)
+        return entry.default_scenario or entry.scenario_names()[0]
+
+    def env_entry(self):
+        from cfmarl.registry import get_env
+
+        return get_env(self.env.name)
+
+    def make_env_config(self):
+        """The env's frozen config (scenario + overrides)."""
+        return self.env_entry().make_config(self.scenario(), **self.env.overrides)
+
+    def baselines(self) -> list[str]:
+        """The baseline specs to evaluate against (the env's defaults when the list is empty)."""
+        return list(self.evaluation.baselines) or list(self.env_entry().baselines)
+
+    def judged_limit(self) -> float:
+        return self.evaluation.judged_limit(self.algorithm)
+
     def env_config(self) -> dict:
-        return {"env": self.env.name, "scenario": self.env.scenario, "overrides": dict(self.env.overrides),
+        return {"env": self.env.name, "scenario": self.scenario(), "overrides": dict(self.env.overrides),
                 "reward_mode": self.env.reward_mode, "engineered_weight": self.env.engineered_weight,
                 "seed": self.seed}
 
 
-_CHOICES = {"env.reward_mode": ("local", "engineered"), "model.architecture": ("graph", "central"),
+_CHOICES = {"env.reward_mode": ("local", "engineered"), "model.mode": ("graph", "central", "per_agent"),
+            "model.action_head": ("auto", "categorical", "beta", "squashed_gaussian"),
+            "pretrain.loss": ("auto", "nll", "mse"),
             "model.encoder": ("gnn", "mlp"), "algorithm.lagrangian_rule": ("gradient", "pid", "none"),
             "algorithm.advantage_scaling": ("joint", "separate"), "tune.scheduler": ("fifo", "asha", "pbt", "pb2"),
             "tune.fitness": ("constrained", "reward", "penalty"), "tune.fitness_source": ("auto", "training"), "tune.mode": ("max", "min")}
@@ -224,10 +258,9 @@ def _validate(exp: ExperimentConfig) -> None:
         raise ConfigError(f"tune.resample_probability: must be in [0, 1], got {exp.tune.resample_probability!r}")
     if exp.tune.reduction_factor < 2:
         raise ConfigError(f"tune.reduction_factor: must be >= 2, got {exp.tune.reduction_factor!r}")
-    if not exp.scale.sizes or not exp.scale.runners or any(
+    if not exp.scale.runners or any(
             isinstance(r, bool) or not isinstance(r, int) or r < 0 for r in exp.scale.runners):
-        raise ConfigError(f"scale.runners / scale.sizes: need non-empty lists (runners: integers >= 0), got "
-                          f"{exp.scale.runners!r} / {exp.scale.sizes!r}")
+        raise ConfigError(f"scale.runners: needs a non-empty list of integers >= 0, got {exp.scale.runners!r}")
     if not exp.tune.storage:
         raise ConfigError("tune.storage: must be a folder or a URI, got ''")
     if not 0 <= exp.algorithm.pid_ema_alpha < 1:
@@ -236,16 +269,42 @@ def _validate(exp: ExperimentConfig) -> None:
 
     try:
         entry = get_env(exp.env.name)
-        if entry.name != "aps":  # the SAC learners for the per-user envs are a later milestone
-            raise ConfigError(f"name: training is available for 'aps' so far; {entry.name!r} can be "
-                              f"evaluated with its baselines (cfmarl evaluate --env {entry.name})")
-        entry.make_config(exp.env.scenario, **exp.env.overrides)
+        env_cfg = entry.make_config(exp.env.scenario or entry.default_scenario or entry.scenario_names()[0],
+                                    **exp.env.overrides)
         for spec in exp.evaluation.baselines:
             entry.make_baseline(spec)
-        if exp.pretrain.enabled:
-            entry.make_baseline(exp.pretrain.teacher)
     except (ConfigError, ValueError) as exc:
         raise ConfigError(f"env: {exc}") from None
+    if exp.pretrain.enabled:
+        if not exp.pretrain.teacher:
+            raise ConfigError(f"pretrain.teacher: needed when pretrain.enabled; a baseline spec of env "
+                              f"{entry.name!r} ({', '.join(entry.baselines)})")
+        try:
+            entry.make_baseline(exp.pretrain.teacher)
+        except (ConfigError, ValueError) as exc:
+            raise ConfigError(f"pretrain.teacher: {exc}") from None
+    _validate_learner(exp, entry, env_cfg)
+    if exp.scale.sizes or exp.scale.train_size:
+        for size in [*exp.scale.sizes, exp.scale.train_size]:
+            try:
+                entry.declaration.scale.parse(size)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+
+
+def _validate_learner(exp: ExperimentConfig, entry, env_cfg) -> None:
+    """algorithm.name x model.mode x the env's action kind, and the action head."""
+    from cfmarl.policies.learners.registry import get_learner
+
+    core = entry.make_core(env_cfg, 1)
+    kind = "discrete" if hasattr(core, "n_actions") else "continuous"
+    try:
+        get_learner(exp.algorithm.name).check(kind, exp.model.mode)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    head = exp.model.action_head
+    if (kind == "discrete" and head not in ("auto", "categorical")) or (kind == "continuous" and head == "categorical"):
+        raise ConfigError(f"model.action_head: {head!r} does not fit env {entry.name!r}'s {kind} actions")
 
 
 def _check_type(path: str, value: Any, tp: Any) -> Any:

@@ -24,76 +24,42 @@ def _save(fig, path: str | Path, dpi: int) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def plot_policy_comparison(summaries: Sequence[dict], ue_se: dict[str, np.ndarray], se_target: float,
-                           title: str, path: str | Path) -> None:
-    """Bars (mean +- std over episodes) of active APs, mean SE, target satisfaction and
-    network power per policy, plus the CDF of per-UE window SE with the target marked."""
-    names = [s["policy"] for s in summaries]
-    colors = plt.cm.tab10(np.arange(len(names)) % 10)
-    fig, axes = plt.subplots(1, 5, figsize=(20, 4.2))
-    panels = [("active_aps", "active APs"), ("mean_se_bps_hz", "mean SE [bit/s/Hz]"),
-              ("target_satisfaction", "UEs meeting target [fraction]"), ("network_power_w", "network power [W]")]
-    x = np.arange(len(names))
-    for ax, (key, label) in zip(axes, panels):
-        means = [s[key] for s in summaries]
-        stds = [s.get(f"{key}_std", 0.0) for s in summaries]
-        ax.bar(x, means, yerr=stds, color=colors, capsize=4)
-        ax.set_xticks(x, names, rotation=20, ha="right")
-        ax.set_title(label)
-        ax.grid(axis="y", alpha=0.3)
-        if key == "mean_se_bps_hz":
-            ax.axhline(se_target, color="k", ls="--", lw=1, label="target")
-            ax.legend(loc="lower right")
-        if key == "target_satisfaction":
-            ax.set_ylim(0, 1.05)
-    ax = axes[-1]
-    for name, c in zip(names, colors):
-        v = np.sort(ue_se[name].ravel())
-        ax.step(v, np.arange(1, v.size + 1) / v.size, where="post", color=c, label=name)
-    ax.axvline(se_target, color="k", ls="--", lw=1, label="target")
-    ax.set_xlabel("per-UE window SE [bit/s/Hz]")
-    ax.set_title("CDF of per-UE SE")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.suptitle(title)
-    _save(fig, path, dpi=110)
-
-
 def plot_learning_curves(rows: Sequence[dict], exp, path: str | Path) -> None:
-    """Per-iteration curves: return, mean node cost (with the limit), multiplier, active APs,
-    mean SE (with the target) and target satisfaction."""
+    """Per-iteration curves: return, mean node cost (with the limit), multiplier and the env's
+    declared progress KPIs."""
     it = np.array([r["iteration"] for r in rows])
+    decl = exp.env_entry().declaration
 
     def col(k):
         return np.array([r.get(k, np.nan) for r in rows], float)
 
+    cost_key = "lagrange/mean_cost_0" if any("lagrange/mean_cost_0" in r for r in rows) else "cost/mean_node_cost_0"
     panels = [("episode_return", "episode return (team)", None),
-              ("lagrange/mean_cost_0", "mean node cost", ("limit", exp.algorithm.cost_limit)),
-              ("lagrange/multiplier_0", "Lagrange multiplier", None),
-              ("kpi/active_aps", "active APs", None),
-              ("kpi/mean_se_bps_hz", "mean SE [bit/s/Hz]",
-               ("target", exp.env.overrides.get("se_target_bps_hz")) if "se_target_bps_hz" in exp.env.overrides
-               else None),
-              ("kpi/target_satisfaction", "UEs meeting target [fraction]", None)]
+              (cost_key, f"mean node cost ({decl.constraint.label})", ("limit", exp.algorithm.cost_limit)),
+              ("lagrange/multiplier_0", "Lagrange multiplier", None)]
+    panels += [(f"kpi/{k}", decl.kpi(k).title, None) for k in decl.progress[:3]]
     fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
     for ax, (key, label, line) in zip(axes.ravel(), panels):
         ax.plot(it, col(key), marker=".", lw=1.2)
         if line is not None and line[1] is not None:
             ax.axhline(line[1], color="k", ls="--", lw=1, label=line[0])
             ax.legend(loc="best")
-        ax.set_title(label)
+        ax.set_title(label, fontsize=10)
         ax.set_xlabel("iteration")
         ax.grid(alpha=0.3)
-    fig.suptitle(f"{exp.name} ({exp.env.name}/{exp.env.scenario}, rule {exp.algorithm.lagrangian_rule})")
+    fig.suptitle(f"{exp.name} ({exp.env.name}/{exp.scenario()}, {exp.algorithm.name}, rule "
+                 f"{exp.algorithm.lagrangian_rule})")
     _save(fig, path, dpi=100)
 
 
 def plot_tune_curves(curves: dict, cost_limit: float, hp_columns: Sequence[str], title: str,
-                     path: str | Path) -> None:
+                     path: str | Path, kpi: tuple[str, str] | None = None) -> None:
     """Per trial against training iteration: the return and cost the fitness sees (cost
-    limit drawn), the fitness of feasible reports, and each mutated hyperparameter."""
-    panels = [("fitness/return", "return (fitness source)"), ("fitness/cost", "mean cost"),
-              ("kpi/active_aps", "active APs (training)")]
+    limit drawn), the env's headline KPI (``kpi`` = (metric column, label)) and each
+    mutated hyperparameter."""
+    panels = [("fitness/return", "return (fitness source)"), ("fitness/cost", "mean cost")]
+    if kpi is not None:
+        panels.append(kpi)
     hp = [c for c in hp_columns if any(c in df.columns for df in curves.values())]
     panels += [(c, c.replace("hp/", "")) for c in hp]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.0), squeeze=False)
@@ -114,16 +80,18 @@ def plot_tune_curves(curves: dict, cost_limit: float, hp_columns: Sequence[str],
     _save(fig, path, 110)
 
 
-def plot_scale(rows: Sequence[dict], cost_limit: float, title: str, path: str | Path) -> None:
-    """Scaling study: active APs and cost vs links per policy; graph vs per-agent throughput
-    vs links; sampling throughput vs env runners with the ideal-linear line; decision
-    latency vs links per policy."""
+def plot_scale(rows: Sequence[dict], cost_limit: float, title: str, path: str | Path,
+               kpi: tuple[str, str] = ("team_return", "team return"), size_label: str = "agents",
+               cost_label: str = "mean cost") -> None:
+    """Scaling study: the headline KPI (``kpi`` = (column, label)) and cost vs agents per policy;
+    graph vs per-agent throughput vs agents; sampling throughput vs env runners with the
+    ideal-linear line; decision latency vs agents per policy."""
     fig, axes = plt.subplots(1, 5, figsize=(24, 4.2))
     kpi = [r for r in rows if r["kind"] == "kpi"]
     for p in dict.fromkeys(r["policy"] for r in kpi):
-        pts = sorted((r["links"], r) for r in kpi if r["policy"] == p)
+        pts = sorted((r["agents"], r) for r in kpi if r["policy"] == p)
         x = [lk for lk, _ in pts]
-        axes[0].plot(x, [r.get("active_aps", np.nan) for _, r in pts], "o-", label=p)
+        axes[0].plot(x, [r.get(kpi[0], np.nan) for _, r in pts], "o-", label=p)
         axes[1].plot(x, [r.get("mean_cost", np.nan) for _, r in pts], "o-", label=p)
         axes[4].plot(x, [r.get("latency_ms", np.nan) for _, r in pts], "o-", label=p)
     axes[1].axhline(cost_limit, color="k", ls="--", lw=1, label="cost limit")
@@ -131,7 +99,7 @@ def plot_scale(rows: Sequence[dict], cost_limit: float, title: str, path: str | 
     for gran, key, label in (("graph", "sample_node_steps_per_s", "graph: sampling"),
                              ("graph", "train_node_steps_per_s", "graph: training"),
                              ("per_agent", "sample_node_steps_per_s", "per-agent: sampling")):
-        pts = sorted((r["links"], r.get(key, np.nan)) for r in tp if r["granularity"] == gran)
+        pts = sorted((r["agents"], r.get(key, np.nan)) for r in tp if r["granularity"] == gran)
         if pts:
             axes[2].plot([a for a, _ in pts], [b for _, b in pts], "o-", label=label)
     run = sorted((r["runners"], r["sample_node_steps_per_s"]) for r in rows if r["kind"] == "runners")
@@ -143,14 +111,14 @@ def plot_scale(rows: Sequence[dict], cost_limit: float, title: str, path: str | 
     for k, v in run:
         if k == 0:
             axes[3].plot([0], [v], "*", ms=12, label="sampling in the driver (0 runners)")
-    labels = [("links (APs x UEs)", "active APs"), ("links (APs x UEs)", "mean cost (SE shortfall)"),
-              ("links (APs x UEs)", "node-steps/s (1 runner)"), ("env runners", "sampling [node-steps/s]"),
-              ("links (APs x UEs)", "decision latency [ms] (batch 1)")]
-    for ax, (xl, yl) in zip(axes, labels):
-        ax.set_xlabel(xl)
+    xl = f"agents ({size_label})"
+    labels = [(xl, kpi[1]), (xl, cost_label), (xl, "node-steps/s (1 runner)"), ("env runners", "sampling [node-steps/s]"),
+              (xl, "decision latency [ms] (batch 1)")]
+    for ax, (xlab, yl) in zip(axes, labels):
+        ax.set_xlabel(xlab)
         ax.set_ylabel(yl)
         ax.grid(alpha=0.3)
-        if xl.startswith("links"):
+        if xlab.startswith("agents"):
             ax.set_xscale("log")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
@@ -174,35 +142,31 @@ def _bars(ax, summaries: Sequence[dict], key: str, label: str, colors) -> None:
     ax.grid(axis="y", alpha=0.3)
 
 
-def plot_evaluation(env: str, results: Sequence, summaries: Sequence[dict], config, title: str,
-                    out: Path) -> list[str]:
-    """The evaluation figures of one env; returns the file names written into ``out``."""
-    if env == "aps":
-        ue_se = {r.policy: r.record("se_bps_hz") for r in results}
-        plot_policy_comparison(summaries, ue_se, config.se_target_bps_hz, title, out / "kpis.png")
-        return ["kpis.png"]
-    if env == "power":
-        plot_power_control(results, summaries, config, title, out / "kpis.png")
-        plot_sinr_maps(results, config, title, out / "sinr_map.png")
-        return ["kpis.png", "sinr_map.png"]
-    if env == "precoding":
-        plot_precoding(results, summaries, config, title, out / "kpis.png")
-        return ["kpis.png"]
-    if env == "mftdma":
-        plot_summary_and_cdfs(results, summaries, [("throughput_mbps", "throughput [Mbit/s]"),
-                              ("mean_delay_ms", "mean delay [ms]"), ("packet_loss_rate", "packet loss rate"),
-                              ("rb_utilisation", "RB utilisation")],
-                              [("node_delay_ms", "per-node delay of received packets [ms]"),
-                               ("queue", "per-node queue [packets]")], title, out / "kpis.png")
-        return ["kpis.png"]
-    if env == "urllc":
-        plot_summary_and_cdfs(results, summaries, [("energy_efficiency_bit_per_j", "energy efficiency [bit/J]"),
-                              ("delay_violation_rate", "delay-violation rate"), ("throughput_kbps", "throughput [kbit/s]"),
-                              ("tx_power_w", "transmit power [W]")],
-                              [("served_kbit", "per-UE bits served per slot [kbit]"),
-                               ("queue", "per-UE buffer [packets]")], title, out / "kpis.png")
-        return ["kpis.png"]
-    raise ValueError(f"no evaluation plots for env {env!r}")
+def plot_evaluation(declaration, results: Sequence, summaries: Sequence[dict], config, title: str,
+                    out: Path, stem: str = "kpis") -> list[str]:
+    """The evaluation figures of one env, from its declaration: its own figures when it declares
+    them (``plots``), else bars of its bar KPIs plus CDFs of its per-user records. Returns the file
+    names written into ``out`` (``<stem>.png``; further figures under their declared names, prefixed
+    ``<stem>_`` unless the stem is ``kpis``)."""
+    import importlib
+
+    names = []
+    if declaration.plots:
+        for i, (fname, target) in enumerate(declaration.plots):
+            mod, _, attr = target.partition(":")
+            fn = getattr(importlib.import_module(mod), attr)
+            name = f"{stem}.png" if i == 0 else (fname if stem == "kpis" else f"{stem}_{fname}")
+            if fn is plot_sinr_maps:
+                fn(results, config, title, out / name)
+            else:
+                fn(results, summaries, config, title, out / name)
+            names.append(name)
+        return names
+    bars = [(k.name, k.title) for k in declaration.bar_kpis]
+    cdfs = [(r.name, r.label, getattr(config, r.reference_field, None) if r.reference_field else None)
+            for r in declaration.records]
+    plot_summary_and_cdfs(results, summaries, bars, cdfs, title, out / f"{stem}.png")
+    return [f"{stem}.png"]
 
 
 def plot_power_control(results: Sequence, summaries: Sequence[dict], config, title: str, path: Path) -> None:
@@ -286,17 +250,20 @@ def plot_precoding(results: Sequence, summaries: Sequence[dict], config, title: 
 
 
 def plot_summary_and_cdfs(results: Sequence, summaries: Sequence[dict], bars: Sequence[tuple[str, str]],
-                          cdfs: Sequence[tuple[str, str]], title: str, path: Path) -> None:
-    """Bars (mean +- std over episodes) of summary KPIs and CDFs of per-agent records, one row each."""
+                          cdfs: Sequence[tuple], title: str, path: Path) -> None:
+    """Bars (mean +- std over episodes) of summary KPIs and CDFs of per-agent records, one row each;
+    ``cdfs``: (record, label[, reference value drawn as a dashed line or None])."""
     colors = plt.cm.tab10(np.arange(len(results)) % 10)
     fig, axes = plt.subplots(2, max(len(bars), len(cdfs)), figsize=(5 * max(len(bars), len(cdfs)), 8.4),
                              squeeze=False)
     for ax, (key, label) in zip(axes[0], bars):
         _bars(ax, summaries, key, label, colors)
-    for ax, (key, label) in zip(axes[1], cdfs):
+    for ax, (key, label, *ref) in zip(axes[1], cdfs):
         for r, c in zip(results, colors):
             v = r.record(key)
             _cdf(ax, v[np.isfinite(v)], c, r.policy)
+        if ref and ref[0] is not None:
+            ax.axvline(ref[0], color="k", ls="--", lw=1, label="reference")
         ax.set_xlabel(label)
         ax.set_ylabel("CDF")
         ax.grid(alpha=0.3)

@@ -1,6 +1,17 @@
-"""Explicit registry of environments, their scenarios and their baselines.
+"""Environment registry: the built-in envs plus any registered by a call or an entry point.
 
-Built by a function call (no registration as an import side effect).
+An entry names how to build an env's config, its array core and its baselines, and
+carries its :class:`~cfmarl.envs.declarations.EnvDeclaration` (KPIs, constraint,
+scaling axes) - everything orchestration needs, so that ``cfmarl/`` never names an
+env's fields. A third-party env registers with one call::
+
+    from cfmarl.registry import EnvEntry, register_env
+    register_env(EnvEntry(name="myenv", ...))
+
+or one entry point in its package metadata (group ``cfmarl.envs``) pointing at a
+function that returns its :class:`EnvEntry`; entry points are read when the
+registry is first used. ``docs/adding_an_environment.md`` walks through it.
+No registration happens as an import side effect.
 """
 
 from __future__ import annotations
@@ -9,24 +20,34 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cfmarl.envs.declarations import EnvDeclaration
 from cfmarl.envs.validation import ConfigError
+
+ENTRY_POINT_GROUP = "cfmarl.envs"
 
 
 @dataclass(frozen=True)
 class EnvEntry:
-    name: str  # short name used on the command line
-    module: str  # public PettingZoo module
-    family: str  # agent granularity
+    name: str  # short name used on the command line and in experiment files
+    module: str  # public PettingZoo module (exports parallel_env(config=...))
+    family: str  # agent granularity, for `cfmarl envs`
     description: str
     scenario_names: Callable[[], list[str]]
     make_config: Callable[..., Any]  # (scenario, **overrides) -> frozen config
     make_core: Callable[[Any, int], Any]  # (config, num_envs) -> array core
-    make_baseline: Callable[[str], Any]  # spec -> controller
-    baselines: tuple[str, ...]
+    make_baseline: Callable[[str], Any]  # spec -> controller with act(core, state, obs)
+    baselines: tuple[str, ...]  # the baseline specs `cfmarl evaluate` runs by default
+    declaration: EnvDeclaration
+    default_scenario: str = ""  # "" = the first scenario name
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"EnvEntry.name: letters, digits, '-' and '_' only, got {self.name!r}")
+        if not isinstance(self.declaration, EnvDeclaration):
+            raise ValueError(f"EnvEntry {self.name!r}: declaration must be an EnvDeclaration")
 
 
-def env_registry() -> dict[str, EnvEntry]:
-    """All registered environments by short name."""
+def _builtin() -> list[EnvEntry]:
     from cfmarl.envs import ap_selection_v0 as aps
     from cfmarl.envs import mf_tdma_v0 as mf
     from cfmarl.envs import power_control_v0 as pc
@@ -38,49 +59,109 @@ def env_registry() -> dict[str, EnvEntry]:
     from cfmarl.policies.baselines import precoding as prec_base
     from cfmarl.policies.baselines import urllc_ofdm as ur_base
 
-    return {
-        "aps": EnvEntry(
-            name="aps", module="cfmarl.envs.ap_selection_v0", family="per-AP-UE link",
-            description="AP selection, cell-free mMIMO downlink, MRT (aps_gnn)",
-            scenario_names=aps.scenario_names, make_config=aps.make_config,
-            make_core=lambda cfg, n: aps.ApSelectionCore(cfg, num_envs=n),
-            make_baseline=aps_base.make_baseline, baselines=("k-strongest", "all-on", "greedy")),
-        "power": EnvEntry(
-            name="power", module="cfmarl.envs.power_control_v0", family="per-user",
-            description="downlink power control, max-min / max-product / max-sum-rate with QoS (dhi_sac)",
-            scenario_names=pc.scenario_names, make_config=pc.make_config,
-            make_core=lambda cfg, n: pc.PowerControlCore(cfg, num_envs=n),
-            make_baseline=pc_base.make_baseline, baselines=tuple(pc_base.FACTORIES)),
-        "precoding": EnvEntry(
-            name="precoding", module="cfmarl.envs.precoding_v0", family="per-user",
-            description="WMMSE-expert distributed precoding in cell-free O-RAN, three timescales (oran_precoding)",
-            scenario_names=prec.scenario_names, make_config=prec.make_config,
-            make_core=lambda cfg, n: prec.PrecodingCore(cfg, num_envs=n),
-            make_baseline=prec_base.make_baseline, baselines=tuple(prec_base.FACTORIES)),
-        "mftdma": EnvEntry(
-            name="mftdma", module="cfmarl.envs.mf_tdma_v0", family="per-node",
-            description="MF-TDMA resource-block requests in a multi-hop ad hoc network (ma_cdmp)",
-            scenario_names=mf.scenario_names, make_config=mf.make_config,
-            make_core=lambda cfg, n: mf.MfTdmaCore(cfg, num_envs=n),
-            make_baseline=mf_base.make_baseline, baselines=tuple(mf_base.FACTORIES)),
-        "urllc": EnvEntry(
-            name="urllc", module="cfmarl.envs.urllc_ofdm_v0", family="per-node (central or per AP)",
-            description="CF-MIMO OFDM URLLC: scheduling, beams, power for energy efficiency s.t. delay (urllc_ee)",
-            scenario_names=ur.scenario_names, make_config=ur.make_config,
-            make_core=lambda cfg, n: ur.UrllcCore(cfg, num_envs=n),
-            make_baseline=ur_base.make_baseline, baselines=tuple(ur_base.FACTORIES)),
-    }
+    return [
+        EnvEntry(name="aps", module="cfmarl.envs.ap_selection_v0", family="per-AP-UE link",
+                 description="AP selection, cell-free mMIMO downlink, MRT (aps_gnn)",
+                 scenario_names=aps.scenario_names, make_config=aps.make_config,
+                 make_core=lambda cfg, n: aps.ApSelectionCore(cfg, num_envs=n),
+                 make_baseline=aps_base.make_baseline, baselines=("k-strongest", "all-on", "greedy"),
+                 declaration=aps.DECLARATION, default_scenario="medium"),
+        EnvEntry(name="power", module="cfmarl.envs.power_control_v0", family="per-user",
+                 description="downlink power control, max-min / max-product / max-sum-rate with QoS (dhi_sac)",
+                 scenario_names=pc.scenario_names, make_config=pc.make_config,
+                 make_core=lambda cfg, n: pc.PowerControlCore(cfg, num_envs=n),
+                 make_baseline=pc_base.make_baseline, baselines=tuple(pc_base.FACTORIES),
+                 declaration=pc.DECLARATION, default_scenario="paper"),
+        EnvEntry(name="precoding", module="cfmarl.envs.precoding_v0", family="per-user",
+                 description="WMMSE-expert distributed precoding in cell-free O-RAN, three timescales (oran_precoding)",
+                 scenario_names=prec.scenario_names, make_config=prec.make_config,
+                 make_core=lambda cfg, n: prec.PrecodingCore(cfg, num_envs=n),
+                 make_baseline=prec_base.make_baseline, baselines=tuple(prec_base.FACTORIES),
+                 declaration=prec.DECLARATION, default_scenario="medium"),
+        EnvEntry(name="mftdma", module="cfmarl.envs.mf_tdma_v0", family="per-node",
+                 description="MF-TDMA resource-block requests in a multi-hop ad hoc network (ma_cdmp)",
+                 scenario_names=mf.scenario_names, make_config=mf.make_config,
+                 make_core=lambda cfg, n: mf.MfTdmaCore(cfg, num_envs=n),
+                 make_baseline=mf_base.make_baseline, baselines=tuple(mf_base.FACTORIES),
+                 declaration=mf.DECLARATION, default_scenario="n8-2:6"),
+        EnvEntry(name="urllc", module="cfmarl.envs.urllc_ofdm_v0", family="per-node (central or per AP)",
+                 description="CF-MIMO OFDM URLLC: scheduling, beams, power for energy efficiency s.t. delay (urllc_ee)",
+                 scenario_names=ur.scenario_names, make_config=ur.make_config,
+                 make_core=lambda cfg, n: ur.UrllcCore(cfg, num_envs=n),
+                 make_baseline=ur_base.make_baseline, baselines=tuple(ur_base.FACTORIES),
+                 declaration=ur.DECLARATION, default_scenario="paper"),
+    ]
+
+
+_REGISTERED: dict[str, EnvEntry] = {}  # filled only by register_env() calls
+
+
+def register_env(entry: EnvEntry, *, replace: bool = False) -> None:
+    """Make ``entry`` available to every cfmarl command in this process (and, through the
+    env_config, in Ray workers that import the module defining it)."""
+    if not isinstance(entry, EnvEntry):
+        raise ValueError(f"register_env: expected an EnvEntry, got {type(entry).__name__}")
+    if not replace and entry.name in env_registry():
+        raise ValueError(f"register_env: an env named {entry.name!r} is already registered "
+                         "(pass replace=True to replace it)")
+    _REGISTERED[entry.name] = entry
+
+
+def unregister_env(name: str) -> None:
+    _REGISTERED.pop(name, None)
+
+
+def _entry_points() -> list[EnvEntry]:
+    from importlib.metadata import entry_points
+
+    out = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            entry = ep.load()()
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in must not hide the others
+            raise ConfigError(f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP!r} failed: "
+                              f"{type(exc).__name__}: {exc}") from None
+        if not isinstance(entry, EnvEntry):
+            raise ConfigError(f"entry point {ep.name!r} ({ep.value}): must return an EnvEntry, "
+                              f"got {type(entry).__name__}")
+        out.append(entry)
+    return out
+
+
+def env_registry() -> dict[str, EnvEntry]:
+    """All environments by short name: built-in, then entry points, then register_env() calls."""
+    reg = {e.name: e for e in _builtin()}
+    reg.update({e.name: e for e in _entry_points()})
+    reg.update(_REGISTERED)
+    return reg
 
 
 def get_env(name: str) -> EnvEntry:
     reg = env_registry()
-    if name not in reg:
-        raise ConfigError(f"unknown env {name!r}; known: {', '.join(reg)}")
-    return reg[name]
+    if name in reg:
+        return reg[name]
+    if ":" in name:  # "package.module:function" returning an EnvEntry (works in fresh Ray workers too)
+        return _load_entry(name)
+    raise ConfigError(f"unknown env {name!r}; known: {', '.join(reg)} (or 'package.module:function' "
+                      "returning an EnvEntry)")
+
+
+def _load_entry(path: str) -> EnvEntry:
+    import importlib
+
+    mod, _, attr = path.partition(":")
+    try:
+        fn = getattr(importlib.import_module(mod), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"env {path!r}: cannot import it ({exc})") from None
+    entry = fn() if callable(fn) else fn
+    if not isinstance(entry, EnvEntry):
+        raise ConfigError(f"env {path!r}: must be (or return) an EnvEntry, got {type(entry).__name__}")
+    return entry
 
 
 #: The config field holding the number of decisions per episode, by env family naming.
-EPISODE_LENGTH_FIELDS = ("episode_windows", "episode_steps", "episode_frames", "episode_slots")
+EPISODE_LENGTH_FIELDS = ("episode_windows", "episode_steps", "episode_frames", "episode_slots", "episode_length")
 
 
 def episode_length_field(config) -> str:
@@ -88,7 +169,7 @@ def episode_length_field(config) -> str:
     for name in EPISODE_LENGTH_FIELDS:
         if hasattr(config, name):
             return name
-    raise ValueError(f"{type(config).__name__}: no episode length field")
+    raise ValueError(f"{type(config).__name__}: no episode length field (one of {', '.join(EPISODE_LENGTH_FIELDS)})")
 
 
 def episode_length(config) -> int:

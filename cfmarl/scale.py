@@ -12,14 +12,13 @@ For the experiment's env (its ``scale`` section says what to sweep):
    ``scale.runners`` (on a cluster, ``--address``, they spread over its nodes).
 
 Writes ``<out>/scale-<name>/``: ``scale.csv`` (tidy: one row per measurement, columns
-kind, size, links, granularity, runners, nodes, policy, trained_at, KPIs, throughput,
+kind, size, agents, granularity, runners, nodes, policy, trained_at, KPIs, throughput,
 latency, memory), ``scale.png`` (KPI vs size, throughput vs runners with the ideal-linear
 line, latency vs size), the training run, versions.json.
 """
 
 from __future__ import annotations
 
-import math
 import resource
 import time
 from pathlib import Path
@@ -32,31 +31,23 @@ from cfmarl.envs.validation import ConfigError
 from cfmarl.experiment import ExperimentConfig, from_dict, load_experiment, to_dict
 from cfmarl.search_space import set_path
 
-MEDIUM_DENSITY = 16 / (math.pi * 150.0 ** 2)  # APs per m^2 of the `medium` disc
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        aps, ues = (int(x) for x in str(text).lower().split("x"))
-    except ValueError:
-        raise ConfigError(f"scale.sizes: {text!r} is not APSxUES (e.g. 64x16)") from None
-    if aps < 1 or ues < 1:
-        raise ConfigError(f"scale.sizes: {text!r} needs at least one AP and one UE")
-    return aps, ues
-
-
-def size_overrides(aps: int, ues: int) -> dict:
-    """Env overrides for an L x K network at the AP density of `medium` (disc radius grows as sqrt(L))."""
-    return {"num_aps": aps, "num_ues": ues, "area_size_m": round(math.sqrt(aps / (math.pi * MEDIUM_DENSITY)), 1)}
-
-
 def experiment_at(exp: ExperimentConfig, size: str, **changes) -> ExperimentConfig:
-    aps, ues = parse_size(size)
+    """The experiment at ``size`` along the env's declared scaling axes (plus ``changes``: key path -> value)."""
+    entry = exp.env_entry()
+    try:
+        size_over = entry.declaration.scale.overrides(exp.make_env_config(), size)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     data = to_dict(exp)
-    data["env"]["overrides"] = {**data["env"]["overrides"], **size_overrides(aps, ues)}
+    data["env"]["overrides"] = {**data["env"]["overrides"], **size_over}
     for k, v in changes.items():
         data = set_path(data, k, v)
     return from_dict(ExperimentConfig, data)
+
+
+def agents_at(exp: ExperimentConfig) -> int:
+    """Agents (graph nodes) of the experiment's env."""
+    return int(exp.env_entry().make_core(exp.make_env_config(), 1).n_agents)
 
 
 def _rss_mib() -> float:
@@ -94,7 +85,7 @@ def graph_throughput(exp: ExperimentConfig, iterations: int) -> dict:
 
         n_nodes = len([n for n in ray.nodes() if n.get("Alive")])
         return {"sample_node_steps_per_s": steps * nodes / t_sample, "train_node_steps_per_s": steps * nodes / t_learn,
-                "iteration_node_steps_per_s": steps * nodes / t_total, "env_steps": steps, "links": nodes,
+                "iteration_node_steps_per_s": steps * nodes / t_total, "env_steps": steps, "agents": nodes,
                 "nodes": n_nodes, "rss_mib": _rss_mib(), "peak_rss_mib": _peak_mib()}
     finally:
         algo.stop()
@@ -124,17 +115,14 @@ def per_agent_throughput(env_cfg: dict, steps: int = 5, seed: int = 0) -> dict:
         episodes = runner.sample(num_timesteps=steps * n_agents)
         dt = time.perf_counter() - t0
         agent_steps = sum(e.agent_steps() for e in episodes)
-        return {"sample_node_steps_per_s": agent_steps / dt, "agent_steps": agent_steps, "links": n_agents,
+        return {"sample_node_steps_per_s": agent_steps / dt, "agent_steps": agent_steps, "agents": n_agents,
                 "nodes": n_agents, "rss_mib": _rss_mib(), "peak_rss_mib": _peak_mib()}
     finally:
         algo.stop()
 
 
 def decision_latency_ms(controller, exp: ExperimentConfig, repeats: int) -> float:
-    from cfmarl.registry import get_env
-
-    entry = get_env(exp.env.name)
-    core = entry.make_core(entry.make_config(exp.env.scenario, **exp.env.overrides), 1)
+    core = exp.env_entry().make_core(exp.make_env_config(), 1)
     state, obs = core.reset([exp.seed])
     controller.act(core, state, obs)
     times = []
@@ -151,16 +139,18 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
 
     from cfmarl import evaluate, plots
     from cfmarl.policies.module_controller import ModuleController, latest_checkpoint_of, load_module, rebuild_for_env
-    from cfmarl.registry import get_env
     from cfmarl.train import train
 
     exp = load_experiment(path)
     sc = exp.scale
-    if exp.model.architecture != "graph":
-        raise ConfigError("model.architecture: cfmarl scale needs a graph model (it runs at every size)")
+    if exp.model.mode != "graph":
+        raise ConfigError("model.mode: cfmarl scale needs a graph model (it runs at every size)")
+    decl = exp.env_entry().declaration
     sizes = list(sc.sizes)
-    for s in sizes:
-        parse_size(s)
+    if not sizes or not sc.train_size:
+        raise ConfigError(f"scale.sizes / scale.train_size: cfmarl scale needs both (sizes along "
+                          f"{decl.scale.label}, e.g. {'x'.join(['8'] * len(decl.scale.fields))})")
+    size_exps = {s: experiment_at(exp, s) for s in sizes}  # validates every size before anything trains
     if sc.train_size not in sizes:
         raise ConfigError(f"scale.train_size: {sc.train_size!r} must be one of scale.sizes ({', '.join(sizes)})")
     run = Path(out) / f"scale-{exp.name}"
@@ -188,15 +178,16 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
         trained = load_module(best if best.exists() else latest_checkpoint_of(train_run))
 
         rows: list[dict[str, Any]] = []
-        entry = get_env(exp.env.name)
+        entry = exp.env_entry()
+        headline = decl.progress[0] if decl.progress else decl.kpis[0].name
         if not ray.is_initialized():
             ray.init(address="local", num_cpus=max(2, max(sc.runners) + 1), include_dashboard=False,
                      log_to_driver=False, logging_level="ERROR")
             started = True
         for size in sizes:
-            e = experiment_at(exp, size)
-            links = parse_size(size)[0] * parse_size(size)[1]
-            cfg = entry.make_config(e.env.scenario, **e.env.overrides)
+            e = size_exps[size]
+            links = agents_at(e)
+            cfg = e.make_env_config()
             policy = ModuleController(rebuild_for_env(trained, e.env_config()), f"{exp.name}@{sc.train_size}")
             ctrls = [policy] + [entry.make_baseline(b) for b in e.evaluation.baselines]
             seeds = evaluate.episode_seeds(e.evaluation.seed, sc.evaluation_episodes)
@@ -204,17 +195,17 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
                 t0 = time.perf_counter()
                 s = evaluate.run_policy(lambda n: entry.make_core(cfg, n), c, seeds).summary()
                 lat = decision_latency_ms(c, e, sc.latency_repeats)
-                rows.append({"kind": "kpi", "size": size, "links": links, "granularity": "graph", "runners": 0,
+                rows.append({"kind": "kpi", "size": size, "agents": links, "granularity": "graph", "runners": 0,
                              "policy": s["policy"], "trained_at": sc.train_size if c is policy else "",
-                             **{k: s[k] for k in ("active_aps", "mean_se_bps_hz", "target_satisfaction",
-                                                  "mean_cost") if k in s},
+                             **{k: s[k] for k in (*(d.name for d in decl.kpis), "mean_cost", "team_return")
+                                if k in s},
                              "latency_ms": lat})
-                say(f"[scale] {size}: {s['policy']:<28} APs {s.get('active_aps', float('nan')):7.2f} cost "
+                say(f"[scale] {size}: {s['policy']:<28} {headline} {s.get(headline, float('nan')):9.4g} cost "
                     f"{s.get('mean_cost', float('nan')):.4f} latency {lat:.2f} ms ({time.perf_counter() - t0:.0f} s)")
             tp_exp = experiment_at(exp, size, **{"pretrain.enabled": False, "resources.num_env_runners": 0,
                                                  **_batch_for(exp, links, sc)})
             g = graph_throughput(tp_exp, sc.throughput_iterations)
-            rows.append({"kind": "throughput", "size": size, "links": links, "granularity": "graph", "runners": 0,
+            rows.append({"kind": "throughput", "size": size, "agents": links, "granularity": "graph", "runners": 0,
                          "nodes": g["nodes"], "policy": "training", **{k: g[k] for k in (
                              "sample_node_steps_per_s", "train_node_steps_per_s", "iteration_node_steps_per_s",
                              "rss_mib", "peak_rss_mib")}})
@@ -223,17 +214,17 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
             if sc.per_agent and links <= sc.per_agent_max_links:
                 p = per_agent_throughput({"env": tp_exp.env.name, "scenario": tp_exp.env.scenario,
                                           "overrides": dict(tp_exp.env.overrides)}, seed=tp_exp.seed)
-                rows.append({"kind": "throughput", "size": size, "links": links, "granularity": "per_agent",
+                rows.append({"kind": "throughput", "size": size, "agents": links, "granularity": "per_agent",
                              "runners": 0, "policy": "sampling", **{k: p[k] for k in (
                                  "sample_node_steps_per_s", "rss_mib", "peak_rss_mib")}})
                 say(f"[scale] {size}: per-agent mode sampling {p['sample_node_steps_per_s']:,.0f} agent-steps/s")
             rundir.write_csv(run / "scale.csv", rows, fields=_fields(rows))
-        links0 = parse_size(sc.train_size)[0] * parse_size(sc.train_size)[1]
+        links0 = agents_at(size_exps[sc.train_size])
         for r in sc.runners:
             tp_exp = experiment_at(exp, sc.train_size, **{"pretrain.enabled": False, "resources.num_env_runners": r,
                                                           **_batch_for(exp, links0, sc, runners=r)})
             g = graph_throughput(tp_exp, sc.throughput_iterations)
-            rows.append({"kind": "runners", "size": sc.train_size, "links": links0, "granularity": "graph",
+            rows.append({"kind": "runners", "size": sc.train_size, "agents": links0, "granularity": "graph",
                          "runners": r, "nodes": g["nodes"], "policy": "training", **{k: g[k] for k in (
                              "sample_node_steps_per_s", "train_node_steps_per_s", "iteration_node_steps_per_s",
                              "rss_mib", "peak_rss_mib")}})
@@ -243,8 +234,9 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
     finally:
         if started:
             ray.shutdown()
-    plots.plot_scale(rows, exp.evaluation.judged_limit(exp.algorithm), f"{exp.name}: scaling study",
-                     run / "scale.png")
+    plots.plot_scale(rows, exp.judged_limit(), f"{exp.name}: scaling study", run / "scale.png",
+                     kpi=(headline, decl.kpi(headline).title), size_label=decl.scale.label,
+                     cost_label=f"mean cost ({decl.constraint.label})")
     say(f"\nScaling study done in {time.perf_counter() - t_start:.0f} s. Files in {run}/: scale.csv, scale.png, "
         f"train-{train_exp.name}/ (the trained policy), versions.json")
     return run

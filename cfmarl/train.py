@@ -99,20 +99,20 @@ def reseed_envs(algo, seed: int, iteration: int, stream: int | None = None) -> N
 
 
 def validate(exp: ExperimentConfig, algo) -> dict[str, float]:
-    """Greedy policy on the validation seeds: mean KPIs (prefixed ``val/``)."""
+    """Greedy policy on the validation seeds: mean cost, team return and the env's progress
+    KPIs (prefixed ``val/``)."""
     from cfmarl import evaluate
-    from cfmarl.policies.module_controller import ModuleController
-    from cfmarl.registry import get_env
+    from cfmarl.policies.module_controller import controller_for
 
-    entry = get_env(exp.env.name)
-    env_cfg = entry.make_config(exp.env.scenario, **exp.env.overrides)
-    ctrl = ModuleController(_module(algo), "validation")
+    entry = exp.env_entry()
+    env_cfg = exp.make_env_config()
+    ctrl = controller_for(_module(algo), "validation")
     res = evaluate.run_policy(lambda n: entry.make_core(env_cfg, n), ctrl,
                               evaluate.episode_seeds(exp.training.validation_seed, exp.training.validation_episodes))
     _module(algo).train()
     s = res.summary()
-    return {f"val/{k}": float(s[k]) for k in ("mean_cost", "active_aps", "team_return", "mean_se_bps_hz",
-                                              "target_satisfaction")}
+    keys = ("mean_cost", "team_return", *entry.declaration.progress)
+    return {f"val/{k}": float(s[k]) for k in keys if k in s}
 
 
 def _better(val: dict, best: dict | None, limit: float) -> bool:
@@ -170,54 +170,53 @@ def init_from_checkpoint(exp: ExperimentConfig, algo, say) -> None:
 def pretrain(exp: ExperimentConfig, algo, run: Path | None, say) -> dict:
     """Behaviour cloning from the teacher, written into the learner and the runners."""
     from cfmarl.policies.pretrain import behaviour_clone, collect_teacher_dataset
-    from cfmarl.registry import get_env
 
-    entry = get_env(exp.env.name)
-    env_cfg = entry.make_config(exp.env.scenario, **exp.env.overrides)
+    entry = exp.env_entry()
+    env_cfg = exp.make_env_config()
     teacher = entry.make_baseline(exp.pretrain.teacher)
-    t0 = time.perf_counter()
-    x, y = collect_teacher_dataset(lambda n: entry.make_core(env_cfg, n), teacher, exp.pretrain.episodes,
-                                   seed=exp.seed + 7919)
-    say(f"Pretraining: {x.shape[0]} samples x {x.shape[1]} nodes from {exp.pretrain.teacher} "
-        f"({time.perf_counter() - t0:.1f} s); {exp.pretrain.epochs} epochs of behaviour cloning")
     learner = algo.learner_group._learner
     module = learner.module[MODULE]
+    t0 = time.perf_counter()
+    obs, y = collect_teacher_dataset(lambda n: entry.make_core(env_cfg, n), teacher, exp.pretrain.episodes,
+                                     seed=exp.seed + 7919, n_max=module.n_max)
+    say(f"Pretraining: {y.shape[0]} samples x {y.shape[1]} nodes from {exp.pretrain.teacher} "
+        f"({time.perf_counter() - t0:.1f} s); {exp.pretrain.epochs} epochs of behaviour cloning")
     every = max(1, exp.pretrain.epochs // 5)
 
     def on_epoch(epoch: int, loss: float) -> None:
         if (epoch + 1) % every == 0 or epoch + 1 == exp.pretrain.epochs:
-            say(f"  BC epoch {epoch + 1}/{exp.pretrain.epochs}: cross-entropy {loss:.4f} "
-                f"({time.perf_counter() - t0:.0f} s)")
+            say(f"  BC epoch {epoch + 1}/{exp.pretrain.epochs}: loss {loss:.4f} ({time.perf_counter() - t0:.0f} s)")
 
-    res = behaviour_clone(module, x, y, epochs=exp.pretrain.epochs, lr=exp.pretrain.lr,
-                          minibatch_size=exp.pretrain.minibatch_size, seed=exp.seed, on_epoch=on_epoch)
+    res = behaviour_clone(module, obs, y, epochs=exp.pretrain.epochs, lr=exp.pretrain.lr,
+                          minibatch_size=exp.pretrain.minibatch_size, seed=exp.seed, loss=exp.pretrain.loss,
+                          on_epoch=on_epoch)
     force_sync_weights(algo)
-    info = {"teacher": exp.pretrain.teacher, "samples": res.samples, "nodes": int(x.shape[1]),
-            "train_accuracy": res.train_accuracy, "val_accuracy": res.val_accuracy, "final_loss": res.final_loss,
+    info = {"teacher": exp.pretrain.teacher, "samples": res.samples, "nodes": int(y.shape[1]), "metric": res.metric,
+            "train_score": res.train_score, "val_score": res.val_score, "final_loss": res.final_loss,
             "seconds": time.perf_counter() - t0}
     if run is not None:
         rundir.write_json(run / "pretrain.json", info)
-    say(f"Pretraining done: imitation accuracy {100 * res.train_accuracy:.1f} % (train), "
-        f"{100 * res.val_accuracy:.1f} % (held out)")
+    say(f"Pretraining done: {res.describe()}")
     return info
 
 
 def evaluate_final(exp: ExperimentConfig, module, run: Path, say) -> list[dict]:
     from cfmarl import evaluate, plots
-    from cfmarl.policies.module_controller import ModuleController
-    from cfmarl.registry import get_env
+    from cfmarl.policies.module_controller import controller_for
 
-    entry = get_env(exp.env.name)
-    env_cfg = entry.make_config(exp.env.scenario, **exp.env.overrides)
+    entry = exp.env_entry()
+    env_cfg = exp.make_env_config()
     seeds = evaluate.episode_seeds(exp.evaluation.seed, exp.evaluation.episodes)
-    controllers = [ModuleController(module, exp.name)] + [entry.make_baseline(s) for s in exp.evaluation.baselines]
+    controllers = [controller_for(module, exp.name)] + [entry.make_baseline(s) for s in exp.baselines()]
+    for c, spec in zip(controllers[1:], exp.baselines()):
+        c.name = spec if ":" in spec else c.name
     results = [evaluate.run_policy(lambda n: entry.make_core(env_cfg, n), c, seeds) for c in controllers]
     summaries = [r.summary() for r in results]
     rundir.write_csv(run / "evaluation.csv", summaries)
     rundir.write_csv(run / "evaluation_episodes.csv", [dict(policy=r.policy, **e) for r in results for e in r.episodes])
-    plots.plot_policy_comparison(summaries, {r.policy: r.record("se_bps_hz") for r in results},
-                                 env_cfg.se_target_bps_hz, f"{exp.name}: evaluation on {exp.evaluation.episodes} "
-                                 f"episodes (seed {exp.evaluation.seed})", run / "evaluation.png")
+    plots.plot_evaluation(entry.declaration, results, summaries, env_cfg,
+                          f"{exp.name}: evaluation on {exp.evaluation.episodes} episodes (seed {exp.evaluation.seed})",
+                          run, stem="evaluation")
     return summaries
 
 
@@ -258,9 +257,9 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
             reseed_envs(algo, exp.seed, start)
             say(f"Resuming {run} from {ckpt.name} (iteration {start} of {total})")
         else:
-            say(f"Training {exp.name}: {exp.env.name}/{exp.env.scenario}, {exp.model.architecture}/"
-                f"{exp.model.encoder} model, {total} iterations of {exp.algorithm.train_batch_size} env steps; "
-                f"run directory {run}")
+            say(f"Training {exp.name}: {exp.env.name}/{exp.scenario()}, {exp.algorithm.name} on a {exp.model.mode}"
+                f"{'/' + exp.model.encoder if exp.model.mode == 'graph' else ''} model, {total} iterations of "
+                f"{exp.algorithm.train_batch_size} env steps; run directory {run}")
             if exp.training.init_from:
                 init_from_checkpoint(exp, algo, say)
             if exp.pretrain.enabled:
@@ -313,11 +312,14 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
             from cfmarl.policies.module_controller import load_module
 
             module = load_module(ckpt_root / "best")
+            shown = ", ".join(f"{k[4:]} {v:.4g}" for k, v in best.items() if k.startswith("val/") and k != "val/mean_cost")
             say(f"Evaluating the best validated checkpoint (iteration {best['iteration']}: validation cost "
-                f"{best['val/mean_cost']:.4f}, active APs {best['val/active_aps']:.2f})")
+                f"{best['val/mean_cost']:.4f}, {shown})")
         summaries = evaluate_final(exp, module, run, say)
-        _print_eval(summaries, exp.evaluation.judged_limit(exp.algorithm))
-        say(f"\nFiles in {run}/: metrics.csv, learning_curves.png, evaluation.csv, evaluation.png, "
+        from cfmarl.evaluate import format_table
+
+        say("\n" + format_table(summaries, exp.env_entry().declaration, exp.judged_limit()))
+        say(f"\nFiles in {run}/: metrics.csv, learning_curves.png, evaluation.csv, evaluation*.png, "
             f"checkpoints/, tb/ (tensorboard --logdir {run / 'tb'}), config.json, versions.json")
         return run
     finally:
@@ -330,16 +332,9 @@ def _progress_line(it: int, total: int, row: dict, exp: ExperimentConfig) -> str
     def g(k, fmt="{:.3f}"):
         v = row.get(k)
         return fmt.format(v) if isinstance(v, float) and np.isfinite(v) else "-"
-    return (f"iter {it:>4}/{total} | return {g('episode_return', '{:.1f}')} | cost {g('lagrange/mean_cost_0', '{:.4f}')}"
-            f" (limit {exp.algorithm.cost_limit:g}) | lambda {g('lagrange/multiplier_0')} | APs "
-            f"{g('kpi/active_aps', '{:.2f}')} | SE {g('kpi/mean_se_bps_hz')} | UEs ok "
-            f"{g('kpi/target_satisfaction', '{:.3f}')} | {row['time_s']:.1f} s")
-
-
-def _print_eval(rows: list[dict], limit: float) -> None:
-    print(f"\n{'policy':<28} {'active APs':>11} {'mean SE':>9} {'UEs >= target':>14} {'power [W]':>10} "
-          f"{'mean cost':>10} {'<= ' + format(limit, 'g'):>8}")
-    for r in rows:
-        print(f"{r['policy']:<28} {r['active_aps']:>11.2f} {r['mean_se_bps_hz']:>9.3f} "
-              f"{100 * r['target_satisfaction']:>13.1f}% {r['network_power_w']:>10.1f} {r['mean_cost']:>10.4f} "
-              f"{'yes' if r['mean_cost'] <= limit else 'no':>8}")
+    decl = exp.env_entry().declaration
+    cost = "lagrange/mean_cost_0" if "lagrange/mean_cost_0" in row else "cost/mean_node_cost_0"
+    kpis = " | ".join(f"{decl.kpi(k).label or k} {g('kpi/' + k, decl.kpi(k).fmt)}" for k in decl.progress)
+    lam = f" | lambda {g('lagrange/multiplier_0')}" if "lagrange/multiplier_0" in row else ""
+    return (f"iter {it:>4}/{total} | return {g('episode_return', '{:.1f}')} | cost {g(cost, '{:.4f}')}"
+            f" (limit {exp.algorithm.cost_limit:g}){lam} | {kpis} | {row['time_s']:.1f} s")

@@ -200,6 +200,8 @@ def summarise(grid, texp: TuneExperiment, out: Path) -> list[dict]:
     from cfmarl.tune_trainable import sampled_values
 
     keys = list(dict.fromkeys([*texp.spaces, *texp.mutations, "seed_offset"]))
+    decl = texp.exp.env_entry().declaration
+    headline = decl.progress[0] if decl.progress else decl.kpis[0].name
     rows, curves = [], {}
     for i, res in enumerate(grid):
         m = res.metrics or {}
@@ -211,8 +213,8 @@ def summarise(grid, texp: TuneExperiment, out: Path) -> list[dict]:
             v = values.get(k, cfg.get(k))
             row[k] = v if v is not None else get_path(texp.base, k)
         for k in ("training_iteration", "fitness", "fitness/return", "fitness/cost", "fitness/feasible",
-                  "episode_return", "lagrange/mean_cost_0", "lagrange/multiplier_0", "kpi/active_aps",
-                  "hp/lr", "val/mean_cost", "val/active_aps"):
+                  "episode_return", "lagrange/mean_cost_0", "lagrange/multiplier_0", f"kpi/{headline}",
+                  "hp/lr", "val/mean_cost", f"val/{headline}"):
             if k in m:
                 row[k] = m[k]
         row["checkpoint"] = res.checkpoint.path if res.checkpoint else ""
@@ -230,7 +232,8 @@ def summarise(grid, texp: TuneExperiment, out: Path) -> list[dict]:
     if curves:
         limit = texp.exp.tune.fitness_cost_limit or texp.exp.evaluation.judged_limit(texp.exp.algorithm)
         plots.plot_tune_curves(curves, limit, [f"hp/{k.split('.')[-1]}" for k in texp.mutations],
-                               f"{texp.exp.name}: {texp.exp.tune.scheduler}", out / "tune.png")
+                               f"{texp.exp.name}: {texp.exp.tune.scheduler}", out / "tune.png",
+                               kpi=(f"kpi/{headline}", f"{decl.kpi(headline).title} (training)"))
     return rows
 
 

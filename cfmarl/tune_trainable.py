@@ -165,8 +165,8 @@ class ExperimentTrainable(tune.Trainable):
         out["pid"] = os.getpid()
         out["trial_index"] = self._trial_index()
         if self._pretrain_info is not None:
-            out["pretrain/train_accuracy"] = self._pretrain_info["train_accuracy"]
-            out["pretrain/val_accuracy"] = self._pretrain_info["val_accuracy"]
+            out[f"pretrain/train_{self._pretrain_info['metric']}"] = self._pretrain_info["train_score"]
+            out[f"pretrain/val_{self._pretrain_info['metric']}"] = self._pretrain_info["val_score"]
             self._pretrain_info = None
         if self._restore_info is not None:
             out.update({f"restore/{k}": v for k, v in self._restore_info.items()})

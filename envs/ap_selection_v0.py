@@ -60,9 +60,10 @@ from pettingzoo.utils.conversions import parallel_to_aec
 
 from cfmarl.envs.ap_selection.config import ApSelectionConfig, make_config, scenario_names
 from cfmarl.envs.ap_selection.core import ApSelectionCore, ApSelectionState
+from cfmarl.envs.ap_selection.declaration import DECLARATION
 from cfmarl.envs.ap_selection.env import ApSelectionEnv
 
-__all__ = ["ApSelectionConfig", "ApSelectionCore", "ApSelectionEnv", "ApSelectionState", "env", "make_config",
+__all__ = ["DECLARATION", "ApSelectionConfig", "ApSelectionCore", "ApSelectionEnv", "ApSelectionState", "env", "make_config",
            "parallel_env", "raw_env", "scenario_names"]
 
 

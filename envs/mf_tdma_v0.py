@@ -41,9 +41,10 @@ from pettingzoo.utils.conversions import parallel_to_aec
 
 from cfmarl.envs.mf_tdma.config import MfTdmaConfig, make_config, scenario_names
 from cfmarl.envs.mf_tdma.core import MfTdmaCore, MfTdmaState
+from cfmarl.envs.mf_tdma.declaration import DECLARATION
 from cfmarl.envs.mf_tdma.env import MfTdmaEnv
 
-__all__ = ["MfTdmaConfig", "MfTdmaCore", "MfTdmaEnv", "MfTdmaState", "env", "make_config", "parallel_env",
+__all__ = ["DECLARATION", "MfTdmaConfig", "MfTdmaCore", "MfTdmaEnv", "MfTdmaState", "env", "make_config", "parallel_env",
            "raw_env", "scenario_names"]
 
 

@@ -57,9 +57,10 @@ from pettingzoo.utils.conversions import parallel_to_aec
 
 from cfmarl.envs.power_control.config import PowerControlConfig, make_config, scenario_names
 from cfmarl.envs.power_control.core import PowerControlCore, PowerControlState
+from cfmarl.envs.power_control.declaration import DECLARATION
 from cfmarl.envs.power_control.env import PowerControlEnv
 
-__all__ = ["PowerControlConfig", "PowerControlCore", "PowerControlEnv", "PowerControlState", "env",
+__all__ = ["DECLARATION", "PowerControlConfig", "PowerControlCore", "PowerControlEnv", "PowerControlState", "env",
            "make_config", "parallel_env", "raw_env", "scenario_names"]
 
 

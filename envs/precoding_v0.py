@@ -60,9 +60,10 @@ from pettingzoo.utils.conversions import parallel_to_aec
 
 from cfmarl.envs.precoding.config import PrecodingConfig, make_config, scenario_names
 from cfmarl.envs.precoding.core import PrecodingCore, PrecodingState
+from cfmarl.envs.precoding.declaration import DECLARATION
 from cfmarl.envs.precoding.env import PrecodingEnv
 
-__all__ = ["PrecodingConfig", "PrecodingCore", "PrecodingEnv", "PrecodingState", "env", "make_config",
+__all__ = ["DECLARATION", "PrecodingConfig", "PrecodingCore", "PrecodingEnv", "PrecodingState", "env", "make_config",
            "parallel_env", "raw_env", "scenario_names"]
 
 

@@ -5,6 +5,12 @@ all simulation happens in the core. A subclass names its core class, its
 ``make_config`` and default scenario; agents act in Box(*core.action_bounds,
 (core.action_dim,)) unless the subclass overrides :meth:`_action_space` and
 :meth:`_action_array` (AP selection's Discrete(2)).
+
+``state()`` is PettingZoo's global state for centralised critics: the core's
+``global_state`` of the current env copy, inside ``state_space`` (Box over
+``core.state_bounds``, created once); each core's docstring of ``global_state``
+says what it holds. The core's mutable state lives in ``self._core_state`` (an
+attribute named ``state`` would hide the method).
 """
 
 from __future__ import annotations
@@ -47,7 +53,8 @@ class CoreParallelEnv(ParallelEnv):
         self._act_spaces = {a: act_space for a in self.possible_agents}
         self._index = {a: i for i, a in enumerate(self.possible_agents)}
         self._rng: np.random.Generator | None = None
-        self.state = None
+        self._core_state = None
+        self.state_space = spaces.Box(*core.state_bounds, dtype=np.float32)
 
     # spaces are created once and shared, so the same object is returned every call
     def observation_space(self, agent: str) -> spaces.Box:
@@ -60,7 +67,7 @@ class CoreParallelEnv(ParallelEnv):
         if seed is not None or self._rng is None:
             self._rng = np.random.default_rng(seed)
         # each episode gets its own child generator, so episodes are independent and reproducible
-        self.state, obs = self.core.reset([int(self._rng.integers(2**63))])
+        self._core_state, obs = self.core.reset([int(self._rng.integers(2**63))])
         self.agents = list(self.possible_agents)
         return dict(zip(self.agents, obs[0])), {a: {"cost": 0.0} for a in self.agents}
 
@@ -74,7 +81,7 @@ class CoreParallelEnv(ParallelEnv):
             unknown = [a for a in actions if a not in self._index]
             raise ActionError(f"actions: every live agent needs an action; missing {missing[:5]}"
                               f"{'...' if len(missing) > 5 else ''}, unknown {unknown[:5]}")
-        self.state, obs, rew, cost, done = self.core.step(self.state, self._action_array(actions))
+        self._core_state, obs, rew, cost, done = self.core.step(self._core_state, self._action_array(actions))
         agents = self.possible_agents
         infos = {a: {"cost": c} for a, c in zip(agents, cost[0, :, 0].tolist())}
         truncated = bool(done[0])
@@ -103,15 +110,21 @@ class CoreParallelEnv(ParallelEnv):
         return arr[None]
 
     # ---------------------------------------------------------------- extras
+    def state(self) -> np.ndarray:
+        """Global state of the env (S,) float32, inside ``state_space`` (see the core's ``global_state``)."""
+        if self._core_state is None:
+            raise RuntimeError(f"{type(self).__name__}.state() needs reset() first")
+        return self.core.global_state(self._core_state)[0]
+
     def agent_graph(self) -> tuple[np.ndarray, np.ndarray]:
         """Interaction graph among ``possible_agents``: edge_index (2, E), edge_type (E,) (see the env's module)."""
-        return self.core.agent_graph(self.state)
+        return self.core.agent_graph(self._core_state)
 
     def kpis(self) -> dict[str, float]:
         """KPIs of the last step as a flat dict of floats (units in the key names)."""
-        if self.state is None:
+        if self._core_state is None:
             raise RuntimeError("kpis() needs reset() and at least one step()")
-        return {k: float(v[0]) for k, v in self.core.kpis(self.state).items()}
+        return {k: float(v[0]) for k, v in self.core.kpis(self._core_state).items()}
 
     def render(self) -> None:
         return None

@@ -37,9 +37,10 @@ from pettingzoo.utils.conversions import parallel_to_aec
 
 from cfmarl.envs.urllc_ofdm.config import UrllcConfig, make_config, scenario_names
 from cfmarl.envs.urllc_ofdm.core import UrllcCore, UrllcState
+from cfmarl.envs.urllc_ofdm.declaration import DECLARATION
 from cfmarl.envs.urllc_ofdm.env import UrllcOfdmEnv
 
-__all__ = ["UrllcConfig", "UrllcCore", "UrllcOfdmEnv", "UrllcState", "env", "make_config", "parallel_env",
+__all__ = ["DECLARATION", "UrllcConfig", "UrllcCore", "UrllcOfdmEnv", "UrllcState", "env", "make_config", "parallel_env",
            "raw_env", "scenario_names"]
 
 

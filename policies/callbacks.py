@@ -1,6 +1,7 @@
-"""Episode metrics for graph-mode envs: per-node cost and the env's KPIs.
+"""Episode metrics: per-node cost and the env's KPIs (graph mode and per-agent mode).
 
-At every env step the callback accumulates, from ``infos["graph"]``, the mean
+At every env step the callback accumulates, from ``infos["graph"]`` (or, in
+per-agent mode, the info of the agent that carries ``"kpis"``), the mean
 node cost and the KPIs; at episode end it logs their per-step means, so each
 iteration's result has ``env_runners/cost/mean_node_cost_<i>`` and
 ``env_runners/kpi/<name>`` averaged over the episodes that ended in it.
@@ -16,7 +17,8 @@ from cfmarl.policies.adapters.graph_env import AGENT_ID
 
 class GraphEpisodeMetrics(RLlibCallback):
     def on_episode_step(self, *, episode, **kwargs) -> None:
-        info = episode.get_infos(-1).get(AGENT_ID)
+        infos = episode.get_infos(-1)
+        info = infos.get(AGENT_ID) or next((i for i in infos.values() if isinstance(i, dict) and "kpis" in i), None)
         if not info or "kpis" not in info:
             return
         data = episode.custom_data

@@ -1,8 +1,15 @@
-"""A trained graph RLModule as a controller for the evaluation harness.
+"""A trained RLModule as a controller for the evaluation harness.
 
-``act(core, state, obs)`` pads the core's observations (B, N, F) to the
-module's N_max, runs ``forward_inference`` once for all env copies and takes the
-greedy action of every node (deterministic evaluation).
+:class:`ModuleController` (graph and central modules): ``act(core, state, obs)``
+builds the padded graph observation of every env copy (with the edge mask of a
+dynamic graph), runs ``forward_inference`` once for all copies and takes the
+deterministic action of the module's head for every node (argmax for discrete
+actions, the mean of a Beta / the squashed mean of a Gaussian for continuous ones).
+
+:class:`PerAgentController` (stock RLlib per-agent modules): every agent's
+observation is one row of a batch; the greedy action of RLlib's distribution is
+mapped to the env's bounds the way RLlib's env runner maps it
+(``normalize_actions``: clip to [-1, 1], then scale to [low, high]).
 """
 
 from __future__ import annotations
@@ -23,16 +30,47 @@ class ModuleController:
         module.eval()
 
     def act(self, core, state, obs: np.ndarray) -> np.ndarray:
-        B, N, F = obs.shape
-        n_max = self.module.n_max
-        x = np.zeros((B, n_max, F), np.float32)
-        x[:, :N] = obs
-        mask = np.zeros((B, n_max), np.float32)
-        mask[:, :N] = 1.0
+        from cfmarl.policies.adapters.graph_env import graph_observation
+
+        n = obs.shape[1]
+        batch = {k: torch.from_numpy(v) for k, v in graph_observation(core, state, obs, self.module.n_max).items()}
         with torch.no_grad():
-            out = self.module.forward_inference({Columns.OBS: {"x": torch.from_numpy(x),
-                                                               "node_mask": torch.from_numpy(mask)}})
-        return out[Columns.ACTION_DIST_INPUTS].argmax(-1)[:, :N].numpy().astype(np.int8)
+            out = self.module.forward_inference({Columns.OBS: batch})
+            dist = self.module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
+            action = dist.to_deterministic().sample()[:, :n].numpy()
+        return action.astype(np.int8) if action.dtype.kind in "iu" else action.astype(np.float64)
+
+
+class PerAgentController:
+    """A stock per-agent RLModule (shared by all agents) acting on an array core."""
+
+    privileged = False
+
+    def __init__(self, module, name: str = "learned", normalize_actions: bool = True):
+        self.module = module
+        self.name = name
+        self.normalize_actions = normalize_actions
+        module.eval()
+
+    def act(self, core, state, obs: np.ndarray) -> np.ndarray:
+        B, N, F = obs.shape
+        x = torch.from_numpy(np.ascontiguousarray(obs.reshape(B * N, F), dtype=np.float32))
+        with torch.no_grad():
+            out = self.module.forward_inference({Columns.OBS: x})
+            dist = self.module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
+            a = dist.to_deterministic().sample().numpy()
+        if hasattr(core, "n_actions"):
+            return a.reshape(B, N).astype(np.int8)
+        lo, hi = core.action_bounds
+        a = a.reshape(B, N, core.action_dim).astype(np.float64)
+        if self.normalize_actions:
+            a = lo + (np.clip(a, -1.0, 1.0) + 1.0) * 0.5 * (hi - lo)
+        return np.clip(a, lo, hi)
+
+
+def controller_for(module, name: str):
+    """The controller that fits ``module`` (graph / central module, or a stock per-agent one)."""
+    return ModuleController(module, name) if hasattr(module, "n_max") else PerAgentController(module, name)
 
 
 def latest_checkpoint_of(path: str | Path) -> Path:
@@ -71,11 +109,14 @@ def load_module(checkpoint: str | Path, module_id: str = "shared"):
 
 def rebuild_for_env(module, env_config: dict):
     """The same weights in a module built for another env size (graph models only:
-    their parameters do not depend on the number of nodes; the graph is a buffer)."""
+    their parameters do not depend on the number of nodes; the graph is a buffer).
+    Per-agent modules act on any number of agents as they are."""
     from cfmarl.policies.adapters.graph_env import GraphEnv
 
+    if not hasattr(module, "n_max"):
+        return module
     probe = GraphEnv(env_config)
-    if probe.n_max == module.n_max:
+    if probe.n_max == module.n_max and probe.observation_spaces["graph"] == module.observation_space:
         return module
     if not getattr(module, "per_node_critic", False):
         raise ValueError(f"a {type(module).__name__} is tied to its size ({module.n_max} nodes); "

@@ -1,9 +1,19 @@
-"""Behaviour-cloning pretraining of a graph actor from a heuristic teacher
+"""Behaviour-cloning pretraining of a graph / central actor from any baseline teacher
 (aps_gnn Sec. V-B: labels from the 4-strongest heuristic by large-scale fading).
 
-The dataset is collected on the env's array core following the teacher (so
-the states are the teacher's state distribution) over many channel
-realisations; the actor is trained with per-node cross-entropy.
+The dataset is collected on the env's array core following the teacher (so the
+states are the teacher's state distribution) over many channel realisations; it
+holds the padded graph observations (with the edge mask of a dynamic graph) and
+the teacher's actions. Losses, per real node:
+
+* discrete heads: cross-entropy of the teacher's action;
+* continuous heads: ``nll`` (default) - the negative log-likelihood of the
+  teacher's action under the head, which fits the mean and shrinks the spread; or
+  ``mse`` - squared error of the head's deterministic action, in units of the
+  action range (the spread is left to RL).
+
+Reported fit: per-node accuracy (discrete) or mean absolute error of the
+deterministic action as a fraction of the action range (continuous).
 """
 
 from __future__ import annotations
@@ -18,68 +28,108 @@ from ray.rllib.core.columns import Columns
 @dataclass
 class BCResult:
     samples: int  # env steps in the dataset
-    train_accuracy: float  # per-node action accuracy
-    val_accuracy: float
+    metric: str  # "accuracy" (discrete: per-node) or "mean_abs_error" (continuous, fraction of the range)
+    train_score: float
+    val_score: float
     final_loss: float
 
+    def describe(self) -> str:
+        if self.metric == "accuracy":
+            return (f"imitation accuracy {100 * self.train_score:.1f} % (train), {100 * self.val_score:.1f} % "
+                    "(held out)")
+        return (f"mean |action - teacher| {100 * self.train_score:.2f} % of the range (train), "
+                f"{100 * self.val_score:.2f} % (held out)")
 
-def collect_teacher_dataset(make_core, teacher, episodes: int, seed: int, batch: int = 16
-                            ) -> tuple[np.ndarray, np.ndarray]:
-    """Obs (M, N, F) float32 and teacher actions (M, N) int64 from ``episodes`` episodes."""
+
+def collect_teacher_dataset(make_core, teacher, episodes: int, seed: int, n_max: int | None = None,
+                            batch: int = 16) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Graph observations {"x": (M, N_max, F), "node_mask", ["edge_mask"]} and teacher actions
+    (M, N) (discrete, int64) or (M, N, D) (continuous) from ``episodes`` episodes."""
+    from cfmarl.policies.adapters.graph_env import graph_observation, is_discrete
+
     seeds = np.random.SeedSequence(seed).spawn(episodes)
-    xs, ys = [], []
+    obs_parts: dict[str, list[np.ndarray]] = {}
+    ys = []
+    name = getattr(teacher, "name", type(teacher).__name__)
     for start in range(0, episodes, batch):
         chunk = seeds[start:start + batch]
         core = make_core(len(chunk))
+        discrete = is_discrete(core)
         state, obs = core.reset(chunk)
         done = np.zeros(len(chunk), bool)
         while not done.all():
             act = teacher.act(core, state, obs)
-            xs.append(obs.copy())
-            ys.append(np.asarray(act, np.int64))
+            if act is None:
+                raise ValueError(f"pretrain.teacher {name!r} does not act through the env's action space (it "
+                                 "replaces the env's decision rule); choose a teacher that returns actions")
+            a = np.asarray(act)
+            a = a.reshape(len(chunk), core.n_agents) if discrete else a.reshape(len(chunk), core.n_agents, -1)
+            for k, v in graph_observation(core, state, obs, n_max or core.n_agents).items():
+                obs_parts.setdefault(k, []).append(v)
+            ys.append(a.astype(np.int64) if discrete else a.astype(np.float32))
             state, obs, _, _, done = core.step(state, act)
-    return np.concatenate(xs), np.concatenate(ys)
+    return {k: np.concatenate(v) for k, v in obs_parts.items()}, np.concatenate(ys)
 
 
-def behaviour_clone(module, x: np.ndarray, y: np.ndarray, *, epochs: int, lr: float, minibatch_size: int,
-                    seed: int, val_fraction: float = 0.1, on_epoch=None) -> BCResult:
-    """Train ``module``'s actor in place with per-node cross-entropy; returns accuracies."""
+def behaviour_clone(module, obs: dict[str, np.ndarray], y: np.ndarray, *, epochs: int, lr: float,
+                    minibatch_size: int, seed: int, loss: str = "auto", val_fraction: float = 0.1,
+                    on_epoch=None) -> BCResult:
+    """Train ``module``'s actor in place to imitate ``y``; returns the fit on train / held-out samples."""
+    if isinstance(obs, np.ndarray):  # a bare (M, N, F) array: a static graph without padding
+        obs = {"x": obs, "node_mask": np.ones(obs.shape[:2], np.float32)}
     g = torch.Generator().manual_seed(seed)
-    n = x.shape[0]
+    n = y.shape[0]
     perm = torch.randperm(n, generator=g)
     n_val = max(1, int(round(val_fraction * n))) if n > 1 else 0
     val_idx, tr_idx = perm[:n_val], perm[n_val:]
-    X, Y = torch.as_tensor(x), torch.as_tensor(y)
-    mask = torch.ones(X.shape[:2])
+    O = {k: torch.as_tensor(v) for k, v in obs.items()}
+    Y = torch.as_tensor(y)
+    N = Y.shape[1]
+    head = module.get_train_action_dist_cls()
+    discrete = bool(getattr(head, "discrete", True))
+    if loss == "auto":
+        loss = "ce" if discrete else "nll"
+    if discrete and loss != "ce":
+        raise ValueError(f"pretrain.loss: {loss!r} is for continuous actions; discrete heads use cross-entropy (auto)")
+    span = None if discrete else torch.as_tensor(np.subtract(head.high, head.low), dtype=torch.float32)
     opt = torch.optim.Adam(module.parameters(), lr=lr)
     loss_val = float("nan")
 
-    def logits(idx):
-        return module.forward_train({Columns.OBS: {"x": X[idx], "node_mask": mask[idx]}})[Columns.ACTION_DIST_INPUTS]
+    def dist(idx):
+        out = module.forward_train({Columns.OBS: {k: v[idx] for k, v in O.items()}})
+        return head.from_logits(out[Columns.ACTION_DIST_INPUTS][:, :N])
+
+    def objective(idx):
+        d = dist(idx)
+        if loss == "ce":
+            logits = d._dist.logits
+            return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y[idx].reshape(-1))
+        if loss == "nll":
+            return -d.logp(Y[idx]).mean()
+        return (((d.to_deterministic().sample() - Y[idx]) / span) ** 2).mean()
 
     module.train()
     for epoch in range(epochs):
         order = tr_idx[torch.randperm(len(tr_idx), generator=g)]
         for s in range(0, len(order), minibatch_size):
-            idx = order[s:s + minibatch_size]
-            out = logits(idx)
-            loss = torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), Y[idx].reshape(-1))
+            value = objective(order[s:s + minibatch_size])
             opt.zero_grad()
-            loss.backward()
+            value.backward()
             opt.step()
-            loss_val = float(loss.detach())
+            loss_val = float(value.detach())
         if on_epoch is not None:
             on_epoch(epoch, loss_val)
 
-    def accuracy(idx) -> float:
+    def score(idx) -> float:
         if len(idx) == 0:
             return float("nan")
-        hits = 0.0
+        total = 0.0
         with torch.no_grad():
             for s in range(0, len(idx), 256):
                 part = idx[s:s + 256]
-                hits += float((logits(part).argmax(-1) == Y[part]).float().sum())
-        return hits / (len(idx) * Y.shape[1])
+                a = dist(part).to_deterministic().sample()
+                total += float((a == Y[part]).float().sum()) if discrete else float(((a - Y[part]).abs() / span).sum())
+        return total / (len(idx) * int(np.prod(Y.shape[1:])))
 
-    return BCResult(samples=n, train_accuracy=accuracy(tr_idx), val_accuracy=accuracy(val_idx),
-                    final_loss=loss_val)
+    return BCResult(samples=n, metric="accuracy" if discrete else "mean_abs_error", train_score=score(tr_idx),
+                    val_score=score(val_idx), final_loss=loss_val)

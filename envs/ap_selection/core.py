@@ -24,6 +24,10 @@ Reward of link (l, k): -P_l / P_on = -1 if AP l is active this window, else 0
   (aps_gnn eq. (11): shared by all links of AP l).
 Cost of link (l, k): max(0, target - SE_k) / target (eq. (12): shared by all
   links of UE k), where SE_k is UE k's window-average SE.
+Global state (``global_state``, for centralised critics): the N link observations
+  concatenated in agent order, N F numbers. Channels and mobility do not depend on
+  actions, and the links' SNR histories together are the whole network's channel
+  picture, so nothing global is missing from them.
 """
 
 from __future__ import annotations
@@ -265,3 +269,19 @@ class ApSelectionCore:
         obs[..., H] = state.prev_action if c.observe_previous_action else 0.0
         obs[..., H + 1] = state.prev_se_ratio[:, None, :]
         return obs.reshape(B, self.n_agents, H + 2)
+
+    # ------------------------------------------------------------ global state
+    @property
+    def state_dim(self) -> int:
+        """Length S of :meth:`global_state`: N F."""
+        return self.n_agents * self.obs_dim
+
+    @property
+    def state_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds (S,) float32 of :meth:`global_state`: the observation bounds per link."""
+        low, high = self.obs_bounds
+        return np.tile(low, self.n_agents), np.tile(high, self.n_agents)
+
+    def global_state(self, state: ApSelectionState) -> np.ndarray:
+        """Global state for centralised critics, (B, N F) float32: every link's observation, in agent order."""
+        return self._observe(state).reshape(self.num_envs, -1)

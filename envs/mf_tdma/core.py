@@ -28,6 +28,11 @@ same over its 1-hop neighbours (the mean-field term, eq. 11): 8 features.
 **Reward** (eq. 12): minus the mean delay, in frames, of the packets node i received
 as their destination in the frame (0 when it received none). **Cost**: packets
 dropped at node i in the frame (full queue or retry limit).
+**Global state** (``global_state``, for centralised critics): every node's
+observation (8N), the episode's topology as the usable-link adjacency matrix (N^2
+zeros and ones, row i = node i's neighbours) and the RBs granted to each node in
+the last frame / (M L) (N): the observations see only 1-hop means, not where
+the nodes sit in the multi-hop routes.
 """
 
 from __future__ import annotations
@@ -225,6 +230,19 @@ class MfTdmaCore:
         return {"node_delay_ms": 1e3 * d, "grants": state.grants.copy(),
                 "queue": state.obs_raw[..., 0] + state.obs_raw[..., 2]}
 
+    #: the interaction graph changes per episode (topology); models get it as an edge mask
+    graph_kind = "episode"
+
+    def candidate_graph(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every edge the graph can ever have: all ordered pairs i != j, one type; (2, N(N-1)), (N(N-1),)."""
+        src, dst = np.nonzero(~np.eye(self.N, dtype=bool))
+        return np.stack([src, dst]).astype(np.int64), np.zeros(src.size, np.int64)
+
+    def edge_mask(self, state: MfTdmaState) -> np.ndarray:
+        """(B, N(N-1)) bool: which candidate edges are usable 1-hop links in each env copy."""
+        src, dst = np.nonzero(~np.eye(self.N, dtype=bool))
+        return state.neighbours[:, src, dst]
+
     def agent_graph(self, state: MfTdmaState | None = None):
         """1-hop radio neighbours (usable links) of env copy 0 of ``state``, one edge type; the
         complete graph before any reset."""
@@ -240,6 +258,26 @@ class MfTdmaCore:
         nb = state.neighbours.astype(float)
         mean = (nb @ own) / np.maximum(nb.sum(-1, keepdims=True), 1.0)
         return np.concatenate([own, mean], -1).astype(np.float32)
+
+    # ------------------------------------------------------------ global state
+    @property
+    def state_dim(self) -> int:
+        """Length S of :meth:`global_state`: 8N + N^2 + N."""
+        return self.N * self.obs_dim + self.N * self.N + self.N
+
+    @property
+    def state_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds (S,) float32 of :meth:`global_state`."""
+        n = self.N * self.N + self.N
+        return (np.concatenate([np.tile(self._obs_low, self.N), np.zeros(n, np.float32)]),
+                np.concatenate([np.tile(self._obs_high, self.N), np.ones(n, np.float32)]))
+
+    def global_state(self, state: MfTdmaState) -> np.ndarray:
+        """Global state for centralised critics, (B, 8N + N^2 + N) float32: all observations, the usable-link
+        adjacency (row-major) and the last frame's grants / (M L)."""
+        B = self.num_envs
+        return np.concatenate([self._observe(state).reshape(B, -1), state.neighbours.reshape(B, -1),
+                               state.grants / self.config.num_rbs], -1).astype(np.float32)
 
     def _arrivals(self, state: MfTdmaState, start: float) -> None:
         c, B, N = self.config, self.num_envs, self.N

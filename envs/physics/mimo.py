@@ -61,43 +61,68 @@ def oru_powers(v: np.ndarray) -> np.ndarray:
     return np.einsum("bklnd,bklnd->bl", v, np.conj(v)).real
 
 
+RANK_RTOL = 1e-12  # eigenvalues of A below RANK_RTOL * lambda_max are its null space (eigh's rounding is ~N eps)
+
+
 def _solve_power_constrained(a: np.ndarray, r: np.ndarray, p_max: float, iters: int = 100,
                              rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
-    """argmin_X tr(X^H A X) - 2 Re tr(R^H X) s.t. ||X||_F^2 <= P: X = (A + mu I)^-1 R with the
-    smallest mu >= 0 meeting the power. With A = Q diag(lambda) Q^H and Phi_m = [Q^H R R^H Q]_mm
-    the power is f(mu) = sum_m Phi_m / (lambda_m + mu)^2, convex and decreasing, so Newton's
-    method started left of the root, at the lower bound max_m (sqrt(Phi_m / P) - lambda_m),
-    converges monotonically to the exact mu (the bisection of physics_reference.md (viii)
-    finds the same root, more slowly). a (B, N, N) Hermitian PSD, r (B, N, M) -> X, mu (B,)."""
+    """Minimum-norm argmin_X tr(X^H A X) - 2 Re tr(R^H X) s.t. ||X||_F^2 <= P, for R in the range of A.
+
+    With A = Q diag(lambda) Q^H restricted to its range (lambda_m > RANK_RTOL lambda_max) and
+    Phi_m = [Q^H R R^H Q]_mm, X(mu) = Q (Q^H R / (lambda + mu)) has power f(mu) = sum_m Phi_m /
+    (lambda_m + mu)^2. If f(0) <= P the budget does not bind: mu = 0 and X = A^+ R (the
+    pseudo-inverse, i.e. nothing in the null space of A). Otherwise mu > 0 is the root of the
+    secular equation f(mu) = P (physics_reference.md (viii)), found by Newton's method on
+    1 / sqrt(f(mu)) - 1 / sqrt(P) (concave and increasing, so the iterates started at the lower
+    bound max(0, max_m sqrt(Phi_m / P) - lambda_m) rise monotonically to the root, quadratically;
+    Moré & Sorensen 1983), safeguarded by the bracket [lower bound, sqrt(sum Phi / P) - lambda_min]
+    with bisection when a step leaves it. Everything is scaled by lambda_max, so nothing overflows.
+
+    R's component in the null space of A is dropped: in the WMMSE block update R and A are built
+    from the same H_jl^H T_j, so that component is rounding noise, and solving with it would push
+    the budget left over into a direction that only leaks interference.
+    a (B, N, N) Hermitian PSD, r (B, N, M) -> X (B, N, M), mu (B,)."""
     lam, q = np.linalg.eigh(a)
-    lam = np.maximum(lam, 0.0)
-    qr = herm(q) @ r
-    phi = np.einsum("bnm,bnm->bn", qr, np.conj(qr)).real  # diag(Q^H R R^H Q)
-    scale = np.maximum(lam.max(-1), 1e-30)
-    active = phi.sum(-1) > 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p0 = np.where(phi > 0.0, phi / lam ** 2, 0.0).sum(-1)
-    feasible0 = (lam.min(-1) > 1e-12 * scale) & (p0 <= p_max)
-    mu = np.maximum((np.sqrt(phi / p_max) - lam).max(-1), 0.0)
-    todo = active & ~feasible0
+    scale = lam[:, -1]  # lambda_max (eigh sorts ascending)
+    in_range = lam > RANK_RTOL * np.maximum(scale, 0.0)[:, None]
+    scale = np.where(scale > 0.0, scale, 1.0)
+    lam_s = np.where(in_range, lam / scale[:, None], 1.0)  # scaled eigenvalues in (RANK_RTOL, 1]; 1 = padding
+    qr = np.where(in_range[..., None], herm(q) @ r, 0.0)
+    phi = np.einsum("bnm,bnm->bn", qr, np.conj(qr)).real / (scale[:, None] ** 2 * p_max)  # scaled: root at f = 1
+    binding = (phi / lam_s ** 2).sum(-1) > 1.0
+    mu = np.zeros(len(lam))
+    if binding.any():
+        mu[binding] = _secular_root(lam_s[binding], phi[binding], iters, rtol) * scale[binding]
+    den = np.where(in_range, lam + mu[:, None], 1.0)
+    return q @ (qr / den[..., None]), mu
+
+
+def _secular_root(lam: np.ndarray, phi: np.ndarray, iters: int, rtol: float) -> np.ndarray:
+    """The root mu > 0 of f(mu) = sum_m phi_m / (lam_m + mu)^2 = 1 for rows with f(0) > 1,
+    lam (B, N) in (0, 1], phi (B, N) >= 0 (see :func:`_solve_power_constrained`)."""
+    lo = np.maximum((np.sqrt(phi) - lam).max(-1), 0.0)  # f(lo) >= 1: one term alone reaches 1
+    hi = np.maximum(np.sqrt(phi.sum(-1)) - lam.min(-1), lo)  # f(hi) <= sum phi / (lam_min + hi)^2 = 1
+    mu = lo.copy()
+    todo = np.ones(len(mu), bool)
     for _ in range(iters):
-        if not todo.any():
-            break
-        ph = phi[todo]
-        den = np.where(ph > 0.0, lam[todo] + mu[todo, None], 1.0)  # terms without power drop out
+        x, ph, lm = mu[todo], phi[todo], lam[todo]
+        den = lm + x[:, None]
         f = (ph / den ** 2).sum(-1)
-        df = -2.0 * (ph / den ** 3).sum(-1)
-        step = (f - p_max) / df  # <= 0 while left of the root
-        new = mu[todo] - step
-        done = np.abs(step) <= rtol * np.maximum(new, 1e-300)
+        g = (ph / den ** 3).sum(-1)  # -f'(mu) / 2
+        left = f >= 1.0
+        lo[todo] = np.where(left, x, lo[todo])
+        hi[todo] = np.where(left, hi[todo], x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new = x + f * (np.sqrt(f) - 1.0) / g  # Newton on 1 / sqrt(f) - 1
+        a, b = lo[todo], hi[todo]
+        new = np.where(np.isfinite(new) & (new >= a) & (new <= b), new, 0.5 * (a + b))
+        done = (np.abs(new - x) <= rtol * new) | (b - a <= rtol * b)
         mu[todo] = new
         idx = np.flatnonzero(todo)
         todo[idx[done]] = False
-    mu = np.where(feasible0 | ~active, 0.0, mu)
-    den = lam + mu[:, None]
-    x = q @ (qr / np.where(den > 0.0, den, 1.0)[..., None])
-    x[~active] = 0.0  # nothing to transmit (e.g. all receive filters zero)
-    return x, mu
+        if not todo.any():
+            break
+    return mu
 
 
 def wmmse_precoder_sweep(h: np.ndarray, u: np.ndarray, w: np.ndarray, alpha: np.ndarray, v: np.ndarray,

@@ -43,6 +43,13 @@ this system reward; ``"local"`` gives UE k its own terms (its objective share, i
 QoS indicator and shortfall; max-min keeps the shared minimum).
 **Cost** of UE k: max(0, gamma_th - SINR_k) / gamma_th (the QoS shortfall as a
 constraint for Lagrangian learners); the central agent's cost is the mean.
+
+**Global state** (``global_state``, for centralised critics), K F + K^2 numbers:
+every UE's observation row (the central agent's observation), then the gain
+matrix the coming decision is applied to, G_kj P_max / sigma^2 in dB / 20
+clipped to [-5, 5] (row k = UE k's receiver, column j = UE j's stream). The
+agents see only large-scale gains; with G the SINRs, hence the reward, are a
+known function of the powers.
 """
 
 from __future__ import annotations
@@ -289,3 +296,24 @@ class PowerControlCore:
         obs[..., L + 3] = np.clip(10.0 * np.log10(state.interf / self.noise_w) / 10.0, 0.0, 10.0)
         obs[..., L + 4] = state.p / c.p_max_w
         return obs.reshape(B, 1, -1) if self.central else obs
+
+    # ------------------------------------------------------------ global state
+    @property
+    def state_dim(self) -> int:
+        """Length S of :meth:`global_state`: K F + K^2."""
+        return self.K * self.features_per_ue + self.K * self.K
+
+    @property
+    def state_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds (S,) float32 of :meth:`global_state`."""
+        low, high = self.obs_bounds
+        reps = 1 if self.central else self.K
+        g = np.full(self.K * self.K, 5.0, np.float32)
+        return np.concatenate([np.tile(low, reps), -g]), np.concatenate([np.tile(high, reps), g])
+
+    def global_state(self, state: PowerControlState) -> np.ndarray:
+        """Global state for centralised critics, (B, K F + K^2) float32: all K observation rows, then the
+        gain matrix G_kj P_max / sigma^2 [dB] / 20 clipped to [-5, 5], row-major (see the module docstring)."""
+        snr_db = 10.0 * np.log10(np.maximum(state.gain * (self.config.p_max_w / self.noise_w), 1e-30))
+        g = np.clip(snr_db / BETA_SCALE_DB, -5.0, 5.0).reshape(self.num_envs, -1)
+        return np.concatenate([self._observe(state).reshape(self.num_envs, -1), g], -1).astype(np.float32)

@@ -41,6 +41,14 @@ sign(x) log(1 + |x|) of the real and imaginary parts: |Omega| * 2 N_r d.
 **Cost**: its min-rate shortfall max(0, R_min,k - reward_k) / R_min,k
 (0 when R_min = 0).
 
+**Global state** (``global_state``, for centralised critics): every user's
+observation concatenated (K |Omega| 2 N_r d), then per user what no agent
+observes but drives the next near-RT loop: log(1 + lambda_k) (the min-rate
+multiplier weighting the precoder update), R_min,k [bit/s/Hz] (it changes
+mid-episode with ``rate_change_step``) and log(1 + R_k) of the last near-RT
+loop (its reward), 3K more numbers. lambda_k <= (RT loops per episode) x
+dual_step x max R_min bounds the multipliers.
+
 Classical precoders (C-RZF, D-RZF, MRT, iterative WMMSE) replace step (4) via
 ``step(state, actions, precoder=fn)`` with ``fn(core, state, h_hat) -> V``.
 """
@@ -196,6 +204,28 @@ class PrecodingCore:
     def user_records(self, state: PrecodingState) -> dict[str, np.ndarray]:
         return {"throughput_bps_hz": state.step_rate.copy(), "lambda": state.lam.copy()}
 
+    #: the interaction graph changes per episode (clusters and Omega); models get it as an edge mask
+    graph_kind = "episode"
+
+    def candidate_graph(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every edge the graph can have: all ordered pairs j -> k, j != k, once as type 0 (shared
+        O-RU) and once as type 1 (j in Omega_k); (2, 2K(K-1)), (2K(K-1),)."""
+        src, dst = np.nonzero(~np.eye(self.K, dtype=bool))
+        ei = np.stack([np.concatenate([src, src]), np.concatenate([dst, dst])]).astype(np.int64)
+        return ei, np.repeat(np.arange(2, dtype=np.int64), src.size)
+
+    def edge_mask(self, state: PrecodingState) -> np.ndarray:
+        """(B, 2K(K-1)) bool over :meth:`candidate_graph`: the edges of :meth:`agent_graph` per env copy."""
+        K = self.K
+        src, dst = np.nonzero(~np.eye(K, dtype=bool))
+        serve = state.serve.astype(np.int64)  # (B, L, K)
+        share = np.einsum("blj,blk->bjk", serve, serve) > 0  # users j, k share an O-RU
+        obs = np.zeros((self.num_envs, K, K), bool)  # obs[b, k, j]: j in Omega_k
+        b_idx = np.repeat(np.arange(self.num_envs), K * state.omega.shape[-1])
+        k_idx = np.tile(np.repeat(np.arange(K), state.omega.shape[-1]), self.num_envs)
+        obs[b_idx, k_idx, state.omega.reshape(-1)] = True
+        return np.concatenate([share[:, src, dst], obs[:, dst, src]], axis=1)
+
     def agent_graph(self, state: PrecodingState | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Edges j -> k of type 0 when users j and k share a serving O-RU (coupled precoders) and of
         type 1 when j is in k's observation set Omega_k, for env copy 0 of ``state`` (they
@@ -311,3 +341,27 @@ class PrecodingCore:
         obs_s = np.take_along_axis(state.s_hat, state.omega[..., None, None], axis=2)  # (B, K, |Omega|, Nr, d)
         x = np.concatenate([obs_s.real, obs_s.imag], axis=-1).reshape(self.num_envs, self.K, -1)
         return (np.sign(x) * np.log1p(np.abs(x))).astype(np.float32)
+
+    # ------------------------------------------------------------ global state
+    @property
+    def state_dim(self) -> int:
+        """Length S of :meth:`global_state`: K (|Omega| 2 N_r d + 3)."""
+        return self.K * (self.obs_dim + 3)
+
+    @property
+    def state_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds (S,) float32 of :meth:`global_state`."""
+        c, K = self.config, self.K
+        r_min = max(c.min_rate_bps_hz, c.rate_change_bps_hz)
+        lam_max = c.episode_steps * c.rt_per_step * c.dual_step * r_min  # lambda grows <= eta R_min per RT loop
+        low = np.concatenate([np.tile(self._obs_low, K), np.zeros(3 * K)])
+        high = np.concatenate([np.tile(self._obs_high, K), np.full(K, np.log1p(lam_max)), np.full(K, r_min),
+                               np.full(K, self._obs_high[0])])
+        return low.astype(np.float32), high.astype(np.float32)
+
+    def global_state(self, state: PrecodingState) -> np.ndarray:
+        """Global state for centralised critics, (B, K (|Omega| 2 N_r d + 3)) float32: all observations, then
+        log(1 + lambda_k), R_min,k and log(1 + R_k) of the last near-RT loop (K each)."""
+        B = self.num_envs
+        extra = np.concatenate([np.log1p(state.lam), state.min_rate, np.log1p(state.step_rate)], -1)
+        return np.concatenate([self._observe(state).reshape(B, -1), extra], -1).astype(np.float32)

@@ -25,6 +25,10 @@ system-level aggregate); every agent gets the system reward and cost.
 **Observation**: the probing-beam measurements |h_buk^H f_m| (as received SNR of a full-power
 beam, dB / 10) and the queue state (buffered packets, packets at their last slot) / lambda;
 a per-AP agent sees its own AP's measurements and the queue state.
+**Global state** (``global_state``, for centralised critics): the central agent's observation
+(every AP's measurements, then the queue state once; B U K M + 2U) and each UE's buffered
+bits / buffer size (U, in [0, 1]): packets differ in size, so the packet counts alone do not
+say how many bits the slot must carry.
 """
 
 from __future__ import annotations
@@ -293,3 +297,27 @@ class UrllcCore:
             return np.concatenate([feat.reshape(self.num_envs, -1), queue], -1)[:, None].astype(np.float32)
         per_ap = feat.reshape(self.num_envs, self.B, -1)
         return np.concatenate([per_ap, np.repeat(queue[:, None], self.B, 1)], -1).astype(np.float32)
+
+    # ------------------------------------------------------------ global state
+    @property
+    def state_dim(self) -> int:
+        """Length S of :meth:`global_state`: B U K M + 3U."""
+        return self.B * self.pbm_dim + 3 * self.U
+
+    @property
+    def state_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds (S,) float32 of :meth:`global_state`."""
+        reps = 1 if self.central else self.B
+        lo, hi = self._obs_low, self._obs_high
+        low = np.concatenate([np.tile(lo[:-2 * self.U], reps), lo[-2 * self.U:], np.zeros(self.U, np.float32)])
+        high = np.concatenate([np.tile(hi[:-2 * self.U], reps), hi[-2 * self.U:], np.ones(self.U, np.float32)])
+        return low, high
+
+    def global_state(self, state: UrllcState) -> np.ndarray:
+        """Global state for centralised critics, (E, B U K M + 3U) float32: the central observation layout
+        (all APs' probing-beam features, the queue features once) and the buffered bits / buffer size per UE."""
+        E, u2 = self.num_envs, 2 * self.U
+        obs = self._observe(state)  # (E, agents, obs_dim): per-AP rows share the queue features
+        base = obs[:, 0] if self.central else np.concatenate([obs[..., :-u2].reshape(E, -1), obs[:, 0, -u2:]], -1)
+        bits = self._fifo(state)[1][..., -1] / self.config.buffer_bits
+        return np.concatenate([base, bits], -1).astype(np.float32)

@@ -1,20 +1,28 @@
 """Graph mode: all agents of one cfmarl env become ONE RLlib agent.
 
 The RLlib agent ``"graph"`` observes ``{"x": (N_max, F), "node_mask": (N_max,)}``
-(rows beyond the env's N agents are zero padding with mask 0) and acts with one
-sub-action per node (``MultiDiscrete([n_actions] * N_max)``). The scalar reward
-is the mean node reward (team reward, for logging and team-level learners);
-the per-node rewards and costs travel in ``infos["graph"]`` beside it:
+(rows beyond the env's N agents are zero padding with mask 0) and, when the env's
+interaction graph changes (``core.graph_kind`` "episode" or "step"), also
+``"edge_mask": (E,)`` over the env's fixed candidate edges (``core.candidate_graph()``):
+edge e exists in this observation iff edge_mask[e] = 1. It acts with one sub-action
+per node:
+
+* discrete cores (``core.n_actions``): ``MultiDiscrete([n_actions] * N_max)``;
+* continuous cores (``core.action_dim``, ``core.action_bounds``):
+  ``Box(low, high, (N_max, action_dim))``.
+
+The scalar reward is the mean node reward (team reward, for logging and team-level
+learners); the per-node rewards and costs travel in ``infos["graph"]`` beside it:
 
     infos["graph"] = {"node_rewards": (N_max,) float32, "node_costs": (N_max, C) float32,
                       "kpis": {name: float}, "mean_node_cost": (C,)}
 
 Infos travel with observations, so the signals of the action taken at step t
 arrive in the info returned with observation t+1; the learner connector aligns
-them (tested). The interaction graph is static for a given env (it depends on
-the agent set only), so it is not repeated in every observation: the adapter's
-``graph()`` gives (edge_index, edge_type) once and the model stores it. This
-keeps a `large` train batch at a few MB instead of ~1 MB of edges per step.
+them (tested). A static graph (``graph_kind`` "static", the default) depends on the
+agent set only, so it is not repeated in every observation: :meth:`GraphEnv.graph`
+gives (edge_index, edge_type) once and the model stores it - a `large` AP-selection
+train batch stays at a few MB instead of ~1 MB of edges per step.
 
 RLlib's per-step overhead is thus paid per env, not per agent (RLLIB_NOTES.md).
 """
@@ -30,15 +38,64 @@ from ray.rllib.env.multi_agent_env import MultiAgentEnv
 AGENT_ID = "graph"
 MODULE_ID = "shared"
 REWARD_MODES = ("local", "engineered")
+GRAPH_KINDS = ("static", "episode", "step")
 
 
-def make_core_from_config(env_config: dict) -> Any:
+def make_core_from_config(env_config: dict, num_envs: int = 1) -> Any:
     """Build the array core described by an env_config dict (see :class:`GraphEnv`)."""
     from cfmarl.registry import get_env
 
     entry = get_env(env_config.get("env", "aps"))
-    cfg = entry.make_config(env_config.get("scenario", "medium"), **dict(env_config.get("overrides", {})))
-    return entry.make_core(cfg, 1)
+    scenario = env_config.get("scenario") or entry.default_scenario or entry.scenario_names()[0]
+    cfg = entry.make_config(scenario, **dict(env_config.get("overrides", {})))
+    return entry.make_core(cfg, num_envs)
+
+
+def graph_kind(core) -> str:
+    kind = getattr(core, "graph_kind", "static")
+    if kind not in GRAPH_KINDS:
+        raise ValueError(f"{type(core).__name__}.graph_kind: must be one of {', '.join(GRAPH_KINDS)}, got {kind!r}")
+    return kind
+
+
+def is_discrete(core) -> bool:
+    return hasattr(core, "n_actions")
+
+
+def graph_spaces(core, n_max: int) -> tuple[gym.spaces.Dict, gym.spaces.Space]:
+    """Observation and action space of the graph agent for ``core`` padded to ``n_max`` nodes."""
+    low, high = core.obs_bounds
+    x_space = gym.spaces.Box(np.tile(low, (n_max, 1)), np.tile(high, (n_max, 1)), dtype=np.float32)
+    obs = {"x": x_space, "node_mask": gym.spaces.Box(0.0, 1.0, (n_max,), np.float32)}
+    if graph_kind(core) != "static":
+        n_edges = core.candidate_graph()[0].shape[1]
+        obs["edge_mask"] = gym.spaces.Box(0.0, 1.0, (n_edges,), np.float32)
+    if is_discrete(core):
+        act: gym.spaces.Space = gym.spaces.MultiDiscrete(np.full(n_max, core.n_actions))
+    else:
+        lo, hi = core.action_bounds
+        act = gym.spaces.Box(np.full((n_max, core.action_dim), lo, np.float32),
+                             np.full((n_max, core.action_dim), hi, np.float32), dtype=np.float32)
+    return gym.spaces.Dict(obs), act
+
+
+def graph_observation(core, state, x: np.ndarray, n_max: int) -> dict[str, np.ndarray]:
+    """Padded graph observations of all env copies of ``core``: x (B, N, F) -> {"x": (B, N_max, F),
+    "node_mask": (B, N_max)[, "edge_mask": (B, E)]} (float32)."""
+    B, N, F = x.shape
+    out = np.zeros((B, n_max, F), np.float32)
+    out[:, :N] = x
+    mask = np.zeros((B, n_max), np.float32)
+    mask[:, :N] = 1.0
+    obs = {"x": out, "node_mask": mask}
+    if graph_kind(core) != "static":
+        obs["edge_mask"] = core.edge_mask(state).astype(np.float32)
+    return obs
+
+
+def core_actions(core, action: np.ndarray, n: int) -> np.ndarray:
+    """Graph-agent actions (B, N_max[, D]) -> the core's (B, N[, D]) array (padding dropped)."""
+    return action[:, :n]
 
 
 class GraphEnv(MultiAgentEnv):
@@ -66,19 +123,16 @@ class GraphEnv(MultiAgentEnv):
         if self.reward_mode not in REWARD_MODES:
             raise ValueError(f"reward_mode: must be one of {', '.join(REWARD_MODES)}; got {self.reward_mode!r}")
         self.engineered_weight = float(config.get("engineered_weight", 0.0))
-        low, high = self.core.obs_bounds
-        F, C = self.core.obs_dim, self.core.n_costs
-        self._x_space = gym.spaces.Box(np.tile(low, (self.n_max, 1)), np.tile(high, (self.n_max, 1)), dtype=np.float32)
-        obs_space = gym.spaces.Dict({"x": self._x_space,
-                                     "node_mask": gym.spaces.Box(0.0, 1.0, (self.n_max,), np.float32)})
-        act_space = gym.spaces.MultiDiscrete(np.full(self.n_max, self.core.n_actions))
+        self.graph_kind = graph_kind(self.core)
+        self.discrete = is_discrete(self.core)
+        obs_space, act_space = graph_spaces(self.core, self.n_max)
         self.possible_agents = [AGENT_ID]
         self.agents = [AGENT_ID]
         self.observation_spaces = {AGENT_ID: obs_space}
         self.action_spaces = {AGENT_ID: act_space}
-        self._mask = np.zeros(self.n_max, np.float32)
-        self._mask[: self.n] = 1.0
-        self._x = np.zeros((self.n_max, F), np.float32)
+        self._act_shape = act_space.shape
+        self._kpi_names = tuple(getattr(self.core, "summary_kpis", ()))
+        C = self.core.n_costs
         self._zero_r = np.zeros(self.n_max, np.float32)
         self._zero_c = np.zeros((self.n_max, C), np.float32)
         self._base_seed = (int(config.get("seed", 0)), worker, vector)
@@ -86,8 +140,11 @@ class GraphEnv(MultiAgentEnv):
         self.state = None
 
     def graph(self) -> tuple[np.ndarray, np.ndarray]:
-        """Static interaction graph among the N real nodes: edge_index (2, E), edge_type (E,)."""
-        return self.core.agent_graph()
+        """Edges among the N real nodes: the static graph, or (dynamic graphs) every candidate
+        edge, of which each observation's ``edge_mask`` selects the present ones."""
+        if self.graph_kind == "static":
+            return self.core.agent_graph()
+        return self.core.candidate_graph()
 
     def reseed(self, entropy) -> None:
         """Replace the episode-seed stream (used after restoring a checkpoint)."""
@@ -100,32 +157,30 @@ class GraphEnv(MultiAgentEnv):
             self._rng = np.random.default_rng(list(self._base_seed))
         self.state, obs = self.core.reset([int(self._rng.integers(2**63))])
         self.agents = [AGENT_ID]
-        return {AGENT_ID: self._obs(obs[0])}, {AGENT_ID: {"node_rewards": self._zero_r, "node_costs": self._zero_c}}
+        return {AGENT_ID: self._obs(obs)}, {AGENT_ID: {"node_rewards": self._zero_r, "node_costs": self._zero_c}}
 
     def step(self, action_dict: dict):
         action = np.asarray(action_dict[AGENT_ID])
-        if action.shape != (self.n_max,):
-            raise ValueError(f"actions[{AGENT_ID!r}]: expected shape ({self.n_max},), got {action.shape}")
-        self.state, obs, rew, cost, done = self.core.step(self.state, action[None, : self.n])
+        if action.shape != self._act_shape:
+            raise ValueError(f"actions[{AGENT_ID!r}]: expected shape {self._act_shape}, got {action.shape}")
+        self.state, obs, rew, cost, done = self.core.step(self.state, core_actions(self.core, action[None], self.n))
         node_r = np.zeros(self.n_max, np.float32)
         node_c = np.zeros_like(self._zero_c)
         node_r[: self.n] = rew[0]
         node_c[: self.n] = cost[0]
         if self.reward_mode == "engineered":
             node_r[: self.n] -= self.engineered_weight * cost[0].sum(axis=-1)
-        kpis = {k: float(v[0]) for k, v in self.core.kpis(self.state).items() if not k.startswith("se_ue")}
+        kpis = {k: float(v[0]) for k, v in self.core.kpis(self.state).items() if k in self._kpi_names}
         info = {AGENT_ID: {"node_rewards": node_r, "node_costs": node_c, "kpis": kpis,
                            "mean_node_cost": cost[0].mean(axis=0)}}
         truncated = bool(done[0])
         if truncated:
             self.agents = []
-        return ({AGENT_ID: self._obs(obs[0])}, {AGENT_ID: float(node_r[: self.n].mean())},
+        return ({AGENT_ID: self._obs(obs)}, {AGENT_ID: float(node_r[: self.n].mean())},
                 {"__all__": False}, {AGENT_ID: truncated, "__all__": truncated}, info)
 
     def _obs(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        out = self._x.copy()
-        out[: self.n] = x
-        return {"x": out, "node_mask": self._mask}
+        return {k: v[0] for k, v in graph_observation(self.core, self.state, x, self.n_max).items()}
 
 
 def policy_mapping_fn(agent_id, episode=None, **kwargs) -> str:

@@ -15,11 +15,15 @@
   joint association as independent per-node factors), one team reward value
   and one team cost value per constraint.
 
-Both read ``batch["obs"] = {"x": (B, N, F), "node_mask": (B, N)}`` and emit
-logits (B, N, A) for :class:`PerNodeCategorical`. The static graph
-(``edge_index`` (2, E) and ``edge_type`` (E,) over the N real nodes) comes in
-``model_config``; it is a non-persistent buffer, so weights load into a module
-built for another graph size (generalisation across sizes).
+Both read ``batch["obs"] = {"x": (B, N, F), "node_mask": (B, N)[, "edge_mask": (B, E)]}``
+and emit per-node distribution parameters (B, N, P) for the head that fits the
+action space (:mod:`cfmarl.policies.heads`: categorical for discrete actions, Beta
+or squashed Gaussian for bounded continuous ones; ``model_config["action_head"]``).
+The graph (``edge_index`` (2, E) and ``edge_type`` (E,) over the N real nodes) comes
+in ``model_config``; it is a non-persistent buffer, so weights load into a module
+built for another graph size (generalisation across sizes). When the observation
+has an ``edge_mask`` the graph changes per episode or step: ``edge_index`` then lists
+every candidate edge and each sample's mask selects the edges present in it.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from ray.rllib.core.rl_module.apis import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 from torch import nn
 
-from cfmarl.policies.models.distributions import PerNodeCategorical
+from cfmarl.policies.heads import head_for, head_input_dim
 from cfmarl.policies.models.relational_attention import Relation, RelationalAttention, clique_groups, clique_layout
 
 
@@ -43,17 +47,19 @@ class _GraphModuleBase(TorchRLModule, ValueFunctionAPI):
     def _spaces(self) -> None:
         xs = self.observation_space["x"]
         self.n_max, self.n_features = int(xs.shape[0]), int(xs.shape[1])
-        self.n_actions = int(self.action_space.nvec[0])
+        self.head = head_for(self.action_space, self.model_config.get("action_head", "auto"))
+        self.head_dim = head_input_dim(self.action_space)  # head parameters per node
         self.n_costs = int(self.model_config.get("num_costs", 1))
+        self.dynamic_graph = "edge_mask" in self.observation_space.spaces
 
     def get_exploration_action_dist_cls(self):
-        return PerNodeCategorical
+        return self.head
 
     def get_inference_action_dist_cls(self):
-        return PerNodeCategorical
+        return self.head
 
     def get_train_action_dist_cls(self):
-        return PerNodeCategorical
+        return self.head
 
     def _forward(self, batch, **kwargs):
         emb = self.embed(batch)
@@ -96,8 +102,10 @@ class GraphActorCritic(_GraphModuleBase):
         for r in range(self.num_relations):
             e_r = edge_index[:, edge_type == r]
             self.register_buffer(f"_edges_{r}", torch.as_tensor(e_r), persistent=False)
+            # positions of relation r's edges among the candidate edges (dynamic graphs' edge_mask)
+            self.register_buffer(f"_edge_pos_{r}", torch.as_tensor(np.nonzero(edge_type == r)[0]), persistent=False)
             n_real = int(mc.get("num_nodes", self.n_max))
-            g = clique_groups(e_r, n_real) if self.dense_cliques else None
+            g = clique_groups(e_r, n_real) if self.dense_cliques and not self.dynamic_graph else None
             self._groups.append(None if g is None else (torch.as_tensor(g[0]), g[1], clique_layout(g[0], g[1])))
         if self.encoder == "gnn":
             self.layers = nn.ModuleList(RelationalAttention(self.hidden, self.hidden, self.num_relations)
@@ -105,10 +113,22 @@ class GraphActorCritic(_GraphModuleBase):
         else:
             self.layers = nn.ModuleList(nn.Sequential(nn.Linear(self.hidden, self.hidden), nn.ReLU())
                                         for _ in range(rounds))
-        self.pi = nn.Linear(self.hidden, self.n_actions)
+        self.pi = nn.Linear(self.hidden, self.head_dim)
         self.vf = nn.Linear(self.hidden, 1)
         self.cf = nn.Linear(self.hidden, self.n_costs)
         self._batched_edges: dict[tuple[int, torch.device], list[torch.Tensor]] = {}
+
+    def _masked_relations(self, edge_mask: torch.Tensor) -> list[Relation]:
+        """Dynamic graphs: per relation, the edges present in each sample (edge_mask (B, E))."""
+        B = edge_mask.shape[0]
+        offsets = torch.arange(B, device=edge_mask.device) * self.n_max
+        rels = []
+        for r in range(self.num_relations):
+            e = getattr(self, f"_edges_{r}").to(edge_mask.device)  # (2, E_r)
+            present = edge_mask[:, getattr(self, f"_edge_pos_{r}")] > 0.5  # (B, E_r)
+            batched = e[:, None, :] + offsets[None, :, None]  # (2, B, E_r)
+            rels.append(Relation(edge_index=batched[:, present]))
+        return rels
 
     def _relations(self, batch_size: int, device) -> list[Relation]:
         """Per relation: the dense clique grouping, or the edge index of the batched graphs."""
@@ -141,7 +161,10 @@ class GraphActorCritic(_GraphModuleBase):
             feat = x
         h = torch.relu(self.inp(feat))
         if self.encoder == "gnn":
-            rels = self._relations(B, h.device)
+            if self.dynamic_graph:
+                rels = self._masked_relations(batch[Columns.OBS]["edge_mask"].reshape(B, -1))
+            else:
+                rels = self._relations(B, h.device)
             for layer in self.layers:
                 h = layer(h, rels)
         else:
@@ -160,12 +183,12 @@ class CentralActorCritic(_GraphModuleBase):
         hidden = int(self.model_config.get("hidden", 256))
         self.body = nn.Sequential(nn.Linear(self.n_max * self.n_features, hidden), nn.ReLU(),
                                   nn.Linear(hidden, hidden), nn.ReLU())
-        self.pi_head = nn.Linear(hidden, self.n_max * self.n_actions)
+        self.pi_head = nn.Linear(hidden, self.n_max * self.head_dim)
         self.vf = nn.Linear(hidden, 1)
         self.cf = nn.Linear(hidden, self.n_costs)
 
     def pi(self, emb):
-        return self.pi_head(emb).reshape(*emb.shape[:-1], self.n_max, self.n_actions)
+        return self.pi_head(emb).reshape(*emb.shape[:-1], self.n_max, self.head_dim)
 
     def embed(self, batch) -> torch.Tensor:
         x = batch[Columns.OBS]["x"]

@@ -96,5 +96,6 @@ def test_evaluate_every_baseline_of_the_new_envs(tmp_path, capsys, env, scenario
     assert {p.name for p in run.iterdir()} >= figures | {"kpis.csv", "episodes.csv", "config.json"}
     rows = list(csv.DictReader(open(run / "kpis.csv")))
     assert [r["policy"] for r in rows] == list(get_env(env).baselines)
-    assert "KPI (mean over episodes)" in out and "Files in" in out
+    assert "(mean ± std over episodes" in out and "Files in" in out
+    assert all(k.label in out for k in get_env(env).declaration.kpis)  # the env's declared table
     assert all(float(r["decision_latency_ms"]) >= 0 for r in rows)

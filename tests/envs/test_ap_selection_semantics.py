@@ -84,7 +84,7 @@ def test_observation_features():
     env = ap_selection_v0.parallel_env(scenario="tiny", history_len=3, se_target_bps_hz=2.0,
                                        observe_previous_action=True)
     obs, _ = env.reset(seed=9)
-    core, state = env.core, env.state
+    core, state = env.core, env._core_state
     snr_db = 10 * np.log10(np.abs(state.h_next[0, 0]) ** 2 * 1.0 / core.noise_w)
     o = np.stack([obs[a] for a in env.possible_agents]).reshape(4, 2, 5)
     np.testing.assert_allclose(o[..., 2], (snr_db - 35) / 10, rtol=1e-5)  # current instant is last

@@ -127,7 +127,7 @@ def test_central_agent_sees_everything_and_lbfgs_refinement_is_timed():
     _, rew, _, _, info = env.step({"central": np.zeros(3)})
     assert env.kpis()["refine_ms"] > 0
     # refinement moved the powers away from the mid-range action towards a better sum rate
-    assert not np.allclose(env.state.p, (env.config.p_min_w + env.config.p_max_w) / 2)
+    assert not np.allclose(env._core_state.p, (env.config.p_min_w + env.config.p_max_w) / 2)
 
 
 def test_local_reward_mode_gives_each_user_its_own_terms():
@@ -200,7 +200,7 @@ def test_precoding_graph_and_signalling():
     env.step({a: np.zeros(env.action_space(a).shape) for a in env.agents})
     c = env.config
     proposed = env.kpis()["e2_overhead_kbit"]
-    central = env.core.e2_overhead_kbit(env.state, "centralised")
+    central = env.core.e2_overhead_kbit(env._core_state, "centralised")
     assert central == pytest.approx(c.rt_per_step * c.num_orus * (c.num_ues * 2 * 4 + 4 * c.num_ues * 2) * 64 / 1e3)
     assert 0 < proposed < central
 

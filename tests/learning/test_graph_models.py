@@ -7,7 +7,7 @@ import torch
 from ray.rllib.core.columns import Columns
 
 from cfmarl.policies.adapters.graph_env import GraphEnv
-from cfmarl.policies.models.distributions import PerNodeCategorical
+from cfmarl.policies.heads import PerNodeCategorical
 from cfmarl.policies.models.graph_actor_critic import CentralActorCritic, GraphActorCritic
 from cfmarl.policies.models.relational_attention import (Relation, RelationalAttention, clique_groups,
                                                         clique_layout)
@@ -185,3 +185,54 @@ def test_weights_transfer_to_another_graph_size():
                                  action_space=_env().action_spaces["graph"], model_config={})
     with pytest.raises(ValueError, match="tied to its size"):
         rebuild_for_env(central, {"env": "aps", "scenario": "medium"})
+
+
+def test_dynamic_graph_output_follows_the_neighbourhood():
+    """Per-episode graphs (MF-TDMA topology) reach the model as an edge mask: with one round of
+    message passing, node i's output changes when an edge into i appears or disappears, and does
+    not change when an edge elsewhere does."""
+    from ray.rllib.core.columns import Columns
+
+    from cfmarl.algo_builder import module_spec
+    from cfmarl.experiment import ExperimentConfig, from_dict
+    from cfmarl.policies.adapters.graph_env import GraphEnv
+
+    env_cfg = {"env": "mftdma", "scenario": "n4-1:3", "overrides": {"episode_frames": 3}}
+    genv = GraphEnv(env_cfg)
+    assert "edge_mask" in genv.observation_spaces["graph"].spaces
+    exp = from_dict(ExperimentConfig, {"env": {"name": "mftdma", "scenario": "n4-1:3"},
+                                       "model": {"hidden": 16, "rounds": 1, "use_gru": False}})
+    torch.manual_seed(0)
+    module = module_spec(exp, env_cfg).build()
+    edge_index, _ = genv.graph()  # every candidate edge (all ordered pairs)
+    x = torch.rand(1, 4, genv.core.obs_dim)
+    full = torch.ones(1, edge_index.shape[1])
+
+    def out(mask):
+        batch = {Columns.OBS: {"x": x, "node_mask": torch.ones(1, 4), "edge_mask": mask}}
+        return module.forward_inference(batch)[Columns.ACTION_DIST_INPUTS][0]
+
+    base = out(full)
+    into_0 = int(np.nonzero((edge_index[1] == 0) & (edge_index[0] == 1))[0][0])  # edge 1 -> 0
+    into_2 = int(np.nonzero((edge_index[1] == 2) & (edge_index[0] == 3))[0][0])  # edge 3 -> 2
+    m = full.clone()
+    m[0, into_0] = 0.0
+    changed = out(m)
+    assert not torch.allclose(changed[0], base[0])  # node 0's neighbourhood changed
+    assert torch.allclose(changed[1:], base[1:])  # nobody else's did
+    m = full.clone()
+    m[0, into_2] = 0.0
+    changed = out(m)
+    assert torch.allclose(changed[0], base[0]) and not torch.allclose(changed[2], base[2])
+    # the env's mask is what the topology says: edge i -> j present iff j hears i
+    obs, _ = genv.reset(seed=3)
+    nb = genv.state.neighbours[0]
+    assert np.array_equal(obs["graph"]["edge_mask"] > 0.5, nb[edge_index[0], edge_index[1]])
+
+
+def test_static_graph_keeps_its_fast_path():
+    """AP selection declares a static graph: no edge mask in the observation, dense clique path."""
+    from cfmarl.policies.adapters.graph_env import GraphEnv
+
+    genv = GraphEnv({"env": "aps", "scenario": "tiny"})
+    assert genv.graph_kind == "static" and "edge_mask" not in genv.observation_spaces["graph"].spaces

@@ -122,17 +122,17 @@ def test_behaviour_cloning_reaches_high_accuracy(ray_session):
 
     exp = _exp(env={"scenario": "medium", "overrides": {"episode_windows": 5}})
     cfg = ap_selection_v0.make_config("medium", episode_windows=5)
-    x, y = collect_teacher_dataset(lambda n: ap_selection_v0.ApSelectionCore(cfg, n), KStrongest(k=4, by="large_scale"),
-                                   episodes=40, seed=0)
-    assert x.shape == (200, 96, 6) and y.shape == (200, 96)
+    obs, y = collect_teacher_dataset(lambda n: ap_selection_v0.ApSelectionCore(cfg, n),
+                                     KStrongest(k=4, by="large_scale"), episodes=40, seed=0)
+    assert obs["x"].shape == (200, 96, 6) and y.shape == (200, 96) and set(obs) == {"x", "node_mask"}
     assert np.all(y.reshape(-1, 16, 6).sum(1) == 4)  # 4 APs per UE in every label
     module = module_spec(exp).build()
-    res = behaviour_clone(module, x, y, epochs=15, lr=3e-3, minibatch_size=32, seed=0)
-    assert res.val_accuracy >= 0.95, res
+    res = behaviour_clone(module, obs, y, epochs=15, lr=3e-3, minibatch_size=32, seed=0)
+    assert res.metric == "accuracy" and res.val_score >= 0.95, res
 
 
 @pytest.mark.parametrize("variant", [
-    {"model": {"architecture": "central", "hidden": 32}, "pretrain": {"enabled": False}},
+    {"model": {"mode": "central", "hidden": 32}, "pretrain": {"enabled": False}},
     {"env": {"reward_mode": "engineered", "engineered_weight": 2.0},
      "algorithm": {"lagrangian_rule": "none"}, "pretrain": {"enabled": False}},
     {"model": {"encoder": "mlp", "use_gru": False}, "algorithm": {"lagrangian_rule": "gradient"}},
@@ -193,7 +193,7 @@ def test_train_command_resumes_and_evaluates(ray_session, tmp_path, capsys, monk
     rows = list(csv.DictReader(open(run / "metrics.csv")))
     assert [r["iteration"] for r in rows] == ["1", "2"]
     assert float(rows[-1]["lagrange/multiplier_0"]) >= 0
-    assert json.load(open(run / "pretrain.json"))["train_accuracy"] > 0.9
+    assert json.load(open(run / "pretrain.json"))["train_score"] > 0.9
     ev = list(csv.DictReader(open(run / "evaluation.csv")))
     assert [r["policy"] for r in ev] == ["aps_gnn_tiny", "k-strongest", "all-on"]
     for name in ("learning_curves.png", "evaluation.png", "config.json", "versions.json"):

@@ -27,14 +27,35 @@ def test_scale_tiny(tmp_path):
             assert float(r["sample_node_steps_per_s"]) > 0 and float(r["peak_rss_mib"]) > 0
 
 
+def test_scale_mftdma_tiny(tmp_path):
+    """A non-AP-selection env scales along its own declared axis (nodes)."""
+    from cfmarl.scale import scale
+
+    run = scale("tune_configs/mftdma_scale_tiny.yaml", out=str(tmp_path), quiet=True)
+    with open(run / "scale.csv") as f:
+        rows = list(csv.DictReader(f))
+    learned = [r for r in rows if r["kind"] == "kpi" and r["trained_at"] == "4"]
+    assert [(r["size"], r["agents"]) for r in learned] == [("4", "4"), ("6", "6")]
+    assert all(float(r["throughput_mbps"]) > 0 for r in learned)  # the env's declared KPIs are the columns
+    assert (run / "scale.png").stat().st_size > 10_000
+
+
 def test_scale_rejects_bad_sizes(tmp_path):
     from cfmarl.envs.validation import ConfigError
-    from cfmarl.scale import parse_size, size_overrides
+    from cfmarl.experiment import load_experiment
+    from cfmarl.registry import get_env
 
-    with pytest.raises(ConfigError, match="not APSxUES"):
-        parse_size("64by16")
-    assert size_overrides(16, 6)["area_size_m"] == pytest.approx(150.0, abs=0.1)  # medium's density
+    entry = get_env("aps")
+    axes = entry.declaration.scale
+    with pytest.raises(ValueError, match="NUM_APSxNUM_UES"):
+        axes.parse("64by16")
+    with pytest.raises(ValueError, match="2 positive integers"):
+        axes.parse("64x16x2")
+    assert axes.overrides(entry.make_config("tiny"), "16x6")["area_size_m"] == pytest.approx(150.0, abs=0.1)
     p = tmp_path / "s.yaml"
+    p.write_text("name: s\nenv: {name: mftdma}\nscale: {sizes: ['4x2'], train_size: '4'}\n")
+    with pytest.raises(ConfigError, match="NUM_NODES"):  # checked when the file loads, before anything trains
+        load_experiment(p)
     p.write_text("name: s\nenv: {name: aps, scenario: tiny}\nscale: {sizes: ['4x2'], train_size: '8x3'}\n")
     from cfmarl.scale import scale
 

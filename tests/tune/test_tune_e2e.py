@@ -82,6 +82,23 @@ def test_random_search_with_validation_fitness(tmp_path):
     assert module.n_max == 8
 
 
+def test_random_search_on_a_continuous_action_env(tmp_path):
+    """`cfmarl tune` on power control: the trials table carries the env's declared headline KPI."""
+    import csv
+
+    from cfmarl.policies.module_controller import load_module
+    from cfmarl.tune import tune_experiment
+
+    out = tune_experiment("tune_configs/power_random_tiny.yaml", storage=str(tmp_path), quiet=True)
+    with open(out / "trials.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and all(r["status"] == "TERMINATED" for r in rows)
+    assert all(float(r["kpi/objective_bps_hz"]) > 0 and "val/objective_bps_hz" in r for r in rows)
+    assert (out / "tune.png").exists()
+    module = load_module(rows[0]["checkpoint"])
+    assert module.action_space.shape == (3, 1)  # one power level per UE agent
+
+
 def test_existing_experiment_needs_resume_or_fresh(tmp_path):
     from cfmarl.envs.validation import ConfigError
     from cfmarl.tune import tune_experiment

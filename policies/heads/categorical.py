@@ -1,11 +1,4 @@
-"""Vectorised per-node action distributions for graph-mode modules.
-
-One distribution object for the whole batch of graphs (not one per node, which
-is what RLlib's TorchMultiCategorical does and why it is slow at hundreds of
-nodes, RLLIB_NOTES.md). Logits have shape (B, N, A); ``logp`` and ``entropy``
-are per node, shape (B, N); the learners combine them (per-node PPO, or summed
-for a joint action).
-"""
+"""Per-node categorical distribution over (B, N, A) logits (Bernoulli when A = 2)."""
 
 from __future__ import annotations
 
@@ -14,7 +7,11 @@ from ray.rllib.core.distribution.torch.torch_distribution import TorchDistributi
 
 
 class PerNodeCategorical(TorchDistribution):
-    """Independent categorical per node over the last axis of (B, N, A) logits."""
+    """Independent categorical per node over the last axis of (B, N, A) logits.
+
+    ``logp(a)`` = log softmax(logits)[a] per node, (B, N); ``entropy`` per node."""
+
+    discrete = True
 
     def _get_torch_distribution(self, logits):
         return torch.distributions.Categorical(logits=logits)
@@ -24,7 +21,7 @@ class PerNodeCategorical(TorchDistribution):
 
     @classmethod
     def required_input_dim(cls, space, **kwargs) -> int:
-        raise NotImplementedError("PerNodeCategorical takes (B, N, A) logits from a graph module")
+        return int(space.nvec.reshape(-1)[0])
 
     @classmethod
     def from_logits(cls, logits, **kwargs):

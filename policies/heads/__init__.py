@@ -1,0 +1,69 @@
+"""Per-node action distributions (heads), vectorised over nodes.
+
+One distribution object for a whole batch of graphs - never one per node (what
+RLlib's ``TorchMultiCategorical`` does, and why it is slow at hundreds of nodes).
+Inputs are per-node parameters shaped (B, N, P); ``logp`` and ``entropy`` are per
+node, (B, N), summed over the components of a node's action.
+
+* discrete (``MultiDiscrete([A] * N)``): :class:`PerNodeCategorical` (A logits per node;
+  A = 2 is the Bernoulli of AP selection);
+* bounded continuous (``Box(low, high, (N, D))``, any width D):
+  :class:`PerNodeBeta` (default, 2 D parameters per node) or
+  :class:`PerNodeSquashedGaussian` (2 D parameters per node; the head SAC needs).
+
+:func:`head_for` picks the class for an action space; continuous classes are made
+per set of bounds (``make_beta`` / ``make_squashed_gaussian``, cached), so RLlib's
+``from_logits(logits)`` needs nothing else.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from cfmarl.policies.heads.categorical import PerNodeArgmax, PerNodeCategorical
+from cfmarl.policies.heads.continuous import (PerNodeBeta, PerNodeDeterministic, PerNodeSquashedGaussian,
+                                              make_beta, make_squashed_gaussian)
+
+HEADS = ("auto", "categorical", "beta", "squashed_gaussian")
+
+__all__ = ["HEADS", "PerNodeArgmax", "PerNodeBeta", "PerNodeCategorical", "PerNodeDeterministic",
+           "PerNodeSquashedGaussian", "head_for", "head_input_dim", "make_beta", "make_squashed_gaussian"]
+
+
+def _is_discrete(space: gym.Space) -> bool:
+    return isinstance(space, gym.spaces.MultiDiscrete)
+
+
+def head_for(space: gym.Space, kind: str = "auto"):
+    """The per-node distribution class for a graph-mode action space.
+
+    ``space``: MultiDiscrete([A] * N) or Box(low, high, (N, D)) with bounds equal
+    across nodes. ``kind``: auto (categorical for discrete, beta for continuous),
+    categorical, beta or squashed_gaussian."""
+    if kind not in HEADS:
+        raise ValueError(f"model.action_head: must be one of {', '.join(HEADS)}; got {kind!r}")
+    if _is_discrete(space):
+        if kind not in ("auto", "categorical"):
+            raise ValueError(f"model.action_head: {kind!r} is for continuous actions; this env's actions are "
+                             "discrete (use categorical or auto)")
+        return PerNodeCategorical
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 2:
+        raise ValueError(f"per-node action heads need MultiDiscrete or Box(N, D) actions, got {space}")
+    if kind == "categorical":
+        raise ValueError("model.action_head: 'categorical' is for discrete actions; this env's actions are "
+                         "continuous (use beta, squashed_gaussian or auto)")
+    low, high = np.asarray(space.low, float), np.asarray(space.high, float)
+    if not (np.all(low == low[:1]) and np.all(high == high[:1])):
+        raise ValueError("per-node action heads need the same bounds for every node")
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(high > low)):
+        raise ValueError(f"continuous action heads need finite bounds low < high, got {low[0]} / {high[0]}")
+    bounds = (tuple(low[0].tolist()), tuple(high[0].tolist()))
+    return make_squashed_gaussian(*bounds) if kind == "squashed_gaussian" else make_beta(*bounds)
+
+
+def head_input_dim(space: gym.Space) -> int:
+    """Parameters per node the model must output for ``space``."""
+    if _is_discrete(space):
+        return int(space.nvec.reshape(-1)[0])
+    return 2 * int(space.shape[-1])

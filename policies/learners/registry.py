@@ -1,0 +1,104 @@
+"""Learner registry: ``algorithm.name`` -> how to build the RLlib config, and what it supports.
+
+Capability flags say which action kinds (discrete / continuous), data regime
+(on- / off-policy) and model modes (graph: one RLlib agent per env with a per-node
+model; central: one agent with a joint model; per_agent: stock RLlib multi-agent,
+one agent per env agent) a learner handles, so an unsupported experiment fails at
+load time with one line naming both sides. A new learner adds its folder and one
+:func:`register_learner` call (or an entry in :func:`_builtin`).
+
+``training_kwargs(algorithm_section) -> dict`` maps the experiment's typed
+``algorithm`` section to the config class's ``.training(...)`` arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+ACTION_KINDS = ("discrete", "continuous")
+MODES = ("graph", "central", "per_agent")
+
+
+@dataclass(frozen=True)
+class LearnerEntry:
+    name: str
+    description: str
+    make_config: Callable[[], Any]  # () -> an RLlib AlgorithmConfig instance
+    training_kwargs: Callable[[Any], dict]  # experiment.algorithm -> .training(**kwargs)
+    actions: frozenset  # subset of ACTION_KINDS
+    modes: frozenset  # subset of MODES
+    off_policy: bool = False
+    constrained: bool = True  # uses the env's costs (Lagrange multipliers)
+
+    def check(self, action_kind: str, mode: str) -> None:
+        """Raise ValueError (one line, naming both) when this learner cannot run the pair."""
+        if mode not in self.modes:
+            raise ValueError(f"algorithm.name {self.name!r} does not support model.mode {mode!r} "
+                             f"(it supports: {', '.join(sorted(self.modes))})")
+        if action_kind not in self.actions:
+            raise ValueError(f"algorithm.name {self.name!r} does not support {action_kind} actions "
+                             f"(it supports: {', '.join(sorted(self.actions))})")
+
+
+def _ppo_common(a) -> dict:
+    return dict(lr=a.lr, gamma=a.gamma, lambda_=a.lambda_, clip_param=a.clip_param, vf_clip_param=a.vf_clip_param,
+                grad_clip=a.grad_clip, entropy_coeff=a.entropy_coeff, vf_loss_coeff=a.vf_loss_coeff,
+                num_epochs=a.num_epochs, minibatch_size=a.minibatch_size,
+                train_batch_size_per_learner=a.train_batch_size)
+
+
+def _ppo_lagrangian_kwargs(a) -> dict:
+    return dict(_ppo_common(a), cost_limit=a.cost_limit, lagrangian_rule=a.lagrangian_rule, lambda_lr=a.lambda_lr,
+                lambda_init=a.lambda_init, pid_kp=a.pid_kp, pid_ki=a.pid_ki, pid_kd=a.pid_kd,
+                pid_ema_alpha=a.pid_ema_alpha, advantage_scaling=a.advantage_scaling)
+
+
+def _ppo_lagrangian_config():
+    from cfmarl.policies.learners.ppo_lagrangian import PPOLagrangianConfig
+
+    return PPOLagrangianConfig()
+
+
+def _ppo_config():
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    return PPOConfig()
+
+
+def _builtin() -> list[LearnerEntry]:
+    return [
+        LearnerEntry(name="ppo_lagrangian",
+                     description="MAPPO-Lagrangian: per-node GAE for reward and cost, one multiplier per "
+                                 "constraint (gradient / PID), parameter sharing",
+                     make_config=_ppo_lagrangian_config, training_kwargs=_ppo_lagrangian_kwargs,
+                     actions=frozenset(ACTION_KINDS), modes=frozenset({"graph", "central"})),
+        LearnerEntry(name="ppo",
+                     description="stock RLlib PPO on the env reward (unconstrained; costs are logged), "
+                                 "per-agent shared MLP, for comparisons",
+                     make_config=_ppo_config, training_kwargs=_ppo_common,
+                     actions=frozenset(ACTION_KINDS), modes=frozenset({"per_agent"}), constrained=False),
+    ]
+
+
+_REGISTERED: dict[str, LearnerEntry] = {}
+
+
+def register_learner(entry: LearnerEntry, *, replace: bool = False) -> None:
+    if not replace and entry.name in learner_registry():
+        raise ValueError(f"register_learner: a learner named {entry.name!r} is already registered")
+    _REGISTERED[entry.name] = entry
+
+
+def learner_registry() -> dict[str, LearnerEntry]:
+    reg = {e.name: e for e in _builtin()}
+    reg.update(_REGISTERED)
+    return reg
+
+
+def get_learner(name: str) -> LearnerEntry:
+    reg = learner_registry()
+    if name not in reg:
+        raise ValueError(f"algorithm.name: unknown learner {name!r}; known: {', '.join(reg)}")
+    return reg[name]
