@@ -42,7 +42,7 @@ def _actions(core, rng) -> np.ndarray:
 
 def _long(entry, scenario: str) -> dict[str, int]:
     """Override that makes an episode effectively endless (the timing loops never hit a reset)."""
-    return {episode_length_field(entry.make_config(scenario)): 1_000_000}
+    return {episode_length_field(entry.make_config(scenario), entry): 1_000_000}
 
 
 def bench_core(entry, scenario: str, num_envs: int, seconds: float) -> float:

@@ -17,7 +17,7 @@ import numpy as np
 
 from cfmarl.cli import main as cli
 from cfmarl.envs import precoding_v0
-from cfmarl.plots import _save, plt
+from cfmarl.plots import plt, save_figure
 from cfmarl.rundir import atomic_write_text, versions
 
 RUNS = [  # (label, env, scenario, --set overrides)
@@ -77,7 +77,7 @@ def rate_change_demo(out: Path, steps: int = 90, change_at: int = 30, new_rate: 
         a.grid(alpha=0.3)
     fig.suptitle("precoding/medium, WMMSE expert: one user's minimum rate raised at near-RT loop "
                  f"{change_at} (oran Fig. 11)")
-    _save(fig, out / "rate_change.png", dpi=100)
+    save_figure(fig, out / "rate_change.png", dpi=100)
     thr, lam = np.array(thr), np.array(lam)
     before, after = thr[change_at - 10:change_at - 1].mean(), thr[-20:].mean()
     held = [t for t in range(change_at, steps - 4) if np.all(thr[t:t + 5] >= new_rate)]  # met for 5 loops in a row

@@ -198,7 +198,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "seed": args.seed, "batch": args.batch})
     rundir.write_json(out / "versions.json", rundir.versions())
     seeds = evaluate.episode_seeds(args.seed, args.episodes)
-    steps = episode_length(config)
+    steps = episode_length(config, entry)
     print(f"Evaluating {len(controllers)} policies on {args.env}/{args.scenario} "
           f"({config.describe()['size']}, {config.describe()['agents']} agents), "
           f"{args.episodes} episodes x {steps} steps, seed {args.seed}", flush=True)

@@ -110,7 +110,7 @@ def collect(env: str, scenario: str, overrides: dict, policies: list[str], episo
         write_json(mpath, manifest)
     seeds = episode_seeds(seed, episodes)
     n_shards = math.ceil(episodes / batch)
-    steps = episode_length(config)
+    steps = episode_length(config, entry)
     done_shards = {s["index"] for s in manifest["shards"]}
     todo = [i for i in range(n_shards) if i not in done_shards]
     bar = tqdm(total=sum(len(seeds[i * batch:(i + 1) * batch]) for i in todo) * steps, unit="step", disable=quiet, file=sys.stderr, dynamic_ncols=True)

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 from cfmarl.rundir import atomic_write_bytes  # noqa: E402
 
 
-def _save(fig, path: str | Path, dpi: int) -> None:
+def save_figure(fig, path: str | Path, dpi: int) -> None:
     """Lay out, render to PNG and write atomically; closes the figure."""
     fig.tight_layout()
     buf = io.BytesIO()
@@ -49,7 +49,7 @@ def plot_learning_curves(rows: Sequence[dict], exp, path: str | Path) -> None:
         ax.grid(alpha=0.3)
     fig.suptitle(f"{exp.name} ({exp.env.name}/{exp.scenario()}, {exp.algorithm.name}, rule "
                  f"{exp.algorithm.lagrangian_rule})")
-    _save(fig, path, dpi=100)
+    save_figure(fig, path, dpi=100)
 
 
 def plot_tune_curves(curves: dict, cost_limit: float, hp_columns: Sequence[str], title: str,
@@ -77,7 +77,7 @@ def plot_tune_curves(curves: dict, cost_limit: float, hp_columns: Sequence[str],
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7, ncol=2)
     fig.suptitle(title)
-    _save(fig, path, 110)
+    save_figure(fig, path, 110)
 
 
 def plot_scale(rows: Sequence[dict], cost_limit: float, title: str, path: str | Path,
@@ -87,9 +87,9 @@ def plot_scale(rows: Sequence[dict], cost_limit: float, title: str, path: str | 
     graph vs per-agent throughput vs agents; sampling throughput vs env runners with the
     ideal-linear line; decision latency vs agents per policy."""
     fig, axes = plt.subplots(1, 5, figsize=(24, 4.2))
-    kpi = [r for r in rows if r["kind"] == "kpi"]
-    for p in dict.fromkeys(r["policy"] for r in kpi):
-        pts = sorted((r["agents"], r) for r in kpi if r["policy"] == p)
+    kpi_rows = [r for r in rows if r["kind"] == "kpi"]
+    for p in dict.fromkeys(r["policy"] for r in kpi_rows):
+        pts = sorted(((r["agents"], r) for r in kpi_rows if r["policy"] == p), key=lambda t: t[0])
         x = [lk for lk, _ in pts]
         axes[0].plot(x, [r.get(kpi[0], np.nan) for _, r in pts], "o-", label=p)
         axes[1].plot(x, [r.get("mean_cost", np.nan) for _, r in pts], "o-", label=p)
@@ -125,15 +125,15 @@ def plot_scale(rows: Sequence[dict], cost_limit: float, title: str, path: str | 
     axes[2].set_yscale("log")
     axes[4].set_yscale("log")
     fig.suptitle(title)
-    _save(fig, path, 100)
+    save_figure(fig, path, 100)
 
 
-def _cdf(ax, values: np.ndarray, color, label: str) -> None:
+def draw_cdf(ax, values: np.ndarray, color, label: str) -> None:
     v = np.sort(np.asarray(values, float).ravel())
     ax.step(v, np.arange(1, v.size + 1) / v.size, where="post", color=color, label=label)
 
 
-def _bars(ax, summaries: Sequence[dict], key: str, label: str, colors) -> None:
+def draw_bars(ax, summaries: Sequence[dict], key: str, label: str, colors) -> None:
     x = np.arange(len(summaries))
     ax.bar(x, [s[key] for s in summaries], yerr=[s.get(f"{key}_std", 0.0) for s in summaries], color=colors,
            capsize=4)
@@ -156,10 +156,7 @@ def plot_evaluation(declaration, results: Sequence, summaries: Sequence[dict], c
             mod, _, attr = target.partition(":")
             fn = getattr(importlib.import_module(mod), attr)
             name = f"{stem}.png" if i == 0 else (fname if stem == "kpis" else f"{stem}_{fname}")
-            if fn is plot_sinr_maps:
-                fn(results, config, title, out / name)
-            else:
-                fn(results, summaries, config, title, out / name)
+            fn(results, summaries, config, title, out / name)
             names.append(name)
         return names
     bars = [(k.name, k.title) for k in declaration.bar_kpis]
@@ -167,86 +164,6 @@ def plot_evaluation(declaration, results: Sequence, summaries: Sequence[dict], c
             for r in declaration.records]
     plot_summary_and_cdfs(results, summaries, bars, cdfs, title, out / f"{stem}.png")
     return [f"{stem}.png"]
-
-
-def plot_power_control(results: Sequence, summaries: Sequence[dict], config, title: str, path: Path) -> None:
-    """Sum SE, min SE, QoS satisfaction and mean SINR per policy; CDFs of per-UE SE, of the sum SE
-    per step and of per-UE SINR with the QoS threshold (the DHI paper's Figs. 5-7)."""
-    colors = plt.cm.tab10(np.arange(len(results)) % 10)
-    fig, axes = plt.subplots(2, 4, figsize=(20, 8.4))
-    for ax, (key, label) in zip(axes[0], [("sum_se_bps_hz", "sum SE [bit/s/Hz]"),
-                                          ("min_se_bps_hz", "min SE [bit/s/Hz]"),
-                                          ("qos_satisfaction", "QoS satisfaction [fraction]"),
-                                          ("mean_sinr_db", "mean SINR [dB]")]):
-        _bars(ax, summaries, key, label, colors)
-    for r, c in zip(results, colors):
-        _cdf(axes[1, 0], r.record("se_bps_hz"), c, r.policy)
-        _cdf(axes[1, 1], r.step_kpi("sum_se_bps_hz"), c, r.policy)
-        _cdf(axes[1, 2], r.record("sinr_db"), c, r.policy)
-    axes[1, 2].axvline(config.sinr_threshold_db, color="k", ls="--", lw=1, label="QoS threshold")
-    for ax, label in zip(axes[1, :3], ["per-UE SE [bit/s/Hz]", "sum SE per step [bit/s/Hz]", "per-UE SINR [dB]"]):
-        ax.set_xlabel(label)
-        ax.set_ylabel("CDF")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    _bars(axes[1, 3], summaries, "decision_latency_ms", "decision time [ms / env step]", colors)
-    axes[1, 3].set_yscale("log")
-    fig.suptitle(title)
-    _save(fig, path, dpi=100)
-
-
-def plot_sinr_maps(results: Sequence, config, title: str, path: Path, bins: int = 20) -> None:
-    """Spatial SINR heat map per policy: mean SINR [dB] of the UEs found in each cell of the area
-    over all steps and episodes (the DHI paper's Fig. 8)."""
-    n = len(results)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n + 1, 4.2), squeeze=False)
-    side = config.area_size_m
-    edges = np.linspace(0.0, side, bins + 1)
-    maps = []
-    for r in results:
-        x, y, v = (r.record(k).ravel() for k in ("x_m", "y_m", "sinr_db"))
-        total, _, _ = np.histogram2d(x, y, [edges, edges], weights=v)
-        count, _, _ = np.histogram2d(x, y, [edges, edges])
-        maps.append(np.where(count > 0, total / np.maximum(count, 1), np.nan))
-    finite = np.concatenate([m[np.isfinite(m)] for m in maps]) if maps else np.zeros(1)
-    vmin, vmax = np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0)
-    for ax, r, m in zip(axes[0], results, maps):
-        im = ax.imshow(m.T, origin="lower", extent=(0, side, 0, side), vmin=vmin, vmax=vmax, cmap="viridis")
-        ax.set_title(r.policy)
-        ax.set_xlabel("x [m]")
-        ax.set_ylabel("y [m]")
-    fig.colorbar(im, ax=axes[0].tolist(), label="mean SINR [dB]", shrink=0.85)
-    fig.suptitle(title)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def plot_precoding(results: Sequence, summaries: Sequence[dict], config, title: str, path: Path) -> None:
-    """Sum rate, min rate, min-rate satisfaction and E2 signalling per policy; CDFs of per-user
-    throughput (with R_min; the O-RAN paper's Fig. 6) and of the sum rate per near-RT loop."""
-    colors = plt.cm.tab10(np.arange(len(results)) % 10)
-    fig, axes = plt.subplots(2, 4, figsize=(20, 8.4))
-    for ax, (key, label) in zip(axes[0], [("sum_rate_bps_hz", "sum rate [bit/s/Hz]"),
-                                          ("min_rate_bps_hz", "min user rate [bit/s/Hz]"),
-                                          ("min_rate_satisfaction", "users meeting R_min [fraction]"),
-                                          ("e2_overhead_kbit", "E2 signalling per near-RT loop [kbit]")]):
-        _bars(ax, summaries, key, label, colors)
-    for r, c in zip(results, colors):
-        _cdf(axes[1, 0], r.record("throughput_bps_hz"), c, r.policy)
-        _cdf(axes[1, 1], r.step_kpi("sum_rate_bps_hz"), c, r.policy)
-    axes[1, 0].axvline(config.min_rate_bps_hz, color="k", ls="--", lw=1, label="R_min")
-    for ax, label in zip(axes[1, :2], ["per-user throughput [bit/s/Hz]", "sum rate per near-RT loop [bit/s/Hz]"]):
-        ax.set_xlabel(label)
-        ax.set_ylabel("CDF")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    _bars(axes[1, 2], summaries, "mean_lambda", "mean min-rate multiplier", colors)
-    _bars(axes[1, 3], summaries, "decision_latency_ms", "decision time [ms / near-RT loop]", colors)
-    axes[1, 3].set_yscale("log")
-    fig.suptitle(title)
-    _save(fig, path, dpi=100)
 
 
 def plot_summary_and_cdfs(results: Sequence, summaries: Sequence[dict], bars: Sequence[tuple[str, str]],
@@ -257,11 +174,11 @@ def plot_summary_and_cdfs(results: Sequence, summaries: Sequence[dict], bars: Se
     fig, axes = plt.subplots(2, max(len(bars), len(cdfs)), figsize=(5 * max(len(bars), len(cdfs)), 8.4),
                              squeeze=False)
     for ax, (key, label) in zip(axes[0], bars):
-        _bars(ax, summaries, key, label, colors)
+        draw_bars(ax, summaries, key, label, colors)
     for ax, (key, label, *ref) in zip(axes[1], cdfs):
         for r, c in zip(results, colors):
             v = r.record(key)
-            _cdf(ax, v[np.isfinite(v)], c, r.policy)
+            draw_cdf(ax, v[np.isfinite(v)], c, r.policy)
         if ref and ref[0] is not None:
             ax.axvline(ref[0], color="k", ls="--", lw=1, label="reference")
         ax.set_xlabel(label)
@@ -271,4 +188,4 @@ def plot_summary_and_cdfs(results: Sequence, summaries: Sequence[dict], bars: Se
     for ax in axes[1, len(cdfs):]:
         ax.axis("off")
     fig.suptitle(title)
-    _save(fig, path, dpi=100)
+    save_figure(fig, path, dpi=100)

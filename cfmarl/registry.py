@@ -160,18 +160,16 @@ def _load_entry(path: str) -> EnvEntry:
     return entry
 
 
-#: The config field holding the number of decisions per episode, by env family naming.
-EPISODE_LENGTH_FIELDS = ("episode_windows", "episode_steps", "episode_frames", "episode_slots", "episode_length")
+def episode_length_field(config, entry: EnvEntry | None = None) -> str:
+    """Name of the config field that holds the decisions per episode (declared by the env)."""
+    if entry is None:
+        entry = next((e for e in env_registry().values() if isinstance(config, type(e.make_config(
+            e.default_scenario or e.scenario_names()[0])))), None)
+    if entry is None or not hasattr(config, entry.declaration.episode_length):
+        raise ValueError(f"{type(config).__name__}: no declared episode length field")
+    return entry.declaration.episode_length
 
 
-def episode_length_field(config) -> str:
-    """Name of the config field that holds the decisions per episode."""
-    for name in EPISODE_LENGTH_FIELDS:
-        if hasattr(config, name):
-            return name
-    raise ValueError(f"{type(config).__name__}: no episode length field (one of {', '.join(EPISODE_LENGTH_FIELDS)})")
-
-
-def episode_length(config) -> int:
-    """Decisions per episode of any registered env config."""
-    return getattr(config, episode_length_field(config))
+def episode_length(config, entry: EnvEntry | None = None) -> int:
+    """Decisions per episode of a registered env's config."""
+    return int(getattr(config, episode_length_field(config, entry)))

@@ -94,6 +94,7 @@ class EnvDeclaration:
     constraint: Constraint
     progress: tuple[str, ...]  # KPI names on the training progress line and learning-curve panels
     scale: ScaleAxes
+    episode_length: str = "episode_length"  # the config field holding the decisions per episode
     records: tuple[Record, ...] = ()  # per-user outcomes drawn as CDFs in the evaluation figure
     # env-specific figures replacing the generic one: (file name, "module:function"), the function
     # called as f(results, summaries, config, title, path)

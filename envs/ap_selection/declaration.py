@@ -26,5 +26,6 @@ DECLARATION = EnvDeclaration(
     constraint=Constraint(label="normalised SE shortfall per link", limit=0.02),
     progress=("active_aps", "mean_se_bps_hz", "target_satisfaction"),
     scale=ScaleAxes(fields=("num_aps", "num_ues"), label="APs x UEs", follow=_area_at_medium_density),
+    episode_length="episode_windows",
     records=(Record("se_bps_hz", "per-UE window SE [bit/s/Hz]", reference_field="se_target_bps_hz"),),
 )

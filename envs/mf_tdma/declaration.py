@@ -22,6 +22,7 @@ DECLARATION = EnvDeclaration(
     constraint=Constraint(label="packets dropped per node and frame", limit=0.05, unit="packets"),
     progress=("throughput_mbps", "mean_delay_ms", "packet_loss_rate"),
     scale=ScaleAxes(fields=("num_nodes",), label="nodes", follow=_area_and_mix),
+    episode_length="episode_frames",
     records=(Record("node_delay_ms", "per-node delay of received packets [ms]"),
              Record("queue", "per-node queue [packets]")),
 )

@@ -24,7 +24,8 @@ DECLARATION = EnvDeclaration(
     constraint=Constraint(label="normalised QoS (SINR) shortfall per UE", limit=0.02),
     progress=("objective_bps_hz", "sum_se_bps_hz", "qos_satisfaction"),
     scale=ScaleAxes(fields=("num_aps", "num_ues"), label="APs x UEs", follow=_area_at_paper_density),
+    episode_length="episode_steps",
     records=(Record("se_bps_hz", "per-UE SE [bit/s/Hz]"),
              Record("sinr_db", "per-UE SINR [dB]", reference_field="sinr_threshold_db")),
-    plots=(("kpis.png", "cfmarl.plots:plot_power_control"), ("sinr_map.png", "cfmarl.plots:plot_sinr_maps")),
+    plots=(("kpis.png", "cfmarl.envs.power_control.figures:plot_power_control"), ("sinr_map.png", "cfmarl.envs.power_control.figures:plot_sinr_maps")),
 )

@@ -22,6 +22,7 @@ DECLARATION = EnvDeclaration(
     constraint=Constraint(label="normalised min-rate shortfall per user", limit=0.05),
     progress=("sum_rate_bps_hz", "min_rate_bps_hz", "min_rate_satisfaction"),
     scale=ScaleAxes(fields=("num_orus", "num_ues"), label="O-RUs x users", follow=_area_at_medium_density),
+    episode_length="episode_steps",
     records=(Record("throughput_bps_hz", "per-user rate [bit/s/Hz]", reference_field="min_rate_bps_hz"),),
-    plots=(("kpis.png", "cfmarl.plots:plot_precoding"),),
+    plots=(("kpis.png", "cfmarl.envs.precoding.figures:plot_precoding"),),
 )

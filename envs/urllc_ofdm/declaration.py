@@ -14,6 +14,7 @@ DECLARATION = EnvDeclaration(
     constraint=Constraint(label="delay-violation rate (violations + drops per packet due)", limit=0.005),
     progress=("energy_efficiency_bit_per_j", "delay_violation_rate", "throughput_kbps"),
     scale=ScaleAxes(fields=("num_aps", "num_ues", "subbands", "antennas"), label="(B, U, K, M)"),
+    episode_length="episode_slots",
     records=(Record("served_kbit", "per-UE bits served per slot [kbit]"),
              Record("queue", "per-UE buffer [packets]")),
 )

@@ -233,7 +233,8 @@ def test_experiment_file_errors_name_the_key(tmp_path):
                           ("training: {iterations: 2.5}", "training.iterations: must be an integer"),
                           ("env: {scenario: mediun}", "unknown scenario 'mediun'"),
                           ("env: {overrides: {num_aps: 0}}", "ApSelectionConfig.num_aps"),
-                          ("env: {name: power, scenario: tiny}", "env: name: training is available for 'aps'"),
+                          ("env: {name: power, scenario: tiny}\nmodel: {action_head: categorical}",
+                           "model.action_head: 'categorical' does not fit env 'power''s continuous actions"),
                           ("nonsense: 1", "nonsense: unknown key")]:
         bad.write_text(text)
         with pytest.raises(ConfigError, match=message):

@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from gymnasium import spaces
 
 from cfmarl.envs.declarations import KPI, Constraint, EnvDeclaration, Record, ScaleAxes
 from cfmarl.envs.shell import CoreParallelEnv
@@ -135,6 +134,7 @@ DECLARATION = EnvDeclaration(
     constraint=Constraint(label="over-subscription of the channel", limit=0.05),
     progress=("wish_error", "total_share"),
     scale=ScaleAxes(fields=("num_agents",), label="agents"),
+    episode_length="episode_steps",
     records=(Record("share", "per-agent share"),),
 )
 
