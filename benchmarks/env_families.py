@@ -20,13 +20,12 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")  # one core, set before numpy loads BLAS
 
 import argparse  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from cfmarl import evaluate  # noqa: E402
 from cfmarl.registry import episode_length_field, get_env  # noqa: E402
-from cfmarl.rundir import atomic_write_text, versions  # noqa: E402
+from cfmarl.rundir import versions, write_report  # noqa: E402
 from env_throughput import _timed  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 SIZES = {"power": ("small", "paper"), "precoding": ("medium", "large"), "mftdma": ("n8-2:6", "n32-8:24"),
@@ -121,12 +120,7 @@ def main() -> None:
     for env, scen, lat in base_rows:
         lines.append(f"- {env}/{scen}: " + ", ".join(f"{k} {val:.3g}" for k, val in lat.items()))
     lines.append("")
-    report = "\n".join(lines)
-    print(report)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(args.out, report)
-        print(f"report written to {args.out}")
+    write_report(args.out, "\n".join(lines))
 
 
 if __name__ == "__main__":

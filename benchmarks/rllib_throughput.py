@@ -1,4 +1,4 @@
-"""Sampling and learning throughput on RLlib: graph mode vs stock per-agent mode.
+"""Sampling and learning throughput on RLlib: graph mode vs stock per-agent mode, and vs a reference commit.
 
 Sampling: node-steps/s (one node-step = one agent decision) of one env runner
 (the local runner, 1 CPU) on `xlarge` (128 APs x 32 UEs = 4096 link agents):
@@ -7,7 +7,16 @@ per-agent mode (one RLlib agent per link, shared MLP policy). Learning:
 node-steps trained per second by the PPO-Lagrangian learner (one epoch over a
 sampled batch). Reports the ratio measured in the same run and peak RSS.
 
+``--reference REF`` also measures graph mode with the code of git commit REF
+(checked out into a temporary worktree) on the AP-selection rows, alternating
+with the current code in fresh processes, and reports current / reference: the
+cost of a change (e.g. the generic pipeline) as a ratio measured in one run.
+``--extra ENV:SCENARIO`` adds graph-mode rows for other envs (continuous actions,
+per-episode graphs), which the reference may not be able to train.
+
     python benchmarks/rllib_throughput.py [--scenario xlarge] [--out benchmarks/results/rllib_throughput.md]
+    python benchmarks/rllib_throughput.py --reference 8d4e14f --scenario xlarge --scenario medium \
+        --extra power:paper --extra mftdma:n16-4:12 --out benchmarks/results/rllib_throughput.md
 """
 
 from __future__ import annotations
@@ -25,18 +34,18 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def graph_mode(scenario: str, num_envs: int, steps: int) -> dict:
+def graph_mode(scenario: str, num_envs: int, steps: int, env: str = "aps", overrides: dict | None = None) -> dict:
     import torch
 
     from cfmarl.algo_builder import build_algo_config
     from cfmarl.experiment import ExperimentConfig, from_dict
 
-    exp = from_dict(ExperimentConfig, {
-        "name": "bench", "env": {"scenario": scenario, "overrides": {"episode_windows": 20}},
+    exp = from_dict(ExperimentConfig, {  # keys every version of the schema knows (the --reference runs)
+        "name": "bench", "env": {"name": env, "scenario": scenario,
+                                 "overrides": overrides if overrides is not None else {"episode_windows": 20}},
         "algorithm": {"train_batch_size": steps * num_envs, "minibatch_size": min(32, steps * num_envs),
                       "num_epochs": 1},
-        "resources": {"num_env_runners": 0, "num_envs_per_env_runner": num_envs},
-        "evaluation": {"baselines": ["all-on"]}})
+        "resources": {"num_env_runners": 0, "num_envs_per_env_runner": num_envs}})
     torch.set_num_threads(1)
     algo = build_algo_config(exp).build_algo()
     runner = algo.env_runner
@@ -61,15 +70,159 @@ def per_agent_mode(scenario: str, steps: int) -> dict:
     return per_agent_throughput({"env": "aps", "scenario": scenario, "overrides": {"episode_windows": 20}}, steps)
 
 
+def _long_episodes(env: str, scenario: str) -> dict:
+    from cfmarl.registry import get_env
+
+    entry = get_env(env)
+    return {entry.declaration.episode_length: 20}
+
+
+def _worker_run(job: dict, pythonpath: str | None) -> dict:
+    """One graph-mode measurement in a fresh process (the current code, or a reference tree)."""
+    import json
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, __file__, "--worker", json.dumps(job)], env=env, capture_output=True,
+                         text=True, timeout=1800)
+    if out.returncode != 0:
+        raise RuntimeError(f"worker failed ({job}): {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _reference_tree(ref: str) -> tuple[str, str]:
+    """A worktree of ``ref`` importable as ``cfmarl`` (its envs/ and policies/ linked under cfmarl/)."""
+    import subprocess
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    tmp = Path(tempfile.mkdtemp(prefix="cfmarl-ref-"))
+    tree = tmp / "tree"
+    subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", str(tree), ref], check=True,
+                   capture_output=True)
+    for sub in ("envs", "policies"):
+        (tree / "cfmarl" / sub).symlink_to(tree / sub, target_is_directory=True)
+    sha = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    return str(tree), sha
+
+
+def _drop_reference_tree(tree: str) -> None:
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", tree], capture_output=True)
+    shutil.rmtree(Path(tree).parent, ignore_errors=True)
+
+
+def compare(args) -> None:
+    """Graph mode, current code vs a reference commit (AP selection rows) plus extra env rows."""
+    from cfmarl.rundir import versions, write_report
+
+    tree, sha = _reference_tree(args.reference) if args.reference else (None, None)
+    rows = []
+    try:
+        jobs = [{"env": "aps", "scenario": sc, "num_envs": args.num_envs, "steps": args.steps,
+                 "overrides": {"episode_windows": 20}} for sc in args.scenario]
+        for item in args.extra:
+            env, _, sc = item.partition(":")
+            jobs.append({"env": env, "scenario": sc, "num_envs": args.num_envs, "steps": args.steps,
+                         "overrides": _long_episodes(env, sc), "reference": False})
+        for job in jobs:
+            cur, ref = [], []
+            for rep in range(args.repeats):  # alternate, so a slow phase of the machine hits both versions
+                cur.append(_worker_run(job, None))
+                msg = (f"[{job['env']}/{job['scenario']} {rep + 1}/{args.repeats}] current: "
+                       f"{cur[-1]['sample_node_steps_per_s']:,.0f} sampled, {cur[-1]['learn_node_steps_per_s']:,.0f} "
+                       "trained node-steps/s")
+                if tree and job.get("reference", True):
+                    ref.append(_worker_run(job, tree))
+                    if not ref[-1]["code"].startswith(str(Path(tree).resolve())):
+                        raise RuntimeError(f"the reference run imported {ref[-1]['code']}, not the worktree {tree}")
+                    msg += (f"; reference {sha}: {ref[-1]['sample_node_steps_per_s']:,.0f} sampled, "
+                            f"{ref[-1]['learn_node_steps_per_s']:,.0f} trained")
+                print(msg, flush=True)
+            med = {k: float(np.median([x[k] for x in cur])) for k in ("sample_node_steps_per_s", "learn_node_steps_per_s")}
+            row = {"env": job["env"], "scenario": job["scenario"], "nodes": cur[0]["nodes"], "action": cur[0]["action"],
+                   "graph": cur[0]["graph"], **med}
+            if ref:
+                for k in ("sample_node_steps_per_s", "learn_node_steps_per_s"):
+                    row[f"ref_{k}"] = float(np.median([x[k] for x in ref]))
+                    row[f"ratio_{k}"] = med[k] / row[f"ref_{k}"]
+            rows.append(row)
+    finally:
+        if tree:
+            _drop_reference_tree(tree)
+    v = versions()
+    lines = ["# RLlib graph-mode throughput: current code vs a reference commit", "",
+             f"Measured by `python benchmarks/rllib_throughput.py --reference {args.reference} "
+             + " ".join(f"--scenario {s}" for s in args.scenario) + " " + " ".join(f"--extra {e}" for e in args.extra)
+             + f" --repeats {args.repeats}`: one local env runner (1 CPU, torch 1 thread), {args.num_envs} env "
+             f"copies, {args.steps} env steps each, one learner epoch; each measurement in a fresh process, the two "
+             "versions alternating; medians.", "",
+             f"Machine: {v['platform']}, {v['cpu_count']} CPUs; Python {v['python']}, ray {v['ray']}, "
+             f"torch {v['torch']}, torch-geometric {v['torch-geometric']}, numpy {v['numpy']}.", "",
+             f"| env / scenario | nodes | actions | graph | sampling [node-steps/s] | reference {sha} | ratio | "
+             f"learning [node-steps/s] | reference {sha} | ratio |", "|---|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        def cell(k):
+            return (f"{r['ref_' + k]:,.0f}", f"{r['ratio_' + k]:.2f}") if "ref_" + k in r else ("-", "-")
+        rs, rr = cell("sample_node_steps_per_s")
+        ls_, lr = cell("learn_node_steps_per_s")
+        lines.append(f"| {r['env']}/{r['scenario']} | {r['nodes']} | {r['action']} | {r['graph']} | "
+                     f"{r['sample_node_steps_per_s']:,.0f} | {rs} | {rr} | {r['learn_node_steps_per_s']:,.0f} | {ls_} | {lr} |")
+    lines.append("")
+    write_report(args.out, "\n".join(lines))
+
+
+def worker(job: dict) -> None:
+    import json
+
+    import ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    r = graph_mode(job["scenario"], job["num_envs"], job["steps"], env=job["env"], overrides=job["overrides"])
+    import cfmarl
+
+    r["code"] = str(Path(cfmarl.__file__).resolve().parent)  # which tree ran (current or the reference)
+    try:  # describe the env with whatever this code version knows
+        from cfmarl.policies.adapters.graph_env import GraphEnv
+
+        g = GraphEnv({"env": job["env"], "scenario": job["scenario"], "overrides": job["overrides"]})
+        r["action"] = "discrete" if hasattr(g.core, "n_actions") else f"continuous x{g.core.action_dim}"
+        r["graph"] = getattr(g.core, "graph_kind", "static")
+    except Exception:  # noqa: BLE001 - only a label
+        r["action"], r["graph"] = "?", "?"
+    ray.shutdown()
+    print(json.dumps(r))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scenario", default="xlarge")
+    ap.add_argument("--scenario", action="append", default=None,
+                    help="AP-selection scenario (repeatable with --reference; default xlarge)")
+    ap.add_argument("--reference", default=None, help="git commit to compare graph mode against (AP selection rows)")
+    ap.add_argument("--extra", action="append", default=[], metavar="ENV:SCENARIO",
+                    help="extra graph-mode rows of other envs (with --reference)")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--num-envs", type=int, default=4, help="env copies in the graph-mode runner")
     ap.add_argument("--steps", type=int, default=40, help="env steps sampled per env copy (graph mode)")
     ap.add_argument("--per-agent-steps", type=int, default=5, help="env steps sampled in per-agent mode")
     ap.add_argument("--repeats", type=int, default=3, help="alternate the two modes this often; medians reported")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
+    if args.worker:
+        import json
+
+        return worker(json.loads(args.worker))
+    args.scenario = args.scenario or ["xlarge"]
+    if args.reference or args.extra:
+        return compare(args)
+    args.scenario = args.scenario[0]
     import ray
 
     from cfmarl.rundir import atomic_write_text, versions

@@ -157,6 +157,10 @@ def cmd_envs(args: argparse.Namespace) -> int:
         print(f"{entry.name}  ({entry.module}; agents: {entry.family})")
         print(f"  {entry.description}")
         print(f"  baselines: {', '.join(entry.baselines)}")
+        d = entry.declaration
+        print(f"  KPIs: {', '.join(k.title + (' ↑' if k.better == 'higher' else ' ↓' if k.better == 'lower' else '') for k in d.kpis)}")
+        print(f"  cost: {d.constraint.label} (judged limit {d.constraint.limit:g}); scaling axes: "
+              f"{' x '.join(d.scale.fields)} ({d.scale.label})")
         print(f"  {'scenario':<20} {'size':<22} {'agents':>7}  {'area':<16} task")
         for name in entry.scenario_names():
             d = entry.make_config(name).describe()

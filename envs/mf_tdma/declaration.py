@@ -19,7 +19,8 @@ DECLARATION = EnvDeclaration(
           KPI("packet_loss_rate", "", "lower", "packet loss rate", "{:.4f}"),
           KPI("rb_utilisation", "", "none", "RB utilisation"),
           KPI("queued_packets", "", "lower", "queued packets", "{:.1f}")),
-    constraint=Constraint(label="packets dropped per node and frame", limit=0.05, unit="packets"),
+    # random requests drop ~0.04 packets per node and frame on n8-2:6, equal sharing ~0.006
+    constraint=Constraint(label="packets dropped per node and frame", limit=0.01, unit="packets"),
     progress=("throughput_mbps", "mean_delay_ms", "packet_loss_rate"),
     scale=ScaleAxes(fields=("num_nodes",), label="nodes", follow=_area_and_mix),
     episode_length="episode_frames",

@@ -15,6 +15,10 @@ def test_configs_exist():
     names = {p.stem for p in CONFIGS}
     assert {"aps_gnn_medium", "aps_gnn_large", "aps_pbt_medium", "aps_asha_medium", "aps_scale",
             "aps_ablation_nogru", "aps_ablation_nopretrain", "aps_ablation_unconstrained"} <= names
+    # PPO-Lagrangian on every env: a tiny file (tests) and a full one (benchmarks/ppo_every_env.py)
+    for env in ("power", "precoding", "mftdma", "urllc"):
+        assert f"{env}_ppo_tiny" in names and any(n.startswith(f"{env}_ppo_") and n != f"{env}_ppo_tiny"
+                                                   for n in names)
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -26,8 +30,12 @@ def test_config_builds(path):
     # the representative trial, and one trial per grid/choice value, build a validated AlgorithmConfig
     trials = [{}] + [{k: v} for k, s in spaces.items() if s.kind in ("grid", "choice") for v in s.args]
     for values in trials:
-        cfg = build_algo_config(texp.config_for(values))
-        assert cfg.cost_limit == texp.config_for(values).algorithm.cost_limit
+        exp = texp.config_for(values)
+        cfg = build_algo_config(exp)
+        from cfmarl.policies.learners.registry import get_learner
+
+        if get_learner(exp.algorithm.name).constrained:
+            assert cfg.cost_limit == exp.algorithm.cost_limit
     if texp.exp.tune.scheduler != "fifo":
         from cfmarl.tune import scheduler
 
