@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import shutil
 import sys
 import time
@@ -103,16 +104,25 @@ def report(path: Path, runs: list[Path], naive: str, out_dir: Path) -> str:
     else:
         verdict.append("* No classical baseline meets the judged limit on these episodes.")
     v = versions()
-    lines += verdict + ["", f"Figures: `{exp.env.name}_learning_curves.png` (seed {runs[0].name.rsplit('-s', 1)[1]}), "
-                        f"`{exp.env.name}_evaluation.png`. Team return = sum over steps of the summed agent rewards; "
-                        "privileged baselines (global instantaneous CSI at a central unit) are marked in the env's "
-                        "README.", "",
+    picked = []
+    for r in runs:
+        best_file = r / "checkpoints" / "best.json"
+        picked.append(f"iteration {int(json.loads(best_file.read_text())['iteration'])}" if best_file.exists()
+                      else "the last iteration")
+    stem = Path(path).stem
+    lines += verdict + ["", f"Evaluated policy per seed: the best validated checkpoint ({', '.join(picked)} of "
+                        f"{exp.training.iterations}; validation every {exp.training.validate_every} iterations on "
+                        f"{exp.training.validation_episodes} episodes of seed {exp.training.validation_seed}, "
+                        "disjoint from the test episodes), acting "
+                        + ("with seeded samples of the policy (evaluation.stochastic)." if exp.evaluation.stochastic
+                           else "greedily (argmax / mean action)."), "",
+                        f"Figures: `{stem}_learning_curves.png` (seed {runs[0].name.rsplit('-s', 1)[1]}), "
+                        f"`{stem}_evaluation.png`. Team return = sum over steps of the summed agent rewards.", "",
                         f"Machine: {v['platform']}, {v['cpu_count']} CPUs; Python {v['python']}, ray {v['ray']}, "
                         f"torch {v['torch']}, numpy {v['numpy']}. Training time per seed: "
                         + ", ".join(f"{_train_seconds(r):.0f} s" for r in runs) + ".", ""]
     text = "\n".join(lines)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = Path(path).stem
     atomic_write_text(out_dir / f"{stem}.md", text)
     with open(out_dir / f"{stem}.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in table for k in r)))
@@ -134,6 +144,7 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="*", type=int, default=[0])
     ap.add_argument("--runs", default="runs/ppo_every_env", help="run directories (resumable)")
     ap.add_argument("--naive", action="append", default=[], metavar="ENV=SPEC", help="naive baseline per env")
+    ap.add_argument("--report-only", action="store_true", help="rewrite the reports from finished run directories")
     args = ap.parse_args()
     naive = dict(NAIVE, **dict(x.split("=", 1) for x in args.naive))
     import ray
@@ -148,7 +159,11 @@ def main() -> None:
             from cfmarl.experiment import load_experiment
 
             env = load_experiment(path).env.name
-            runs = [_train(path, s, Path(args.runs)) for s in args.seeds]
+            if args.report_only:
+                name = yaml.safe_load(path.read_text())["name"]
+                runs = [Path(args.runs) / f"train-{name}-s{s}" for s in args.seeds]
+            else:
+                runs = [_train(path, s, Path(args.runs)) for s in args.seeds]
             text = report(path, runs, naive.get(env, ""), ROOT / "benchmarks" / "results" / env)
             print(text, flush=True)
     finally:

@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="override an env config field, repeatable (e.g. se_target_bps_hz=1.5)")
     ev.add_argument("--batch", type=_positive_int, default=8, help="env copies simulated together (default 8)")
+    ev.add_argument("--stochastic", action="store_true",
+                    help="trained policies act with seeded samples instead of their deterministic action")
     ev.add_argument("--out", default="runs", help="root folder for run directories (default ./runs)")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_evaluate)
@@ -190,7 +192,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     specs = args.policy or ["all"]
     specs = [s for spec in specs for s in (entry.baselines if spec == "all" else [spec])]
     env_config = {"env": args.env, "scenario": args.scenario, "overrides": parse_overrides(args.set)}
-    controllers = [_make_controller(entry, s, env_config) for s in specs]  # validates every spec first
+    controllers = [_make_controller(entry, s, env_config, args.stochastic, args.seed) for s in specs]  # validates all
     for c, s in zip(controllers, specs):  # label a controller by its full spec when it has options
         c.name = s if ":" in s and not Path(s).exists() else c.name
     if len(set(specs)) != len(specs):
@@ -264,7 +266,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _make_controller(entry, spec: str, env_config: dict):
+def _make_controller(entry, spec: str, env_config: dict, stochastic: bool = False, seed: int = 0):
     """A baseline spec, or the path of a training checkpoint / run directory."""
     path = Path(spec)
     if path.exists():
@@ -272,7 +274,8 @@ def _make_controller(entry, spec: str, env_config: dict):
 
         path = latest_checkpoint_of(path)
         return controller_for(rebuild_for_env(load_module(path), env_config),
-                              f"{path.parent.parent.name}@{path.name}" if path.name.startswith("iter_") else path.name)
+                              f"{path.parent.parent.name}@{path.name}" if path.name.startswith("iter_") else path.name,
+                              stochastic=stochastic, seed=seed)
     return entry.make_baseline(spec)
 
 

@@ -188,7 +188,8 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
             e = size_exps[size]
             links = agents_at(e)
             cfg = e.make_env_config()
-            policy = ModuleController(rebuild_for_env(trained, e.env_config()), f"{exp.name}@{sc.train_size}")
+            policy = ModuleController(rebuild_for_env(trained, e.env_config()), f"{exp.name}@{sc.train_size}",
+                                      stochastic=exp.evaluation.stochastic, seed=e.evaluation.seed)
             ctrls = [policy] + [entry.make_baseline(b) for b in e.evaluation.baselines]
             seeds = evaluate.episode_seeds(e.evaluation.seed, sc.evaluation_episodes)
             for c in ctrls:

@@ -106,7 +106,8 @@ def validate(exp: ExperimentConfig, algo) -> dict[str, float]:
 
     entry = exp.env_entry()
     env_cfg = exp.make_env_config()
-    ctrl = controller_for(_module(algo), "validation")
+    ctrl = controller_for(_module(algo), "validation", stochastic=exp.evaluation.stochastic,
+                          seed=exp.training.validation_seed)
     res = evaluate.run_policy(lambda n: entry.make_core(env_cfg, n), ctrl,
                               evaluate.episode_seeds(exp.training.validation_seed, exp.training.validation_episodes))
     _module(algo).train()
@@ -207,7 +208,8 @@ def evaluate_final(exp: ExperimentConfig, module, run: Path, say) -> list[dict]:
     entry = exp.env_entry()
     env_cfg = exp.make_env_config()
     seeds = evaluate.episode_seeds(exp.evaluation.seed, exp.evaluation.episodes)
-    controllers = [controller_for(module, exp.name)] + [entry.make_baseline(s) for s in exp.baselines()]
+    controllers = [controller_for(module, exp.name, stochastic=exp.evaluation.stochastic, seed=exp.evaluation.seed)]
+    controllers += [entry.make_baseline(s) for s in exp.baselines()]
     for c, spec in zip(controllers[1:], exp.baselines()):
         c.name = spec if ":" in spec else c.name
     results = [evaluate.run_policy(lambda n: entry.make_core(env_cfg, n), c, seeds) for c in controllers]

@@ -4,7 +4,8 @@
 builds the padded graph observation of every env copy (with the edge mask of a
 dynamic graph), runs ``forward_inference`` once for all copies and takes the
 deterministic action of the module's head for every node (argmax for discrete
-actions, the mean of a Beta / the squashed mean of a Gaussian for continuous ones).
+actions, the mean of a Beta / the squashed mean of a Gaussian for continuous ones),
+or with ``stochastic=True`` a seeded sample of the policy.
 
 :class:`PerAgentController` (stock RLlib per-agent modules): every agent's
 observation is one row of a batch; the greedy action of RLlib's distribution is
@@ -21,12 +22,32 @@ import torch
 from ray.rllib.core.columns import Columns
 
 
+class _Sampling:
+    """Deterministic (argmax / mean) actions, or - with ``stochastic`` - samples of the policy drawn
+    from a private, seeded torch stream (the same episodes give the same samples; no global RNG
+    is touched). Sampling is the faithful evaluation when the env maps actions through thresholds
+    or rounding (the mean of a Beta need not be a typical action), as URLLC's threshold / beam
+    components do."""
+
+    def __init__(self, stochastic: bool, seed: int):
+        self.stochastic, self.seed, self.calls = stochastic, seed, 0
+
+    def draw(self, dist):
+        if not self.stochastic:
+            return dist.to_deterministic().sample()
+        self.calls += 1
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed * 1_000_003 + self.calls)
+            return dist.sample()
+
+
 class ModuleController:
     privileged = False
 
-    def __init__(self, module, name: str = "learned"):
+    def __init__(self, module, name: str = "learned", stochastic: bool = False, seed: int = 0):
         self.module = module
         self.name = name
+        self._sampling = _Sampling(stochastic, seed)
         module.eval()
 
     def act(self, core, state, obs: np.ndarray) -> np.ndarray:
@@ -37,7 +58,7 @@ class ModuleController:
         with torch.no_grad():
             out = self.module.forward_inference({Columns.OBS: batch})
             dist = self.module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
-            action = dist.to_deterministic().sample()[:, :n].numpy()
+            action = self._sampling.draw(dist)[:, :n].numpy()
         return action.astype(np.int8) if action.dtype.kind in "iu" else action.astype(np.float64)
 
 
@@ -46,10 +67,12 @@ class PerAgentController:
 
     privileged = False
 
-    def __init__(self, module, name: str = "learned", normalize_actions: bool = True):
+    def __init__(self, module, name: str = "learned", normalize_actions: bool = True, stochastic: bool = False,
+                 seed: int = 0):
         self.module = module
         self.name = name
         self.normalize_actions = normalize_actions
+        self._sampling = _Sampling(stochastic, seed)
         module.eval()
 
     def act(self, core, state, obs: np.ndarray) -> np.ndarray:
@@ -58,7 +81,7 @@ class PerAgentController:
         with torch.no_grad():
             out = self.module.forward_inference({Columns.OBS: x})
             dist = self.module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
-            a = dist.to_deterministic().sample().numpy()
+            a = self._sampling.draw(dist).numpy()
         if hasattr(core, "n_actions"):
             return a.reshape(B, N).astype(np.int8)
         lo, hi = core.action_bounds
@@ -68,9 +91,10 @@ class PerAgentController:
         return np.clip(a, lo, hi)
 
 
-def controller_for(module, name: str):
+def controller_for(module, name: str, stochastic: bool = False, seed: int = 0):
     """The controller that fits ``module`` (graph / central module, or a stock per-agent one)."""
-    return ModuleController(module, name) if hasattr(module, "n_max") else PerAgentController(module, name)
+    cls = ModuleController if hasattr(module, "n_max") else PerAgentController
+    return cls(module, name, stochastic=stochastic, seed=seed)
 
 
 def latest_checkpoint_of(path: str | Path) -> Path:
