@@ -57,7 +57,8 @@ def report(path: Path, runs: list[Path], naive: str, out_dir: Path) -> str:
     per_seed = [_rows(r) for r in runs]
     learned = [rows[0] for rows in per_seed]
     keys = [k.name for k in decl.kpis if k.name in learned[0]] + ["team_return", "mean_cost", "decision_latency_ms"]
-    agg = {"policy": f"PPO-Lagrangian ({len(runs)} seed{'s' if len(runs) > 1 else ''})"}
+    learner = {"ppo_lagrangian": "PPO-Lagrangian", "ppo": "PPO (per-agent)"}.get(exp.algorithm.name, exp.algorithm.name)
+    agg = {"policy": f"{learner} ({len(runs)} seed{'s' if len(runs) > 1 else ''})"}
     for k in keys:
         vals = np.array([r[k] for r in learned])
         agg[k], agg[f"{k}_std"] = float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
@@ -69,7 +70,7 @@ def report(path: Path, runs: list[Path], naive: str, out_dir: Path) -> str:
     feasible = [b for b in baselines if b["mean_cost"] <= limit]
     best = max(feasible, key=lambda b: b["team_return"]) if feasible else None
     nv = next((b for b in baselines if b["policy"] == naive), None)
-    lines = [f"# PPO-Lagrangian on `{exp.env.name}` / `{exp.scenario()}`", "",
+    lines = [f"# {learner} on `{exp.env.name}` / `{exp.scenario()}` (model.mode {exp.model.mode})", "",
              f"Experiment `{path.relative_to(ROOT) if path.is_absolute() else path}`, seeds "
              f"{', '.join(str(int(r.name.rsplit('-s', 1)[1])) for r in runs)}; {exp.evaluation.episodes} test episodes "
              f"(seed {exp.evaluation.seed}), the same for every policy. Judged limit of the mean cost "
