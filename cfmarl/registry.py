@@ -48,6 +48,7 @@ class EnvEntry:
 
 
 def _builtin() -> list[EnvEntry]:
+    """The five envs of the papers: (public module, core class, baselines module, default baselines)."""
     from cfmarl.envs import ap_selection_v0 as aps
     from cfmarl.envs import mf_tdma_v0 as mf
     from cfmarl.envs import power_control_v0 as pc
@@ -59,38 +60,23 @@ def _builtin() -> list[EnvEntry]:
     from cfmarl.policies.baselines import precoding as prec_base
     from cfmarl.policies.baselines import urllc_ofdm as ur_base
 
-    return [
-        EnvEntry(name="aps", module="cfmarl.envs.ap_selection_v0", family="per-AP-UE link",
-                 description="AP selection, cell-free mMIMO downlink, MRT (aps_gnn)",
-                 scenario_names=aps.scenario_names, make_config=aps.make_config,
-                 make_core=lambda cfg, n: aps.ApSelectionCore(cfg, num_envs=n),
-                 make_baseline=aps_base.make_baseline, baselines=("k-strongest", "all-on", "greedy"),
-                 declaration=aps.DECLARATION, default_scenario="medium"),
-        EnvEntry(name="power", module="cfmarl.envs.power_control_v0", family="per-user",
-                 description="downlink power control, max-min / max-product / max-sum-rate with QoS (dhi_sac)",
-                 scenario_names=pc.scenario_names, make_config=pc.make_config,
-                 make_core=lambda cfg, n: pc.PowerControlCore(cfg, num_envs=n),
-                 make_baseline=pc_base.make_baseline, baselines=tuple(pc_base.FACTORIES),
-                 declaration=pc.DECLARATION, default_scenario="paper"),
-        EnvEntry(name="precoding", module="cfmarl.envs.precoding_v0", family="per-user",
-                 description="WMMSE-expert distributed precoding in cell-free O-RAN, three timescales (oran_precoding)",
-                 scenario_names=prec.scenario_names, make_config=prec.make_config,
-                 make_core=lambda cfg, n: prec.PrecodingCore(cfg, num_envs=n),
-                 make_baseline=prec_base.make_baseline, baselines=tuple(prec_base.FACTORIES),
-                 declaration=prec.DECLARATION, default_scenario="medium"),
-        EnvEntry(name="mftdma", module="cfmarl.envs.mf_tdma_v0", family="per-node",
-                 description="MF-TDMA resource-block requests in a multi-hop ad hoc network (ma_cdmp)",
-                 scenario_names=mf.scenario_names, make_config=mf.make_config,
-                 make_core=lambda cfg, n: mf.MfTdmaCore(cfg, num_envs=n),
-                 make_baseline=mf_base.make_baseline, baselines=tuple(mf_base.FACTORIES),
-                 declaration=mf.DECLARATION, default_scenario="n8-2:6"),
-        EnvEntry(name="urllc", module="cfmarl.envs.urllc_ofdm_v0", family="per-node (central or per AP)",
-                 description="CF-MIMO OFDM URLLC: scheduling, beams, power for energy efficiency s.t. delay (urllc_ee)",
-                 scenario_names=ur.scenario_names, make_config=ur.make_config,
-                 make_core=lambda cfg, n: ur.UrllcCore(cfg, num_envs=n),
-                 make_baseline=ur_base.make_baseline, baselines=tuple(ur_base.FACTORIES),
-                 declaration=ur.DECLARATION, default_scenario="paper"),
+    table = [
+        ("aps", aps, aps.ApSelectionCore, aps_base, ("k-strongest", "all-on", "greedy"), "medium", "per-AP-UE link",
+         "AP selection, cell-free mMIMO downlink, MRT (aps_gnn)"),
+        ("power", pc, pc.PowerControlCore, pc_base, tuple(pc_base.FACTORIES), "paper", "per-user",
+         "downlink power control, max-min / max-product / max-sum-rate with QoS (dhi_sac)"),
+        ("precoding", prec, prec.PrecodingCore, prec_base, tuple(prec_base.FACTORIES), "medium", "per-user",
+         "WMMSE-expert distributed precoding in cell-free O-RAN, three timescales (oran_precoding)"),
+        ("mftdma", mf, mf.MfTdmaCore, mf_base, tuple(mf_base.FACTORIES), "n8-2:6", "per-node",
+         "MF-TDMA resource-block requests in a multi-hop ad hoc network (ma_cdmp)"),
+        ("urllc", ur, ur.UrllcCore, ur_base, tuple(ur_base.FACTORIES), "paper", "per-node (central or per AP)",
+         "CF-MIMO OFDM URLLC: scheduling, beams, power for energy efficiency s.t. delay (urllc_ee)"),
     ]
+    return [EnvEntry(name=name, module=mod.__name__, family=family, description=desc,
+                     scenario_names=mod.scenario_names, make_config=mod.make_config,
+                     make_core=lambda cfg, n, core=core: core(cfg, num_envs=n), make_baseline=base.make_baseline,
+                     baselines=baselines, declaration=mod.DECLARATION, default_scenario=scenario)
+            for name, mod, core, base, baselines, scenario, family, desc in table]
 
 
 _REGISTERED: dict[str, EnvEntry] = {}  # filled only by register_env() calls
