@@ -1,8 +1,9 @@
 """The ``cfmarl`` command line: one entry point, one sub-command per task.
 
     cfmarl envs
-    cfmarl evaluate --env aps --scenario medium --policy k-strongest --episodes 20 --seed 0
-    cfmarl collect --env urllc --scenario paper --policy random --episodes 150 --out datasets/urllc-paper
+    cfmarl evaluate --env ENV --scenario SCENARIO --policy BASELINE_OR_RUN --episodes 20 --seed 0
+    cfmarl collect --env ENV --scenario SCENARIO --policy BASELINE --episodes 150 --out DATASET_DIR
+    (README.md has worked examples for every env)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 
 from cfmarl.envs.validation import ActionError, ConfigError
+from cfmarl.registry import DEFAULT_ENV
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,16 +43,16 @@ def _parser() -> argparse.ArgumentParser:
     le.set_defaults(func=cmd_learners)
 
     ev = sub.add_parser("evaluate", help="evaluate controllers on a scenario; writes a run directory")
-    ev.add_argument("--env", default="aps", help="environment short name (see `cfmarl envs`)")
+    ev.add_argument("--env", default=DEFAULT_ENV, help=f"environment short name (see `cfmarl envs`; default {DEFAULT_ENV})")
     ev.add_argument("--scenario", default=None, help="scenario name (see `cfmarl envs`; default: the env's default)")
     ev.add_argument("--policy", action="append", metavar="SPEC",
-                    help="controller, repeatable: a baseline spec (k-strongest, k-strongest:k=2,by=large_scale, "
-                         "all-on, greedy; 'all' = every baseline; default all), or a training run directory / "
+                    help="controller, repeatable: a baseline spec of the env (name[:key=value,...], see `cfmarl envs`; "
+                         "'all' = every baseline; default all), or a training run directory / "
                          "checkpoint folder (its trained policy, greedy actions)")
     ev.add_argument("--episodes", type=_positive_int, default=10, help="episodes per policy (default 10)")
     ev.add_argument("--seed", type=int, default=0, help="master seed; every policy sees the same episodes")
     ev.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                    help="override an env config field, repeatable (e.g. se_target_bps_hz=1.5)")
+                    help="override a field of the env's config, repeatable")
     ev.add_argument("--batch", type=_positive_int, default=8, help="env copies simulated together (default 8)")
     ev.add_argument("--stochastic", action="store_true",
                     help="trained policies act with seeded samples instead of their deterministic action")
@@ -59,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_evaluate)
 
     tr = sub.add_parser("train", help="train from an experiment YAML (resumable run directory)")
-    tr.add_argument("experiment", help="experiment file, e.g. tune_configs/aps_gnn_medium.yaml")
+    tr.add_argument("experiment", help="experiment file (tune_configs/README.md lists the shipped ones)")
     tr.add_argument("--out", default="runs", help="root folder for run directories (default ./runs)")
     tr.add_argument("--iterations", type=_positive_int, default=None, help="override training.iterations")
     tr.add_argument("--fresh", action="store_true", help="discard an existing run directory and start over")
@@ -67,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     tr.set_defaults(func=cmd_train)
 
     tu = sub.add_parser("tune", help="hyperparameter search / ASHA / PBT / PB2 over an experiment YAML")
-    tu.add_argument("experiment", help="experiment file with search spaces, e.g. tune_configs/aps_pbt_medium.yaml")
+    tu.add_argument("experiment", help="experiment file with search spaces (see tune_configs/README.md)")
     tu.add_argument("--address", default=None, help="Ray cluster address (e.g. 10.0.0.1:6379 or auto); "
                                                      "default: a local Ray instance")
     tu.add_argument("--num-samples", type=_positive_int, default=None, help="override tune.num_samples")
@@ -93,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     co.set_defaults(func=cmd_collect)
 
     sc = sub.add_parser("scale", help="scaling study: KPIs, throughput, latency and memory vs size and runners")
-    sc.add_argument("experiment", help="experiment file with a scale section, e.g. tune_configs/aps_scale.yaml")
+    sc.add_argument("experiment", help="experiment file with a scale section (see tune_configs/README.md)")
     sc.add_argument("--out", default="runs", help="root folder (default ./runs)")
     sc.add_argument("--address", default=None, help="Ray cluster address; default: a local Ray instance")
     sc.add_argument("--quiet", action="store_true")

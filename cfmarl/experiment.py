@@ -20,14 +20,15 @@ from typing import Any
 import yaml
 
 from cfmarl.envs.validation import ConfigError
+from cfmarl.registry import DEFAULT_ENV
 from cfmarl.search_space import parse_space, set_path, split_search_space
 
 
 @dataclass(frozen=True)
 class EnvSection:
-    name: str = "aps"  # registry name (cfmarl envs), or "package.module:function" returning an EnvEntry
+    name: str = DEFAULT_ENV  # registry name (cfmarl envs), or "package.module:function" returning an EnvEntry
     scenario: str = ""  # scenario name ("" = the env's default scenario)
-    overrides: dict = field(default_factory=dict)  # env config fields, e.g. {se_target_bps_hz: 1.0}
+    overrides: dict = field(default_factory=dict)  # env config fields (the env's config dataclass), e.g. {field: value}
     reward_mode: str = "local"  # local (per-node env reward) | engineered (r - w * cost, unconstrained ablation)
     engineered_weight: float = 0.0  # w of the engineered reward
 
@@ -73,10 +74,10 @@ class AlgorithmSection:
 @dataclass(frozen=True)
 class PretrainSection:
     enabled: bool = False  # behaviour cloning of the teacher before RL
-    teacher: str = ""  # baseline spec of the env (e.g. aps: k-strongest:k=4,by=large_scale); needed when enabled
+    teacher: str = ""  # a baseline spec of the env (cfmarl envs lists them); needed when enabled
     loss: str = "auto"  # auto (cross-entropy for discrete actions, nll for continuous) | nll (negative
     #                     log-likelihood of the teacher's action under the head) | mse (deterministic action)
-    episodes: int = 40  # teacher episodes collected (each gives episode_windows samples)
+    episodes: int = 40  # teacher episodes collected (each gives one sample per env step)
     epochs: int = 30
     lr: float = 1e-3
     minibatch_size: int = 64
@@ -150,7 +151,7 @@ class ScaleSection:
     """``cfmarl scale`` settings (ignored by train / tune)."""
 
     sizes: list = field(default_factory=list)  # sizes along the env's scaling axes, e.g. ["16x6", "64x16"]
-    #                                            (aps: APs x UEs; mftdma: nodes; urllc: BxUxKxM)
+    #                                            along the axes the env declares (cfmarl envs)
     train_size: str = ""  # the policy is trained here and evaluated at every size
     train_iterations: int = 20
     runners: list = field(default_factory=lambda: [0, 1, 2])  # env runners of the throughput sweep

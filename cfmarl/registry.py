@@ -24,6 +24,7 @@ from cfmarl.envs.declarations import EnvDeclaration
 from cfmarl.envs.validation import ConfigError
 
 ENTRY_POINT_GROUP = "cfmarl.envs"
+DEFAULT_ENV = "aps"  # the env an experiment or `cfmarl evaluate` uses when none is named
 
 
 @dataclass(frozen=True)
@@ -146,16 +147,14 @@ def _load_entry(path: str) -> EnvEntry:
     return entry
 
 
-def episode_length_field(config, entry: EnvEntry | None = None) -> str:
+def episode_length_field(config, entry: EnvEntry) -> str:
     """Name of the config field that holds the decisions per episode (declared by the env)."""
-    if entry is None:
-        entry = next((e for e in env_registry().values() if isinstance(config, type(e.make_config(
-            e.default_scenario or e.scenario_names()[0])))), None)
-    if entry is None or not hasattr(config, entry.declaration.episode_length):
-        raise ValueError(f"{type(config).__name__}: no declared episode length field")
-    return entry.declaration.episode_length
+    field = entry.declaration.episode_length
+    if not hasattr(config, field):
+        raise ValueError(f"{type(config).__name__}: no field {field!r} (the episode length env {entry.name!r} declares)")
+    return field
 
 
-def episode_length(config, entry: EnvEntry | None = None) -> int:
+def episode_length(config, entry: EnvEntry) -> int:
     """Decisions per episode of a registered env's config."""
     return int(getattr(config, episode_length_field(config, entry)))

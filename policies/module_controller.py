@@ -82,7 +82,9 @@ class PerAgentController:
             out = self.module.forward_inference({Columns.OBS: x})
             dist = self.module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
             a = self._sampling.draw(dist).numpy()
-        if hasattr(core, "n_actions"):
+        from cfmarl.policies.adapters.graph_env import is_discrete
+
+        if is_discrete(core):
             return a.reshape(B, N).astype(np.int8)
         lo, hi = core.action_bounds
         a = a.reshape(B, N, core.action_dim).astype(np.float64)

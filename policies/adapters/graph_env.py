@@ -93,11 +93,6 @@ def graph_observation(core, state, x: np.ndarray, n_max: int) -> dict[str, np.nd
     return obs
 
 
-def core_actions(core, action: np.ndarray, n: int) -> np.ndarray:
-    """Graph-agent actions (B, N_max[, D]) -> the core's (B, N[, D]) array (padding dropped)."""
-    return action[:, :n]
-
-
 class GraphEnv(MultiAgentEnv):
     """RLlib MultiAgentEnv over any cfmarl array core (one agent = the whole env).
 
@@ -163,7 +158,7 @@ class GraphEnv(MultiAgentEnv):
         action = np.asarray(action_dict[AGENT_ID])
         if action.shape != self._act_shape:
             raise ValueError(f"actions[{AGENT_ID!r}]: expected shape {self._act_shape}, got {action.shape}")
-        self.state, obs, rew, cost, done = self.core.step(self.state, core_actions(self.core, action[None], self.n))
+        self.state, obs, rew, cost, done = self.core.step(self.state, action[None, : self.n])  # padding dropped
         node_r = np.zeros(self.n_max, np.float32)
         node_c = np.zeros_like(self._zero_c)
         node_r[: self.n] = rew[0]
