@@ -22,11 +22,13 @@ def module_spec(exp: ExperimentConfig, env_config: dict | None = None) -> Any:
 
     probe = GraphEnv(env_config or exp.env_config())
     m = exp.model
+    levels = getattr(probe.core, "action_levels", None)  # quantised action components, if the env declares them
+    levels = None if levels is None else tuple(int(v) for v in levels)
     spaces = dict(observation_space=probe.observation_spaces["graph"], action_space=probe.action_spaces["graph"])
     if m.mode == "central":
         return RLModuleSpec(module_class=CentralActorCritic, **spaces,
                             model_config={"hidden": m.hidden, "num_costs": probe.core.n_costs,
-                                          "action_head": m.action_head})
+                                          "action_head": m.action_head, "action_levels": levels})
     edge_index, edge_type = probe.graph()
     return RLModuleSpec(
         module_class=GraphActorCritic, **spaces,
@@ -34,7 +36,7 @@ def module_spec(exp: ExperimentConfig, env_config: dict | None = None) -> Any:
                       if edge_type.size else 1, "num_nodes": probe.n,
                       "sequence_features": getattr(probe.core, "sequence_features", 0), "encoder": m.encoder,
                       "rounds": m.rounds, "hidden": m.hidden, "use_gru": m.use_gru, "gru_hidden": m.gru_hidden,
-                      "num_costs": probe.core.n_costs, "action_head": m.action_head})
+                      "num_costs": probe.core.n_costs, "action_head": m.action_head, "action_levels": levels})
 
 
 def build_algo_config(exp: ExperimentConfig) -> Any:

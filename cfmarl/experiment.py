@@ -37,8 +37,9 @@ class EnvSection:
 class ModelSection:
     mode: str = "graph"  # graph (per-node actor, dual per-node critics, one RLlib agent per env) | central (one
     #                      joint model, team critics) | per_agent (stock RLlib multi-agent, shared MLP)
-    action_head: str = "auto"  # auto (categorical for discrete, beta for continuous) | categorical | beta |
-    #                            squashed_gaussian (see cfmarl.policies.heads)
+    action_head: str = "auto"  # auto (categorical for discrete; hybrid where the env declares quantised action
+    #                            components, else beta) | categorical | beta | squashed_gaussian | hybrid
+    #                            (see cfmarl.policies.heads)
     encoder: str = "gnn"  # gnn (relational TransformerConv) | mlp (no message passing)
     rounds: int = 2  # message-passing rounds (= hops of a node's receptive field)
     hidden: int = 64  # width of node embeddings (central / per_agent: MLP width)
@@ -217,7 +218,7 @@ class ExperimentConfig:
 
 
 _CHOICES = {"env.reward_mode": ("local", "engineered"), "model.mode": ("graph", "central", "per_agent"),
-            "model.action_head": ("auto", "categorical", "beta", "squashed_gaussian"),
+            "model.action_head": ("auto", "categorical", "beta", "squashed_gaussian", "hybrid"),
             "pretrain.loss": ("auto", "nll", "mse"),
             "model.encoder": ("gnn", "mlp"), "algorithm.lagrangian_rule": ("gradient", "pid", "none"),
             "algorithm.advantage_scaling": ("joint", "separate"), "tune.scheduler": ("fifo", "asha", "pbt", "pb2"),
@@ -302,13 +303,20 @@ def _validate_learner(exp: ExperimentConfig, entry, env_cfg) -> None:
 
     core = entry.make_core(env_cfg, 1)
     kind = "discrete" if hasattr(core, "n_actions") else "continuous"
+    levels = getattr(core, "action_levels", None)
+    quantised = levels is not None and any(int(v) for v in levels)
+    head = exp.model.action_head
+    if kind == "continuous" and exp.model.mode != "per_agent" and (head == "hybrid" or (head == "auto" and quantised)):
+        kind = "hybrid"  # the hybrid head: categorical levels + Beta (no reparameterised sample)
     try:
         get_learner(exp.algorithm.name).check(kind, exp.model.mode)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    head = exp.model.action_head
-    if (kind == "discrete" and head not in ("auto", "categorical")) or (kind == "continuous" and head == "categorical"):
+    if (kind == "discrete" and head not in ("auto", "categorical")) or (kind != "discrete" and head == "categorical"):
         raise ConfigError(f"model.action_head: {head!r} does not fit env {entry.name!r}'s {kind} actions")
+    if head == "hybrid" and not quantised:
+        raise ConfigError(f"model.action_head: 'hybrid' needs quantised action components (action_levels) and env "
+                          f"{entry.name!r} declares none; use beta, squashed_gaussian or auto")
 
 
 def _check_type(path: str, value: Any, tp: Any) -> Any:

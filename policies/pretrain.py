@@ -8,12 +8,19 @@ the teacher's actions. Losses, per real node:
 
 * discrete heads: cross-entropy of the teacher's action;
 * continuous heads: ``nll`` (default) - the negative log-likelihood of the
-  teacher's action under the head, which fits the mean and shrinks the spread; or
+  teacher's action under the head, which fits the mean and shrinks the spread (teacher
+  actions on a bound - full power, a saturated logit - are fitted 1 % of the range
+  inside it: a Beta with alpha, beta > 1 has zero density on the bound itself); or
   ``mse`` - squared error of the head's deterministic action, in units of the
-  action range (the spread is left to RL).
+  action range (the spread is left to RL);
+* hybrid heads (quantised + continuous components): ``nll`` - the log-likelihood of
+  the level the env reads from the teacher's action plus the continuous components';
+  ``mse`` - that cross-entropy of the levels plus the squared error of the continuous
+  components' deterministic action (their spread left to RL).
 
 Reported fit: per-node accuracy (discrete) or mean absolute error of the
-deterministic action as a fraction of the action range (continuous).
+deterministic action as a fraction of the action range (continuous; for a hybrid
+head after snapping both actions to the env's levels).
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from ray.rllib.core.columns import Columns
+
+
+NLL_MARGIN = 0.01  # fraction of the action range: teacher actions on a bound are fitted this far inside it
 
 
 @dataclass
@@ -92,6 +102,8 @@ def behaviour_clone(module, obs: dict[str, np.ndarray], y: np.ndarray, *, epochs
     if discrete and loss != "ce":
         raise ValueError(f"pretrain.loss: {loss!r} is for continuous actions; discrete heads use cross-entropy (auto)")
     span = None if discrete else torch.as_tensor(np.subtract(head.high, head.low), dtype=torch.float32)
+    inner = None if discrete else (torch.as_tensor(head.low, dtype=torch.float32) + NLL_MARGIN * span,
+                                   torch.as_tensor(head.high, dtype=torch.float32) - NLL_MARGIN * span)
     opt = torch.optim.Adam(module.parameters(), lr=lr)
     loss_val = float("nan")
 
@@ -104,9 +116,14 @@ def behaviour_clone(module, obs: dict[str, np.ndarray], y: np.ndarray, *, epochs
         if loss == "ce":
             logits = d._dist.logits
             return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y[idx].reshape(-1))
-        if loss == "nll":
-            return -d.logp(Y[idx]).mean()
-        return (((d.to_deterministic().sample() - Y[idx]) / span) ** 2).mean()
+        if loss == "nll":  # targets on a bound are pulled NLL_MARGIN inside it, where a Beta's density is not 0
+            y = Y[idx] if inner is None else torch.maximum(torch.minimum(Y[idx], inner[1]), inner[0])
+            return -d.logp(y).mean()
+        err = ((d.to_deterministic().sample() - Y[idx]) / span) ** 2
+        if hasattr(d, "level_logp"):  # hybrid: cross-entropy of the levels, squared error of the continuous part
+            cont = [i for i, L in enumerate(head.levels) if L == 0]
+            return -d.level_logp(Y[idx]).mean() + err[..., cont].sum(-1).mean()
+        return err.mean()
 
     module.train()
     for epoch in range(epochs):
@@ -127,8 +144,10 @@ def behaviour_clone(module, obs: dict[str, np.ndarray], y: np.ndarray, *, epochs
         with torch.no_grad():
             for s in range(0, len(idx), 256):
                 part = idx[s:s + 256]
-                a = dist(part).to_deterministic().sample()
-                total += float((a == Y[part]).float().sum()) if discrete else float(((a - Y[part]).abs() / span).sum())
+                a, y_part = dist(part).to_deterministic().sample(), Y[part]
+                if hasattr(head, "quantise"):  # hybrid: compare the decisions the env reads
+                    a, y_part = head.quantise(a), head.quantise(y_part.to(a.dtype))
+                total += float((a == y_part).float().sum()) if discrete else float(((a - y_part).abs() / span).sum())
         return total / (len(idx) * int(np.prod(Y.shape[1:])))
 
     return BCResult(samples=n, metric="accuracy" if discrete else "mean_abs_error", train_score=score(tr_idx),

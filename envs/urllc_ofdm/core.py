@@ -14,7 +14,8 @@ scheduling zeta = 1 if the first is > 0 (the floor((x + 1)/2) threshold of eq. 1
 a rounding, else no value but x = 1 would schedule), beam index round((x + 1)(M - 1)/2)
 into the DFT codebook, and the power split P_b = P_max softmax over the AP's (u, k) entries
 (only scheduled entries transmit). Layout (B, 3, U, K) flattened; a per-AP agent owns
-its (3, U, K) block.
+its (3, U, K) block. ``action_levels`` declares the first two as read on 2 and M levels (the
+hybrid action head models them as categoricals).
 
 **SINR** (eq. 3) per (u, k) with P/C per subcarrier and noise N0 x subcarrier spacing;
 bits psi_u by the finite-blocklength rate (eqs. 4-5, :func:`physics.fbl.fbl_bits`).
@@ -80,6 +81,10 @@ class UrllcCore:
         self.obs_dim = (self.B if self.central else 1) * self.pbm_dim + 2 * self.U
         self.n_costs = 1
         self.action_bounds = (-1.0, 1.0)  # every action component
+        # how the env reads each component of an agent's action (0 = continuous): the threshold of eq. 13 as
+        # 2 levels (x > 0), the beam of eq. 14 as M levels (round((x + 1)(M - 1)/2)), the power logit as is
+        uk = self.U * self.K
+        self.action_levels = tuple(([2] * uk + [self.M if self.M > 1 else 0] * uk + [0] * uk) * (self.B if self.central else 1))
         self.agent_ids = ["central"] if self.central else [f"ap{b}" for b in range(self.B)]
         self.p_max_w = 10 ** ((c.p_max_dbm - 30) / 10)
         self.noise_w = 10 ** ((c.noise_dbm_hz - 30) / 10) * c.subcarrier_hz  # per subcarrier

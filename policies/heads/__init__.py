@@ -9,7 +9,11 @@ node, (B, N), summed over the components of a node's action.
   A = 2 is the Bernoulli of AP selection);
 * bounded continuous (``Box(low, high, (N, D))``, any width D):
   :class:`PerNodeBeta` (default, 2 D parameters per node) or
-  :class:`PerNodeSquashedGaussian` (2 D parameters per node; the head SAC needs).
+  :class:`PerNodeSquashedGaussian` (2 D parameters per node; the head SAC needs);
+* bounded actions some of whose components the env reads only as one of L levels
+  (``action_levels`` declared by the core: URLLC's thresholds and beam indices):
+  :class:`PerNodeHybrid` (a categorical per quantised component, a Beta per continuous one);
+  ``auto`` picks it when the env declares levels.
 
 :func:`head_for` picks the class for an action space; continuous classes are made
 per set of bounds (``make_beta`` / ``make_squashed_gaussian``, cached), so RLlib's
@@ -24,23 +28,26 @@ import numpy as np
 from cfmarl.policies.heads.categorical import PerNodeArgmax, PerNodeCategorical
 from cfmarl.policies.heads.continuous import (PerNodeBeta, PerNodeDeterministic, PerNodeSquashedGaussian,
                                               make_beta, make_squashed_gaussian)
+from cfmarl.policies.heads.hybrid import PerNodeHybrid, check_levels, make_hybrid
 
-HEADS = ("auto", "categorical", "beta", "squashed_gaussian")
+HEADS = ("auto", "categorical", "beta", "squashed_gaussian", "hybrid")
 
-__all__ = ["HEADS", "PerNodeArgmax", "PerNodeBeta", "PerNodeCategorical", "PerNodeDeterministic",
-           "PerNodeSquashedGaussian", "head_for", "head_input_dim", "make_beta", "make_squashed_gaussian"]
+__all__ = ["HEADS", "PerNodeArgmax", "PerNodeBeta", "PerNodeCategorical", "PerNodeDeterministic", "PerNodeHybrid",
+           "PerNodeSquashedGaussian", "head_for", "head_input_dim", "make_beta", "make_hybrid",
+           "make_squashed_gaussian"]
 
 
 def _is_discrete(space: gym.Space) -> bool:
     return isinstance(space, gym.spaces.MultiDiscrete)
 
 
-def head_for(space: gym.Space, kind: str = "auto"):
+def head_for(space: gym.Space, kind: str = "auto", levels=None):
     """The per-node distribution class for a graph-mode action space.
 
     ``space``: MultiDiscrete([A] * N) or Box(low, high, (N, D)) with bounds equal
-    across nodes. ``kind``: auto (categorical for discrete, beta for continuous),
-    categorical, beta or squashed_gaussian."""
+    across nodes. ``kind``: auto (categorical for discrete; for continuous, hybrid when
+    the env declares quantised components in ``levels`` - one int per component, 0 =
+    continuous - else beta), categorical, beta, squashed_gaussian or hybrid."""
     if kind not in HEADS:
         raise ValueError(f"model.action_head: must be one of {', '.join(HEADS)}; got {kind!r}")
     if _is_discrete(space):
@@ -59,11 +66,19 @@ def head_for(space: gym.Space, kind: str = "auto"):
     if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(high > low)):
         raise ValueError(f"continuous action heads need finite bounds low < high, got {low[0]} / {high[0]}")
     bounds = (tuple(low[0].tolist()), tuple(high[0].tolist()))
+    quantised = levels is not None and any(int(v) for v in levels)
+    if kind == "hybrid" and not quantised:
+        raise ValueError("model.action_head: 'hybrid' needs an env that declares quantised action components "
+                         "(action_levels); this env's actions are all continuous (use beta or squashed_gaussian)")
+    if kind == "hybrid" or (kind == "auto" and quantised):
+        return make_hybrid(*bounds, check_levels(levels, int(space.shape[-1])))
     return make_squashed_gaussian(*bounds) if kind == "squashed_gaussian" else make_beta(*bounds)
 
 
-def head_input_dim(space: gym.Space) -> int:
-    """Parameters per node the model must output for ``space``."""
+def head_input_dim(space: gym.Space, head=None) -> int:
+    """Parameters per node the model must output for ``space`` (and the chosen ``head`` class)."""
     if _is_discrete(space):
         return int(space.nvec.reshape(-1)[0])
+    if head is not None and issubclass(head, PerNodeHybrid):
+        return head.param_dim()
     return 2 * int(space.shape[-1])

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-ACTION_KINDS = ("discrete", "continuous")
+ACTION_KINDS = ("discrete", "continuous", "hybrid")  # hybrid: the env declares quantised components
 MODES = ("graph", "central", "per_agent")
 
 

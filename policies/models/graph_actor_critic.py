@@ -47,8 +47,9 @@ class _GraphModuleBase(TorchRLModule, ValueFunctionAPI):
     def _spaces(self) -> None:
         xs = self.observation_space["x"]
         self.n_max, self.n_features = int(xs.shape[0]), int(xs.shape[1])
-        self.head = head_for(self.action_space, self.model_config.get("action_head", "auto"))
-        self.head_dim = head_input_dim(self.action_space)  # head parameters per node
+        self.head = head_for(self.action_space, self.model_config.get("action_head", "auto"),
+                             self.model_config.get("action_levels"))
+        self.head_dim = head_input_dim(self.action_space, self.head)  # head parameters per node
         self.n_costs = int(self.model_config.get("num_costs", 1))
         self.dynamic_graph = "edge_mask" in self.observation_space.spaces
 

@@ -208,3 +208,40 @@ def test_lyapunov_beats_random_on_delay_violation():
     lya = evaluate.run_policy(make, urb.make_baseline("lyapunov"), seeds, batch=3).summary()
     assert lya["delay_violation_rate"] < 0.5 * rnd["delay_violation_rate"]
     assert lya["energy_efficiency_bit_per_j"] > rnd["energy_efficiency_bit_per_j"]
+
+
+@pytest.mark.parametrize("assign", ["greedy", "static"])
+def test_orthogonal_schedule_gives_each_subband_to_one_ue(assign):
+    """One UE per subband, the same at every AP, max-gain beams; the
+    least-power variant sends the least power eq. 15's softmax allows and keeps the same schedule."""
+    core = urllc_ofdm_v0.UrllcCore(urllc_ofdm_v0.make_config("paper"), 2)
+    state, _ = core.reset([3, 4])
+    full = urb.make_baseline(f"orthogonal:assign={assign}").act(core, state, None).reshape(2, -1)
+    low = urb.make_baseline(f"orthogonal:assign={assign},on=-1,off=1").act(core, state, None).reshape(2, -1)
+    zeta, beam, power = core.decode(full)
+    assert np.all(zeta.sum(2) == 1)  # (E, B, K): exactly one UE per subband at each AP
+    assert np.all(zeta == zeta[:, :1])  # the same owner at every AP
+    if assign == "static":  # K >= U: every UE gets a subband (greedy may starve a UE with a weak channel)
+        assert np.all(zeta.any((1, 3)))
+    assert np.array_equal(beam, core.pbm(state).argmax(-1))
+    zl, bl, pl = core.decode(low)
+    assert np.array_equal(zl, zeta) and np.array_equal(bl, beam)
+    sent = lambda z, p: (z * p).sum((-1, -2, -3))  # noqa: E731
+    assert np.all(sent(zl, pl) < 0.2 * sent(zeta, power))
+    with pytest.raises(ValueError, match="orthogonal.assign"):
+        urb.make_baseline("orthogonal:assign=round")
+    with pytest.raises(ValueError, match=r"orthogonal.on: must be a number in \[-1, 1\]"):
+        urb.make_baseline("orthogonal:on=3")
+
+
+def test_orthogonal_schedule_meets_the_delay_target_and_lyapunov_is_at_least_as_good():
+    """On the paper scenario the orthogonal schedule has (almost) no delay violations, and the
+    Lyapunov controller, which has it among its candidates, is at least as energy efficient."""
+    cfg = urllc_ofdm_v0.make_config("paper", episode_slots=40)
+    make = lambda n: urllc_ofdm_v0.UrllcCore(cfg, n)  # noqa: E731
+    seeds = evaluate.episode_seeds(0, 2)
+    orth = evaluate.run_policy(make, urb.make_baseline("orthogonal:on=-1,off=1"), seeds, batch=2).summary()
+    lya = evaluate.run_policy(make, urb.make_baseline("lyapunov"), seeds, batch=2).summary()
+    assert orth["delay_violation_rate"] <= cfg.delay_cost_limit
+    assert lya["energy_efficiency_bit_per_j"] >= 0.99 * orth["energy_efficiency_bit_per_j"]
+    assert lya["delay_violation_rate"] <= cfg.delay_cost_limit

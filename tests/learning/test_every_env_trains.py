@@ -85,4 +85,25 @@ def test_learners_command_lists_capabilities(capsys):
 
     assert main(["learners"]) == 0
     out = capsys.readouterr().out
-    assert "ppo_lagrangian  (on-policy; actions: continuous, discrete; model.mode: central, graph; constrained)" in out
+    assert "ppo_lagrangian  (on-policy; actions: continuous, discrete, hybrid; model.mode: central, graph; constrained)" in out
+
+
+def test_a_learner_without_hybrid_actions_refuses_urllc_with_one_line():
+    """URLLC declares quantised components, so its default head is hybrid: a learner that does not list
+    hybrid actions (a reparameterised one, for instance) is refused by name, and the beta head works."""
+    import dataclasses
+
+    from cfmarl.experiment import ConfigError, ExperimentConfig, from_dict
+    from cfmarl.policies.learners import registry
+
+    base = registry.get_learner("ppo_lagrangian")
+    registry.register_learner(dataclasses.replace(base, name="no_hybrid", actions=frozenset({"continuous"})))
+    try:
+        data = {"env": {"name": "urllc", "scenario": "s2222"}, "model": {"mode": "central"},
+                "algorithm": {"name": "no_hybrid"}}
+        with pytest.raises(ConfigError, match="'no_hybrid' does not support hybrid actions"):
+            from_dict(ExperimentConfig, data)
+        data["model"]["action_head"] = "beta"
+        from_dict(ExperimentConfig, data)
+    finally:
+        registry._REGISTERED.pop("no_hybrid", None)

@@ -133,3 +133,75 @@ def test_stochastic_evaluation_is_seeded_and_differs_from_greedy():
     greedy = controller_for(module, "c").act(core, state, obs)
     assert np.array_equal(a1, a2) and not np.allclose(a1, greedy)
     assert np.all((a1 >= -1) & (a1 <= 1)) and a1.shape == greedy.shape == (2, 3, 1)
+
+
+def _hybrid():
+    from cfmarl.policies.heads import make_hybrid
+
+    # components: threshold (2 levels), beam (4 levels), power logit (continuous), threshold (2 levels)
+    return make_hybrid((-1.0,) * 4, (1.0,) * 4, (2, 4, 0, 2))
+
+
+def test_hybrid_logp_and_entropy_by_hand():
+    head = _hybrid()
+    assert head.param_dim() == 2 * 2 + 4 + 2
+    # layout: L=2 group (components 0, 3: 2 logits each), L=4 group (component 1), then alpha, beta raw of 2
+    z = torch.tensor([[[0.0, math.log(3.0), math.log(4.0), 0.0, 0.0, 0.0, math.log(2.0), 0.0, 0.0, 0.0]]])
+    d = head.from_logits(z)
+    c = 1.0 + math.log(2.0)  # alpha = beta = 1 + softplus(0)
+    log_b = 2 * math.lgamma(c) - math.lgamma(2 * c)
+    # a = (+0.7 -> level 1 of 2, -0.2 -> level round(0.8 * 3 / 2) = 1 of 4, 0.0, -0.9 -> level 0 of 2)
+    a = torch.tensor([[[0.7, -0.2, 0.0, -0.9]]])
+    want = (math.log(0.75) + math.log(0.8) + math.log(1 / 5)
+            + 2 * (c - 1) * math.log(0.5) - log_b - math.log(2.0))
+    assert d.logp(a).item() == pytest.approx(want, abs=1e-5)
+    # the logp of an action is that of the decision the env reads from it
+    assert d.logp(head.quantise(a)).item() == pytest.approx(want, abs=1e-5)
+    h_cat = lambda p: -sum(q * math.log(q) for q in p)  # noqa: E731
+    h_beta = log_b - 2 * (c - 1) * digamma(c) + (2 * c - 2) * digamma(2 * c) + math.log(2.0)
+    want_h = h_cat([0.25, 0.75]) + h_cat([0.8, 0.2]) + h_cat([0.2, 0.4, 0.2, 0.2]) + h_beta
+    assert d.entropy().item() == pytest.approx(want_h, abs=1e-5)
+    # greedy: the most likely level of each quantised component, the Beta mean of the continuous one
+    assert d.to_deterministic().sample().flatten().tolist() == pytest.approx([1.0, 1.0 / 3.0, 0.0, -1.0], abs=1e-6)
+    assert d.kl(d).abs().max().item() < 1e-6
+    with pytest.raises(NotImplementedError, match="reparameterised"):
+        d.rsample()
+
+
+def test_hybrid_samples_only_the_levels_and_the_env_reads_them():
+    """Every sampled quantised component is one of its levels, and the URLLC core decodes the scheduling
+    and beam choices the head sampled."""
+    from cfmarl.envs.urllc_ofdm.config import make_config
+    from cfmarl.envs.urllc_ofdm.core import UrllcCore
+    from cfmarl.policies.heads import make_hybrid
+
+    core = UrllcCore(make_config("s2222"), 1)
+    lv = np.array(core.action_levels)
+    head = make_hybrid((-1.0,) * lv.size, (1.0,) * lv.size, tuple(lv.tolist()))
+    torch.manual_seed(0)
+    a = head.from_logits(torch.randn(64, 1, head.param_dim()) * 3).sample()[:, 0].numpy()
+    assert np.all(np.abs(a) <= 1.0)
+    for L in (2, core.M):
+        k = (a[:, lv == L] + 1.0) * (L - 1) / 2.0
+        assert np.allclose(k, np.round(k), atol=1e-5)
+    zeta, beam, _ = core.decode(a)
+    x = a.reshape(64, core.B, 3, core.U, core.K)
+    assert np.array_equal(zeta, x[:, :, 0] > 0) and np.array_equal(beam, np.rint((x[:, :, 1] + 1) * (core.M - 1) / 2))
+
+
+def test_hybrid_is_chosen_from_the_env_declaration():
+    from cfmarl.experiment import ConfigError, ExperimentConfig, from_dict
+    from cfmarl.policies.heads import PerNodeHybrid
+
+    box = _box(1, 3, -1.0, 1.0)
+    assert issubclass(head_for(box, "auto", (2, 0, 4)), PerNodeHybrid)
+    assert not issubclass(head_for(box, "auto", (0, 0, 0)), PerNodeHybrid)
+    assert head_input_dim(box, head_for(box, "auto", (2, 0, 4))) == 2 + 2 + 4
+    with pytest.raises(ValueError, match="declares quantised"):
+        head_for(box, "hybrid")
+    with pytest.raises(ValueError, match="one entry per action component"):
+        head_for(box, "hybrid", (2, 0))
+    with pytest.raises(ValueError, match=">= 2"):
+        head_for(box, "hybrid", (1, 0, 0))
+    with pytest.raises(ConfigError, match="model.action_head: 'hybrid' needs quantised"):
+        from_dict(ExperimentConfig, {"env": {"name": "power", "scenario": "tiny"}, "model": {"action_head": "hybrid"}})
