@@ -27,7 +27,7 @@ def module_spec(exp: ExperimentConfig, env_config: dict | None = None) -> Any:
     spaces = dict(observation_space=probe.observation_spaces["graph"], action_space=probe.action_spaces["graph"])
     if m.mode == "central":
         return RLModuleSpec(module_class=CentralActorCritic, **spaces,
-                            model_config={"hidden": m.hidden, "num_costs": probe.core.n_costs,
+                            model_config={"hidden": m.hidden, "num_costs": probe.core.n_costs, "encoder": m.encoder,
                                           "action_head": m.action_head, "action_levels": levels})
     edge_index, edge_type = probe.graph()
     return RLModuleSpec(

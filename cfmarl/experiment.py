@@ -40,7 +40,8 @@ class ModelSection:
     action_head: str = "auto"  # auto (categorical for discrete; hybrid where the env declares quantised action
     #                            components, else beta) | categorical | beta | squashed_gaussian | hybrid
     #                            (see cfmarl.policies.heads)
-    encoder: str = "gnn"  # gnn (relational TransformerConv) | mlp (no message passing)
+    encoder: str = "gnn"  # graph: gnn (relational TransformerConv) | mlp (no message passing); central: mlp
+    #                       (concatenated state, the default) | deepsets (rows through one shared MLP + pooled context)
     rounds: int = 2  # message-passing rounds (= hops of a node's receptive field)
     hidden: int = 64  # width of node embeddings (central / per_agent: MLP width)
     use_gru: bool = True  # GRU over the node's history features (False = the no-RNN ablation)
@@ -220,7 +221,7 @@ class ExperimentConfig:
 _CHOICES = {"env.reward_mode": ("local", "engineered"), "model.mode": ("graph", "central", "per_agent"),
             "model.action_head": ("auto", "categorical", "beta", "squashed_gaussian", "hybrid"),
             "pretrain.loss": ("auto", "nll", "mse"),
-            "model.encoder": ("gnn", "mlp"), "algorithm.lagrangian_rule": ("gradient", "pid", "none"),
+            "model.encoder": ("gnn", "mlp", "deepsets"), "algorithm.lagrangian_rule": ("gradient", "pid", "none"),
             "algorithm.advantage_scaling": ("joint", "separate"), "tune.scheduler": ("fifo", "asha", "pbt", "pb2"),
             "tune.fitness": ("constrained", "reward", "penalty"), "tune.fitness_source": ("auto", "training"), "tune.mode": ("max", "min")}
 _POSITIVE = {"model.rounds", "model.hidden", "model.gru_hidden", "algorithm.lr", "algorithm.num_epochs",
@@ -314,6 +315,9 @@ def _validate_learner(exp: ExperimentConfig, entry, env_cfg) -> None:
         raise ConfigError(str(exc)) from None
     if (kind == "discrete" and head not in ("auto", "categorical")) or (kind != "discrete" and head == "categorical"):
         raise ConfigError(f"model.action_head: {head!r} does not fit env {entry.name!r}'s {kind} actions")
+    if exp.model.encoder == "deepsets" and exp.model.mode != "central":
+        raise ConfigError(f"model.encoder: 'deepsets' is a central-mode encoder; model.mode {exp.model.mode!r} "
+                          "uses gnn or mlp")
     if head == "hybrid" and not quantised:
         raise ConfigError(f"model.action_head: 'hybrid' needs quantised action components (action_levels) and env "
                           f"{entry.name!r} declares none; use beta, squashed_gaussian or auto")

@@ -50,8 +50,10 @@ def heuristic_actions(core: UrllcCore, state: UrllcState) -> np.ndarray:
 
 
 def orthogonal_actions(core: UrllcCore, state: UrllcState, on: float = 1.0, off: float = -1.0,
-                       assign: str = "greedy") -> np.ndarray:
-    """Each subband to one UE (no intra-subband interference), served by every AP on its max-gain beam.
+                       assign: str = "greedy", serve: str = "all") -> np.ndarray:
+    """Each subband to one UE (no intra-subband interference), served on max-gain beams by every AP
+    (``serve="all"``) or only by the AP with the strongest beam to that UE on it (``serve="best"``: fewer
+    scheduled entries per AP, so eq. 15's softmax can send less power).
 
     ``assign="static"``: subband k to UE k mod U, whatever the channels and queues (a fixed reuse pattern).
     ``assign="greedy"``: greedy over the K subbands (vectorised over env copies): the next assignment is the (UE, subband) pair
@@ -80,36 +82,42 @@ def orthogonal_actions(core: UrllcCore, state: UrllcState, on: float = 1.0, off:
         owner[rows[ok], k[ok]] = u[ok]
         count[rows[ok], u[ok]] += 1
         free[rows[ok], k[ok]] = False
-    sched = owner[:, None, :] == np.arange(U)[None, :, None]  # (E, U, K)
+    sched = np.broadcast_to((owner[:, None, :] == np.arange(U)[None, :, None])[:, None], (E, B, U, K))
+    if serve == "best":  # only the AP with the strongest beam to the subband's owner
+        best_ap = gain.max(-1).argmax(1)  # (E, U, K)
+        sched = sched & (np.arange(B)[None, :, None, None] == best_ap[:, None])
     x = np.empty((E, B, 3, U, K))
-    x[:, :, 0] = np.where(sched[:, None], 1.0, -1.0)
+    x[:, :, 0] = np.where(sched, 1.0, -1.0)
     x[:, :, 1] = 2.0 * beam / max(M - 1, 1) - 1.0
-    x[:, :, 2] = np.where(sched[:, None], on, off)
+    x[:, :, 2] = np.where(sched, on, off)
     return x.reshape(E, -1)
 
 
 @dataclass
 class Orthogonal:
     """:func:`orthogonal_actions`; ``on`` / ``off``: power logits of scheduled / unscheduled entries in
-    [-1, 1] (``orthogonal:on=-1,off=1`` = the least power the action encoding can send); ``assign``:
-    greedy or static subband assignment."""
+    [-1, 1] (``on=-1,off=1``: the least power for the chosen schedule); ``assign``: greedy or static
+    subband assignment; ``serve``: all APs or only the best one per subband."""
 
     on: float = 1.0
     off: float = -1.0
     assign: str = "greedy"  # greedy (by demand x gain) | static (subband k to UE k mod U)
+    serve: str = "all"  # all APs serve a subband's owner | best: only its strongest AP
     name: str = "orthogonal"
     privileged: bool = False
 
     def __post_init__(self) -> None:
         if self.assign not in ("greedy", "static"):
             raise ValueError(f"orthogonal.assign: must be greedy or static, got {self.assign!r}")
+        if self.serve not in ("all", "best"):
+            raise ValueError(f"orthogonal.serve: must be all or best, got {self.serve!r}")
         for key in ("on", "off"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not -1.0 <= v <= 1.0:
                 raise ValueError(f"orthogonal.{key}: must be a number in [-1, 1], got {v!r}")
 
     def act(self, core: UrllcCore, state: UrllcState, obs: np.ndarray) -> np.ndarray:
-        return _agent_layout(core, orthogonal_actions(core, state, self.on, self.off, self.assign))
+        return _agent_layout(core, orthogonal_actions(core, state, self.on, self.off, self.assign, self.serve))
 
 
 @dataclass
@@ -124,11 +132,12 @@ class Heuristic:
 @dataclass
 class Lyapunov:
     """Drift-plus-penalty (Neely; the paper's baseline): each slot, sample ``candidates`` actions (uniform,
-    plus the heuristic's and the orthogonal schedule's at the most and at the least power), evaluate each
-    with the true one-slot model, and pick the one minimising -V r + Z c; the virtual queue
-    Z <- max(Z + c - d, 0) tracks the delay-violation target d. With uniform candidates only, V = 0.001
-    (r in Mbit/J) gave ~0.65 % violations at 1.4e8 bit/J on ``paper``; the structured candidates are
-    what make it a strong baseline (it then mostly picks the least-power orthogonal schedule)."""
+    plus the heuristic's and three orthogonal schedules': all APs at the most and at the least power, the
+    best AP per subband at the least power), evaluate each with the true one-slot model, and pick the one
+    minimising -V r + Z c; the virtual queue Z <- max(Z + c - d, 0) tracks the delay-violation target d.
+    With uniform candidates only, V = 0.001 (r in Mbit/J) gave ~0.65 % violations at 1.4e8 bit/J on
+    ``paper``; the structured candidates are what make it a strong baseline (it then mostly picks the
+    least-power best-AP orthogonal schedule)."""
 
     candidates: int = 200
     v: float = 0.001
@@ -148,9 +157,10 @@ class Lyapunov:
         dim = core.B * core.block
         cand = self._rng.uniform(-1.0, 1.0, (core.num_envs, self.candidates, dim))
         cand[:, 0] = heuristic_actions(core, state)
-        if self.candidates >= 3:
-            cand[:, 1] = orthogonal_actions(core, state)
-            cand[:, 2] = orthogonal_actions(core, state, on=-1.0, off=1.0)
+        structured = [orthogonal_actions(core, state), orthogonal_actions(core, state, on=-1.0, off=1.0),
+                      orthogonal_actions(core, state, on=-1.0, off=1.0, serve="best")]
+        for i, x in enumerate(structured[:self.candidates - 1]):
+            cand[:, 1 + i] = x
         _, _, reward, cost, *_ = core.outcome(state, cand)  # (E, n)
         pick = np.argmin(-self.v * reward + self._z[:, None] * cost, axis=1)
         chosen_cost = cost[np.arange(core.num_envs), pick]
@@ -159,7 +169,7 @@ class Lyapunov:
 
 
 FACTORIES = {"random": UniformRandom, "heuristic": Heuristic, "orthogonal": Orthogonal, "lyapunov": Lyapunov}
-OPTIONS = {"random": {"seed"}, "orthogonal": {"on", "off", "assign"}, "lyapunov": {"candidates", "v", "seed"}}
+OPTIONS = {"random": {"seed"}, "orthogonal": {"on", "off", "assign", "serve"}, "lyapunov": {"candidates", "v", "seed"}}
 
 
 def make_baseline(spec: str):

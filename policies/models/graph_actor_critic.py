@@ -13,7 +13,8 @@
 ``CentralActorCritic`` (the single-agent PPO-Lagr baseline, aps_gnn Sec. VI-B):
   the concatenated state of all nodes -> MLP -> logits for every node (the
   joint association as independent per-node factors), one team reward value
-  and one team cost value per constraint.
+  and one team cost value per constraint; ``encoder="deepsets"``: the nodes'
+  rows through one shared MLP with a pooled global context instead.
 
 Both read ``batch["obs"] = {"x": (B, N, F), "node_mask": (B, N)[, "edge_mask": (B, E)]}``
 and emit per-node distribution parameters (B, N, P) for the head that fits the
@@ -175,22 +176,53 @@ class GraphActorCritic(_GraphModuleBase):
 
 
 class CentralActorCritic(_GraphModuleBase):
-    """Centralised single agent: concatenated state -> MLP -> all nodes' logits, team critics."""
+    """Centralised single agent with team critics.
+
+    ``encoder="mlp"`` (the papers' central agent): the concatenated state -> MLP -> every node's head
+    parameters. ``encoder="deepsets"``: one MLP shared by the nodes' rows, the masked mean of their
+    embeddings as a global context appended to each row, a second shared layer -> per-node head
+    parameters; the team critics read the pooled embedding. Both see the whole state and choose the joint
+    action; the second shares weights across rows (permutation-equivariant, any number of nodes), so a
+    cloned teacher is learnt from N times as many row samples."""
 
     per_node_critic = False
 
     def setup(self):
         self._spaces()
         hidden = int(self.model_config.get("hidden", 256))
-        self.body = nn.Sequential(nn.Linear(self.n_max * self.n_features, hidden), nn.ReLU(),
-                                  nn.Linear(hidden, hidden), nn.ReLU())
-        self.pi_head = nn.Linear(hidden, self.n_max * self.head_dim)
+        self.deepsets = self.model_config.get("encoder") == "deepsets"
+        if self.deepsets:
+            self.rows = nn.Sequential(nn.Linear(self.n_features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+            self.mix = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU())
+            self.pi_head = nn.Linear(hidden, self.head_dim)
+        else:
+            self.body = nn.Sequential(nn.Linear(self.n_max * self.n_features, hidden), nn.ReLU(),
+                                      nn.Linear(hidden, hidden), nn.ReLU())
+            self.pi_head = nn.Linear(hidden, self.n_max * self.head_dim)
         self.vf = nn.Linear(hidden, 1)
         self.cf = nn.Linear(hidden, self.n_costs)
 
     def pi(self, emb):
+        if self.deepsets:
+            return self.pi_head(emb[..., 1:, :])
         return self.pi_head(emb).reshape(*emb.shape[:-1], self.n_max, self.head_dim)
 
+    def compute_values(self, batch, embeddings=None):
+        emb = self.embed(batch) if embeddings is None else embeddings
+        return self.vf(emb[..., 0, :] if self.deepsets else emb).squeeze(-1)
+
+    def compute_cost_values(self, batch, embeddings=None):
+        emb = self.embed(batch) if embeddings is None else embeddings
+        return self.cf(emb[..., 0, :] if self.deepsets else emb)
+
     def embed(self, batch) -> torch.Tensor:
-        x = batch[Columns.OBS]["x"]
-        return self.body(x.reshape(*x.shape[:-2], self.n_max * self.n_features))
+        """mlp: (B, H); deepsets: (B, 1 + N, H) - the pooled context first, then the nodes' rows."""
+        obs = batch[Columns.OBS]
+        x = obs["x"]
+        if not self.deepsets:
+            return self.body(x.reshape(*x.shape[:-2], self.n_max * self.n_features))
+        m = obs["node_mask"].to(x.dtype)[..., None]
+        h = self.rows(x) * m
+        pooled = h.sum(-2) / m.sum(-2).clamp(min=1.0)
+        z = self.mix(torch.cat([h, pooled[..., None, :].expand_as(h)], -1))
+        return torch.cat([pooled[..., None, :], z], -2)

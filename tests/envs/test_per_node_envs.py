@@ -228,8 +228,17 @@ def test_orthogonal_schedule_gives_each_subband_to_one_ue(assign):
     assert np.array_equal(zl, zeta) and np.array_equal(bl, beam)
     sent = lambda z, p: (z * p).sum((-1, -2, -3))  # noqa: E731
     assert np.all(sent(zl, pl) < 0.2 * sent(zeta, power))
+    best = urb.make_baseline(f"orthogonal:assign={assign},serve=best").act(core, state, None).reshape(2, -1)
+    zb, bb, _ = core.decode(best)
+    assert np.all(zb.sum((1, 2)) == zeta[:, 0].sum(1))  # one AP per scheduled subband
+    assert np.all(zb <= zeta) and np.array_equal(bb, beam)
+    strongest = core.pbm(state).max(-1).argmax(1)  # (E, U, K): the AP with the strongest beam
+    e, b, u, k = np.nonzero(zb)
+    assert np.array_equal(b, strongest[e, u, k])
     with pytest.raises(ValueError, match="orthogonal.assign"):
         urb.make_baseline("orthogonal:assign=round")
+    with pytest.raises(ValueError, match="orthogonal.serve"):
+        urb.make_baseline("orthogonal:serve=two")
     with pytest.raises(ValueError, match=r"orthogonal.on: must be a number in \[-1, 1\]"):
         urb.make_baseline("orthogonal:on=3")
 
@@ -240,7 +249,7 @@ def test_orthogonal_schedule_meets_the_delay_target_and_lyapunov_is_at_least_as_
     cfg = urllc_ofdm_v0.make_config("paper", episode_slots=40)
     make = lambda n: urllc_ofdm_v0.UrllcCore(cfg, n)  # noqa: E731
     seeds = evaluate.episode_seeds(0, 2)
-    orth = evaluate.run_policy(make, urb.make_baseline("orthogonal:on=-1,off=1"), seeds, batch=2).summary()
+    orth = evaluate.run_policy(make, urb.make_baseline("orthogonal:on=-1,off=1,serve=best"), seeds, batch=2).summary()
     lya = evaluate.run_policy(make, urb.make_baseline("lyapunov"), seeds, batch=2).summary()
     assert orth["delay_violation_rate"] <= cfg.delay_cost_limit
     assert lya["energy_efficiency_bit_per_j"] >= 0.99 * orth["energy_efficiency_bit_per_j"]

@@ -157,6 +157,32 @@ def test_central_module_shapes_and_team_critic():
     assert m.per_node_critic is False
 
 
+def test_central_deepsets_is_permutation_equivariant_and_ignores_padding():
+    """encoder=deepsets: permuting the nodes' rows permutes the head parameters and leaves the team
+    values unchanged; padded rows change nothing."""
+    env = _env()
+    torch.manual_seed(0)
+    m = CentralActorCritic(observation_space=env.observation_spaces["graph"],
+                           action_space=env.action_spaces["graph"], model_config={"hidden": 16, "encoder": "deepsets"})
+    x = np.random.default_rng(0).normal(size=(3, 8, 6))
+    logits, v, c = _outputs(m, _batch(x))
+    assert logits.shape == (3, 8, 2) and v.shape == (3,) and c.shape == (3, 1)
+    perm = np.random.default_rng(1).permutation(8)
+    lp, vp, cp = _outputs(m, _batch(x[:, perm]))
+    torch.testing.assert_close(lp, logits[:, perm])
+    torch.testing.assert_close(vp, v)
+    torch.testing.assert_close(cp, c)
+    mask = np.ones((3, 8), np.float32)
+    mask[:, 6:] = 0.0
+    xa, xb = x.copy(), x.copy()
+    xb[:, 6:] = 5.0
+    la, va, _ = _outputs(m, _batch(xa, mask))
+    lb, vb, _ = _outputs(m, _batch(xb, mask))
+    torch.testing.assert_close(la[:, :6], lb[:, :6])
+    torch.testing.assert_close(va, vb)
+    assert not torch.allclose(la[:, :6], logits[:, :6])  # the pooled context depends on which rows are real
+
+
 def test_per_node_categorical():
     logits = torch.tensor([[[0.0, 1.0], [2.0, 0.0], [0.0, 0.0]]])
     d = PerNodeCategorical.from_logits(logits)
