@@ -17,13 +17,13 @@ def module_spec(exp: ExperimentConfig, env_config: dict | None = None) -> Any:
     """The RLModuleSpec of a graph / central experiment's model, with the env's graph."""
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
+    from cfmarl.envs.declarations import action_levels
     from cfmarl.policies.adapters.graph_env import GraphEnv
     from cfmarl.policies.models.graph_actor_critic import CentralActorCritic, GraphActorCritic
 
     probe = GraphEnv(env_config or exp.env_config())
     m = exp.model
-    levels = getattr(probe.core, "action_levels", None)  # quantised action components, if the env declares them
-    levels = None if levels is None else tuple(int(v) for v in levels)
+    levels = action_levels(probe.core)  # quantised action components, if the env declares them
     spaces = dict(observation_space=probe.observation_spaces["graph"], action_space=probe.action_spaces["graph"])
     if m.mode == "central":
         return RLModuleSpec(module_class=CentralActorCritic, **spaces,

@@ -300,12 +300,12 @@ def _validate(exp: ExperimentConfig) -> None:
 
 def _validate_learner(exp: ExperimentConfig, entry, env_cfg) -> None:
     """algorithm.name x model.mode x the env's action kind, and the action head."""
+    from cfmarl.envs.declarations import action_levels
     from cfmarl.policies.learners.registry import get_learner
 
     core = entry.make_core(env_cfg, 1)
     kind = "discrete" if hasattr(core, "n_actions") else "continuous"
-    levels = getattr(core, "action_levels", None)
-    quantised = levels is not None and any(int(v) for v in levels)
+    quantised = action_levels(core) is not None
     head = exp.model.action_head
     if kind == "continuous" and exp.model.mode != "per_agent" and (head == "hybrid" or (head == "auto" and quantised)):
         kind = "hybrid"  # the hybrid head: categorical levels + Beta (no reparameterised sample)

@@ -117,3 +117,12 @@ class EnvDeclaration:
     @property
     def bar_kpis(self) -> tuple[KPI, ...]:
         return tuple(self.kpi(n) for n in self.bars) if self.bars else self.kpis[:4]
+
+
+def action_levels(core) -> tuple[int, ...] | None:
+    """The core's optional ``action_levels`` (one int per action component of an agent: 0 = continuous,
+    L >= 2 = read only as one of L evenly spaced levels), or None when it declares no quantised component."""
+    levels = getattr(core, "action_levels", None)
+    if levels is None or not any(int(v) for v in levels):
+        return None
+    return tuple(int(v) for v in levels)

@@ -88,9 +88,7 @@ class PerNodeHybrid(TorchDistribution):
 
     # ------------------------------------------------------------------ helpers
     def _bounds(self, idx, like):
-        low = torch.as_tensor([self.low[d] for d in idx], dtype=like.dtype, device=like.device)
-        high = torch.as_tensor([self.high[d] for d in idx], dtype=like.dtype, device=like.device)
-        return low, high - low
+        return self._level_grid(idx, like)
 
     def _level_value(self, L, idx, k):
         low, span = self._bounds(idx, self.logits)
@@ -103,19 +101,27 @@ class PerNodeHybrid(TorchDistribution):
         return out
 
     @classmethod
+    def _level_grid(cls, idx, like) -> tuple[torch.Tensor, torch.Tensor]:
+        low = torch.as_tensor([cls.low[d] for d in idx], dtype=like.dtype, device=like.device)
+        return low, torch.as_tensor([cls.high[d] for d in idx], dtype=like.dtype, device=like.device) - low
+
+    @classmethod
+    def _level_index(cls, value, L, idx) -> torch.Tensor:
+        """The level k the env reads from ``value``'s components ``idx``: round((a - low)/(high - low) (L - 1))."""
+        low, span = cls._level_grid(idx, value)
+        return torch.round((value[..., idx] - low) / span * (L - 1)).clamp(0, L - 1)
+
+    @classmethod
     def quantise(cls, value: torch.Tensor) -> torch.Tensor:
         """The action as the env reads it: quantised components snapped to their level's value."""
         out = value.clone()
         for L, idx in cls.groups():
-            low = torch.as_tensor([cls.low[d] for d in idx], dtype=value.dtype, device=value.device)
-            span = torch.as_tensor([cls.high[d] - cls.low[d] for d in idx], dtype=value.dtype, device=value.device)
-            k = torch.round((value[..., idx] - low) / span * (L - 1)).clamp(0, L - 1)
-            out[..., idx] = low + span * k / (L - 1)
+            low, span = cls._level_grid(idx, value)
+            out[..., idx] = low + span * cls._level_index(value, L, idx) / (L - 1)
         return out
 
     def _levels_of(self, value, L, idx):
-        low, span = self._bounds(idx, self.logits)
-        return torch.round((value[..., idx].to(self.logits.dtype) - low) / span * (L - 1)).clamp(0, L - 1).long()
+        return self._level_index(value.to(self.logits.dtype), L, idx).long()
 
     # ------------------------------------------------------------------ API
     def _draw(self, rsample: bool, sample_shape):
@@ -135,9 +141,7 @@ class PerNodeHybrid(TorchDistribution):
                                   "(use beta or squashed_gaussian for reparameterised learners)")
 
     def logp(self, value, **kwargs):
-        total = torch.zeros(self.logits.shape[:-1], dtype=self.logits.dtype, device=self.logits.device)
-        for L, idx, cat in self._cats:
-            total = total + cat.log_prob(self._levels_of(value, L, idx)).sum(-1)
+        total = self.level_logp(value)
         if self._cont:
             low, span = self._bounds(self._cont, self.logits)
             x = ((value[..., self._cont].to(self.logits.dtype) - low) / span).clamp(EPS, 1.0 - EPS)
