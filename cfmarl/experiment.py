@@ -110,8 +110,8 @@ class EvaluationSection:
     seed: int = 1000  # evaluation seeds are disjoint from training seeds
     baselines: list = field(default_factory=list)  # baseline specs; [] = the env's default baselines
     stochastic: bool = False  # evaluate / validate the learned policy with (seeded) samples instead of its
-    #                           deterministic action (argmax / mean): faithful when the env thresholds or
-    #                           rounds actions (URLLC's scheduling thresholds and beam indices)
+    #                           deterministic action (argmax / mean): faithful when a continuous head's mean
+    #                           is not a typical action of an env that thresholds or rounds it
     cost_limit: float = 0.0  # the constraint the policy is judged by; 0 = algorithm.cost_limit. Setting
     #                          algorithm.cost_limit below it trains with a safety margin.
 

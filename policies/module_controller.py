@@ -25,9 +25,9 @@ from ray.rllib.core.columns import Columns
 class _Sampling:
     """Deterministic (argmax / mean) actions, or - with ``stochastic`` - samples of the policy drawn
     from a private, seeded torch stream (the same episodes give the same samples; no global RNG
-    is touched). Sampling is the faithful evaluation when the env maps actions through thresholds
-    or rounding (the mean of a Beta need not be a typical action), as URLLC's threshold / beam
-    components do."""
+    is touched). Sampling is the faithful evaluation when a continuous head's mean is not a typical
+    action of an env that thresholds or rounds it (with the hybrid head, the greedy action already
+    picks the most likely level)."""
 
     def __init__(self, stochastic: bool, seed: int):
         self.stochastic, self.seed, self.calls = stochastic, seed, 0
