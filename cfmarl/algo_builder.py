@@ -19,24 +19,30 @@ def module_spec(exp: ExperimentConfig, env_config: dict | None = None) -> Any:
 
     from cfmarl.envs.declarations import action_levels
     from cfmarl.policies.adapters.graph_env import GraphEnv
+    from cfmarl.policies.learners.registry import get_learner
     from cfmarl.policies.models.graph_actor_critic import CentralActorCritic, GraphActorCritic
 
     probe = GraphEnv(env_config or exp.env_config())
     m = exp.model
+    learner = get_learner(exp.algorithm.name)
+    module_class = learner.module_class(m.mode) if learner.module_class else \
+        (CentralActorCritic if m.mode == "central" else GraphActorCritic)
     levels = action_levels(probe.core)  # quantised action components, if the env declares them
     spaces = dict(observation_space=probe.observation_spaces["graph"], action_space=probe.action_spaces["graph"])
+    critic = {"critic": m.critic, "critic_rounds": m.critic_rounds}  # read by SAC modules only
     if m.mode == "central":
-        return RLModuleSpec(module_class=CentralActorCritic, **spaces,
+        return RLModuleSpec(module_class=module_class, **spaces,
                             model_config={"hidden": m.hidden, "num_costs": probe.core.n_costs, "encoder": m.encoder,
-                                          "action_head": m.action_head, "action_levels": levels})
+                                          "action_head": m.action_head, "action_levels": levels, **critic})
     edge_index, edge_type = probe.graph()
     return RLModuleSpec(
-        module_class=GraphActorCritic, **spaces,
+        module_class=module_class, **spaces,
         model_config={"edge_index": edge_index, "edge_type": edge_type, "num_relations": int(edge_type.max()) + 1
                       if edge_type.size else 1, "num_nodes": probe.n,
                       "sequence_features": getattr(probe.core, "sequence_features", 0), "encoder": m.encoder,
                       "rounds": m.rounds, "hidden": m.hidden, "use_gru": m.use_gru, "gru_hidden": m.gru_hidden,
-                      "num_costs": probe.core.n_costs, "action_head": m.action_head, "action_levels": levels})
+                      "num_costs": probe.core.n_costs, "action_head": m.action_head, "action_levels": levels,
+                      **critic})
 
 
 def build_algo_config(exp: ExperimentConfig) -> Any:
@@ -49,8 +55,10 @@ def build_algo_config(exp: ExperimentConfig) -> Any:
     env_config = exp.env_config()
     envs = r.num_envs_per_env_runner * max(1, r.num_env_runners)
     cfg = learner.make_config()
+    # on-policy: RLlib sizes fragments from the train batch; off-policy: one iteration samples train_batch_size steps
+    fragment = -(-a.train_batch_size // envs) if learner.off_policy else "auto"
     cfg = (cfg.env_runners(num_env_runners=r.num_env_runners, num_envs_per_env_runner=r.num_envs_per_env_runner,
-                           rollout_fragment_length="auto", episodes_to_numpy=False)
+                           rollout_fragment_length=fragment, episodes_to_numpy=False)
            .callbacks(GraphEpisodeMetrics)
            .training(**learner.training_kwargs(a))
            .debugging(seed=exp.seed)
@@ -67,8 +75,11 @@ def build_algo_config(exp: ExperimentConfig) -> Any:
         from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
 
         # the heads emit actions inside the env's bounds: no normalisation or clipping by RLlib
+        spec = module_spec(exp, env_config)
+        # a plain spec lets env runners build inference-only modules (no critics: SAC); PPO's have no split
         cfg = (cfg.environment(GraphEnv, env_config=env_config, normalize_actions=False, clip_actions=False)
                .multi_agent(policies={MODULE_ID}, policy_mapping_fn=policy_mapping_fn)
-               .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs={MODULE_ID: module_spec(exp, env_config)})))
+               .rl_module(rl_module_spec=spec if learner.off_policy else
+                          MultiRLModuleSpec(rl_module_specs={MODULE_ID: spec})))
     cfg.validate()
     return cfg

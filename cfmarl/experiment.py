@@ -46,11 +46,15 @@ class ModelSection:
     hidden: int = 64  # width of node embeddings (central / per_agent: MLP width)
     use_gru: bool = True  # GRU over the node's history features (False = the no-RNN ablation)
     gru_hidden: int = 32
+    critic: str = "attention"  # SAC learners' critics: attention (MASAC: self-attention over every node's observation
+    #                            and action of the step) | meanfield (mean of the nodes' rows, O(N)) | local (own row)
+    critic_rounds: int = 2  # attention blocks of the SAC critic
 
 
 @dataclass(frozen=True)
 class AlgorithmSection:
-    name: str = "ppo_lagrangian"  # learner (cfmarl.policies.learners.registry): ppo_lagrangian | ppo (per_agent)
+    name: str = "ppo_lagrangian"  # learner (cfmarl.policies.learners.registry): ppo_lagrangian | ppo (per_agent) |
+    #                              sac_lagrangian | sac (continuous actions; `cfmarl learners` lists them)
     lr: float = 3e-4
     gamma: float = 0.95
     lambda_: float = 0.95  # GAE lambda
@@ -71,6 +75,19 @@ class AlgorithmSection:
     pid_kd: float = 0.0
     pid_ema_alpha: float = 0.0
     advantage_scaling: str = "joint"  # joint (reward and cost advantages share one scale) | separate
+    # off-policy learners (sac_lagrangian, sac): train_batch_size = env steps sampled per iteration, minibatch_size =
+    # replayed transitions per gradient update (each carries all nodes); lr, clip / vf / entropy settings unused
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    alpha_lr: float = 3e-4  # entropy temperature
+    initial_alpha: float = 0.1
+    target_entropy_per_dim: float = -1.0  # target entropy = this x action components (per node; x N for central)
+    tau: float = 0.005  # Polyak averaging of the target critics
+    n_step: int = 1
+    updates_per_iteration: int = 50  # gradient updates per iteration
+    learning_starts: int = 1000  # env steps in the buffer before the first update
+    replay_capacity: int = 100000  # env steps kept (each holds every node's transition)
+    replay_in_checkpoint: bool = True  # save the buffer with every checkpoint (exact resume; ~1-10 kB per step)
 
 
 @dataclass(frozen=True)
@@ -166,7 +183,8 @@ class ScaleSection:
 
 
 #: hyperparameters a PBT exploit may change on a running trial (they are re-applied after the restore)
-MUTABLE = ("algorithm.lr", "algorithm.entropy_coeff", "algorithm.clip_param", "algorithm.lambda_lr",
+MUTABLE = ("algorithm.lr", "algorithm.actor_lr", "algorithm.critic_lr", "algorithm.alpha_lr", "algorithm.tau",
+           "algorithm.entropy_coeff", "algorithm.clip_param", "algorithm.lambda_lr",
            "algorithm.cost_limit", "algorithm.pid_kp", "algorithm.pid_ki", "algorithm.pid_kd")
 
 
@@ -221,10 +239,11 @@ class ExperimentConfig:
 _CHOICES = {"env.reward_mode": ("local", "engineered"), "model.mode": ("graph", "central", "per_agent"),
             "model.action_head": ("auto", "categorical", "beta", "squashed_gaussian", "hybrid"),
             "pretrain.loss": ("auto", "nll", "mse"),
-            "model.encoder": ("gnn", "mlp", "deepsets"), "algorithm.lagrangian_rule": ("gradient", "pid", "none"),
+            "model.encoder": ("gnn", "mlp", "deepsets"), "model.critic": ("attention", "meanfield", "local"), "algorithm.lagrangian_rule": ("gradient", "pid", "none"),
             "algorithm.advantage_scaling": ("joint", "separate"), "tune.scheduler": ("fifo", "asha", "pbt", "pb2"),
             "tune.fitness": ("constrained", "reward", "penalty"), "tune.fitness_source": ("auto", "training"), "tune.mode": ("max", "min")}
-_POSITIVE = {"model.rounds", "model.hidden", "model.gru_hidden", "algorithm.lr", "algorithm.num_epochs",
+_POSITIVE = {"model.critic_rounds", "algorithm.actor_lr", "algorithm.critic_lr", "algorithm.alpha_lr",
+             "algorithm.initial_alpha", "algorithm.n_step", "algorithm.replay_capacity", "model.rounds", "model.hidden", "model.gru_hidden", "algorithm.lr", "algorithm.num_epochs",
              "algorithm.minibatch_size", "algorithm.train_batch_size", "algorithm.clip_param",
              "algorithm.vf_clip_param", "algorithm.grad_clip", "pretrain.episodes", "pretrain.epochs", "pretrain.lr",
              "pretrain.minibatch_size", "training.iterations", "training.checkpoint_every",
@@ -233,11 +252,11 @@ _POSITIVE = {"model.rounds", "model.hidden", "model.gru_hidden", "algorithm.lr",
              "tune.fitness_window", "scale.train_iterations", "scale.throughput_iterations",
              "scale.throughput_node_steps", "scale.per_agent_max_links", "scale.evaluation_episodes",
              "scale.latency_repeats"}
-_NON_NEGATIVE = {"env.engineered_weight", "algorithm.entropy_coeff", "algorithm.vf_loss_coeff",
+_NON_NEGATIVE = {"algorithm.updates_per_iteration", "algorithm.learning_starts", "env.engineered_weight", "algorithm.entropy_coeff", "algorithm.vf_loss_coeff",
                  "algorithm.cost_limit", "algorithm.lambda_lr", "algorithm.lambda_init", "algorithm.pid_kp",
                  "algorithm.pid_ki", "algorithm.pid_kd", "resources.num_env_runners", "training.validate_every",
                  "tune.penalty_weight", "tune.fitness_cost_limit", "evaluation.cost_limit", "tune.max_concurrent_trials", "tune.max_failures", "tune.checkpoint_every"}
-_UNIT = {"algorithm.gamma", "algorithm.lambda_"}
+_UNIT = {"algorithm.gamma", "algorithm.lambda_", "algorithm.tau"}
 
 
 def _validate(exp: ExperimentConfig) -> None:
@@ -255,9 +274,6 @@ def _validate(exp: ExperimentConfig) -> None:
                 raise ConfigError(f"{path}: must be >= 0, got {v!r}")
             if path in _UNIT and not 0 <= v <= 1:
                 raise ConfigError(f"{path}: must be in [0, 1], got {v!r}")
-    if exp.algorithm.minibatch_size > exp.algorithm.train_batch_size:
-        raise ConfigError("algorithm.minibatch_size: must be <= algorithm.train_batch_size "
-                          f"({exp.algorithm.minibatch_size} > {exp.algorithm.train_batch_size})")
     if not 0 < exp.tune.quantile_fraction <= 0.5:
         raise ConfigError(f"tune.quantile_fraction: must be in (0, 0.5], got {exp.tune.quantile_fraction!r}")
     if not 0 <= exp.tune.resample_probability <= 1:
@@ -310,9 +326,20 @@ def _validate_learner(exp: ExperimentConfig, entry, env_cfg) -> None:
     if kind == "continuous" and exp.model.mode != "per_agent" and (head == "hybrid" or (head == "auto" and quantised)):
         kind = "hybrid"  # the hybrid head: categorical levels + Beta (no reparameterised sample)
     try:
-        get_learner(exp.algorithm.name).check(kind, exp.model.mode)
+        learner = get_learner(exp.algorithm.name)
+        learner.check(kind, exp.model.mode)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    a = exp.algorithm
+    if not learner.off_policy and a.minibatch_size > a.train_batch_size:  # off-policy: minibatches come from replay
+        raise ConfigError("algorithm.minibatch_size: must be <= algorithm.train_batch_size "
+                          f"({a.minibatch_size} > {a.train_batch_size})")
+    if learner.off_policy and a.minibatch_size > a.replay_capacity:
+        raise ConfigError(f"algorithm.minibatch_size: must be <= algorithm.replay_capacity "
+                          f"({a.minibatch_size} > {a.replay_capacity})")
+    if learner.off_policy and exp.model.action_head not in ("auto", "squashed_gaussian", "beta"):
+        raise ConfigError(f"model.action_head: {a.name} needs a reparameterisable head (squashed_gaussian or beta), "
+                          f"got {exp.model.action_head!r}")
     if (kind == "discrete" and head not in ("auto", "categorical")) or (kind != "discrete" and head == "categorical"):
         raise ConfigError(f"model.action_head: {head!r} does not fit env {entry.name!r}'s {kind} actions")
     if exp.model.encoder == "deepsets" and exp.model.mode != "central":

@@ -41,9 +41,12 @@ def metrics_row(it: int, result: dict, elapsed: float) -> dict[str, float]:
     for k, v in er.items():
         if k.startswith(("kpi/", "cost/")):
             row[k] = v
-    for k in ("policy_loss", "vf_loss", "cost_vf_loss", "entropy"):
+    for k in ("policy_loss", "vf_loss", "cost_vf_loss", "entropy", "qf_loss", "cf_loss", "alpha_loss"):
         if k in lr:
             row[f"loss/{k}"] = lr[k]
+    for k in ("alpha_value", "q_mean", "qc_mean", "td_error_mean", "logp_mean"):  # off-policy learners
+        if k in lr:
+            row[f"learner/{k}"] = lr[k]
     for k, v in lr.items():
         if k.startswith("lagrange/"):
             row[k] = v

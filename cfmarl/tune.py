@@ -217,6 +217,7 @@ def summarise(grid, texp: TuneExperiment, out: Path) -> list[dict]:
                   "hp/lr", "val/mean_cost", f"val/{headline}"):
             if k in m:
                 row[k] = m[k]
+        row.update({k: v for k, v in m.items() if k.startswith("hp/") and k not in ("hp/seed",)})  # values in force
         row["checkpoint"] = res.checkpoint.path if res.checkpoint else ""
         row["path"] = res.path
         rows.append(row)

@@ -107,20 +107,37 @@ class ExperimentTrainable(tune.Trainable):
     def _apply_hyperparameters(self) -> None:
         """Make the trial's own values the ones in force after a restore (the optimizer
         state of the checkpoint carries the donor's learning rate)."""
+        from cfmarl.policies.learners.registry import get_learner
+        from cfmarl.train import MODULE
+
         learner = self._learner()
-        for opt in learner._named_optimizers.values():
-            learner._set_optimizer_lr(opt, self.exp.algorithm.lr)
+        entry = get_learner(self.exp.algorithm.name)
+        lrs = entry.optimizer_lrs(self.exp.algorithm) if entry.optimizer_lrs else None
+        for name, opt in learner._named_optimizers.items():
+            short = name[len(MODULE) + 1:] if name.startswith(MODULE + "_") else name
+            learner._set_optimizer_lr(opt, lrs[short][1] if lrs else self.exp.algorithm.lr)
 
     def _in_force(self) -> dict[str, float]:
         from cfmarl.train import MODULE
 
+        from cfmarl.policies.learners.registry import get_learner
+
         learner = self._learner()
-        lrs = [g["lr"] for opt in learner._named_optimizers.values() for g in opt.param_groups]
+        lrs = {name[len(MODULE) + 1:]: float(opt.param_groups[0]["lr"])
+               for name, opt in learner._named_optimizers.items() if opt.param_groups}
         lag = learner.config.get_config_for_module(MODULE).lagrange_config()
-        return {"hp/lr": float(lrs[0]) if lrs else float("nan"), "hp/lambda_lr": lag.lr,
-                "hp/cost_limit": float(lag.cost_limit[0]), "hp/pid_kp": lag.kp, "hp/pid_ki": lag.ki,
-                "hp/pid_kd": lag.kd, "hp/entropy_coeff": float(learner.config.entropy_coeff),
-                "hp/clip_param": float(learner.config.clip_param), "hp/seed": float(self.exp.seed)}
+        out = {"hp/lr": next(iter(lrs.values()), float("nan")), "hp/lambda_lr": lag.lr,
+               "hp/cost_limit": float(lag.cost_limit[0]), "hp/pid_kp": lag.kp, "hp/pid_ki": lag.ki,
+               "hp/pid_kd": lag.kd, "hp/seed": float(self.exp.seed)}
+        entry = get_learner(self.exp.algorithm.name)
+        if entry.optimizer_lrs:  # one learning rate per optimizer, reported under its algorithm field
+            for opt, (field, _) in entry.optimizer_lrs(self.exp.algorithm).items():
+                if opt in lrs:
+                    out[f"hp/{field}"] = lrs[opt]
+        for key in ("entropy_coeff", "clip_param", "tau", "initial_alpha"):  # those the learner has
+            if isinstance(getattr(learner.config, key, None), (int, float)):
+                out[f"hp/{key}"] = float(getattr(learner.config, key))
+        return out
 
     # -- training -------------------------------------------------------------------------
     def step(self) -> dict[str, Any]:

@@ -27,26 +27,18 @@ from ray.rllib.connectors.learner import GeneralAdvantageEstimation
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.learner.learner import ENTROPY_KEY, POLICY_LOSS_KEY, VF_LOSS_KEY
 
-from cfmarl.policies.learners import lagrange
+from cfmarl.policies.learners.lagrange_learner import LagrangeConfigMixin, LagrangeLearnerMixin
 from cfmarl.policies.learners.per_node_gae import NODE_ADV_C, NODE_ADV_R, NODE_VT_C, NODE_VT_R, PerNodeGAE
 
 COST_VF_LOSS_KEY = "cost_vf_loss"
-LAGRANGE_STATE_KEY = "lagrange"
 
 
-class PPOLagrangianConfig(PPOConfig):
+class PPOLagrangianConfig(LagrangeConfigMixin, PPOConfig):
     """PPOConfig plus the Lagrangian constraint settings."""
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or PPOLagrangian)
-        self.cost_limit: float | list[float] = 0.0
-        self.lagrangian_rule = "gradient"
-        self.lambda_lr = 0.05
-        self.lambda_init = 0.0
-        self.pid_kp = 0.1
-        self.pid_ki = 0.01
-        self.pid_kd = 0.0
-        self.pid_ema_alpha = 0.0
+        self._init_lagrange()
         self.value_chunk_size = 256
         self.advantage_scaling = "joint"
         self.use_kl_loss = False
@@ -56,19 +48,11 @@ class PPOLagrangianConfig(PPOConfig):
                  pid_ema_alpha=NotProvided, value_chunk_size=NotProvided, advantage_scaling=NotProvided,
                  **kwargs) -> "PPOLagrangianConfig":
         super().training(**kwargs)
-        for name, value in (("cost_limit", cost_limit), ("lagrangian_rule", lagrangian_rule),
-                            ("lambda_lr", lambda_lr), ("lambda_init", lambda_init), ("pid_kp", pid_kp),
-                            ("pid_ki", pid_ki), ("pid_kd", pid_kd), ("pid_ema_alpha", pid_ema_alpha),
-                            ("value_chunk_size", value_chunk_size), ("advantage_scaling", advantage_scaling)):
-            if value is not NotProvided:
-                setattr(self, name, value)
+        self._set_given(dict(cost_limit=cost_limit, lagrangian_rule=lagrangian_rule, lambda_lr=lambda_lr,
+                             lambda_init=lambda_init, pid_kp=pid_kp, pid_ki=pid_ki, pid_kd=pid_kd,
+                             pid_ema_alpha=pid_ema_alpha, value_chunk_size=value_chunk_size,
+                             advantage_scaling=advantage_scaling), NotProvided)
         return self
-
-    def lagrange_config(self) -> lagrange.LagrangeConfig:
-        limits = self.cost_limit if isinstance(self.cost_limit, (list, tuple)) else [self.cost_limit]
-        return lagrange.LagrangeConfig(cost_limit=tuple(float(c) for c in limits), rule=self.lagrangian_rule,
-                                       lr=float(self.lambda_lr), init=float(self.lambda_init), kp=float(self.pid_kp),
-                                       ki=float(self.pid_ki), kd=float(self.pid_kd), ema_alpha=float(self.pid_ema_alpha))
 
     def validate(self) -> None:
         super().validate()
@@ -115,10 +99,10 @@ def ppo_lagrangian_loss(*, logp: torch.Tensor, old_logp: torch.Tensor, entropy: 
                    ENTROPY_KEY: mean_entropy}
 
 
-class PPOLagrangianTorchLearner(PPOTorchLearner):
+class PPOLagrangianTorchLearner(LagrangeLearnerMixin, PPOTorchLearner):
     def build(self) -> None:
         super().build()
-        self._lagrange: dict[str, dict[str, list[float]]] = {}
+        self._init_multipliers()
         self._pending_cost: dict[str, np.ndarray] = {}
         if self._learner_connector is not None and self.config.add_default_connectors_to_learner_pipeline:
             self._learner_connector.remove(GeneralAdvantageEstimation)
@@ -129,15 +113,6 @@ class PPOLagrangianTorchLearner(PPOTorchLearner):
 
     def _record_mean_cost(self, module_id: str, mean_cost: np.ndarray) -> None:
         self._pending_cost[module_id] = np.asarray(mean_cost, float)
-
-    def lagrange_state(self, module_id: str) -> dict[str, list[float]]:
-        if module_id not in self._lagrange:
-            cfg = self.config.get_config_for_module(module_id).lagrange_config()
-            self._lagrange[module_id] = lagrange.initial_state(cfg)
-        return self._lagrange[module_id]
-
-    def multipliers(self, module_id: str) -> list[float]:
-        return list(self.lagrange_state(module_id)["multiplier"])
 
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
         module = self.module[module_id].unwrapped()
@@ -170,22 +145,6 @@ class PPOLagrangianTorchLearner(PPOTorchLearner):
     def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
         super().after_gradient_based_update(timesteps=timesteps)
         for module_id, mean_cost in self._pending_cost.items():
-            cfg = self.config.get_config_for_module(module_id).lagrange_config()
-            self._lagrange[module_id] = lagrange.update(cfg, self.lagrange_state(module_id), mean_cost)
-            for i, c in enumerate(mean_cost):
-                self.metrics.log_value((module_id, f"lagrange/mean_cost_{i}"), float(c), window=1)
-                self.metrics.log_value((module_id, f"lagrange/cost_limit_{i}"), cfg.cost_limit[i], window=1)
+            self.update_multipliers(module_id, mean_cost)
         self._pending_cost.clear()
-        for module_id in self.module.keys():
-            for i, lam in enumerate(self.lagrange_state(module_id)["multiplier"]):
-                self.metrics.log_value((module_id, f"lagrange/multiplier_{i}"), lam, window=1)
-
-    def get_state(self, components=None, *, not_components=None, **kwargs):
-        state = super().get_state(components, not_components=not_components, **kwargs)
-        state[LAGRANGE_STATE_KEY] = {mid: {k: list(v) for k, v in s.items()} for mid, s in self._lagrange.items()}
-        return state
-
-    def set_state(self, state) -> None:
-        super().set_state(state)
-        if LAGRANGE_STATE_KEY in state:
-            self._lagrange = {mid: {k: list(v) for k, v in s.items()} for mid, s in state[LAGRANGE_STATE_KEY].items()}
+        self.log_multipliers()

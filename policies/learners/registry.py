@@ -31,6 +31,10 @@ class LearnerEntry:
     modes: frozenset  # subset of MODES
     off_policy: bool = False
     constrained: bool = True  # uses the env's costs (Lagrange multipliers)
+    module_class: Callable[[str], Any] | None = None  # mode -> RLModule class (graph / central); None = the PPO
+    #                                                  actor-critic models (cfmarl.policies.models.graph_actor_critic)
+    optimizer_lrs: Callable[[Any], dict] | None = None  # experiment.algorithm -> {optimizer: (algorithm field, lr)};
+    #                                                   None = every optimizer uses algorithm.lr
 
     def check(self, action_kind: str, mode: str) -> None:
         """Raise ValueError (one line, naming both) when this learner cannot run the pair."""
@@ -67,6 +71,38 @@ def _ppo_config():
     return PPOConfig()
 
 
+def _sac_common(a) -> dict:
+    return dict(gamma=a.gamma, actor_lr=a.actor_lr, critic_lr=a.critic_lr, alpha_lr=a.alpha_lr, tau=a.tau,
+                initial_alpha=a.initial_alpha, n_step=a.n_step, twin_q=True, train_batch_size_per_learner=a.minibatch_size,
+                num_steps_sampled_before_learning_starts=a.learning_starts,
+                replay_buffer_config={"type": "MultiAgentEpisodeReplayBuffer", "capacity": a.replay_capacity})
+
+
+def _sac_lagrangian_kwargs(a, constrained: bool = True) -> dict:
+    return dict(_sac_common(a), cost_limit=a.cost_limit, lagrangian_rule=a.lagrangian_rule if constrained else "none",
+                lambda_lr=a.lambda_lr, lambda_init=a.lambda_init if constrained else 0.0, pid_kp=a.pid_kp,
+                pid_ki=a.pid_ki, pid_kd=a.pid_kd, pid_ema_alpha=a.pid_ema_alpha,
+                updates_per_iteration=a.updates_per_iteration, replay_in_checkpoint=a.replay_in_checkpoint,
+                target_entropy_per_dim=a.target_entropy_per_dim)
+
+
+def _sac_lrs(a) -> dict:
+    return {"policy": ("actor_lr", a.actor_lr), "qf": ("critic_lr", a.critic_lr), "cf": ("critic_lr", a.critic_lr),
+            "alpha": ("alpha_lr", a.alpha_lr)}
+
+
+def _sac_lagrangian_config():
+    from cfmarl.policies.learners.sac_lagrangian import SACLagrangianConfig
+
+    return SACLagrangianConfig()
+
+
+def _sac_module(mode: str):
+    from cfmarl.policies.models.graph_sac import CentralSAC, GraphSAC
+
+    return CentralSAC if mode == "central" else GraphSAC
+
+
 def _builtin() -> list[LearnerEntry]:
     return [
         LearnerEntry(name="ppo_lagrangian",
@@ -79,6 +115,20 @@ def _builtin() -> list[LearnerEntry]:
                                  "per-agent shared MLP, for comparisons",
                      make_config=_ppo_config, training_kwargs=_ppo_common,
                      actions=frozenset(ACTION_KINDS), modes=frozenset({"per_agent"}), constrained=False),
+        LearnerEntry(name="sac_lagrangian",
+                     description="SAC-Lagrangian / MASAC: decentralised per-node actors, twin reward and cost Q "
+                                 "critics over every node's observation and action (model.critic), automatic "
+                                 "entropy temperature, one multiplier per constraint (gradient / PID), replay",
+                     make_config=_sac_lagrangian_config, training_kwargs=_sac_lagrangian_kwargs,
+                     actions=frozenset({"continuous"}), modes=frozenset({"graph", "central"}), off_policy=True,
+                     module_class=_sac_module, optimizer_lrs=_sac_lrs),
+        LearnerEntry(name="sac",
+                     description="(multi-agent) SAC on the env reward, the sac_lagrangian machinery with the "
+                                 "multipliers held at 0 (costs are logged), for comparisons",
+                     make_config=_sac_lagrangian_config,
+                     training_kwargs=lambda a: _sac_lagrangian_kwargs(a, constrained=False),
+                     actions=frozenset({"continuous"}), modes=frozenset({"graph", "central"}), off_policy=True,
+                     constrained=False, module_class=_sac_module, optimizer_lrs=_sac_lrs),
     ]
 
 
