@@ -29,11 +29,16 @@ def module_spec(exp: ExperimentConfig, env_config: dict | None = None) -> Any:
         (CentralActorCritic if m.mode == "central" else GraphActorCritic)
     levels = action_levels(probe.core)  # quantised action components, if the env declares them
     spaces = dict(observation_space=probe.observation_spaces["graph"], action_space=probe.action_spaces["graph"])
-    critic = {"critic": m.critic, "critic_rounds": m.critic_rounds}  # read by SAC modules only
+    # read by the off-policy modules only: their critics, and the learner's own module settings
+    critic = {"critic": m.critic, "critic_rounds": m.critic_rounds,
+              **(learner.module_config(exp.algorithm) if learner.module_config else {})}
+    head = m.action_head
+    if head == "auto" and learner.off_policy:  # SAC: the squashed Gaussian of the paper; DDPG / TD3: deterministic
+        head = "deterministic" if learner.deterministic else "squashed_gaussian"
     if m.mode == "central":
         return RLModuleSpec(module_class=module_class, **spaces,
                             model_config={"hidden": m.hidden, "num_costs": probe.core.n_costs, "encoder": m.encoder,
-                                          "action_head": m.action_head, "action_levels": levels, **critic})
+                                          "action_head": head, "action_levels": levels, **critic})
     edge_index, edge_type = probe.graph()
     return RLModuleSpec(
         module_class=module_class, **spaces,
@@ -41,7 +46,7 @@ def module_spec(exp: ExperimentConfig, env_config: dict | None = None) -> Any:
                       if edge_type.size else 1, "num_nodes": probe.n,
                       "sequence_features": getattr(probe.core, "sequence_features", 0), "encoder": m.encoder,
                       "rounds": m.rounds, "hidden": m.hidden, "use_gru": m.use_gru, "gru_hidden": m.gru_hidden,
-                      "num_costs": probe.core.n_costs, "action_head": m.action_head, "action_levels": levels,
+                      "num_costs": probe.core.n_costs, "action_head": head, "action_levels": levels,
                       **critic})
 
 

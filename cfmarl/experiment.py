@@ -88,6 +88,11 @@ class AlgorithmSection:
     learning_starts: int = 1000  # env steps in the buffer before the first update
     replay_capacity: int = 100000  # env steps kept (each holds every node's transition)
     replay_in_checkpoint: bool = True  # save the buffer with every checkpoint (exact resume; ~1-10 kB per step)
+    # td3 / td3_lagrangian / ddpg (noise as fractions of half the action range)
+    exploration_noise: float = 0.1  # std of the Gaussian noise added to the deterministic action while sampling
+    policy_delay: int = 2  # td3: critic updates per actor (and target) update
+    target_noise: float = 0.2  # td3: target policy smoothing std
+    target_noise_clip: float = 0.5  # td3: ... clipped at +-this
 
 
 @dataclass(frozen=True)
@@ -237,12 +242,12 @@ class ExperimentConfig:
 
 
 _CHOICES = {"env.reward_mode": ("local", "engineered"), "model.mode": ("graph", "central", "per_agent"),
-            "model.action_head": ("auto", "categorical", "beta", "squashed_gaussian", "hybrid"),
+            "model.action_head": ("auto", "categorical", "beta", "squashed_gaussian", "hybrid", "deterministic"),
             "pretrain.loss": ("auto", "nll", "mse"),
             "model.encoder": ("gnn", "mlp", "deepsets"), "model.critic": ("attention", "meanfield", "local"), "algorithm.lagrangian_rule": ("gradient", "pid", "none"),
             "algorithm.advantage_scaling": ("joint", "separate"), "tune.scheduler": ("fifo", "asha", "pbt", "pb2"),
             "tune.fitness": ("constrained", "reward", "penalty"), "tune.fitness_source": ("auto", "training"), "tune.mode": ("max", "min")}
-_POSITIVE = {"model.critic_rounds", "algorithm.actor_lr", "algorithm.critic_lr", "algorithm.alpha_lr",
+_POSITIVE = {"algorithm.policy_delay", "model.critic_rounds", "algorithm.actor_lr", "algorithm.critic_lr", "algorithm.alpha_lr",
              "algorithm.initial_alpha", "algorithm.n_step", "algorithm.replay_capacity", "model.rounds", "model.hidden", "model.gru_hidden", "algorithm.lr", "algorithm.num_epochs",
              "algorithm.minibatch_size", "algorithm.train_batch_size", "algorithm.clip_param",
              "algorithm.vf_clip_param", "algorithm.grad_clip", "pretrain.episodes", "pretrain.epochs", "pretrain.lr",
@@ -252,7 +257,8 @@ _POSITIVE = {"model.critic_rounds", "algorithm.actor_lr", "algorithm.critic_lr",
              "tune.fitness_window", "scale.train_iterations", "scale.throughput_iterations",
              "scale.throughput_node_steps", "scale.per_agent_max_links", "scale.evaluation_episodes",
              "scale.latency_repeats"}
-_NON_NEGATIVE = {"algorithm.updates_per_iteration", "algorithm.learning_starts", "env.engineered_weight", "algorithm.entropy_coeff", "algorithm.vf_loss_coeff",
+_NON_NEGATIVE = {"algorithm.exploration_noise", "algorithm.target_noise", "algorithm.target_noise_clip",
+                 "algorithm.updates_per_iteration", "algorithm.learning_starts", "env.engineered_weight", "algorithm.entropy_coeff", "algorithm.vf_loss_coeff",
                  "algorithm.cost_limit", "algorithm.lambda_lr", "algorithm.lambda_init", "algorithm.pid_kp",
                  "algorithm.pid_ki", "algorithm.pid_kd", "resources.num_env_runners", "training.validate_every",
                  "tune.penalty_weight", "tune.fitness_cost_limit", "evaluation.cost_limit", "tune.max_concurrent_trials", "tune.max_failures", "tune.checkpoint_every"}
@@ -317,13 +323,16 @@ def _validate(exp: ExperimentConfig) -> None:
 def _validate_learner(exp: ExperimentConfig, entry, env_cfg) -> None:
     """algorithm.name x model.mode x the env's action kind, and the action head."""
     from cfmarl.envs.declarations import action_levels
-    from cfmarl.policies.learners.registry import get_learner
+    from cfmarl.policies.learners.registry import get_learner, learner_registry
 
     core = entry.make_core(env_cfg, 1)
     kind = "discrete" if hasattr(core, "n_actions") else "continuous"
     quantised = action_levels(core) is not None
     head = exp.model.action_head
-    if kind == "continuous" and exp.model.mode != "per_agent" and (head == "hybrid" or (head == "auto" and quantised)):
+    deterministic_actor = head == "deterministic" or (head == "auto" and get_learner(exp.algorithm.name).deterministic
+                                                      if exp.algorithm.name in learner_registry() else False)
+    if kind == "continuous" and exp.model.mode != "per_agent" and not deterministic_actor and (
+            head == "hybrid" or (head == "auto" and quantised)):
         kind = "hybrid"  # the hybrid head: categorical levels + Beta (no reparameterised sample)
     try:
         learner = get_learner(exp.algorithm.name)
@@ -337,9 +346,14 @@ def _validate_learner(exp: ExperimentConfig, entry, env_cfg) -> None:
     if learner.off_policy and a.minibatch_size > a.replay_capacity:
         raise ConfigError(f"algorithm.minibatch_size: must be <= algorithm.replay_capacity "
                           f"({a.minibatch_size} > {a.replay_capacity})")
-    if learner.off_policy and exp.model.action_head not in ("auto", "squashed_gaussian", "beta"):
+    if learner.deterministic and head not in ("auto", "deterministic"):
+        raise ConfigError(f"model.action_head: {a.name} has a deterministic actor (use deterministic or auto), "
+                          f"got {head!r}")
+    if not learner.deterministic and head == "deterministic":
+        raise ConfigError(f"model.action_head: 'deterministic' is the head of td3 / ddpg, not of {a.name}")
+    if learner.off_policy and not learner.deterministic and head not in ("auto", "squashed_gaussian", "beta"):
         raise ConfigError(f"model.action_head: {a.name} needs a reparameterisable head (squashed_gaussian or beta), "
-                          f"got {exp.model.action_head!r}")
+                          f"got {head!r}")
     if (kind == "discrete" and head not in ("auto", "categorical")) or (kind != "discrete" and head == "categorical"):
         raise ConfigError(f"model.action_head: {head!r} does not fit env {entry.name!r}'s {kind} actions")
     if exp.model.encoder == "deepsets" and exp.model.mode != "central":

@@ -13,7 +13,9 @@ node, (B, N), summed over the components of a node's action.
 * bounded actions some of whose components the env reads only as one of L levels
   (``action_levels`` declared by the core: URLLC's thresholds and beam indices):
   :class:`PerNodeHybrid` (a categorical per quantised component, a Beta per continuous one);
-  ``auto`` picks it when the env declares levels.
+  ``auto`` picks it when the env declares levels;
+* the deterministic actor of DDPG / TD3: :class:`PerNodeNoisyDeterministic` (D parameters per node,
+  Gaussian exploration noise, no density).
 
 :func:`head_for` picks the class for an action space; continuous classes are made
 per set of bounds (``make_beta`` / ``make_squashed_gaussian``, cached), so RLlib's
@@ -26,22 +28,23 @@ import gymnasium as gym
 import numpy as np
 
 from cfmarl.policies.heads.categorical import PerNodeArgmax, PerNodeCategorical
-from cfmarl.policies.heads.continuous import (PerNodeBeta, PerNodeDeterministic, PerNodeSquashedGaussian,
-                                              make_beta, make_squashed_gaussian)
+from cfmarl.policies.heads.continuous import (PerNodeBeta, PerNodeDeterministic, PerNodeNoisyDeterministic,
+                                              PerNodeSquashedGaussian, make_beta, make_noisy_deterministic,
+                                              make_squashed_gaussian)
 from cfmarl.policies.heads.hybrid import PerNodeHybrid, check_levels, make_hybrid
 
-HEADS = ("auto", "categorical", "beta", "squashed_gaussian", "hybrid")
+HEADS = ("auto", "categorical", "beta", "squashed_gaussian", "hybrid", "deterministic")
 
 __all__ = ["HEADS", "PerNodeArgmax", "PerNodeBeta", "PerNodeCategorical", "PerNodeDeterministic", "PerNodeHybrid",
-           "PerNodeSquashedGaussian", "head_for", "head_input_dim", "make_beta", "make_hybrid",
-           "make_squashed_gaussian"]
+           "PerNodeNoisyDeterministic", "PerNodeSquashedGaussian", "head_for", "head_input_dim", "make_beta",
+           "make_hybrid", "make_noisy_deterministic", "make_squashed_gaussian"]
 
 
 def _is_discrete(space: gym.Space) -> bool:
     return isinstance(space, gym.spaces.MultiDiscrete)
 
 
-def head_for(space: gym.Space, kind: str = "auto", levels=None):
+def head_for(space: gym.Space, kind: str = "auto", levels=None, noise: float = 0.1):
     """The per-node distribution class for a graph-mode action space.
 
     ``space``: MultiDiscrete([A] * N) or Box(low, high, (N, D)) with bounds equal
@@ -72,6 +75,8 @@ def head_for(space: gym.Space, kind: str = "auto", levels=None):
                          "(action_levels); this env's actions are all continuous (use beta or squashed_gaussian)")
     if kind == "hybrid" or (kind == "auto" and quantised):
         return make_hybrid(*bounds, check_levels(levels, int(space.shape[-1])))
+    if kind == "deterministic":
+        return make_noisy_deterministic(*bounds, float(noise))
     return make_squashed_gaussian(*bounds) if kind == "squashed_gaussian" else make_beta(*bounds)
 
 
@@ -81,4 +86,6 @@ def head_input_dim(space: gym.Space, head=None) -> int:
         return int(space.nvec.reshape(-1)[0])
     if head is not None and issubclass(head, PerNodeHybrid):
         return head.param_dim()
+    if head is not None and issubclass(head, PerNodeNoisyDeterministic):
+        return int(space.shape[-1])
     return 2 * int(space.shape[-1])

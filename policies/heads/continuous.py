@@ -163,6 +163,64 @@ class PerNodeDeterministic:
         return self
 
 
+class PerNodeNoisyDeterministic(_Bounded):
+    """The deterministic actor of DDPG / TD3 (Lillicrap et al. 2016; Fujimoto et al. 2018): D raw outputs
+    z per node, mu = low + (tanh(z) + 1)(high - low)/2; exploration adds Gaussian noise of standard
+    deviation ``noise`` x (high - low)/2 and clips to the bounds; the greedy action is mu. No density:
+    ``logp`` is 0 (the off-policy learners never use it)."""
+
+    noise: float = 0.1
+
+    def __init__(self, mean: torch.Tensor):
+        self.mean = mean
+
+    def _get_torch_distribution(self, *args):  # pragma: no cover - no torch distribution behind it
+        raise NotImplementedError
+
+    @classmethod
+    def required_input_dim(cls, space, **kwargs) -> int:
+        return int(space.shape[-1])
+
+    @classmethod
+    def from_logits(cls, logits, **kwargs):
+        low, span = cls._bounds(cls, logits)
+        return cls(low + 0.5 * (torch.tanh(logits) + 1.0) * span)
+
+    def sample(self, *, sample_shape=None):
+        low, span = self._bounds(self.mean)
+        noisy = self.mean + self.noise * 0.5 * span * torch.randn_like(self.mean)
+        return torch.minimum(torch.maximum(noisy, low), low + span)
+
+    def rsample(self, *, sample_shape=None):
+        return self.mean
+
+    def logp(self, value, **kwargs):
+        return torch.zeros(value.shape[:-1], dtype=self.mean.dtype, device=self.mean.device)
+
+    def sample_and_logp(self, **kwargs):
+        a = self.sample()
+        return a, self.logp(a)
+
+    def entropy(self):
+        return torch.zeros(self.mean.shape[:-1], dtype=self.mean.dtype, device=self.mean.device)
+
+    def kl(self, other):
+        return torch.zeros(self.mean.shape[:-1], dtype=self.mean.dtype, device=self.mean.device)
+
+    def to_deterministic(self) -> "PerNodeDeterministic":
+        return PerNodeDeterministic(self.mean)
+
+
+@functools.lru_cache(maxsize=None)
+def make_noisy_deterministic(low: tuple[float, ...], high: tuple[float, ...],
+                             noise: float = 0.1) -> type[PerNodeNoisyDeterministic]:
+    """A :class:`PerNodeNoisyDeterministic` bound to ``low`` / ``high`` with exploration noise ``noise``."""
+    if not (math.isfinite(noise) and noise >= 0):
+        raise ValueError(f"algorithm.exploration_noise: must be a finite number >= 0, got {noise!r}")
+    return type(f"PerNodeNoisyDeterministic{_tag(low, high)}~{noise:g}", (PerNodeNoisyDeterministic,),
+                {"low": tuple(low), "high": tuple(high), "noise": float(noise)})
+
+
 @functools.lru_cache(maxsize=None)
 def make_beta(low: tuple[float, ...], high: tuple[float, ...]) -> type[PerNodeBeta]:
     """A :class:`PerNodeBeta` bound to per-component bounds ``low`` / ``high``."""

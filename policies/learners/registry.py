@@ -33,6 +33,8 @@ class LearnerEntry:
     constrained: bool = True  # uses the env's costs (Lagrange multipliers)
     module_class: Callable[[str], Any] | None = None  # mode -> RLModule class (graph / central); None = the PPO
     #                                                  actor-critic models (cfmarl.policies.models.graph_actor_critic)
+    module_config: Callable[[Any], dict] | None = None  # experiment.algorithm -> extra model_config of the module
+    deterministic: bool = False  # a deterministic actor (DDPG / TD3): model.action_head deterministic (auto picks it)
     optimizer_lrs: Callable[[Any], dict] | None = None  # experiment.algorithm -> {optimizer: (algorithm field, lr)};
     #                                                   None = every optimizer uses algorithm.lr
 
@@ -97,6 +99,35 @@ def _sac_lagrangian_config():
     return SACLagrangianConfig()
 
 
+def _td3_kwargs(a, twin: bool = True) -> dict:
+    kw = _sac_lagrangian_kwargs(a)
+    for k in ("initial_alpha", "alpha_lr", "target_entropy_per_dim"):
+        kw.pop(k, None)
+    return dict(kw, twin_q=twin, policy_delay=a.policy_delay if twin else 1, target_noise=a.target_noise if twin else 0.0,
+                target_noise_clip=a.target_noise_clip if twin else 0.0, exploration_noise=a.exploration_noise)
+
+
+def _td3_module_config(a, twin: bool = True) -> dict:
+    return {"twin_q": twin, "target_noise": a.target_noise if twin else 0.0,
+            "target_noise_clip": a.target_noise_clip if twin else 0.0, "exploration_noise": a.exploration_noise}
+
+
+def _td3_lrs(a) -> dict:
+    return {"policy": ("actor_lr", a.actor_lr), "qf": ("critic_lr", a.critic_lr), "cf": ("critic_lr", a.critic_lr)}
+
+
+def _td3_config():
+    from cfmarl.policies.learners.td3_lagrangian import TD3LagrangianConfig
+
+    return TD3LagrangianConfig()
+
+
+def _td3_module(mode: str):
+    from cfmarl.policies.models.graph_sac import CentralTD3, GraphTD3
+
+    return CentralTD3 if mode == "central" else GraphTD3
+
+
 def _sac_module(mode: str):
     from cfmarl.policies.models.graph_sac import CentralSAC, GraphSAC
 
@@ -129,6 +160,28 @@ def _builtin() -> list[LearnerEntry]:
                      training_kwargs=lambda a: _sac_lagrangian_kwargs(a, constrained=False),
                      actions=frozenset({"continuous"}), modes=frozenset({"graph", "central"}), off_policy=True,
                      constrained=False, module_class=_sac_module, optimizer_lrs=_sac_lrs),
+        LearnerEntry(name="td3_lagrangian",
+                     description="TD3 with a cost critic and multipliers: deterministic per-node actors, twin "
+                                 "critics, target policy smoothing, delayed actor and target updates",
+                     make_config=_td3_config, training_kwargs=_td3_kwargs, actions=frozenset({"continuous"}),
+                     modes=frozenset({"graph", "central"}), off_policy=True, module_class=_td3_module,
+                     optimizer_lrs=_td3_lrs, deterministic=True, module_config=_td3_module_config),
+        LearnerEntry(name="td3",
+                     description="TD3 on the env reward (multipliers held at 0; costs logged)",
+                     make_config=_td3_config,
+                     training_kwargs=lambda a: dict(_td3_kwargs(a), lagrangian_rule="none", lambda_init=0.0),
+                     actions=frozenset({"continuous"}), modes=frozenset({"graph", "central"}), off_policy=True,
+                     constrained=False, module_class=_td3_module, optimizer_lrs=_td3_lrs, deterministic=True,
+                     module_config=_td3_module_config),
+        LearnerEntry(name="ddpg",
+                     description="DDPG on the env reward (one critic, no smoothing or delay; the DHI paper's "
+                                 "learned baseline)",
+                     make_config=_td3_config,
+                     training_kwargs=lambda a: dict(_td3_kwargs(a, twin=False), lagrangian_rule="none",
+                                                    lambda_init=0.0),
+                     actions=frozenset({"continuous"}), modes=frozenset({"graph", "central"}), off_policy=True,
+                     constrained=False, module_class=_td3_module, optimizer_lrs=_td3_lrs, deterministic=True,
+                     module_config=lambda a: _td3_module_config(a, twin=False)),
     ]
 
 

@@ -236,6 +236,7 @@ class SACLagrangianTorchLearner(LagrangeLearnerMixin, SACTorchLearner):
     def build(self) -> None:
         super().build()
         self._init_multipliers()
+        self._skip_optimizers: set[str] = set()  # optimizers that sit out this update (TD3's delayed actor)
 
     def _get_target_entropy(self, module_id):
         """target_entropy_per_dim x the action components of a node (graph mode: per-node entropy), or
@@ -255,19 +256,22 @@ class SACLagrangianTorchLearner(LagrangeLearnerMixin, SACTorchLearner):
             self.register_optimizer(module_id=module_id, optimizer_name=name, optimizer=torch.optim.Adam(
                 params, eps=1e-7), params=params, lr_or_lr_schedule=lr)
 
+    @staticmethod
+    def _signals(module, config, batch, dtype):
+        """(rewards, costs, discount gamma^n (1 - terminated), weight) per sample: per node in graph
+        mode (weight = node mask), the team's mean over the real nodes for the central agent."""
+        mask = batch[Columns.OBS]["node_mask"].to(dtype)
+        rewards, costs = batch[NODE_REWARDS], batch[NODE_COSTS]
+        discount = (config.gamma ** batch["n_step"].to(dtype)) * (1.0 - batch[Columns.TERMINATEDS].to(dtype))
+        if module.per_node_critic:
+            return rewards, costs, discount[:, None].expand_as(mask), mask
+        n = mask.sum(-1).clamp(min=1.0)
+        return (rewards * mask).sum(-1) / n, (costs * mask[..., None]).sum(-2) / n[:, None], discount, \
+            torch.ones_like(discount)
+
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
         module = self._module[module_id].unwrapped()
-        mask = batch[Columns.OBS]["node_mask"].to(fwd_out[gs.Q1].dtype)
-        rewards, costs = batch[NODE_REWARDS], batch[NODE_COSTS]
-        discount = (config.gamma ** batch["n_step"].to(mask.dtype)) * (1.0 - batch[Columns.TERMINATEDS].to(mask.dtype))
-        if module.per_node_critic:
-            weight = mask
-            discount = discount[:, None].expand_as(mask)
-        else:  # the team's signals: the mean over the real nodes
-            n = mask.sum(-1).clamp(min=1.0)
-            rewards = (rewards * mask).sum(-1) / n
-            costs = (costs * mask[..., None]).sum(-2) / n[:, None]
-            weight = torch.ones_like(discount)
+        rewards, costs, discount, weight = self._signals(module, config, batch, fwd_out[gs.Q1].dtype)
         losses, stats = sac_lagrangian_loss(
             q1=fwd_out[gs.Q1], q2=fwd_out[gs.Q2], qc=fwd_out[gs.QC], q1_pi=fwd_out[gs.Q1_PI], q2_pi=fwd_out[gs.Q2_PI],
             qc_pi=fwd_out[gs.QC_PI], logp_pi=fwd_out[gs.LOGP_PI], q_next=fwd_out[gs.Q_NEXT],
@@ -279,8 +283,38 @@ class SACLagrangianTorchLearner(LagrangeLearnerMixin, SACTorchLearner):
         self.metrics.log_dict({**losses, **stats}, key=module_id, window=1)
         return sum(losses.values())
 
+    def compute_gradients(self, loss_per_module, **kwargs):
+        """One backward per optimizer on its own loss (as RLlib's SAC learner), skipping the
+        optimizers in ``_skip_optimizers``."""
+        grads = {}
+        for module_id in set(loss_per_module) - {ALL_MODULES}:
+            for name, optim in self.get_optimizers_for_module(module_id):
+                loss = self._temp_losses.pop((module_id, name + "_loss"))
+                if f"{module_id}_{name}" in self._skip_optimizers:
+                    continue
+                optim.zero_grad(set_to_none=True)
+                loss.backward(retain_graph=True)
+                grads.update({pid: p.grad for pid, p in self.filter_param_dict_for_optimizer(self._params, optim).items()})
+        assert not self._temp_losses
+        return grads
+
+    def apply_gradients(self, gradients_dict) -> None:
+        if not self._skip_optimizers:
+            return super().apply_gradients(gradients_dict)
+        saved = {mid: list(names) for mid, names in self._module_optimizers.items()}
+        try:
+            for mid in self._module_optimizers:
+                self._module_optimizers[mid] = [n for n in saved[mid] if n not in self._skip_optimizers]
+            super().apply_gradients(gradients_dict)
+        finally:
+            self._module_optimizers.update(saved)
+            self._skip_optimizers.clear()
+
     def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
         super().after_gradient_based_update(timesteps=timesteps)  # Polyak-averages the targets
+        self._after_update_multipliers(timesteps)
+
+    def _after_update_multipliers(self, timesteps: dict[str, Any]) -> None:
         if FRESH_COST_KEY in timesteps:
             for module_id in self.module.keys():
                 self.update_multipliers(module_id, timesteps[FRESH_COST_KEY])

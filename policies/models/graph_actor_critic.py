@@ -49,7 +49,7 @@ class _GraphModuleBase(TorchRLModule, ValueFunctionAPI):
         xs = self.observation_space["x"]
         self.n_max, self.n_features = int(xs.shape[0]), int(xs.shape[1])
         self.head = head_for(self.action_space, self.model_config.get("action_head", "auto"),
-                             self.model_config.get("action_levels"))
+                             self.model_config.get("action_levels"), self.model_config.get("exploration_noise", 0.1))
         self.head_dim = head_input_dim(self.action_space, self.head)  # head parameters per node
         self.n_costs = int(self.model_config.get("num_costs", 1))
         self.dynamic_graph = "edge_mask" in self.observation_space.spaces

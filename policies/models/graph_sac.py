@@ -1,4 +1,5 @@
-"""Graph-mode soft actor-critic modules: decentralised actors, node-level or centralised critics.
+"""Graph-mode off-policy actor-critic modules (SAC, and DDPG / TD3): decentralised actors,
+node-level or centralised critics.
 
 The actor is the PPO model's (:mod:`graph_actor_critic`): :class:`GraphSAC` runs the
 GRU + relational-attention backbone of :class:`GraphActorCritic` (each node sees its
@@ -24,6 +25,9 @@ the central agent reads the masked mean of the rows into one team Q. Padding row
 
 :meth:`q_values` evaluates (twin, cost) critics; ``_forward_train`` returns everything
 the SAC-Lagrangian loss needs (:mod:`cfmarl.policies.learners.sac_lagrangian`).
+:class:`GraphTD3` / :class:`CentralTD3` use the same critics (``twin_q`` False: one, DDPG)
+with a deterministic actor (head ``deterministic``) and a Polyak-averaged target actor
+(:mod:`cfmarl.policies.learners.td3_lagrangian`).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from ray.rllib.core.learner.utils import make_target_network
 from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, QNetAPI, TargetNetworkAPI
 from torch import nn
 
-from cfmarl.policies.heads import PerNodeHybrid
+from cfmarl.policies.heads import PerNodeHybrid, PerNodeNoisyDeterministic
 from cfmarl.policies.models.graph_actor_critic import CentralActorCritic, GraphActorCritic
 
 CRITICS = ("local", "meanfield", "attention")
@@ -96,6 +100,9 @@ class _SACParts(InferenceOnlyAPI, TargetNetworkAPI, QNetAPI):
     """Critics, targets and the SAC forward pass on top of a PPO graph / central actor."""
 
     def _setup_sac(self) -> None:
+        deterministic = isinstance(self.head, type) and issubclass(self.head, PerNodeNoisyDeterministic)
+        if deterministic != isinstance(self, _TD3Parts):
+            raise ValueError("model.action_head: 'deterministic' is the head of DDPG / TD3, and those need it")
         if isinstance(self.head, type) and issubclass(self.head, PerNodeHybrid):
             raise ValueError("model.action_head: SAC needs a reparameterisable head (squashed_gaussian or beta); "
                              "the hybrid head's categorical parts have no reparameterised sample")
@@ -119,7 +126,9 @@ class _SACParts(InferenceOnlyAPI, TargetNetworkAPI, QNetAPI):
         team = not self.per_node_critic
         make = lambda out: NodeCritic(self.n_features + self.action_dim, hidden, out, self.critic_kind,  # noqa: E731
                                       rounds, team=team)
-        self.q1, self.q2, self.qc = make(1), make(1), make(self.n_costs)
+        self.twin_q = bool(mc.get("twin_q", True))
+        self.q1, self.qc = make(1), make(self.n_costs)
+        self.q2 = make(1) if self.twin_q else None
 
     # -- critics ------------------------------------------------------------------------
     def _rows(self, obs: dict, actions: torch.Tensor) -> torch.Tensor:
@@ -130,18 +139,20 @@ class _SACParts(InferenceOnlyAPI, TargetNetworkAPI, QNetAPI):
         """(Q1, Q2, Qc) of ``actions`` in ``obs`` with the critics ``nets`` (default: the online ones)."""
         q1, q2, qc = nets or (self.q1, self.q2, self.qc)
         rows, mask = self._rows(obs, actions), obs["node_mask"]
-        return q1(rows, mask).squeeze(-1), q2(rows, mask).squeeze(-1), qc(rows, mask)
+        v1 = q1(rows, mask).squeeze(-1)
+        return v1, (q2(rows, mask).squeeze(-1) if q2 is not None else v1), qc(rows, mask)
 
     def compute_q_values(self, batch):  # QNetAPI
         return {"qf_preds": self.q_values(batch[Columns.OBS], batch[Columns.ACTIONS])[0]}
 
     def make_target_networks(self) -> None:
         self._target_q1 = make_target_network(self.q1)
-        self._target_q2 = make_target_network(self.q2)
+        self._target_q2 = make_target_network(self.q2) if self.q2 is not None else None
         self._target_qc = make_target_network(self.qc)
 
     def get_target_network_pairs(self):
-        return [(self.q1, self._target_q1), (self.q2, self._target_q2), (self.qc, self._target_qc)]
+        return [(m, t) for m, t in ((self.q1, self._target_q1), (self.q2, self._target_q2), (self.qc, self._target_qc))
+                if m is not None]
 
     def forward_target(self, batch):
         q1, q2, qc = self.q_values(batch[Columns.OBS], batch[Columns.ACTIONS],
@@ -152,13 +163,14 @@ class _SACParts(InferenceOnlyAPI, TargetNetworkAPI, QNetAPI):
         return list(CRITIC_NETS)
 
     def critic_parameters(self) -> list[nn.Parameter]:
-        return [p for n in CRITIC_NETS for p in getattr(self, n).parameters()]
+        return [p for n in CRITIC_NETS if getattr(self, n) is not None for p in getattr(self, n).parameters()]
+
+    def actor_children(self) -> dict[str, nn.Module]:
+        """The actor's own layers (everything but the critics and the target copies), by attribute name."""
+        return {n: c for n, c in self.named_children() if n not in CRITIC_NETS and not n.startswith("_target")}
 
     def actor_parameters(self) -> list[nn.Parameter]:
-        skip = {id(p) for p in self.critic_parameters()}
-        skip |= {id(p) for n in ("_target_q1", "_target_q2", "_target_qc") if hasattr(self, n)
-                 for p in getattr(self, n).parameters()}
-        return [p for p in self.parameters() if id(p) not in skip]
+        return [p for c in self.actor_children().values() for p in c.parameters()]
 
     # -- policy -------------------------------------------------------------------------
     def _policy(self, obs: dict):
@@ -203,6 +215,89 @@ def _sample_and_logp(dist):
         return dist.sample_and_logp()
     a = dist.sample()
     return a, dist.logp(a)
+
+
+class _TD3Parts(_SACParts):
+    """DDPG / TD3 on the same critics: a deterministic actor (the ``deterministic`` head), a Polyak-
+    averaged target actor, and target policy smoothing (TD3: clipped Gaussian noise on a')."""
+
+    def make_target_networks(self) -> None:
+        super().make_target_networks()
+        view = _ActorView(self.actor_children())
+        object.__setattr__(self, "_pi_view", view)  # the live actor, not registered twice
+        self._target_pi = make_target_network(view)
+
+    def get_target_network_pairs(self):
+        return super().get_target_network_pairs() + [(self._pi_view, self._target_pi)]
+
+    def get_non_inference_attributes(self) -> list[str]:
+        return list(CRITIC_NETS)
+
+    def _target_action_mean(self, obs: dict) -> torch.Tensor:
+        params = {f"m.{k}": v for k, v in self._target_pi.named_parameters()}
+        logits = torch.func.functional_call(_ActorFn(self), params, (obs,), strict=False)
+        return self.head.from_logits(logits).mean
+
+    def _forward_train(self, batch, **kwargs):
+        obs, nobs = batch[Columns.OBS], batch[Columns.NEXT_OBS]
+        dist_in = self.pi(self.embed(batch))
+        a_pi = self.head.from_logits(dist_in).mean
+        out = {Columns.ACTION_DIST_INPUTS: dist_in}
+        out[Q1], out[Q2], out[QC] = self.q_values(obs, batch[Columns.ACTIONS])
+        critics = self.critic_parameters()
+        for p in critics:
+            p.requires_grad_(False)
+        try:
+            out[Q1_PI], _, out[QC_PI] = self.q_values(obs, a_pi)
+        finally:
+            for p in critics:
+                p.requires_grad_(True)
+        with torch.no_grad():
+            mean = self._target_action_mean(nobs)
+            half = 0.5 * self._act_span
+            sigma, clip = float(self.model_config.get("target_noise", 0.0)), float(
+                self.model_config.get("target_noise_clip", 0.0))
+            noise = torch.maximum(torch.minimum(sigma * half * torch.randn_like(mean), clip * half), -clip * half)
+            a_next = torch.minimum(torch.maximum(mean + noise, self._act_low), self._act_low + self._act_span)
+            target = self.forward_target({Columns.OBS: nobs, Columns.ACTIONS: a_next})
+            out[Q_NEXT], out[QC_NEXT] = target["q_target"], target["qc_target"]
+        return out
+
+
+class _ActorView(nn.Module):
+    """The actor's layers under their attribute names (so a copy's state dict matches the module's)."""
+
+    def __init__(self, children: dict[str, nn.Module]):
+        super().__init__()
+        for name, child in children.items():
+            self.add_module(name, child)
+
+
+class _ActorFn(nn.Module):
+    """obs -> the actor's head parameters, for evaluating the module with the target actor's weights."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.m = module
+
+    def forward(self, obs):
+        return self.m.pi(self.m.embed({Columns.OBS: obs}))
+
+
+class GraphTD3(_TD3Parts, GraphActorCritic):
+    """Per-node deterministic actors (DDPG / TD3) with node-level critics."""
+
+    def setup(self):
+        super().setup()
+        self._setup_sac()
+
+
+class CentralTD3(_TD3Parts, CentralActorCritic):
+    """The central agent's deterministic actor (DDPG / TD3) with team critics."""
+
+    def setup(self):
+        super().setup()
+        self._setup_sac()
 
 
 class GraphSAC(_SACParts, GraphActorCritic):

@@ -61,7 +61,8 @@ def test_per_agent_mode_trains_and_evaluates(tmp_path, capsys):
 @pytest.mark.parametrize("changes,message", [
     ({"model": {"mode": "per_agent"}}, "algorithm.name 'ppo_lagrangian' does not support model.mode 'per_agent'"),
     ({"algorithm": {"name": "ppo"}}, "algorithm.name 'ppo' does not support model.mode 'graph'"),
-    ({"algorithm": {"name": "sac"}}, "algorithm.name: unknown learner 'sac'"),
+    ({"algorithm": {"name": "dqn"}}, "algorithm.name: unknown learner 'dqn'"),
+    ({"algorithm": {"name": "sac"}}, "algorithm.name 'sac' does not support discrete actions"),
     ({"model": {"action_head": "beta"}}, "model.action_head: 'beta' does not fit env 'aps''s discrete actions"),
     ({"pretrain": {"enabled": True}}, "pretrain.teacher: needed"),
 ])

@@ -195,12 +195,12 @@ def test_bad_heads_and_critics_are_refused():
 
 
 # -- end to end on a problem with a known optimum ------------------------------------------------
-def _quadratic_exp(name: str, **algorithm) -> ExperimentConfig:
+def _quadratic_exp(name: str, head: str = "squashed_gaussian", **algorithm) -> ExperimentConfig:
     return from_dict(ExperimentConfig, {
         "name": "quadratic", "seed": 0,
         "env": {"name": "cfmarl_quadratic_env:registration", "overrides": {"episode_steps": 10}},
         "model": {"mode": "graph", "encoder": "mlp", "rounds": 1, "hidden": 32, "use_gru": False,
-                  "action_head": "squashed_gaussian", "critic": "local"},
+                  "action_head": head, "critic": "local"},
         "algorithm": {"name": name, "gamma": 0.0, "train_batch_size": 20, "minibatch_size": 64,
                       "updates_per_iteration": 10, "learning_starts": 100, "cost_limit": 0.25,
                       "lagrangian_rule": "pid", "pid_kp": 1.0, "pid_ki": 0.5, "actor_lr": 3e-3, "critic_lr": 3e-3,
@@ -332,3 +332,77 @@ def test_cfmarl_tune_over_sac_hyperparameters(tmp_path):
         assert float(r["hp/tau"]) == pytest.approx(float(r["algorithm.tau"]), rel=1e-6)
         assert float(r["hp/initial_alpha"]) == pytest.approx(float(r["algorithm.initial_alpha"]), rel=1e-6)
         assert float(r["hp/lambda_lr"]) == pytest.approx(float(r["algorithm.lambda_lr"]), rel=1e-6)
+
+
+# -- TD3 / DDPG ------------------------------------------------------------------------------------
+def test_td3_losses_match_hand_computed_values():
+    from cfmarl.policies.learners.td3_lagrangian import td3_lagrangian_loss
+
+    d, _ = _loss_inputs()
+    keep = ("q1", "q2", "qc", "q1_pi", "qc_pi", "q_next", "qc_next", "rewards", "costs", "discount", "weight")
+    losses, _ = td3_lagrangian_loss(**{k: d[k] for k in keep}, multipliers=[2.0])
+    # y = r + gamma^n (1 - d) Q'(s', a'): y0 = 1 + 0.9 * 1 = 1.9, y1 = 0
+    # L_Q = 1/2 mean[(1 - 1.9)^2 + (1.5 - 1.9)^2, 2^2 + 1^2] = 1/2 mean[0.97, 5] = 1.4925
+    assert losses["qf_loss"].item() == pytest.approx(1.4925, abs=1e-6)
+    # L_mu = mean[-Q1(s, mu) + lambda Q_c(s, mu)] = mean[-2 + 0.6, -3 + 0.2] = -2.1
+    assert losses["policy_loss"].item() == pytest.approx(-2.1, abs=1e-6)
+    ddpg, _ = td3_lagrangian_loss(**{k: d[k] for k in keep}, multipliers=[2.0], twin_q=False)
+    assert ddpg["qf_loss"].item() == pytest.approx(0.5 * (0.81 + 4.0) / 2, abs=1e-6)  # Q1 only
+
+
+def test_td3_module_target_actor_and_smoothing():
+    import copy
+
+    from cfmarl.policies.models.graph_sac import GraphTD3
+
+    m0 = _graph_sac()
+    mc = dict(m0.model_config, action_head="deterministic", exploration_noise=0.1, target_noise=0.0,
+              target_noise_clip=0.0, twin_q=False)
+    m = GraphTD3(observation_space=m0.observation_space, action_space=m0.action_space, model_config=mc)
+    m.make_target_networks()
+    assert m.q2 is None and len(m.get_target_network_pairs()) == 3  # q1, qc, actor
+    obs, _ = _batch(3, 5)
+    mean = m.head.from_logits(m.pi(m.embed({Columns.OBS: obs}))).mean
+    assert torch.allclose(m._target_action_mean(obs), mean)  # the target actor starts as a copy
+    with torch.no_grad():
+        for p in m._target_pi.parameters():
+            p.add_(0.5)
+    assert not torch.allclose(m._target_action_mean(obs), mean)  # ... and is evaluated with its own weights
+    assert torch.allclose(m.head.from_logits(m.pi(m.embed({Columns.OBS: obs}))).mean, mean)  # the actor untouched
+    ex = m.head.from_logits(m.pi(m.embed({Columns.OBS: obs})))
+    torch.manual_seed(0)
+    a = ex.sample()
+    assert torch.all((a >= 0) & (a <= 1)) and not torch.allclose(a, mean)
+    assert torch.equal(ex.to_deterministic().sample(), mean)
+    state = copy.deepcopy(m.state_dict())
+    assert any(k.startswith("_target_pi.") for k in state)  # the target actor is checkpointed
+
+
+@pytest.mark.parametrize("name", ["td3_lagrangian", "ddpg"])
+def test_td3_and_ddpg_train_and_delay_the_actor(ray_session, name):
+    sys.path.insert(0, str(PLUGINS))
+    from cfmarl.algo_builder import build_algo_config
+
+    exp = _quadratic_exp(name, head="auto", exploration_noise=0.2, updates_per_iteration=3)
+    algo = build_algo_config(exp).build_algo()
+    try:
+        learner = algo.learner_group._learner
+        module = learner.module["shared"]
+        for _ in range(5):  # 100 steps: the first updates come with the 5th iteration
+            algo.train()
+        before = [p.detach().clone() for p in module.actor_parameters()]
+        algo.train()  # 3 updates
+        moved = any(not torch.equal(b, p) for b, p in zip(before, module.actor_parameters()))
+        assert moved
+        n_updates = learner._updates["shared"]
+        assert n_updates == 6  # two iterations of 3 updates
+        # the actor's optimizer stepped on updates 0, 2, 4 (td3: policy_delay 2), on every one (ddpg);
+        # the critics' on every update
+        steps = lambda opt: int(next(iter(learner.get_optimizer("shared", opt).state.values()))["step"])  # noqa: E731
+        assert steps("qf") == 6 and steps("policy") == (6 if name == "ddpg" else 3)
+        if name == "ddpg":
+            assert module.q2 is None and algo.config.policy_delay == 1
+        else:
+            assert module.q2 is not None and algo.config.policy_delay == 2
+    finally:
+        algo.stop()
