@@ -102,6 +102,36 @@ class MaxSumRate:
         return core.action_of_power(best)
 
 
+@dataclass
+class Refined:
+    """Any controller's decision refined by bounded L-BFGS-B on ``objective`` (the DHI paper's hybrid,
+    Sec. 3.3.4 and Algorithm 1: the SAC power vector as the starting point, ``max_iter`` iterations
+    over [P_min, P_max]^K with the current gains). Privileged like the optimisation baselines: the
+    refinement reads the instantaneous CSI; its time counts in the decision latency. ``max_min`` has
+    no refinement in the paper and is refused here. The env's ``lbfgs_refine: true`` applies the same
+    refinement inside the env step (training with it in the loop, as the paper's Algorithm 1)."""
+
+    inner: object
+    objective: str
+    max_iter: int = 50
+    name: str = ""
+    privileged: bool = True
+
+    def __post_init__(self) -> None:
+        if self.objective not in ("max_product", "max_sum_rate"):
+            raise ValueError(f"L-BFGS-B refinement: objective must be max_product or max_sum_rate, got "
+                             f"{self.objective!r}")
+        self.name = self.name or f"{getattr(self.inner, 'name', 'policy')} + L-BFGS-B"
+
+    def act(self, core: PowerControlCore, state: PowerControlState, obs: np.ndarray) -> np.ndarray:
+        c = core.config
+        a = np.asarray(self.inner.act(core, state, obs), float).reshape(core.num_envs, core.K)
+        p0 = c.p_min_w + 0.5 * (np.clip(a, -1.0, 1.0) + 1.0) * (c.p_max_w - c.p_min_w)
+        p = obj.lbfgs_maximize(self.objective, state.gain, core.noise_w, p0, c.p_min_w, c.p_max_w, c.product_eps,
+                               self.max_iter)
+        return core.action_of_power(p)
+
+
 FACTORIES = {"full-power": FullPower, "equal-power": EqualPower, "max-min": MaxMin, "max-product": MaxProduct,
              "max-sum-rate": MaxSumRate}
 OPTIONS = {"max-sum-rate": {"starts", "max_iter", "seed"}}
