@@ -97,8 +97,13 @@ def behaviour_clone(module, obs: dict[str, np.ndarray], y: np.ndarray, *, epochs
     N = Y.shape[1]
     head = module.get_train_action_dist_cls()
     discrete = bool(getattr(head, "discrete", True))
+    from cfmarl.policies.heads import PerNodeNoisyDeterministic
+
+    deterministic = isinstance(head, type) and issubclass(head, PerNodeNoisyDeterministic)  # td3 / ddpg: no density
+    if deterministic and loss == "nll":
+        raise ValueError("pretrain.loss: 'nll' needs a density; the deterministic head (td3 / ddpg) uses mse")
     if loss == "auto":
-        loss = "ce" if discrete else "nll"
+        loss = "ce" if discrete else ("mse" if deterministic else "nll")
     if discrete and loss != "ce":
         raise ValueError(f"pretrain.loss: {loss!r} is for continuous actions; discrete heads use cross-entropy (auto)")
     span = None if discrete else torch.as_tensor(np.subtract(head.high, head.low), dtype=torch.float32)
@@ -108,7 +113,8 @@ def behaviour_clone(module, obs: dict[str, np.ndarray], y: np.ndarray, *, epochs
     loss_val = float("nan")
 
     def dist(idx):
-        out = module.forward_train({Columns.OBS: {k: v[idx] for k, v in O.items()}})
+        out = module._forward({Columns.OBS: {k: v[idx] for k, v in O.items()}})  # the actor (off-policy modules'
+        #                                                                   forward_train also runs their critics)
         return head.from_logits(out[Columns.ACTION_DIST_INPUTS][:, :N])
 
     def objective(idx):

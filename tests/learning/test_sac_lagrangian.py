@@ -406,3 +406,27 @@ def test_td3_and_ddpg_train_and_delay_the_actor(ray_session, name):
             assert module.q2 is not None and algo.config.policy_delay == 2
     finally:
         algo.stop()
+
+
+@pytest.mark.parametrize("config,learner", [("precoding_ppo_tiny", "sac_lagrangian"), ("mftdma_ppo_tiny", "td3_lagrangian")])
+def test_off_policy_learners_train_the_other_continuous_envs(tmp_path, ray_session, config, learner):
+    """Per-episode graphs (edge masks) and behaviour cloning into the SAC / TD3 actors, via `cfmarl train`."""
+    import yaml
+
+    from cfmarl.train import train
+
+    data = yaml.safe_load((ROOT / "tune_configs" / f"{config}.yaml").read_text())
+    data["name"] = f"{config}_{learner}"
+    data["model"].update({"critic": "attention", "critic_rounds": 1})
+    data["algorithm"] = {"name": learner, "train_batch_size": 20, "minibatch_size": 16, "updates_per_iteration": 2,
+                         "learning_starts": 20, "cost_limit": data["algorithm"]["cost_limit"]}
+    data["pretrain"]["loss"] = "mse"
+    data["training"]["iterations"] = 2
+    p = tmp_path / "exp.yaml"
+    p.write_text(yaml.safe_dump(data))
+    run = train(str(p), out=str(tmp_path), quiet=True)
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert len(rows) == 2 and np.isfinite(float(rows[-1]["loss/qf_loss"]))
+    assert (run / "pretrain.json").exists()
+    ev = list(csv.DictReader(open(run / "evaluation.csv")))
+    assert ev[0]["policy"] == data["name"] and np.isfinite(float(ev[0]["mean_cost"]))
