@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "power"
 OBJECTIVES = {"max_min": ("_max_min", "max-min"), "max_product": ("", "max-product"),
               "max_sum_rate": ("_max_sum_rate", "max-sum-rate")}
-METHODS = ("sac", "ddpg")
+METHODS = ("sac", "ddpg")  # trained for every objective and seed; claims compare these
+EXTRA = ("td3",)  # evaluated where a finished run exists (tune_configs/power_td3_paper*.yaml)
 KPIS = ("objective_bps_hz", "sum_se_bps_hz", "min_se_bps_hz", "qos_satisfaction", "outage_probability",
         "decision_latency_ms", "mean_cost")
 
@@ -89,9 +90,11 @@ def evaluate(objective: str, runs: Path, seeds: list[int], episodes: int, test_s
         run(entry.make_baseline(spec), spec, None)
     if objective != "max_min":  # control: the same refinement from a naive start (what does SAC's start add?)
         run(Refined(entry.make_baseline("full-power"), objective), "full-power + L-BFGS-B", None)
-    for method in METHODS:
+    for method in METHODS + EXTRA:
         for seed in seeds:
             rd = run_dir(runs, method, objective, seed)
+            if method in EXTRA and not rd.exists():
+                continue
             if not (rd / "evaluation.csv").exists():  # training not finished
                 print(f"  {objective:13s} {method:22s} seed {seed}: no finished run in {rd}, skipped", flush=True)
                 continue
