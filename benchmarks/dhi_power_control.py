@@ -34,7 +34,8 @@ OUT = ROOT / "benchmarks" / "results" / "power"
 OBJECTIVES = {"max_min": ("_max_min", "max-min"), "max_product": ("", "max-product"),
               "max_sum_rate": ("_max_sum_rate", "max-sum-rate")}
 METHODS = ("sac", "ddpg")  # trained for every objective and seed; claims compare these
-EXTRA = ("td3",)  # evaluated where a finished run exists (tune_configs/power_td3_paper*.yaml)
+EXTRA = ("td3", "masac_lagrangian")  # evaluated where a finished run exists (power_td3_paper.yaml: TD3, central;
+#                                     power_masac_lagrangian_paper.yaml: per-UE actors, attention critic, QoS cost)
 KPIS = ("objective_bps_hz", "sum_se_bps_hz", "min_se_bps_hz", "qos_satisfaction", "outage_probability",
         "decision_latency_ms", "mean_cost")
 
@@ -99,8 +100,8 @@ def evaluate(objective: str, runs: Path, seeds: list[int], episodes: int, test_s
                 print(f"  {objective:13s} {method:22s} seed {seed}: no finished run in {rd}, skipped", flush=True)
                 continue
             module = load_module(last_checkpoint(rd))
-            ctrl = ModuleController(module, name=method.upper())
-            run(ctrl, method.upper(), seed)
+            label = {"masac_lagrangian": "MASAC-Lagrangian (per-UE)"}.get(method, method.upper())
+            run(ModuleController(module, name=label), label, seed)
             if method == "sac" and objective != "max_min":  # the paper refines product and sum-rate only
                 run(Refined(ModuleController(module, name="SAC"), objective), "SAC + L-BFGS-B", seed)
     return rows, records

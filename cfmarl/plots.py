@@ -47,8 +47,10 @@ def plot_learning_curves(rows: Sequence[dict], exp, path: str | Path) -> None:
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("iteration")
         ax.grid(alpha=0.3)
-    fig.suptitle(f"{exp.name} ({exp.env.name}/{exp.scenario()}, {exp.algorithm.name}, rule "
-                 f"{exp.algorithm.lagrangian_rule})")
+    from cfmarl.policies.learners.registry import get_learner
+
+    rule = f"rule {exp.algorithm.lagrangian_rule}" if get_learner(exp.algorithm.name).constrained else "unconstrained"
+    fig.suptitle(f"{exp.name} ({exp.env.name}/{exp.scenario()}, {exp.algorithm.name}, {rule})")
     save_figure(fig, path, dpi=100)
 
 
