@@ -57,6 +57,9 @@ def train_one(runs: Path, method: str, objective: str, seed: int, iterations: in
 
 
 def last_checkpoint(run: Path) -> Path:
+    """The best validated checkpoint where the run validated (training.validate_every), else the last."""
+    if (run / "checkpoints" / "best").exists():
+        return run / "checkpoints" / "best"
     ckpts = sorted((run / "checkpoints").glob("iter_*"))
     if not ckpts:
         raise SystemExit(f"{run}: no checkpoint; train it first (drop --no-train)")
@@ -350,6 +353,7 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=20, help="test episodes (the same for every policy)")
     ap.add_argument("--test-seed", type=int, default=1000)
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--jobs", type=int, default=2, help="objectives evaluated in parallel processes")
     args = ap.parse_args()
     runs, out = Path(args.runs), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -369,8 +373,15 @@ def main() -> None:
         finally:
             ray.shutdown()
     rows, records = [], {}
-    for objective in OBJECTIVES:
-        r, rec = evaluate(objective, runs, args.seeds, args.episodes, args.test_seed)
+    jobs = [(o, runs, args.seeds, args.episodes, args.test_seed) for o in OBJECTIVES]
+    if args.jobs > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(min(args.jobs, len(jobs))) as pool:
+            results = pool.starmap(evaluate, jobs)
+    else:
+        results = [evaluate(*j) for j in jobs]
+    for objective, (r, rec) in zip(OBJECTIVES, results):
         rows += r
         records.update({(objective, m): res for (m, s), res in rec.items() if s in (None, args.seeds[0])})
     agg = aggregate(rows)
@@ -390,7 +401,7 @@ def main() -> None:
         "# DHI power control: SAC, SAC + L-BFGS-B and DDPG against the exact optima", "",
         f"`python benchmarks/dhi_power_control.py --seeds {' '.join(map(str, args.seeds))}`; {args.episodes} test "
         f"episodes (seed {args.test_seed}, 50 steps each), the same for every policy; learned policies act greedily "
-        "from their last checkpoint. Fraction of optimum = objective value / that of the exact optimum of the "
+        "from their last checkpoint (the best validated one for runs that validate: MASAC-Lagrangian). Fraction of optimum = objective value / that of the exact optimum of the "
         "same objective (max-sum-rate: the best of multi-start L-BFGS-B, a local method).", "",
         table_md(agg), "",
         "Convergence (5-iteration moving average of the training return reaching 95 % of its final value):", "",
