@@ -24,6 +24,9 @@ def main(out: str) -> None:
     worker = cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, log_to_driver=False)
+    deadline = time.time() + 60  # both nodes' CPUs visible to the scheduler before Tune places trials
+    while ray.cluster_resources().get("CPU", 0) < 2 and time.time() < deadline:
+        time.sleep(0.2)
     worker_id = worker.node_id
     events: dict = {"head": cluster.head_node.node_id, "worker": worker_id, "killed_at": None,
                     "replacement": None}
