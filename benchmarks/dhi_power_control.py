@@ -152,6 +152,21 @@ def table_md(agg: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def training_curve(run: Path):
+    """(return, env steps, cumulative wall seconds) per iteration of a run's metrics.csv (iterations
+    without a finished episode dropped), or None when the run has no metrics."""
+    path = run / "metrics.csv"
+    if not path.exists():
+        return None
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    ret = np.array([float(r["episode_return"]) for r in rows])
+    steps = np.array([float(r["env_steps"]) for r in rows])
+    wall = np.cumsum([float(r["time_s"]) for r in rows])
+    ok = np.isfinite(ret)
+    return ret[ok], steps[ok], wall[ok]
+
+
 def convergence(runs: Path, seeds: list[int]) -> list[dict]:
     """Env steps and wall time until the 5-iteration moving average of the training return first
     reaches 95 % of its final value (the mean of the last 5 iterations)."""
@@ -159,15 +174,10 @@ def convergence(runs: Path, seeds: list[int]) -> list[dict]:
     for objective in OBJECTIVES:
         for method in METHODS:
             for seed in seeds:
-                path = run_dir(runs, method, objective, seed) / "metrics.csv"
-                if not path.exists():
+                curve = training_curve(run_dir(runs, method, objective, seed))
+                if curve is None:
                     continue
-                rows = list(csv.DictReader(open(path)))
-                ret = np.array([float(r["episode_return"]) for r in rows])
-                steps = np.array([float(r["env_steps"]) for r in rows])
-                wall = np.cumsum([float(r["time_s"]) for r in rows])
-                ok = np.isfinite(ret)
-                ret, steps, wall = ret[ok], steps[ok], wall[ok]
+                ret, steps, wall = curve
                 ma = np.convolve(ret, np.ones(5) / 5, mode="valid")
                 final = float(ret[-5:].mean())
                 hit = np.nonzero(ma >= 0.95 * final)[0]
@@ -187,12 +197,9 @@ def common_target_convergence(runs: Path, seeds: list[int]) -> list[dict]:
         for seed in seeds:
             curves = {}
             for method in METHODS:
-                p = run_dir(runs, method, objective, seed) / "metrics.csv"
-                if p.exists():
-                    rows = list(csv.DictReader(open(p)))
-                    curves[method] = (np.array([float(r["episode_return"]) for r in rows]),
-                                      np.array([float(r["env_steps"]) for r in rows]),
-                                      np.cumsum([float(r["time_s"]) for r in rows]))
+                curve = training_curve(run_dir(runs, method, objective, seed))
+                if curve is not None:
+                    curves[method] = curve
             if len(curves) < 2:
                 continue
             target = 0.95 * max(float(c[0][-5:].mean()) for c in curves.values())
@@ -298,13 +305,10 @@ def plot_convergence(runs: Path, seeds: list[int], path: Path) -> None:
     for j, objective in enumerate(OBJECTIVES):
         for method, color in zip(METHODS, ("tab:blue", "tab:orange")):
             for seed in seeds:
-                p = run_dir(runs, method, objective, seed) / "metrics.csv"
-                if not p.exists():
+                curve = training_curve(run_dir(runs, method, objective, seed))
+                if curve is None:
                     continue
-                rows = list(csv.DictReader(open(p)))
-                ret = np.array([float(r["episode_return"]) for r in rows])
-                steps = np.array([float(r["env_steps"]) for r in rows])
-                wall = np.cumsum([float(r["time_s"]) for r in rows])
+                ret, steps, wall = curve
                 label = method.upper() if seed == seeds[0] else None
                 axes[0, j].plot(steps, ret, color=color, alpha=0.8, label=label)
                 axes[1, j].plot(wall, ret, color=color, alpha=0.8, label=label)

@@ -323,19 +323,18 @@ def _validate(exp: ExperimentConfig) -> None:
 def _validate_learner(exp: ExperimentConfig, entry, env_cfg) -> None:
     """algorithm.name x model.mode x the env's action kind, and the action head."""
     from cfmarl.envs.declarations import action_levels
-    from cfmarl.policies.learners.registry import get_learner, learner_registry
+    from cfmarl.policies.learners.registry import get_learner
 
     core = entry.make_core(env_cfg, 1)
     kind = "discrete" if hasattr(core, "n_actions") else "continuous"
     quantised = action_levels(core) is not None
     head = exp.model.action_head
-    deterministic_actor = head == "deterministic" or (head == "auto" and get_learner(exp.algorithm.name).deterministic
-                                                      if exp.algorithm.name in learner_registry() else False)
-    if kind == "continuous" and exp.model.mode != "per_agent" and not deterministic_actor and (
-            head == "hybrid" or (head == "auto" and quantised)):
-        kind = "hybrid"  # the hybrid head: categorical levels + Beta (no reparameterised sample)
     try:
         learner = get_learner(exp.algorithm.name)
+        deterministic_actor = head == "deterministic" or (head == "auto" and learner.deterministic)
+        if kind == "continuous" and exp.model.mode != "per_agent" and not deterministic_actor and (
+                head == "hybrid" or (head == "auto" and quantised)):
+            kind = "hybrid"  # the hybrid head: categorical levels + Beta (no reparameterised sample)
         learner.check(kind, exp.model.mode)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None

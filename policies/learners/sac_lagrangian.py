@@ -246,13 +246,17 @@ class SACLagrangianTorchLearner(LagrangeLearnerMixin, SACTorchLearner):
         dims = module.action_dim if module.per_node_critic else module.n_max * module.action_dim
         return float(cfg.target_entropy_per_dim) * dims
 
+    uses_temperature = True  # SAC's entropy temperature alpha has its own optimizer (not TD3 / DDPG)
+
     def configure_optimizers_for_module(self, module_id, config=None) -> None:
+        """One Adam per part: the actor, the reward critics (twin or single), the cost critic, alpha."""
         module = self._module[module_id].unwrapped()
-        for name, params, lr in (("policy", module.actor_parameters(), config.actor_lr),
-                                 ("qf", [p for n in ("q1", "q2") for p in getattr(module, n).parameters()],
-                                  config.critic_lr),
-                                 ("cf", list(module.qc.parameters()), config.critic_lr),
-                                 ("alpha", [self.curr_log_alpha[module_id]], config.alpha_lr)):
+        critics = [p for n in ("q1", "q2") if getattr(module, n) is not None for p in getattr(module, n).parameters()]
+        groups = [("policy", module.actor_parameters(), config.actor_lr), ("qf", critics, config.critic_lr),
+                  ("cf", list(module.qc.parameters()), config.critic_lr)]
+        if self.uses_temperature:
+            groups.append(("alpha", [self.curr_log_alpha[module_id]], config.alpha_lr))
+        for name, params, lr in groups:
             self.register_optimizer(module_id=module_id, optimizer_name=name, optimizer=torch.optim.Adam(
                 params, eps=1e-7), params=params, lr_or_lr_schedule=lr)
 
@@ -269,15 +273,19 @@ class SACLagrangianTorchLearner(LagrangeLearnerMixin, SACTorchLearner):
         return (rewards * mask).sum(-1) / n, (costs * mask[..., None]).sum(-2) / n[:, None], discount, \
             torch.ones_like(discount)
 
-    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
-        module = self._module[module_id].unwrapped()
-        rewards, costs, discount, weight = self._signals(module, config, batch, fwd_out[gs.Q1].dtype)
-        losses, stats = sac_lagrangian_loss(
+    def _losses(self, module_id, module, fwd_out, rewards, costs, discount, weight):
+        """(losses by optimizer, stats) of one module's batch."""
+        return sac_lagrangian_loss(
             q1=fwd_out[gs.Q1], q2=fwd_out[gs.Q2], qc=fwd_out[gs.QC], q1_pi=fwd_out[gs.Q1_PI], q2_pi=fwd_out[gs.Q2_PI],
             qc_pi=fwd_out[gs.QC_PI], logp_pi=fwd_out[gs.LOGP_PI], q_next=fwd_out[gs.Q_NEXT],
             qc_next=fwd_out[gs.QC_NEXT], logp_next=fwd_out[gs.LOGP_NEXT], rewards=rewards, costs=costs,
             discount=discount, log_alpha=self.curr_log_alpha[module_id],
             target_entropy=self.target_entropy[module_id], multipliers=self.multipliers(module_id), weight=weight)
+
+    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
+        module = self._module[module_id].unwrapped()
+        rewards, costs, discount, weight = self._signals(module, config, batch, fwd_out[gs.Q1].dtype)
+        losses, stats = self._losses(module_id, module, fwd_out, rewards, costs, discount, weight)
         for name, loss in losses.items():
             self._temp_losses[(module_id, name)] = loss
         self.metrics.log_dict({**losses, **stats}, key=module_id, window=1)

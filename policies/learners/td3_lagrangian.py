@@ -92,27 +92,15 @@ class TD3LagrangianTorchLearner(SACLagrangianTorchLearner):
     def _policy_step(self, module_id) -> bool:
         return self._updates.get(module_id, 0) % self.config.get_config_for_module(module_id).policy_delay == 0
 
-    def configure_optimizers_for_module(self, module_id, config=None) -> None:
-        module = self._module[module_id].unwrapped()
-        critics = [p for n in ("q1", "q2") if getattr(module, n) is not None for p in getattr(module, n).parameters()]
-        for name, params, lr in (("policy", module.actor_parameters(), config.actor_lr), ("qf", critics, config.critic_lr),
-                                 ("cf", list(module.qc.parameters()), config.critic_lr)):
-            self.register_optimizer(module_id=module_id, optimizer_name=name, optimizer=torch.optim.Adam(
-                params, eps=1e-7), params=params, lr_or_lr_schedule=lr)
+    uses_temperature = False
 
-    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
-        module = self._module[module_id].unwrapped()
-        rewards, costs, discount, weight = self._signals(module, config, batch, fwd_out[gs.Q1].dtype)
-        losses, stats = td3_lagrangian_loss(
+    def _losses(self, module_id, module, fwd_out, rewards, costs, discount, weight):
+        if not self._policy_step(module_id):  # the actor sits this update out
+            self._skip_optimizers.add(f"{module_id}_policy")
+        return td3_lagrangian_loss(
             q1=fwd_out[gs.Q1], q2=fwd_out[gs.Q2], qc=fwd_out[gs.QC], q1_pi=fwd_out[gs.Q1_PI], qc_pi=fwd_out[gs.QC_PI],
             q_next=fwd_out[gs.Q_NEXT], qc_next=fwd_out[gs.QC_NEXT], rewards=rewards, costs=costs, discount=discount,
             multipliers=self.multipliers(module_id), weight=weight, twin_q=module.twin_q)
-        if not self._policy_step(module_id):
-            self._skip_optimizers.add(f"{module_id}_policy")
-        for name, loss in losses.items():
-            self._temp_losses[(module_id, name)] = loss
-        self.metrics.log_dict({**losses, **stats}, key=module_id, window=1)
-        return sum(losses.values())
 
     def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
         Learner.after_gradient_based_update(self, timesteps=timesteps)  # lr schedules; not DQN's every-step Polyak

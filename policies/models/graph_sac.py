@@ -230,9 +230,6 @@ class _TD3Parts(_SACParts):
     def get_target_network_pairs(self):
         return super().get_target_network_pairs() + [(self._pi_view, self._target_pi)]
 
-    def get_non_inference_attributes(self) -> list[str]:
-        return list(CRITIC_NETS)
-
     def _target_action_mean(self, obs: dict) -> torch.Tensor:
         params = {f"m.{k}": v for k, v in self._target_pi.named_parameters()}
         logits = torch.func.functional_call(_ActorFn(self), params, (obs,), strict=False)

@@ -46,8 +46,7 @@ def test_losses_match_hand_computed_values(padded):
     assert losses["cf_loss"].item() == pytest.approx(0.060625, abs=1e-6)
     # L_pi = mean[alpha logp - min(Q1, Q2) + lambda Q_c] = mean[-0.5 - 2 + 0.6, -0.25 - 2 + 0.2] = -1.975
     assert losses["policy_loss"].item() == pytest.approx(-1.975, abs=1e-6)
-    # L_alpha = -mean[log alpha (logp + H_target)] = -log(0.5) * mean[-2, -1.5] ... = -1.2130076
-    assert losses["alpha_loss"].item() == pytest.approx(-math.log(0.5) * -1.75 * -1 * -1, abs=1e-6)
+    # L_alpha = -mean[log alpha (logp + H_target)] = -log(0.5) * mean[-2, -1.5] = -0.693147 * 1.75 = -1.2130076
     assert losses["alpha_loss"].item() == pytest.approx(-1.2130076, abs=1e-6)
     assert stats["alpha_value"].item() == pytest.approx(0.5)
     # the entropy estimate (-mean logp = 0.75) is above the target (-1): gradient descent lowers alpha
