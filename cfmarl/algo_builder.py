@@ -30,7 +30,7 @@ def module_spec(exp: ExperimentConfig, env_config: dict | None = None) -> Any:
     levels = action_levels(probe.core)  # quantised action components, if the env declares them
     spaces = dict(observation_space=probe.observation_spaces["graph"], action_space=probe.action_spaces["graph"])
     # read by the off-policy modules only: their critics, and the learner's own module settings
-    critic = {"critic": m.critic, "critic_rounds": m.critic_rounds,
+    critic = {"critic": m.critic, "critic_rounds": m.critic_rounds, "pi_init_scale": m.pi_init_scale,
               **(learner.module_config(exp.algorithm) if learner.module_config else {})}
     head = m.action_head
     if head == "auto" and learner.off_policy:  # SAC: the squashed Gaussian of the paper; DDPG / TD3: deterministic

@@ -29,7 +29,8 @@ class EnvSection:
     name: str = DEFAULT_ENV  # registry name (cfmarl envs), or "package.module:function" returning an EnvEntry
     scenario: str = ""  # scenario name ("" = the env's default scenario)
     overrides: dict = field(default_factory=dict)  # env config fields (the env's config dataclass), e.g. {field: value}
-    reward_mode: str = "local"  # local (per-node env reward) | engineered (r - w * cost, unconstrained ablation)
+    reward_mode: str = "local"  # local (per-node env reward) | engineered (r - w * cost, unconstrained ablation) |
+    #                             team (every node gets the mean reward: the cooperative game; costs per node)
     engineered_weight: float = 0.0  # w of the engineered reward
 
 
@@ -49,6 +50,8 @@ class ModelSection:
     critic: str = "attention"  # SAC learners' critics: attention (MASAC: self-attention over every node's observation
     #                            and action of the step) | meanfield (mean of the nodes' rows, O(N)) | local (own row)
     critic_rounds: int = 2  # attention blocks of the SAC critic
+    pi_init_scale: float = 1.0  # initial weights of the final policy layer times this, its bias 0 (< 1: the first
+    #                             policy is close to the head's centre, e.g. the expert in a residual action mode)
 
 
 @dataclass(frozen=True)
@@ -241,7 +244,7 @@ class ExperimentConfig:
                 "seed": self.seed}
 
 
-_CHOICES = {"env.reward_mode": ("local", "engineered"), "model.mode": ("graph", "central", "per_agent"),
+_CHOICES = {"env.reward_mode": ("local", "engineered", "team"), "model.mode": ("graph", "central", "per_agent"),
             "model.action_head": ("auto", "categorical", "beta", "squashed_gaussian", "hybrid", "deterministic"),
             "pretrain.loss": ("auto", "nll", "mse"),
             "model.encoder": ("gnn", "mlp", "deepsets"), "model.critic": ("attention", "meanfield", "local"), "algorithm.lagrangian_rule": ("gradient", "pid", "none"),
@@ -262,7 +265,7 @@ _NON_NEGATIVE = {"algorithm.exploration_noise", "algorithm.target_noise", "algor
                  "algorithm.cost_limit", "algorithm.lambda_lr", "algorithm.lambda_init", "algorithm.pid_kp",
                  "algorithm.pid_ki", "algorithm.pid_kd", "resources.num_env_runners", "training.validate_every",
                  "tune.penalty_weight", "tune.fitness_cost_limit", "evaluation.cost_limit", "tune.max_concurrent_trials", "tune.max_failures", "tune.checkpoint_every"}
-_UNIT = {"algorithm.gamma", "algorithm.lambda_", "algorithm.tau"}
+_UNIT = {"algorithm.gamma", "algorithm.lambda_", "algorithm.tau", "model.pi_init_scale"}
 
 
 def _validate(exp: ExperimentConfig) -> None:

@@ -127,8 +127,8 @@ def _secular_root(lam: np.ndarray, phi: np.ndarray, iters: int, rtol: float) -> 
 
 def wmmse_precoder_sweep(h: np.ndarray, u: np.ndarray, w: np.ndarray, alpha: np.ndarray, v: np.ndarray,
                          serve: np.ndarray, p_max: float, served_only: bool = False,
-                         s: np.ndarray | None = None, groups: list[np.ndarray] | None = None
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                         s: np.ndarray | None = None, groups: list[np.ndarray] | None = None,
+                         coupled: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One block-coordinate sweep over O-RUs of the WMMSE precoder update with per-O-RU
     power constraints (coherent joint transmission; physics_reference.md (viii)).
 
@@ -142,7 +142,10 @@ def wmmse_precoder_sweep(h: np.ndarray, u: np.ndarray, w: np.ndarray, alpha: np.
     update. ``groups`` (a list of O-RU index arrays) updates the O-RUs of a group at
     the same time from the same state (O-DUs working in parallel, each on one of its
     O-RUs). ``served_only=True`` is the paper's scalable variant (eq. (30)): O-RU l
-    accounts only for the users it serves.
+    accounts only for the users it serves. ``coupled=False`` drops the coherent-joint-transmission
+    term sum_{m != l} A_lm V_im: every O-RU solves its subproblem as if it alone served its users,
+    the cellular WMMSE update (oran eq. (43), the DRL-WMMSE baseline), which is not a block step of
+    the cell-free objective and so need not be monotone.
 
     Returns the new V (B, K, L, Nt, d), the multipliers mu (B, L) and S = H V.
     """
@@ -163,9 +166,11 @@ def wmmse_precoder_sweep(h: np.ndarray, u: np.ndarray, w: np.ndarray, alpha: np.
         hw = np.moveaxis((a_j[..., None, None] * (herm(hl) @ t)), 3, 2).reshape(b, m, nt, k * nr)
         a_ll = hw @ hl.reshape(b, m, k * nr, nt)  # sum_j a_j H_jl^H T_j H_jl, (B, M, Nt, Nt)
         vl = np.moveaxis(v[:, :, grp], 2, 1)  # (B, M, K(i), Nt, d)
-        s_mat = np.moveaxis(s, 2, 3).reshape(b, 1, k * nr, -1)  # rows (j, r), columns (i, d)
-        y = np.moveaxis((hw @ s_mat).reshape(b, m, nt, k, -1), 3, 2)  # sum_j a_j H_jl^H T_j H_j V_i
-        x = y - a_ll[:, :, None] @ vl  # sum_{m' != l} A_lm' V_im'
+        x = 0.0
+        if coupled:
+            s_mat = np.moveaxis(s, 2, 3).reshape(b, 1, k * nr, -1)  # rows (j, r), columns (i, d)
+            y = np.moveaxis((hw @ s_mat).reshape(b, m, nt, k, -1), 3, 2)  # sum_j a_j H_jl^H T_j H_j V_i
+            x = y - a_ll[:, :, None] @ vl  # sum_{m' != l} A_lm' V_im'
         rhs = (alpha[:, None, :, None, None] * (herm(hl) @ uw) - x) * sv[..., None, None]  # (B, M, K, Nt, d)
         r = np.moveaxis(rhs, 2, 3).reshape(b * m, nt, -1)  # (B M, Nt, K d)
         sol, mu = _solve_power_constrained(a_ll.reshape(b * m, nt, nt), r, p_max)

@@ -57,6 +57,13 @@ class PrecodingConfig:
     precoder_users: str = "served"  # users an O-RU accounts for in its update: 'served' (eq. (30)) or 'all'
     u_range: float = 2.0  # action scale of U (in units of 1 / g_k, see the core)
     w_log_range: float = 5.0  # action scale of log diag(L_W)
+    # 'absolute': the action encodes U, W; 'residual': the action is a correction added to the WMMSE
+    # expert's encoded action (computed from the agent's own observation), clip(expert + residual_scale a)
+    action_mode: str = "absolute"
+    residual_scale: float = 0.25
+    # 'bcd': the paper's coherent block-coordinate O-RU update (eqs. (23)-(30)); 'decoupled': every O-RU
+    # solves its subproblem as in cellular WMMSE, ignoring the other O-RUs' signals (eq. (43), DRL-WMMSE)
+    precoder_update: str = "bcd"
 
     def __post_init__(self) -> None:
         c = type(self).__name__
@@ -90,6 +97,9 @@ class PrecodingConfig:
         check_choice(c, "precoder_users", self.precoder_users, ("served", "all"))
         check_float(c, "u_range", self.u_range, 0.0, 1e3, lo_open=True)
         check_float(c, "w_log_range", self.w_log_range, 0.0, 20.0, lo_open=True)
+        check_choice(c, "action_mode", self.action_mode, ("absolute", "residual"))
+        check_float(c, "residual_scale", self.residual_scale, 0.0, 2.0, lo_open=True)
+        check_choice(c, "precoder_update", self.precoder_update, ("bcd", "decoupled"))
 
     @property
     def streams(self) -> int:

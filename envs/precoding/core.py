@@ -30,7 +30,13 @@ factor L_k of W_k = L_k L_k^H: diagonal exp(w_log_range a) > 0 (positive
 definiteness guaranteed), strictly-lower entries (a_re + j a_im) L_jj.
 Layout: [Re U (N_r d), Im U (N_r d), log-diag (d), Re/Im of the d(d-1)/2
 lower entries]. :meth:`PrecodingCore.expert_actions` encodes the MMSE U and
-W computed from an agent's own observation (the WMMSE expert).
+W computed from an agent's own observation (the WMMSE expert). With
+``action_mode='residual'`` the agent's action is a correction to that expert
+action, clip(expert + residual_scale a, -1, 1): a = 0 is the expert, and the
+agent still acts on its own observation only (the expert is a function of it).
+``precoder_update='decoupled'`` replaces the coherent update of step (4) by the
+cellular one of eq. (43) (every O-RU ignores the other O-RUs' signals), the
+paper's DRL-WMMSE baseline.
 
 **Observation** of user k: H_hat_k V_j for the |Omega| users j whose
 large-scale profiles are most similar to k's (cosine similarity of beta over
@@ -163,6 +169,8 @@ class PrecodingCore:
         if precoder is None:
             a = coerce_box_actions(actions, self.num_envs, self.K * self.action_dim, -1.0, 1.0, self.agent_ids,
                                    per_agent=self.action_dim).reshape(self.num_envs, self.K, self.action_dim)
+            if c.action_mode == "residual":
+                a = np.clip(self.expert_actions(state) + c.residual_scale * a, -1.0, 1.0)
             u, w = self.decode_actions(state, a)
         state.t += 1
         if c.rate_change_step and state.t == c.rate_change_step:
@@ -175,7 +183,8 @@ class PrecodingCore:
             if precoder is None:
                 v, _, s_hat = mimo.wmmse_precoder_sweep(
                     h_hat, u, w, 1.0 + state.lam, state.v, state.serve, self.p_max,
-                    served_only=c.precoder_users == "served", groups=self.rounds)
+                    served_only=c.precoder_users == "served", groups=self.rounds,
+                    coupled=c.precoder_update == "bcd")
             else:
                 v = precoder(self, state, h_hat)
                 s_hat = mimo.effective_channels(h_hat, v)

@@ -37,7 +37,7 @@ from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
 AGENT_ID = "graph"
 MODULE_ID = "shared"
-REWARD_MODES = ("local", "engineered")
+REWARD_MODES = ("local", "engineered", "team")
 GRAPH_KINDS = ("static", "episode", "step")
 
 
@@ -99,7 +99,8 @@ class GraphEnv(MultiAgentEnv):
     env_config keys: ``env`` (registry name), ``scenario``, ``overrides`` (config
     fields), ``max_nodes`` (padding, default the env's N), ``reward_mode``
     (``local``: the env's per-node reward; ``engineered``: r - w * sum(costs), the
-    unconstrained ablation of aps_gnn eq. (16) with ``engineered_weight`` w),
+    unconstrained ablation of aps_gnn eq. (16) with ``engineered_weight`` w; ``team``: every
+    node gets the mean of the nodes' rewards, the fully cooperative game; costs stay per node),
     ``seed`` (base seed; each runner / vector slot derives its own stream).
     """
 
@@ -165,6 +166,8 @@ class GraphEnv(MultiAgentEnv):
         node_c[: self.n] = cost[0]
         if self.reward_mode == "engineered":
             node_r[: self.n] -= self.engineered_weight * cost[0].sum(axis=-1)
+        elif self.reward_mode == "team":
+            node_r[: self.n] = rew[0].mean()
         kpis = {k: float(v[0]) for k, v in self.core.kpis(self.state).items() if k in self._kpi_names}
         info = {AGENT_ID: {"node_rewards": node_r, "node_costs": node_c, "kpis": kpis,
                            "mean_node_cost": cost[0].mean(axis=0)}}

@@ -40,6 +40,16 @@ from cfmarl.policies.heads import head_for, head_input_dim
 from cfmarl.policies.models.relational_attention import Relation, RelationalAttention, clique_groups, clique_layout
 
 
+
+def scale_final_layer(layer: nn.Linear, scale: float) -> None:
+    """Multiply a final policy layer's initial weights by ``scale`` and zero its bias (``scale`` < 1: the
+    first policy sits near the head's centre with little dependence on the input, as in Andrychowicz et
+    al. 2021, "What matters in on-policy RL", who scale it by 0.01)."""
+    if float(scale) != 1.0:
+        with torch.no_grad():
+            layer.weight.mul_(float(scale))
+            layer.bias.zero_()
+
 class _GraphModuleBase(TorchRLModule, ValueFunctionAPI):
     """Shared plumbing: spaces, distribution classes, value API."""
 
@@ -116,6 +126,7 @@ class GraphActorCritic(_GraphModuleBase):
             self.layers = nn.ModuleList(nn.Sequential(nn.Linear(self.hidden, self.hidden), nn.ReLU())
                                         for _ in range(rounds))
         self.pi = nn.Linear(self.hidden, self.head_dim)
+        scale_final_layer(self.pi, self.model_config.get("pi_init_scale", 1.0))
         self.vf = nn.Linear(self.hidden, 1)
         self.cf = nn.Linear(self.hidden, self.n_costs)
         self._batched_edges: dict[tuple[int, torch.device], list[torch.Tensor]] = {}
@@ -199,6 +210,7 @@ class CentralActorCritic(_GraphModuleBase):
             self.body = nn.Sequential(nn.Linear(self.n_max * self.n_features, hidden), nn.ReLU(),
                                       nn.Linear(hidden, hidden), nn.ReLU())
             self.pi_head = nn.Linear(hidden, self.n_max * self.head_dim)
+        scale_final_layer(self.pi_head, self.model_config.get("pi_init_scale", 1.0))
         self.vf = nn.Linear(hidden, 1)
         self.cf = nn.Linear(hidden, self.n_costs)
 

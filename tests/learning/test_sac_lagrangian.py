@@ -429,3 +429,35 @@ def test_off_policy_learners_train_the_other_continuous_envs(tmp_path, ray_sessi
     assert (run / "pretrain.json").exists()
     ev = list(csv.DictReader(open(run / "evaluation.csv")))
     assert ev[0]["policy"] == data["name"] and np.isfinite(float(ev[0]["mean_cost"]))
+
+
+def test_precoding_masac_config_trains_and_acts_on_a_larger_network(tmp_path, ray_session):
+    """The shipped MASAC precoding config (residual actions around the expert, small first policy layer,
+    team reward here) shrunk to `tiny`; the trained per-user actors act unchanged on 8 users
+    (what benchmarks/oran_precoding.py does on `large`)."""
+    import yaml
+
+    from cfmarl.evaluate import episode_seeds, run_policy
+    from cfmarl.policies.module_controller import ModuleController, load_module, rebuild_for_env
+    from cfmarl.registry import get_env
+    from cfmarl.train import train
+
+    data = yaml.safe_load((ROOT / "tune_configs" / "precoding_masac_medium.yaml").read_text())
+    data["env"].update(scenario="tiny", reward_mode="team")
+    data["env"]["overrides"]["episode_steps"] = 5
+    data["model"]["hidden"] = 16
+    data["algorithm"].update(train_batch_size=20, minibatch_size=16, updates_per_iteration=2, learning_starts=20)
+    data["training"] = {"iterations": 2, "checkpoint_every": 2, "validate_every": 0}
+    data["evaluation"] = {"episodes": 2, "baselines": ["wmmse-expert"]}
+    p = tmp_path / "exp.yaml"
+    p.write_text(yaml.safe_dump(data))
+    run = train(str(p), out=str(tmp_path), quiet=True)
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert len(rows) == 2 and np.isfinite(float(rows[-1]["loss/qf_loss"]))
+    module = load_module(sorted((run / "checkpoints").glob("iter_*"))[-1])
+    over = dict(data["env"]["overrides"])
+    big = rebuild_for_env(module, {"env": "precoding", "scenario": "medium", "overrides": over})
+    entry = get_env("precoding")
+    res = run_policy(lambda n: entry.make_core(entry.make_config("medium", **over), n), ModuleController(big),
+                     episode_seeds(5, 2)).summary()
+    assert res["sum_rate_bps_hz"] > 0 and big.n_max == 8
