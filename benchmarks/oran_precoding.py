@@ -36,6 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "precoding"
 LEARNED = {"masac": ("precoding_masac_medium", "MASAC (proposed)"),
            "drl_wmmse": ("precoding_drl_wmmse_medium", "DRL-WMMSE")}
+# evaluated beside them where the run exists: PPO-Lagrangian with behaviour cloning from the WMMSE expert
+# (tune_configs/precoding_ppo_medium.yaml, trained by benchmarks/ppo_every_env.py; absolute U, W actions)
+PPO_RUN = ROOT / "runs" / "ppo_every_env" / "train-precoding_ppo_medium-s0"
+PPO_LABEL = "PPO-Lagrangian + BC (1 seed)"
 CLASSICAL = ("c-rzf", "wmmse", "d-rzf", "mrt", "wmmse-expert")
 LABELS = {"c-rzf": "C-RZF", "wmmse": "iterative WMMSE", "d-rzf": "D-RZF", "mrt": "MRT",
           "wmmse-expert": "WMMSE expert", "wmmse-expert-decoupled": "WMMSE expert, cellular update"}
@@ -108,7 +112,7 @@ class Evaluator:
         for this scenario's number of users."""
         from cfmarl.policies.module_controller import ModuleController, load_module, rebuild_for_env
 
-        run = run_dir(self.runs, method, seed)
+        run = PPO_RUN if method == "ppo" else run_dir(self.runs, method, seed)
         over = {k: v for k, v in _run_overrides(run).items() if k != "episode_steps"}
         over.update(env)
         key = (method, seed, which)
@@ -117,7 +121,7 @@ class Evaluator:
         env_config = {"env": "precoding", "scenario": self.scenario,
                       "overrides": {**over, "episode_steps": self.steps}}
         module = rebuild_for_env(self._modules[key], env_config)
-        return ModuleController(module, name=label(method, which)), over
+        return ModuleController(module, name=PPO_LABEL if method == "ppo" else label(method, which)), over
 
     def available(self, method: str) -> list[int]:
         return [s for s in self.seeds if (run_dir(self.runs, method, s) / "evaluation.csv").exists()]
@@ -148,6 +152,9 @@ class Evaluator:
                 for seed in self.available(method):
                     ctrl, over = self.learned(method, seed, which, csi_error=csi_error)
                     rows.append(self.run(ctrl, label(method, which), seed, **over))
+        if (PPO_RUN / "evaluation.csv").exists():
+            ctrl, over = self.learned("ppo", 0, "best", csi_error=csi_error)
+            rows.append(self.run(ctrl, PPO_LABEL, None, **over))
         return rows
 
 

@@ -126,12 +126,15 @@ class IterativeWMMSE(_ClassicalPrecoder):
 class WMMSEExpert:
     """Per-user WMMSE expert through the agents' action path: U_k, W_k from the MMSE formulas
     on the user's own observation (H_k V_j, j in Omega_k); the env then runs its
-    distributed precoder update. Not privileged."""
+    distributed precoder update. Not privileged. With the env's ``action_mode: residual`` the actions are
+    corrections to this expert, so the expert acts with zeros (as a baseline and as a cloning teacher)."""
 
     name: str = "wmmse-expert"
     privileged: bool = False
 
     def act(self, core: PrecodingCore, state: PrecodingState, obs: np.ndarray) -> np.ndarray:
+        if core.config.action_mode == "residual":
+            return np.zeros((core.num_envs, core.K, core.action_dim))
         return core.expert_actions(state)
 
 

@@ -79,6 +79,15 @@ def test_residual_zero_action_is_the_expert():
     np.testing.assert_allclose(shifted, by_hand, rtol=1e-12)
 
 
+def test_expert_baseline_is_the_same_controller_in_both_action_modes():
+    from cfmarl.policies.baselines.precoding import make_baseline
+
+    expert = make_baseline("wmmse-expert")
+    runs = [_rollout(make_config("tiny", episode_steps=4, action_mode=mode), lambda core, s: expert.act(core, s, None))
+            for mode in ("absolute", "residual")]
+    np.testing.assert_allclose(runs[0], runs[1], rtol=1e-12)
+
+
 @pytest.mark.parametrize("field,value", [("action_mode", "delta"), ("residual_scale", 0.0),
                                          ("precoder_update", "cellular")])
 def test_mode_fields_validated(field, value):
