@@ -260,7 +260,7 @@ _POSITIVE = {"algorithm.policy_delay", "model.critic_rounds", "algorithm.actor_l
              "tune.fitness_window", "scale.train_iterations", "scale.throughput_iterations",
              "scale.throughput_node_steps", "scale.per_agent_max_links", "scale.evaluation_episodes",
              "scale.latency_repeats"}
-_NON_NEGATIVE = {"algorithm.exploration_noise", "algorithm.target_noise", "algorithm.target_noise_clip",
+_NON_NEGATIVE = {"training.validation_seed", "evaluation.seed", "algorithm.exploration_noise", "algorithm.target_noise", "algorithm.target_noise_clip",
                  "algorithm.updates_per_iteration", "algorithm.learning_starts", "env.engineered_weight", "algorithm.entropy_coeff", "algorithm.vf_loss_coeff",
                  "algorithm.cost_limit", "algorithm.lambda_lr", "algorithm.lambda_init", "algorithm.pid_kp",
                  "algorithm.pid_ki", "algorithm.pid_kd", "resources.num_env_runners", "training.validate_every",
@@ -269,6 +269,8 @@ _UNIT = {"algorithm.gamma", "algorithm.lambda_", "algorithm.tau", "model.pi_init
 
 
 def _validate(exp: ExperimentConfig) -> None:
+    if isinstance(exp.seed, bool) or not isinstance(exp.seed, int) or exp.seed < 0:
+        raise ConfigError(f"seed: must be a non-negative integer (numpy seeds), got {exp.seed!r}")
     for sec in dataclasses.fields(exp):
         value = getattr(exp, sec.name)
         if not dataclasses.is_dataclass(value):
@@ -410,17 +412,53 @@ def from_dict(cls: type, data: Any, path: str = "") -> Any:
     return cls(**kwargs)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+
+def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            m = key_node.start_mark
+            raise ConfigError(f"{loader.name}:{m.line + 1}:{m.column + 1}: key {key!r} given twice in one mapping "
+                              f"(first at line {seen[key] + 1})")
+        seen[key] = key_node.start_mark.line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+
+
 def read_yaml(path: str | Path) -> dict:
+    """An experiment file's mapping: one-line errors with file:line:column for YAML syntax errors and
+    duplicate keys; an empty file or one without an ``env`` section is refused (it would silently run
+    the defaults)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"experiment file {str(path)!r} not found")
+    loader = _StrictLoader(path.read_text())
+    loader.name = str(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        m = exc.problem_mark or exc.context_mark
+        where = f"{path}:{m.line + 1}:{m.column + 1}" if m is not None else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-    if data is not None and not isinstance(data, dict):
+    finally:
+        loader.dispose()
+    if data is None:
+        raise ConfigError(f"{path}: the file is empty; an experiment needs at least `name` and an `env` section "
+                          f"(tune_configs/README.md)")
+    if not isinstance(data, dict):
         raise ConfigError(f"{path}: must be a mapping of sections, got {type(data).__name__}")
-    return data or {}
+    if "env" not in data:
+        raise ConfigError(f"{path}: no `env` section; say which env to run (e.g. env: {{name: {DEFAULT_ENV}}}) "
+                          f"instead of relying on defaults")
+    return data
 
 
 def load_experiment(path: str | Path) -> ExperimentConfig:

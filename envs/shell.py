@@ -15,6 +15,7 @@ attribute named ``state`` would hide the method).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from cfmarl.envs.validation import ActionError
+from cfmarl.envs.validation import ActionError, check_seed, real_numbers
 
 
 class CoreParallelEnv(ParallelEnv):
@@ -41,6 +42,9 @@ class CoreParallelEnv(ParallelEnv):
             config = type(self).make_config(scenario or self.default_scenario, **overrides)
         elif scenario is not None or overrides:
             raise ValueError("pass either config or scenario/overrides, not both")
+        elif not (dataclasses.is_dataclass(config) and not isinstance(config, type)):
+            raise ValueError(f"config: expected the env's config object (from make_config(scenario, **fields)); "
+                             f"got {type(config).__name__} - pass scenario= and field keywords instead")
         self.config = config
         self.core = core = self.core_cls(config, num_envs=1)
         self.render_mode = None
@@ -64,6 +68,7 @@ class CoreParallelEnv(ParallelEnv):
         return self._act_spaces[agent]
 
     def reset(self, seed: int | None = None, options: dict | None = None):
+        check_seed(seed)
         if seed is not None or self._rng is None:
             self._rng = np.random.default_rng(seed)
         # each episode gets its own child generator, so episodes are independent and reproducible
@@ -100,10 +105,7 @@ class CoreParallelEnv(ParallelEnv):
         dim = self.core.action_dim
         arr = np.empty((len(self.possible_agents), dim))
         for i, a in enumerate(self.possible_agents):  # dict -> array (the shell's job, not the physics)
-            try:
-                v = np.asarray(actions[a], dtype=float)
-            except (TypeError, ValueError):
-                raise ActionError(f"actions[{a!r}]: must be {dim} number(s), got {actions[a]!r}") from None
+            v = real_numbers(actions[a], f"actions[{a!r}]", f"{dim} number(s)")
             if v.size != dim:
                 raise ActionError(f"actions[{a!r}]: expected {dim} value(s), got shape {v.shape}")
             arr[i] = v.reshape(-1)

@@ -70,6 +70,28 @@ def replace_config(config: Any, **overrides: Any) -> Any:
     return dataclasses.replace(config, **overrides)
 
 
+def real_numbers(value: Any, where: str, allowed: str) -> np.ndarray:
+    """``value`` as a float64 array if it holds real numbers (bool, int or float dtypes); strings, bytes,
+    None / objects and complex values raise :class:`ActionError` naming ``where`` (numpy would parse
+    "0.5" or drop an imaginary part silently)."""
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise ActionError(f"{where}: must be {allowed}, cannot be read as an array ({exc})") from None
+    if arr.dtype.kind not in "biuf":
+        kind = {"c": "complex", "U": "text", "S": "bytes", "O": "objects"}.get(arr.dtype.kind, str(arr.dtype))
+        raise ActionError(f"{where}: must be {allowed}, got {kind} {value!r:.60}")
+    return arr.astype(float)
+
+
+def check_seed(seed: Any, where: str = "reset(seed=...)") -> None:
+    """None or a non-negative integer (not a bool)."""
+    if seed is None:
+        return
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"{where}: must be a non-negative integer or None, got {seed!r}")
+
+
 def coerce_binary_actions(actions: Any, batch: int, n_agents: int,
                           agent_ids: Sequence[str] | None = None) -> np.ndarray:
     """Validate Discrete(2) actions and return a bool array of shape (batch, n_agents).
@@ -137,10 +159,7 @@ def coerce_box_actions(actions: Any, batch: int, n: int, low: float, high: float
     values outside [low, high] (beyond ``tol``; within it they are clipped) raise
     :class:`ActionError` naming the agent.
     """
-    try:
-        a = np.asarray(actions, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ActionError(f"actions: must be numbers in [{low:g}, {high:g}] ({exc})") from None
+    a = real_numbers(actions, "actions", f"numbers in [{low:g}, {high:g}]")
     given = a.shape
     if a.ndim == 3:  # agent layout (batch, n_agents, per_agent)
         a = a.reshape(a.shape[0], -1)

@@ -14,7 +14,7 @@ from gymnasium import spaces
 from cfmarl.envs.ap_selection.config import make_config
 from cfmarl.envs.ap_selection.core import ApSelectionCore
 from cfmarl.envs.shell import CoreParallelEnv
-from cfmarl.envs.validation import ActionError
+from cfmarl.envs.validation import ActionError, real_numbers
 
 
 class ApSelectionEnv(CoreParallelEnv):
@@ -38,10 +38,7 @@ class ApSelectionEnv(CoreParallelEnv):
 
 
 def _scalar(value: Any, agent: str) -> float:
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise ActionError(f"actions[{agent!r}]: must be 0 or 1, got {value!r}") from None
+    arr = real_numbers(value, f"actions[{agent!r}]", "0 or 1")
     if arr.size != 1:
         raise ActionError(f"actions[{agent!r}]: must be a single 0/1 value, got shape {arr.shape}")
     return float(arr.reshape(()))

@@ -236,7 +236,7 @@ def test_experiment_file_errors_name_the_key(tmp_path):
                           ("env: {name: power, scenario: tiny}\nmodel: {action_head: categorical}",
                            "model.action_head: 'categorical' does not fit env 'power''s continuous actions"),
                           ("nonsense: 1", "nonsense: unknown key")]:
-        bad.write_text(text)
+        bad.write_text(text if text.startswith("env:") else "env: {name: aps}\n" + text)
         with pytest.raises(ConfigError, match=message):
             load_experiment(bad)
     with pytest.raises(ConfigError, match="not found"):

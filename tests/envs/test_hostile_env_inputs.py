@@ -1,0 +1,74 @@
+"""The PettingZoo API of every env refuses bad seeds, non-numeric actions and a wrong config object with
+one clear error naming the argument or the agent (numpy would parse "0.5", drop an imaginary part or
+raise deep inside the physics)."""
+
+import importlib
+
+import numpy as np
+import pytest
+
+from cfmarl.envs.validation import ActionError
+from cfmarl.registry import env_registry
+
+ENVS = sorted(env_registry())
+
+
+def _env(name):
+    entry = env_registry()[name]
+    return importlib.import_module(entry.module).parallel_env(scenario=entry.scenario_names()[0])
+
+
+@pytest.mark.parametrize("name", ENVS)
+@pytest.mark.parametrize("seed", [-1, "abc", 1.5, True, [1, 2]])
+def test_bad_seeds(name, seed):
+    with pytest.raises(ValueError, match=r"reset\(seed=...\): must be a non-negative integer or None"):
+        _env(name).reset(seed=seed)
+
+
+@pytest.mark.parametrize("name", ENVS)
+def test_good_seeds_still_work(name):
+    env = _env(name)
+    a, _ = env.reset(seed=np.int64(3))
+    b, _ = _env(name).reset(seed=3)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+@pytest.mark.parametrize("name", ENVS)
+@pytest.mark.parametrize("bad,kind", [("0.5", "text"), (b"1", "bytes"), (None, "objects"), (0.5 + 1j, "complex"),
+                                      ("abc", "text")])
+def test_non_numeric_actions_name_the_agent(name, bad, kind):
+    env = _env(name)
+    env.reset(seed=0)
+    first = env.agents[0]
+    shape = env.action_space(first).shape or ()
+    acts = {a: env.action_space(a).sample() * 0 for a in env.agents}
+    acts[first] = np.full(shape, bad) if kind == "complex" and shape else bad
+    with pytest.raises(ActionError, match=rf"actions\[{first!r}\]: must be .*got {kind}"):
+        env.step(acts)
+
+
+@pytest.mark.parametrize("name", ENVS)
+def test_a_dict_is_not_a_config(name):
+    mod = importlib.import_module(env_registry()[name].module)
+    with pytest.raises(ValueError, match="config: expected the env's config object"):
+        mod.parallel_env(config={"scenario": "tiny"})
+
+
+@pytest.mark.parametrize("text,message", [
+    ("", "the file is empty"),
+    ("name: x\n", "no `env` section"),
+    ("name: x\nenv: {name: aps}\nseed: 1\nseed: 2\n", r"e.yaml:4:1: key 'seed' given twice in one mapping \(first at line 3\)"),
+    ("name: x\nenv:\n  name: aps\n  name: power\n", r"e.yaml:4:3: key 'name' given twice"),
+    ("name: x\nenv: {name: aps\nseed: 1\n", r"e.yaml:3:5: not valid YAML: expected ',' or '}'"),
+    ("name: x\nenv: {name: aps}\nseed: -3\n", "seed: must be a non-negative integer"),
+    ("name: x\nenv: {name: aps}\nevaluation: {seed: -1}\n", "evaluation.seed: must be >= 0"),
+    ("name: x\nenv: {name: aps}\ntraining: {validation_seed: -1}\n", "training.validation_seed: must be >= 0"),
+])
+def test_experiment_yaml_edge_cases(tmp_path, text, message):
+    from cfmarl.experiment import ConfigError, load_experiment
+
+    p = tmp_path / "e.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_experiment(p)
