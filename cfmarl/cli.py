@@ -26,10 +26,39 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        for flag in ("out", "storage"):
+            if getattr(args, flag, None):
+                check_output_dir(getattr(args, flag), f"--{flag}")
         return args.func(args)
     except (ConfigError, ActionError, ValueError) as exc:
         print(f"cfmarl {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the file system refused (full disk, permissions, a file where a folder should be)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"cfmarl {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+
+def check_output_dir(path: str, flag: str) -> None:
+    """Create the output folder now (the command would anyway) so that an impossible or unwritable one
+    is one clear line before any work starts; URIs (s3://, gs://, ...) are left to their libraries."""
+    if "://" in path:
+        return
+    from pathlib import Path
+
+    target = Path(path)
+    for parent in [target, *target.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{flag} {path!r}: {str(parent)!r} is a file, not a folder")
+            break
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        probe = target / ".cfmarl-write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"{flag} {path!r}: cannot write there ({exc.strerror or exc})") from None
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -72,3 +72,19 @@ def test_experiment_yaml_edge_cases(tmp_path, text, message):
     p.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_experiment(p)
+
+
+@pytest.mark.parametrize("argv", [
+    ["evaluate", "--env", "power", "--scenario", "tiny", "--episodes", "1", "--policy", "full-power"],
+    ["collect", "--env", "power", "--scenario", "tiny", "--policy", "full-power", "--episodes", "1"],
+    ["train", "tune_configs/power_ppo_tiny.yaml"],
+])
+def test_impossible_output_folders_are_one_line_errors(tmp_path, capsys, argv):
+    from cfmarl.cli import main
+
+    a_file = tmp_path / "plain.txt"
+    a_file.write_text("x")
+    for out, message in ((str(a_file / "sub"), "is a file, not a folder"), ("/proc/cfmarl-out", "cannot write there")):
+        assert main(argv + ["--out", out]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
