@@ -29,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         for flag in ("out", "storage"):
             if getattr(args, flag, None):
                 check_output_dir(getattr(args, flag), f"--{flag}")
+        if getattr(args, "address", None):  # fail in seconds, not after ray.init's minutes of retries
+            from cfmarl.raycluster import check_reachable
+
+            check_reachable(args.address)
         return args.func(args)
     except (ConfigError, ActionError, ValueError) as exc:
         print(f"cfmarl {args.command}: error: {exc}", file=sys.stderr)

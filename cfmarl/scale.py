@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from cfmarl import rundir
+from cfmarl import raycluster, rundir
 from cfmarl.envs.validation import ConfigError
 from cfmarl.experiment import ExperimentConfig, from_dict, load_experiment, to_dict
 from cfmarl.search_space import set_path
@@ -170,7 +170,7 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
     say(f"[scale] training at {sc.train_size} for {sc.train_iterations} iterations")
     started = False
     if address:
-        ray.init(address=address, log_to_driver=False)
+        raycluster.connect(address, log_to_driver=False)
         started = True
     try:
         train_run = train(str(train_yaml), out=str(run), quiet=quiet)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from cfmarl import rundir
+from cfmarl import raycluster, rundir
 from cfmarl.envs.validation import ConfigError
 from cfmarl.experiment import TuneExperiment, load_tune_experiment
 from cfmarl.search_space import Space, get_path, to_pb2_bounds, to_tune
@@ -134,7 +134,7 @@ def tune_experiment(path: str, *, address: str | None = None, num_samples: int |
 
     started_ray = False
     if address:
-        ray.init(address=address, log_to_driver=False)
+        raycluster.connect(address, log_to_driver=False)
         started_ray = True
     elif not ray.is_initialized():
         ray.init(address="local", include_dashboard=False, log_to_driver=False, configure_logging=True,
