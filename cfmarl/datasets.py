@@ -25,6 +25,7 @@ import io
 import json
 import math
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -62,16 +63,30 @@ def load_dataset(path: str | Path) -> Dataset:
     mpath = root / "manifest.json"
     if not mpath.exists():
         raise ConfigError(f"dataset: no manifest.json in {root}")
-    manifest = json.loads(mpath.read_text())
-    if manifest.get("format") != FORMAT:
-        raise ConfigError(f"dataset: unknown format {manifest.get('format')!r} in {mpath} (expected {FORMAT})")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"dataset: {mpath} is not valid JSON ({exc}); recollect with `cfmarl collect --fresh`") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        got = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise ConfigError(f"dataset: unknown format {got!r} in {mpath} (expected {FORMAT})")
+    shards = manifest.get("shards")
+    if not isinstance(shards, list) or not all(isinstance(x, dict) and {"file", "policy", "episodes"} <= x.keys()
+                                                for x in shards):
+        raise ConfigError(f"dataset: {mpath}: 'shards' must be a list of {{file, policy, episodes}} entries")
     parts: dict[str, list[np.ndarray]] = {k: [] for k in FIELDS}
     policy = []
-    for shard in manifest["shards"]:
-        with np.load(root / shard["file"]) as z:
-            for k in FIELDS:
-                parts[k].append(z[k])
-        policy += [shard["policy"]] * shard["episodes"]
+    for shard in shards:
+        f = root / str(shard["file"])
+        try:
+            with np.load(f) as z:
+                for k in FIELDS:
+                    parts[k].append(z[k])
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise ConfigError(f"dataset: shard {f} is missing or damaged ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}); recollect it "
+                              f"(`cfmarl collect` resumes the missing shards)") from None
+        policy += [shard["policy"]] * int(shard["episodes"])
     arrays = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
     return Dataset(manifest, arrays, np.array(policy))
 

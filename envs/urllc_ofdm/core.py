@@ -95,14 +95,21 @@ class UrllcCore:
         self.D = c.deadline_slots
         self._file = None
         if c.channel_file:
-            try:
-                arr = np.load(c.channel_file)
-            except OSError as exc:
-                raise ConfigError(f"UrllcConfig.channel_file: cannot read {c.channel_file!r} ({exc})") from None
             want = (self.B, self.U, self.K, self.M)
+            try:
+                arr = np.load(c.channel_file)  # allow_pickle=False: a pickle is refused, never executed
+            except (OSError, ValueError, EOFError) as exc:
+                raise ConfigError(f"UrllcConfig.channel_file: cannot read {c.channel_file!r} as a .npy array "
+                                  f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+            if not isinstance(arr, np.ndarray):  # an .npz archive
+                arr.close()
+                raise ConfigError(f"UrllcConfig.channel_file: {c.channel_file!r} is an .npz archive; expected one "
+                                  f".npy complex array (T, {', '.join(map(str, want))})")
             if arr.ndim != 5 or arr.shape[1:] != want or not np.iscomplexobj(arr):
                 raise ConfigError(f"UrllcConfig.channel_file: expected a complex array (T, {', '.join(map(str, want))}),"
                                   f" got {arr.dtype} {arr.shape}")
+            if not np.all(np.isfinite(arr)):
+                raise ConfigError(f"UrllcConfig.channel_file: {c.channel_file!r} holds NaN or infinite values")
             self._file = arr
         hi = np.concatenate([np.full(self.obs_dim - 2 * self.U, 30.0), np.full(2 * self.U, 1e3)]).astype(np.float32)
         self._obs_low, self._obs_high = -hi, hi

@@ -88,3 +88,51 @@ def test_impossible_output_folders_are_one_line_errors(tmp_path, capsys, argv):
         assert main(argv + ["--out", out]) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_bad_channel_files_are_one_line(tmp_path):
+    import pickle
+
+    from cfmarl.envs import urllc_ofdm_v0 as u
+    from cfmarl.envs.validation import ConfigError
+
+    cfg = u.make_config("s2222")
+    shape = (3, cfg.num_aps, u.UrllcCore(cfg, 1).U, u.UrllcCore(cfg, 1).K, u.UrllcCore(cfg, 1).M)
+    pick = tmp_path / "pickled.npy"
+    pick.write_bytes(pickle.dumps({"h": 1}))
+    obj = tmp_path / "objects.npy"
+    np.save(obj, np.array([{"h": 1}], dtype=object), allow_pickle=True)
+    npz = tmp_path / "archive.npz"
+    np.savez(npz, h=np.zeros(shape, complex))
+    real = tmp_path / "real.npy"
+    np.save(real, np.zeros(shape))
+    nan = tmp_path / "nan.npy"
+    np.save(nan, np.full(shape, np.nan + 0j))
+    text = tmp_path / "text.npy"
+    text.write_text("not an array")
+    for f, message in ((pick, "cannot read"), (obj, "cannot read"), (npz, "is an .npz archive"),
+                       (real, "expected a complex array"), (nan, "NaN or infinite"), (text, "cannot read")):
+        with pytest.raises(ConfigError, match=f"channel_file: .*{message}"):
+            u.UrllcCore(u.make_config("s2222", channel_file=str(f)), 1)
+
+
+def test_damaged_datasets_are_one_line(tmp_path):
+    from cfmarl.datasets import collect, load_dataset
+    from cfmarl.envs.validation import ConfigError
+
+    out = collect("power", "tiny", {}, ["full-power"], 2, 0, tmp_path / "ds", quiet=True)
+    manifest = out / "manifest.json"
+    good = manifest.read_text()
+    for text, message in (("{not json", "is not valid JSON"), ("[1, 2]", "unknown format"),
+                          (good.replace('"shards"', '"shardz"'), "'shards' must be a list")):
+        manifest.write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            load_dataset(out)
+    manifest.write_text(good)
+    shard = next(out.glob("shard-*.npz"))
+    shard.write_bytes(shard.read_bytes()[:100])  # truncated
+    with pytest.raises(ConfigError, match="is missing or damaged"):
+        load_dataset(out)
+    shard.unlink()
+    with pytest.raises(ConfigError, match="is missing or damaged"):
+        load_dataset(out)
