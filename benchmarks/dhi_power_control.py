@@ -31,7 +31,7 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # one
     os.environ.setdefault(_v, "1")  # parallel evaluations would otherwise oversubscribe the cores (5x slower)
 
 import numpy as np  # noqa: E402
-import yaml  # noqa: E402
+from seed_runs import checkpoint, pm, train_seed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "power"
@@ -49,25 +49,7 @@ def run_dir(runs: Path, method: str, objective: str, seed: int) -> Path:
 
 
 def train_one(runs: Path, method: str, objective: str, seed: int, iterations: int | None) -> Path:
-    from cfmarl.train import train
-
-    src = ROOT / "tune_configs" / f"power_{method}_paper{OBJECTIVES[objective][0]}.yaml"
-    data = yaml.safe_load(src.read_text())
-    data["seed"], data["name"] = seed, f"{data['name']}-s{seed}"
-    cfg = runs / f"{data['name']}.yaml"
-    cfg.parent.mkdir(parents=True, exist_ok=True)
-    cfg.write_text(yaml.safe_dump(data, sort_keys=False))
-    return train(str(cfg), out=str(runs), iterations=iterations)
-
-
-def last_checkpoint(run: Path) -> Path:
-    """The best validated checkpoint where the run validated (training.validate_every), else the last."""
-    if (run / "checkpoints" / "best").exists():
-        return run / "checkpoints" / "best"
-    ckpts = sorted((run / "checkpoints").glob("iter_*"))
-    if not ckpts:
-        raise SystemExit(f"{run}: no checkpoint; train it first (drop --no-train)")
-    return ckpts[-1]
+    return train_seed(runs, f"power_{method}_paper{OBJECTIVES[objective][0]}", seed, iterations)
 
 
 def evaluate(objective: str, runs: Path, seeds: list[int], episodes: int, test_seed: int) -> list[dict]:
@@ -106,7 +88,7 @@ def evaluate(objective: str, runs: Path, seeds: list[int], episodes: int, test_s
             if not (rd / "evaluation.csv").exists():  # training not finished
                 print(f"  {objective:13s} {method:22s} seed {seed}: no finished run in {rd}, skipped", flush=True)
                 continue
-            module = load_module(last_checkpoint(rd))
+            module = load_module(checkpoint(rd))
             label = {"masac_lagrangian": "MASAC-Lagrangian (per-UE)"}.get(method, method.upper())
             run(ModuleController(module, name=label), label, seed)
             if method == "sac" and objective != "max_min":  # the paper refines product and sum-rate only
@@ -136,19 +118,15 @@ def aggregate(rows: list[dict]) -> list[dict]:
     return out
 
 
-def _pm(r: dict, k: str, fmt: str) -> str:
-    return fmt.format(r[k]) + (f" ± {fmt.format(r[k + '_std'])}" if r["seeds"] > 1 else "")
-
-
 def table_md(agg: list[dict]) -> str:
     lines = ["| objective | method | objective value | fraction of optimum | sum SE | min SE | QoS satisfaction | "
              "outage | mean cost | ms / decision |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in agg:
-        lines.append(f"| {r['objective']} | {r['method']} | {_pm(r, 'objective_bps_hz', '{:.3f}')} | "
-                     f"{_pm(r, 'fraction_of_optimum', '{:.3f}')} | {_pm(r, 'sum_se_bps_hz', '{:.2f}')} | "
-                     f"{_pm(r, 'min_se_bps_hz', '{:.3f}')} | {_pm(r, 'qos_satisfaction', '{:.3f}')} | "
-                     f"{_pm(r, 'outage_probability', '{:.3f}')} | {_pm(r, 'mean_cost', '{:.4f}')} | "
-                     f"{_pm(r, 'decision_latency_ms', '{:.2f}')} |")
+        lines.append(f"| {r['objective']} | {r['method']} | {pm(r, 'objective_bps_hz', '{:.3f}')} | "
+                     f"{pm(r, 'fraction_of_optimum', '{:.3f}')} | {pm(r, 'sum_se_bps_hz', '{:.2f}')} | "
+                     f"{pm(r, 'min_se_bps_hz', '{:.3f}')} | {pm(r, 'qos_satisfaction', '{:.3f}')} | "
+                     f"{pm(r, 'outage_probability', '{:.3f}')} | {pm(r, 'mean_cost', '{:.4f}')} | "
+                     f"{pm(r, 'decision_latency_ms', '{:.2f}')} |")
     return "\n".join(lines)
 
 

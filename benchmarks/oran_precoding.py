@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from seed_runs import checkpoint, pm, train_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "precoding"
@@ -58,32 +59,7 @@ def run_dir(runs: Path, method: str, seed: int) -> Path:
 
 
 def train_one(runs: Path, method: str, seed: int, iterations: int | None) -> Path:
-    from cfmarl.train import train
-
-    data = yaml.safe_load((ROOT / "tune_configs" / f"{LEARNED[method][0]}.yaml").read_text())
-    data["seed"], data["name"] = seed, f"{data['name']}-s{seed}"
-    cfg = runs / f"{data['name']}.yaml"
-    cfg.parent.mkdir(parents=True, exist_ok=True)
-    cfg.write_text(yaml.safe_dump(data, sort_keys=False))
-    return train(str(cfg), out=str(runs), iterations=iterations)
-
-
-def checkpoint(run: Path, which: str = "best") -> Path:
-    """``best``: the best validated checkpoint (training.validate_every; the run's constrained rule),
-    else the last one; ``final``: the last one."""
-    if which == "best" and (run / "checkpoints" / "best").exists():
-        return run / "checkpoints" / "best"
-    ckpts = sorted((run / "checkpoints").glob("iter_*"))
-    if not ckpts:
-        raise SystemExit(f"{run}: no checkpoint; train it first (drop --no-train)")
-    return ckpts[-1]
-
-
-def best_iteration(run: Path) -> int | None:
-    import json
-
-    f = run / "checkpoints" / "best.json"
-    return int(json.loads(f.read_text())["iteration"]) if f.exists() else None
+    return train_seed(runs, LEARNED[method][0], seed, iterations)
 
 
 def _run_overrides(run: Path) -> dict:
@@ -179,18 +155,14 @@ def aggregate(rows: list[dict]) -> list[dict]:
     return out
 
 
-def _pm(r: dict, k: str, fmt: str) -> str:
-    return fmt.format(r[k]) + (f" ± {fmt.format(r[k + '_std'])}" if r["seeds"] > 1 else "")
-
-
 def table_md(agg: list[dict]) -> str:
     lines = ["| scenario | method | seeds | sum throughput [bit/s/Hz] | of C-RZF | min rate | users >= R_min | "
              "E2 / near-RT loop [kbit] | E2 of C-RZF | ms / decision |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in agg:
-        lines.append(f"| {r['scenario']} | {r['method']} | {r['seeds'] or '-'} | {_pm(r, 'sum_rate_bps_hz', '{:.1f}')} | "
-                     f"{_pm(r, 'of_c_rzf', '{:.3f}')} | {_pm(r, 'min_rate_bps_hz', '{:.2f}')} | "
-                     f"{_pm(r, 'min_rate_satisfaction', '{:.3f}')} | {r['e2_overhead_kbit']:.1f} | "
-                     f"{r['e2_of_c_rzf']:.4f} | {_pm(r, 'decision_latency_ms', '{:.2f}')} |")
+        lines.append(f"| {r['scenario']} | {r['method']} | {r['seeds'] or '-'} | {pm(r, 'sum_rate_bps_hz', '{:.1f}')} | "
+                     f"{pm(r, 'of_c_rzf', '{:.3f}')} | {pm(r, 'min_rate_bps_hz', '{:.2f}')} | "
+                     f"{pm(r, 'min_rate_satisfaction', '{:.3f}')} | {r['e2_overhead_kbit']:.1f} | "
+                     f"{r['e2_of_c_rzf']:.4f} | {pm(r, 'decision_latency_ms', '{:.2f}')} |")
     return "\n".join(lines)
 
 
