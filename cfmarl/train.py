@@ -4,19 +4,20 @@ Run directory ``<out>/train-<name>/``:
   experiment.yaml (as given), config.json (resolved), versions.json,
   pretrain.json (behaviour-cloning accuracy, if enabled), metrics.csv (one row
   per iteration), tb/ (TensorBoard), checkpoints/iter_NNNNNN/ (atomic: written
-  to a temporary folder, then renamed), learning_curves.png, and after the last
+  to a temporary folder, then renamed; with the runtime state of every env runner
+  and a manifest of checksums, see cfmarl/checkpoints.py), learning_curves.png, and after the last
   iteration evaluation.csv / evaluation_episodes.csv / evaluation.png (the
   trained policy against the baselines on fixed evaluation seeds).
 
-Re-running the same command after an interruption resumes from the last
-checkpoint (metrics rows after it are dropped and recomputed); ``--fresh``
-starts over.
+Re-running the same command after an interruption (SIGINT or SIGKILL) resumes
+exactly from the newest intact checkpoint: metrics rows after it are dropped and
+recomputed, and equal those of an uninterrupted run with the same seed. Damaged
+checkpoints are skipped with a message; ``--fresh`` starts over.
 """
 
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import sys
 import time
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from cfmarl import rundir
+from cfmarl import checkpoints, rundir
 from cfmarl.experiment import ExperimentConfig, load_experiment, to_dict
 
 MODULE = "shared"
@@ -53,15 +54,9 @@ def metrics_row(it: int, result: dict, elapsed: float) -> dict[str, float]:
     return {k: float(v) if not isinstance(v, (int, str)) else v for k, v in row.items()}
 
 
-def _latest_checkpoint(ckpt_root: Path) -> tuple[int, Path] | None:
-    found = sorted((int(p.name.split("_")[1]), p) for p in ckpt_root.glob("iter_*") if p.is_dir())
-    return found[-1] if found else None
-
-
 def _save_checkpoint(algo, ckpt_root: Path, it: int, keep: int) -> Path:
-    final = ckpt_root / f"iter_{it:06d}"
-    _save_named_checkpoint(algo, final)
-    for _, old in sorted((int(p.name.split("_")[1]), p) for p in ckpt_root.glob("iter_*"))[:-keep]:
+    final = checkpoints.save(algo, ckpt_root / f"iter_{it:06d}", iteration=it)
+    for _, old in checkpoints.numbered(ckpt_root)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
@@ -132,32 +127,66 @@ def _better(val: dict, best: dict | None, limit: float) -> bool:
     return val["val/mean_cost"] < best["val/mean_cost"]
 
 
-def _save_named_checkpoint(algo, path: Path) -> None:
-    """Write a checkpoint to a temporary sibling folder, then rename it into place."""
-    tmp = path.with_name(f".tmp-{path.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    algo.save_to_path(str(tmp.resolve()))
-    shutil.rmtree(path, ignore_errors=True)
-    os.replace(tmp, path)
-
-
-def _read_best(ckpt_root: Path) -> dict | None:
+def _read_best(ckpt_root: Path, say) -> dict | None:
+    """The best-validated record, if it and its checkpoint are intact (else it is re-chosen from the
+    validations still to come, and the user is told)."""
     import json
 
     p = ckpt_root / "best.json"
-    return json.loads(p.read_text()) if p.exists() else None
+    if not p.exists():
+        return None
+    try:
+        best = json.loads(p.read_text())
+        float(best["val/mean_cost"]), int(best["iteration"])
+    except Exception:  # noqa: BLE001 - any unreadable record
+        say(f"Ignoring {p}: unreadable; the best checkpoint is chosen again from the coming validations")
+        return None
+    why = checkpoints.damage(ckpt_root / "best")
+    if why is not None:
+        say(f"Ignoring the best checkpoint {ckpt_root / 'best'}: {why}; chosen again from the coming validations")
+        return None
+    return best
 
 
-def _read_rows(path: Path, upto: int) -> list[dict]:
+def _read_rows(path: Path, upto: int, say) -> list[dict]:
+    """metrics.csv rows up to iteration ``upto``; unreadable (e.g. truncated) rows are dropped with a
+    message (rows after ``upto`` are recomputed anyway)."""
     if not path.exists():
         return []
-    with open(path) as f:
-        rows = [dict(r) for r in csv.DictReader(f)]
-    out = []
-    for r in rows:
-        if int(r["iteration"]) <= upto:
-            out.append({k: (int(v) if k == "iteration" else float(v)) for k, v in r.items() if v != ""})
+    try:
+        with open(path, newline="") as f:
+            raw = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        say(f"{path}: unreadable ({exc}); earlier rows are lost, iterations from {upto + 1} on are written again")
+        return []
+    if raw and "iteration" not in raw[0]:
+        say(f"{path}: no header row, its rows are dropped")
+        raw = []
+    header, out, bad = (raw[0] if raw else []), [], []
+    for n, cells in enumerate(raw[1:], start=2):
+        try:
+            if len(cells) != len(header):
+                raise ValueError
+            r = {k: (int(v) if k == "iteration" else float(v)) for k, v in zip(header, cells) if v != ""}
+            if r["iteration"] <= upto:
+                out.append(r)
+        except (ValueError, KeyError):
+            bad.append(n)
+    if bad:
+        say(f"{path}: dropped unreadable line(s) {', '.join(map(str, bad))} (truncated?)")
+    missing = sorted(set(range(1, upto + 1)) - {r["iteration"] for r in out})
+    if missing:
+        say(f"{path}: no rows for iteration(s) {_ranges(missing)} before the checkpoint; they stay missing")
     return out
+
+
+def _ranges(xs: list[int]) -> str:
+    out, start = [], xs[0]
+    for a, b in zip(xs, xs[1:] + [None]):
+        if b != a + 1:
+            out.append(f"{start}" if start == a else f"{start}-{a}")
+            start = b
+    return ", ".join(out)
 
 
 def init_from_checkpoint(exp: ExperimentConfig, algo, say) -> None:
@@ -238,7 +267,8 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
         shutil.rmtree(run)
     ckpt_root.mkdir(parents=True, exist_ok=True)
     say = (lambda m: print(m, flush=True))
-    latest = _latest_checkpoint(ckpt_root)
+    checkpoints.remove_leftovers(ckpt_root)
+    latest = checkpoints.newest_intact(ckpt_root, say)
     rundir.atomic_write_text(run / "experiment.yaml", Path(path).read_text())
     rundir.write_json(run / "config.json", {"experiment": to_dict(exp), "iterations": total, "argv": sys.argv[1:]})
     rundir.write_json(run / "versions.json", rundir.versions())
@@ -257,10 +287,12 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
         start = 0
         if latest is not None:
             start, ckpt = latest
-            algo.restore_from_path(str(ckpt.resolve()))
+            exact = checkpoints.restore(algo, ckpt)
             force_sync_weights(algo)
-            reseed_envs(algo, exp.seed, start)
-            say(f"Resuming {run} from {ckpt.name} (iteration {start} of {total})")
+            if not exact:  # a checkpoint without runtime state: fresh env streams, not a replay of the first ones
+                reseed_envs(algo, exp.seed, start)
+            say(f"Resuming {run} from {ckpt.name} (iteration {start} of {total})"
+                + ("" if exact else "; it has no runtime state, so envs are reseeded (not an exact resume)"))
         else:
             say(f"Training {exp.name}: {exp.env.name}/{exp.scenario()}, {exp.algorithm.name} on a {exp.model.mode}"
                 f"{'/' + exp.model.encoder if exp.model.mode == 'graph' else ''} model, {total} iterations of "
@@ -269,8 +301,8 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
                 init_from_checkpoint(exp, algo, say)
             if exp.pretrain.enabled:
                 pretrain(exp, algo, run, say)
-        rows = _read_rows(run / "metrics.csv", start)
-        best = _read_best(ckpt_root)
+        rows = _read_rows(run / "metrics.csv", start, say)
+        best = _read_best(ckpt_root, say)
         from tensorboardX import SummaryWriter
 
         writer = SummaryWriter(str(run / "tb"), purge_step=start + 1)
@@ -295,7 +327,7 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
                     rundir.write_csv(run / "metrics.csv", rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
                     if _better(val, best, exp.algorithm.cost_limit):
                         best = dict(val, iteration=it)
-                        _save_named_checkpoint(algo, ckpt_root / "best")
+                        checkpoints.save(algo, ckpt_root / "best", runtime=False, iteration=it)
                         rundir.write_json(ckpt_root / "best.json", best)
                 if it % exp.training.checkpoint_every == 0 or it == total:
                     _save_checkpoint(algo, ckpt_root, it, exp.training.keep_checkpoints)
@@ -307,13 +339,13 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
         if rows:
             plots.plot_learning_curves(rows, exp, run / "learning_curves.png")
         if interrupted:
-            last = _latest_checkpoint(ckpt_root)
-            say(f"\nInterrupted. Last checkpoint: {last[1] if last else 'none'}. "
+            last = checkpoints.numbered(ckpt_root)[-1:]
+            say(f"\nInterrupted. Last checkpoint: {last[0][1] if last else 'none'}. "
                 f"Re-run the same command to resume.")
             raise KeyboardInterrupt
         say(f"Training done in {time.perf_counter() - t_run:.0f} s. Evaluating against the baselines ...")
         module = _module(algo)
-        if best is not None and (ckpt_root / "best").exists():
+        if best is not None and checkpoints.damage(ckpt_root / "best") is None:
             from cfmarl.policies.module_controller import load_module
 
             module = load_module(ckpt_root / "best")

@@ -194,27 +194,42 @@ class ExperimentTrainable(tune.Trainable):
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         from cfmarl.train import MODULE, _module
 
+        from cfmarl import checkpoints, rundir
+
         self.algo.save_to_path(str(Path(checkpoint_dir, "algorithm").resolve()))
+        rundir.atomic_write_bytes(Path(checkpoint_dir, checkpoints.RUNTIME), checkpoints.capture_runtime(self.algo))
         meta = {"iteration": self.iteration, "multipliers": self._learner().multipliers(MODULE),
                 "weights_digest": weights_digest(_module(self.algo)), "history": self._history,
                 "last_validation": self._last_val, "values": sampled_values(self.config),
-                "seed": self.exp.seed}
+                "seed": self.exp.seed, "trial_id": str(self.trial_id or "")}
         Path(checkpoint_dir, "cfmarl_trial.json").write_text(json.dumps(meta, default=float))
+        checkpoints.write_manifest(Path(checkpoint_dir), iteration=self.iteration)
 
     def load_checkpoint(self, checkpoint: str | dict | None) -> None:
         from cfmarl.train import MODULE, _module, force_sync_weights, reseed_envs
 
+        from cfmarl import checkpoints
+
         path = Path(checkpoint if isinstance(checkpoint, str) else checkpoint["path"])  # type: ignore[index]
+        if (path / checkpoints.MANIFEST).exists() and (why := checkpoints.damage(path)) is not None:
+            raise checkpoints.CheckpointError(f"trial checkpoint {path}: damaged ({why})")
         self.algo.restore_from_path(str((path / "algorithm").resolve()))
         self._apply_hyperparameters()
         force_sync_weights(self.algo)
         meta = json.loads((path / "cfmarl_trial.json").read_text())
-        reseed_envs(self.algo, self.exp.seed, int(meta["iteration"]), stream=self._trial_index() + 1)
+        own = bool(self.trial_id) and meta.get("trial_id") == str(self.trial_id)
+        if own and (path / checkpoints.RUNTIME).is_file():
+            # this trial resuming itself (an interrupted or paused experiment): exactly where it was
+            checkpoints.restore_runtime(self.algo, (path / checkpoints.RUNTIME).read_bytes())
+        else:
+            # a PBT exploit of another trial's checkpoint: the donor's weights, but this trial's own env streams
+            reseed_envs(self.algo, self.exp.seed, int(meta["iteration"]), stream=self._trial_index() + 1)
         self._history = [tuple(x) for x in meta.get("history", [])]
         self._last_val = meta.get("last_validation")
         self._needs_pretrain = False
         self._init_from_done = True
         self._restore_info = {"from_iteration": int(meta["iteration"]), "from_seed": int(meta.get("seed", -1)),
+                              "exact": float(own),
                           "checkpoint_multipliers": [float(x) for x in meta["multipliers"]],
                           "multipliers": [float(x) for x in self._learner().multipliers(MODULE)],
                           "checkpoint_digest": meta["weights_digest"],

@@ -99,16 +99,21 @@ def controller_for(module, name: str, stochastic: bool = False, seed: int = 0):
     return cls(module, name, stochastic=stochastic, seed=seed)
 
 
-def latest_checkpoint_of(path: str | Path) -> Path:
-    """A checkpoint folder as given, or the latest ``checkpoints/iter_*`` of a run directory."""
+def latest_checkpoint_of(path: str | Path, say=print) -> Path:
+    """A checkpoint folder as given (checked against its manifest, if it has one), or the newest
+    intact ``checkpoints/iter_*`` of a run directory (damaged newer ones are skipped with a message)."""
+    from cfmarl import checkpoints
+
     p = Path(path)
     if (p / "checkpoints").is_dir():
-        found = sorted(c for c in (p / "checkpoints").glob("iter_*") if c.is_dir())
-        if not found:
+        found = checkpoints.newest_intact(p / "checkpoints", say)
+        if found is None:
             raise ValueError(f"{str(path)!r}: run directory has no checkpoint yet")
-        return found[-1]
+        return found[1]
     if not p.exists():
         raise ValueError(f"{str(path)!r}: no such checkpoint or run directory")
+    if (p / checkpoints.MANIFEST).exists() and (why := checkpoints.damage(p)) is not None:
+        raise checkpoints.CheckpointError(f"{str(path)!r}: damaged checkpoint ({why})")
     return p
 
 
@@ -130,7 +135,12 @@ def load_module(checkpoint: str | Path, module_id: str = "shared"):
     if not (path / "module_state").exists() and not any(path.glob("module_state*")):
         raise ValueError(f"policy checkpoint {str(checkpoint)!r}: no RLModule '{module_id}' found "
                          f"(expected {path}/module_state...)")
-    return RLModule.from_checkpoint(path)
+    try:
+        return RLModule.from_checkpoint(path)
+    except Exception as exc:  # noqa: BLE001 - truncated / zero-byte / foreign files: one line, not a traceback
+        raise ValueError(f"policy checkpoint {str(checkpoint)!r}: cannot load its RLModule '{module_id}' "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else 'no detail'})"
+                         ) from None
 
 
 def rebuild_for_env(module, env_config: dict):
