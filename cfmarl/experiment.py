@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 
-from cfmarl.envs.validation import ConfigError
+from cfmarl.envs.validation import ALLOW_LARGE_ENV, ConfigError
+from cfmarl.memguard import check_run_memory
 from cfmarl.registry import DEFAULT_ENV
 from cfmarl.search_space import parse_space, set_path, split_search_space
 from cfmarl.yamlfile import read_yaml  # noqa: F401  (re-exported: tests and tools read raw experiment files)
@@ -127,6 +129,7 @@ class ResourcesSection:
     num_env_runners: int = 0  # 0 = sample in the driver
     num_envs_per_env_runner: int = 4
     torch_threads: int = 1  # driver/learner torch threads (1 is fastest on small CPUs)
+    allow_large: bool = False  # build sizes the memory guard refuses (sets CFMARL_ALLOW_LARGE=1 for this run)
 
 
 @dataclass(frozen=True)
@@ -300,6 +303,8 @@ def _validate(exp: ExperimentConfig) -> None:
         raise ConfigError(f"algorithm.pid_ema_alpha: must be in [0, 1), got {exp.algorithm.pid_ema_alpha!r}")
     from cfmarl.registry import get_env  # validate env name, scenario and overrides now, not at run time
 
+    if exp.resources.allow_large:  # the user means it: this process and the Ray workers it starts
+        os.environ[ALLOW_LARGE_ENV] = "1"
     try:
         entry = get_env(exp.env.name)
         env_cfg = entry.make_config(exp.env.scenario or entry.default_scenario or entry.scenario_names()[0],
@@ -308,6 +313,7 @@ def _validate(exp: ExperimentConfig) -> None:
             entry.make_baseline(spec)
     except (ConfigError, ValueError) as exc:
         raise ConfigError(f"env: {exc}") from None
+    check_run_memory(exp, entry, env_cfg)
     if exp.pretrain.enabled:
         if not exp.pretrain.teacher:
             raise ConfigError(f"pretrain.teacher: needed when pretrain.enabled; a baseline spec of env "

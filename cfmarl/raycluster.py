@@ -71,5 +71,9 @@ def connect(address: str, timeout_s: float = 10.0, **init_kwargs) -> None:
     """``ray.init(address=address)`` after :func:`check_reachable`."""
     import ray
 
+    from cfmarl.envs.validation import ALLOW_LARGE_ENV, allow_large
+
     check_reachable(address, timeout_s)
+    if allow_large():  # the user's override of the memory guard reaches the cluster's workers too
+        init_kwargs.setdefault("runtime_env", {}).setdefault("env_vars", {})[ALLOW_LARGE_ENV] = "1"
     ray.init(address=address, **init_kwargs)

@@ -150,9 +150,16 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
     if not sizes or not sc.train_size:
         raise ConfigError(f"scale.sizes / scale.train_size: cfmarl scale needs both (sizes along "
                           f"{decl.scale.label}, e.g. {'x'.join(['8'] * len(decl.scale.fields))})")
-    size_exps = {s: experiment_at(exp, s) for s in sizes}  # validates every size before anything trains
     if sc.train_size not in sizes:
         raise ConfigError(f"scale.train_size: {sc.train_size!r} must be one of scale.sizes ({', '.join(sizes)})")
+    # every experiment the study runs, built (validated, memory-checked) before anything trains
+    size_exps = {s: experiment_at(exp, s) for s in sizes}
+    links = {s: agents_at(e) for s, e in size_exps.items()}
+    tp_exps = {s: experiment_at(exp, s, **{"pretrain.enabled": False, "resources.num_env_runners": 0,
+                                           **_batch_for(exp, links[s], sc)}) for s in sizes}
+    runner_exps = {r: experiment_at(exp, sc.train_size, **{"pretrain.enabled": False, "resources.num_env_runners": r,
+                                                          **_batch_for(exp, links[sc.train_size], sc, runners=r)})
+                   for r in sc.runners}
     run = Path(out) / f"scale-{exp.name}"
     run.mkdir(parents=True, exist_ok=True)
     rundir.write_json(run / "versions.json", rundir.versions())
@@ -186,7 +193,6 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
             started = True
         for size in sizes:
             e = size_exps[size]
-            links = agents_at(e)
             cfg = e.make_env_config()
             policy = ModuleController(rebuild_for_env(trained, e.env_config()), f"{exp.name}@{sc.train_size}",
                                       stochastic=exp.evaluation.stochastic, seed=e.evaluation.seed)
@@ -196,35 +202,33 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
                 t0 = time.perf_counter()
                 s = evaluate.run_policy(lambda n: entry.make_core(cfg, n), c, seeds).summary()
                 lat = decision_latency_ms(c, e, sc.latency_repeats)
-                rows.append({"kind": "kpi", "size": size, "agents": links, "granularity": "graph", "runners": 0,
+                rows.append({"kind": "kpi", "size": size, "agents": links[size], "granularity": "graph", "runners": 0,
                              "policy": s["policy"], "trained_at": sc.train_size if c is policy else "",
                              **{k: s[k] for k in (*(d.name for d in decl.kpis), "mean_cost", "team_return")
                                 if k in s},
                              "latency_ms": lat})
                 say(f"[scale] {size}: {s['policy']:<28} {headline} {s.get(headline, float('nan')):9.4g} cost "
                     f"{s.get('mean_cost', float('nan')):.4f} latency {lat:.2f} ms ({time.perf_counter() - t0:.0f} s)")
-            tp_exp = experiment_at(exp, size, **{"pretrain.enabled": False, "resources.num_env_runners": 0,
-                                                 **_batch_for(exp, links, sc)})
+            tp_exp = tp_exps[size]
             g = graph_throughput(tp_exp, sc.throughput_iterations)
-            rows.append({"kind": "throughput", "size": size, "agents": links, "granularity": "graph", "runners": 0,
+            rows.append({"kind": "throughput", "size": size, "agents": links[size], "granularity": "graph",
+                         "runners": 0,
                          "nodes": g["nodes"], "policy": "training", **{k: g[k] for k in (
                              "sample_node_steps_per_s", "train_node_steps_per_s", "iteration_node_steps_per_s",
                              "rss_mib", "peak_rss_mib")}})
             say(f"[scale] {size}: graph mode sampling {g['sample_node_steps_per_s']:,.0f} node-steps/s, "
                 f"training {g['train_node_steps_per_s']:,.0f} node-steps/s")
-            if sc.per_agent and links <= sc.per_agent_max_links:
+            if sc.per_agent and links[size] <= sc.per_agent_max_links:
                 p = per_agent_throughput({"env": tp_exp.env.name, "scenario": tp_exp.env.scenario,
                                           "overrides": dict(tp_exp.env.overrides)}, seed=tp_exp.seed)
-                rows.append({"kind": "throughput", "size": size, "agents": links, "granularity": "per_agent",
+                rows.append({"kind": "throughput", "size": size, "agents": links[size], "granularity": "per_agent",
                              "runners": 0, "policy": "sampling", **{k: p[k] for k in (
                                  "sample_node_steps_per_s", "rss_mib", "peak_rss_mib")}})
                 say(f"[scale] {size}: per-agent mode sampling {p['sample_node_steps_per_s']:,.0f} agent-steps/s")
             rundir.write_csv(run / "scale.csv", rows, fields=_fields(rows))
-        links0 = agents_at(size_exps[sc.train_size])
+        links0 = links[sc.train_size]
         for r in sc.runners:
-            tp_exp = experiment_at(exp, sc.train_size, **{"pretrain.enabled": False, "resources.num_env_runners": r,
-                                                          **_batch_for(exp, links0, sc, runners=r)})
-            g = graph_throughput(tp_exp, sc.throughput_iterations)
+            g = graph_throughput(runner_exps[r], sc.throughput_iterations)
             rows.append({"kind": "runners", "size": sc.train_size, "agents": links0, "granularity": "graph",
                          "runners": r, "nodes": g["nodes"], "policy": "training", **{k: g[k] for k in (
                              "sample_node_steps_per_s", "train_node_steps_per_s", "iteration_node_steps_per_s",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -182,3 +183,57 @@ def coerce_box_actions(actions: Any, batch: int, n: int, low: float, high: float
         raise ActionError(f"actions: agent {where}{comp} has {float(a[b, i])!r}; allowed: finite values in "
                           f"[{low:g}, {high:g}]")
     return np.clip(a, low, high)
+
+
+# -- memory guard -------------------------------------------------------------------------------
+ALLOW_LARGE_ENV = "CFMARL_ALLOW_LARGE"  # set to 1 to build configs the memory guard would refuse
+_GUARD_FLOOR = 256 << 20  # estimates below this never consult the machine
+_GUARD_SHARE = 0.8  # of the memory available now
+
+
+def allow_large() -> bool:
+    return os.environ.get(ALLOW_LARGE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def available_memory_bytes() -> int:
+    """Memory available to a new process now (``MemAvailable``; physical memory where unknown)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62  # unknown: never refuse
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if abs(n) < 1000 or unit == "PB":
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} PB"  # pragma: no cover
+
+
+def check_memory(where: str, terms: Sequence[tuple[str, Sequence[str], float]], copies: int = 1) -> float:
+    """Refuse sizes whose estimated memory exceeds what this machine can spare, before anything is
+    allocated. ``terms``: (what, the config fields it grows with, bytes of one env copy); ``copies``:
+    env copies that will exist at once. The message names the largest terms and their fields and how
+    to override (``CFMARL_ALLOW_LARGE=1``). Returns the estimate in bytes."""
+    sized = sorted(((what, tuple(fields), float(b) * copies) for what, fields, b in terms), key=lambda t: -t[2])
+    total = sum(b for _, _, b in sized)
+    if total < _GUARD_FLOOR or allow_large():
+        return total
+    avail = available_memory_bytes()
+    if total <= _GUARD_SHARE * avail:
+        return total
+    parts = "; ".join(f"{what} ({' x '.join(fields)}) {human_bytes(b)}" for what, fields, b in sized[:3] if b > 0)
+    fields = list(dict.fromkeys(f for _, fs, b in sized[:3] if b >= 0.1 * total for f in fs))
+    n = f" for {copies} env copies" if copies > 1 else ""
+    raise ConfigError(f"{where}: these sizes need about {human_bytes(total)}{n} ({parts}), more than the "
+                      f"{human_bytes(_GUARD_SHARE * avail)} this machine can spare ({_GUARD_SHARE:.0%} of "
+                      f"{human_bytes(avail)} available); reduce {', '.join(fields)}, or set {ALLOW_LARGE_ENV}=1 "
+                      "(experiment files: resources.allow_large: true) if you mean it")

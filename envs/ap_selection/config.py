@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cfmarl.envs.physics.energy import NGO2018_P_DL_W, NGO2018_PA_EFFICIENCY, ngo2018_fixed_power_w
-from cfmarl.envs.validation import (ConfigError, check_bool, check_choice, check_float, check_int,
+from cfmarl.envs.validation import (ConfigError, check_bool, check_choice, check_float, check_int, check_memory,
                                     replace_config)
 
 PATHLOSS_MODELS = ("umi_38901_los", "umi_36814_los", "free_space", "ngo2017")
@@ -92,6 +92,16 @@ class ApSelectionConfig:
         check_float(c, "vehicular_fraction", self.vehicular_fraction, 0.0, 1.0)
         check_int(c, "history_len", self.history_len, 1, 256)
         check_bool(c, "observe_previous_action", self.observe_previous_action)
+        check_memory(type(self).__name__, self.memory_terms())
+
+    def memory_terms(self) -> list[tuple[str, tuple[str, ...], float]]:
+        """Bytes of one env copy by what grows (measured with tracemalloc: reset + steps + agent graph;
+        the estimate is an upper bound within ~2x at 16x6 .. 128x32, tests/envs/test_memory_guard.py)."""
+        n = self.num_aps * self.num_ues
+        return [("channels of a window", ("window_slots", "num_aps", "num_ues"), 96.0 * self.window_slots * n),
+                ("SNR history", ("history_len", "num_aps", "num_ues"), 16.0 * self.history_len * n),
+                ("per-link state", ("num_aps", "num_ues"), 400.0 * n),
+                ("agent graph", ("num_aps", "num_ues"), 64.0 * n * (self.num_aps + self.num_ues - 2))]
 
     def describe(self) -> dict[str, str]:
         """One row of ``cfmarl envs``."""

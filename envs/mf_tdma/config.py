@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cfmarl.envs.validation import ConfigError, check_choice, check_float, check_int, replace_config
+from cfmarl.envs.validation import ConfigError, check_choice, check_float, check_int, check_memory, replace_config
 
 #: RF settings: (carrier [Hz], transmit power [dBm]). "limited" raises the carrier and lowers the power
 #: (the paper's limited-RF scenario); the receiver is the same (noise figure, bandwidth = RB rate).
@@ -73,6 +73,15 @@ class MfTdmaConfig:
         check_float(c, "noise_figure_db", self.noise_figure_db, 0.0, 30.0)
         check_float(c, "antenna_gain_dbi", self.antenna_gain_dbi, -20.0, 40.0)
         check_int(c, "episode_frames", self.episode_frames, 1, 10_000_000)
+        check_memory(type(self).__name__, self.memory_terms())
+
+    def memory_terms(self) -> list[tuple[str, tuple[str, ...], float]]:
+        """Bytes of one env copy by what grows (upper bound within ~2x of tracemalloc, see
+        tests/envs/test_memory_guard.py)."""
+        N = self.num_nodes
+        return [("packet queues", ("num_nodes", "queue_capacity"), 64.0 * N * self.queue_capacity),
+                ("routes and links", ("num_nodes",), 80.0 * N * N),
+                ("resource-block owners", ("num_nodes", "slots", "channels"), 16.0 * N * self.slots * self.channels)]
 
     @property
     def num_rbs(self) -> int:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from cfmarl.envs.physics.pathloss import NGO2017_SHADOWING_STD_DB
 from cfmarl.envs.physics.shadowing import NGO2017_DECORR_M
-from cfmarl.envs.validation import ConfigError, check_bool, check_choice, check_float, check_int, replace_config
+from cfmarl.envs.validation import (ConfigError, check_bool, check_choice, check_float, check_int, check_memory,
+                                    replace_config)
 
 OBJECTIVES = ("max_min", "max_product", "max_sum_rate")
 AGENT_MODES = ("per_user", "central")
@@ -98,6 +99,14 @@ class PowerControlConfig:
         check_choice(c, "agents", self.agents, AGENT_MODES)
         check_bool(c, "lbfgs_refine", self.lbfgs_refine)
         check_int(c, "lbfgs_max_iter", self.lbfgs_max_iter, 1, 10_000)
+        check_memory(type(self).__name__, self.memory_terms())
+
+    def memory_terms(self) -> list[tuple[str, tuple[str, ...], float]]:
+        """Bytes of one env copy by what grows (upper bound within ~2x of tracemalloc, see
+        tests/envs/test_memory_guard.py)."""
+        L, K = self.num_aps, self.num_ues
+        return [("AP-UE arrays", ("num_aps", "num_ues"), 64.0 * L * K), ("AP pairs", ("num_aps",), 32.0 * L * L),
+                ("UE pairs and agent graph", ("num_ues",), 160.0 * K * K)]
 
     @property
     def sinr_threshold(self) -> float:

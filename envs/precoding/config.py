@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 
 from cfmarl.envs.physics.pathloss import UMI_36814_SF_STD_NLOS_DB
-from cfmarl.envs.validation import ConfigError, check_choice, check_float, check_int, replace_config
+from cfmarl.envs.validation import ConfigError, check_choice, check_float, check_int, check_memory, replace_config
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,15 @@ class PrecodingConfig:
         check_choice(c, "action_mode", self.action_mode, ("absolute", "residual"))
         check_float(c, "residual_scale", self.residual_scale, 0.0, 2.0, lo_open=True)
         check_choice(c, "precoder_update", self.precoder_update, ("bcd", "decoupled"))
+        check_memory(type(self).__name__, self.memory_terms())
+
+    def memory_terms(self) -> list[tuple[str, tuple[str, ...], float]]:
+        """Bytes of one env copy by what grows (upper bound within ~2x of tracemalloc, see
+        tests/envs/test_memory_guard.py): channels and their estimates, precoders and the WMMSE
+        temporaries are a dozen copies of the channel array."""
+        ch = 16.0 * self.num_ues * self.ue_antennas * self.num_orus * self.oru_antennas
+        return [("channels, precoders, WMMSE", ("num_ues", "ue_antennas", "num_orus", "oru_antennas"), 12.0 * ch),
+                ("user pairs", ("num_ues", "ue_antennas"), 64.0 * (self.num_ues * self.ue_antennas) ** 2)]
 
     @property
     def streams(self) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cfmarl.envs.validation import ConfigError, check_choice, check_float, check_int, replace_config
+from cfmarl.envs.validation import ConfigError, check_choice, check_float, check_int, check_memory, replace_config
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,15 @@ class UrllcConfig:
             raise ConfigError(f"{c}.channel_file: must be a path string, got {self.channel_file!r}")
         check_choice(c, "agents", self.agents, ("central", "per_ap"))
         check_float(c, "delay_cost_limit", self.delay_cost_limit, 0.0, 1.0)
+        check_memory(type(self).__name__, self.memory_terms())
+
+    def memory_terms(self) -> list[tuple[str, tuple[str, ...], float]]:
+        """Bytes of one env copy by what grows (upper bound within ~2x of tracemalloc, see
+        tests/envs/test_memory_guard.py)."""
+        return [("packet queues", ("num_ues", "buffer_bits / packet_bits_min"),
+                 64.0 * self.num_ues * self.max_packets),
+                ("channels", ("num_aps", "antennas", "num_ues", "subbands", "subcarriers"),
+                 16.0 * self.num_aps * self.antennas * self.num_ues * self.subbands * self.subcarriers)]
 
     @property
     def bandwidth_hz(self) -> float:
