@@ -6,8 +6,9 @@
 # * Installs cfmarl with the pinned constraints (same versions on every node) unless
 #   CFMARL_SKIP_INSTALL=1 (e.g. an image that already has them).
 # * Token authentication stays ON (Ray >= 2.52: RAY_AUTH_MODE=token). The head creates the
-#   shared token if the token file does not exist yet; copy that file to every worker
-#   (or set RAY_AUTH_TOKEN there) - never disable authentication to make a worker join.
+#   shared token (mode 600) if the token file does not exist yet, and tightens an existing one
+#   to 600; copy that file to every worker (or set RAY_AUTH_TOKEN there) - never disable
+#   authentication to make a worker join.
 # * The dashboard binds to 127.0.0.1 by default: reach it through an SSH tunnel
 #   (ssh -L 8265:127.0.0.1:8265 head). Keep the GCS port (6379) and the worker port range
 #   reachable only from the cluster's private network.
@@ -19,11 +20,8 @@ set -euo pipefail
 
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
 
-if [[ -z "${RAY_AUTH_TOKEN:-}" && ! -s "$RAY_AUTH_TOKEN_PATH" ]]; then
-  mkdir -p "$(dirname "$RAY_AUTH_TOKEN_PATH")"
-  umask 077
-  "$PY" -c "import secrets; print(secrets.token_hex(32))" > "$RAY_AUTH_TOKEN_PATH"
-  echo "Created the cluster token $RAY_AUTH_TOKEN_PATH: copy it to every worker (mode 600)."
+if [[ -z "${RAY_AUTH_TOKEN:-}" ]]; then
+  private_token create  # made if missing; an existing one is tightened to mode 600 either way
 fi
 
 args=(--head --port "${RAY_PORT:-6379}" --dashboard-host "${RAY_DASHBOARD_HOST:-127.0.0.1}"
