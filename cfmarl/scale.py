@@ -182,7 +182,9 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
     try:
         train_run = train(str(train_yaml), out=str(run), quiet=quiet)
         best = train_run / "checkpoints" / "best"
-        trained = load_module(best if best.exists() else latest_checkpoint_of(train_run))
+        from cfmarl.checkpoints import damage
+
+        trained = load_module(best if damage(best) is None else latest_checkpoint_of(train_run))
 
         rows: list[dict[str, Any]] = []
         entry = exp.env_entry()
