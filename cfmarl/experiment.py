@@ -93,6 +93,8 @@ class AlgorithmSection:
     learning_starts: int = 1000  # env steps in the buffer before the first update
     replay_capacity: int = 100000  # env steps kept (each holds every node's transition)
     replay_in_checkpoint: bool = True  # save the buffer with every checkpoint (exact resume; ~1-10 kB per step)
+    action_l2: float = 0.0  # off-policy: TD3+BC-style weight on the actor's squared action, scaled by mean|Q|
+    #                          (reference action 0 = the expert for residual actions); 0 = off
     # td3 / td3_lagrangian / ddpg (noise as fractions of half the action range)
     exploration_noise: float = 0.1  # std of the Gaussian noise added to the deterministic action while sampling
     policy_delay: int = 2  # td3: critic updates per actor (and target) update
@@ -263,7 +265,7 @@ _POSITIVE = {"algorithm.policy_delay", "model.critic_rounds", "algorithm.actor_l
              "tune.fitness_window", "scale.train_iterations", "scale.throughput_iterations",
              "scale.throughput_node_steps", "scale.per_agent_max_links", "scale.evaluation_episodes",
              "scale.latency_repeats"}
-_NON_NEGATIVE = {"training.validation_seed", "evaluation.seed", "algorithm.exploration_noise", "algorithm.target_noise", "algorithm.target_noise_clip",
+_NON_NEGATIVE = {"algorithm.action_l2", "training.validation_seed", "evaluation.seed", "algorithm.exploration_noise", "algorithm.target_noise", "algorithm.target_noise_clip",
                  "algorithm.updates_per_iteration", "algorithm.learning_starts", "env.engineered_weight", "algorithm.entropy_coeff", "algorithm.vf_loss_coeff",
                  "algorithm.cost_limit", "algorithm.lambda_lr", "algorithm.lambda_init", "algorithm.pid_kp",
                  "algorithm.pid_ki", "algorithm.pid_kd", "resources.num_env_runners", "training.validate_every",
@@ -353,6 +355,9 @@ def _validate_learner(exp: ExperimentConfig, entry, env_cfg) -> None:
     if not learner.off_policy and a.minibatch_size > a.train_batch_size:  # off-policy: minibatches come from replay
         raise ConfigError("algorithm.minibatch_size: must be <= algorithm.train_batch_size "
                           f"({a.minibatch_size} > {a.train_batch_size})")
+    if a.action_l2 and not learner.off_policy:
+        raise ConfigError(f"algorithm.action_l2: the actor regulariser of the off-policy learners (sac_lagrangian, "
+                          f"sac, td3_lagrangian, td3, ddpg), not of {a.name}; leave it 0")
     if learner.off_policy and a.minibatch_size > a.replay_capacity:
         raise ConfigError(f"algorithm.minibatch_size: must be <= algorithm.replay_capacity "
                           f"({a.minibatch_size} > {a.replay_capacity})")

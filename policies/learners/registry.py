@@ -85,7 +85,7 @@ def _sac_lagrangian_kwargs(a, constrained: bool = True) -> dict:
                 lambda_lr=a.lambda_lr, lambda_init=a.lambda_init if constrained else 0.0, pid_kp=a.pid_kp,
                 pid_ki=a.pid_ki, pid_kd=a.pid_kd, pid_ema_alpha=a.pid_ema_alpha,
                 updates_per_iteration=a.updates_per_iteration, replay_in_checkpoint=a.replay_in_checkpoint,
-                target_entropy_per_dim=a.target_entropy_per_dim)
+                target_entropy_per_dim=a.target_entropy_per_dim, action_l2=a.action_l2)
 
 
 def _sac_lrs(a) -> dict:

@@ -68,12 +68,31 @@ def masked_mean(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return (x * w).sum() / w.sum().clamp_min(1.0)
 
 
+def action_regulariser(q_pi: torch.Tensor, action_sq: torch.Tensor | None, weight: torch.Tensor,
+                       coef: float) -> torch.Tensor:
+    """coef * mean|Q(s, a~)| * mean ||a~||^2: the behaviour-cloning term of TD3+BC (Fujimoto & Gu,
+    NeurIPS 2021, eq. 3: lambda = alpha / mean|Q|, written here as a weight on the squared action
+    scaled by the critic's magnitude, so ``coef`` = 1 / alpha is free of the reward's scale) with
+    the reference action 0: the expert itself where the env's action is a residual on an expert
+    (precoding ``action_mode: residual``), the centre of the action box elsewhere. 0 when coef is 0."""
+    if not coef or action_sq is None:
+        return torch.zeros((), dtype=q_pi.dtype, device=q_pi.device)
+    return coef * masked_mean(q_pi.abs(), weight).detach() * masked_mean(action_sq, weight)
+
+
+def action_sq_per_sample(a_pi: torch.Tensor, node_mask: torch.Tensor, per_node: bool) -> torch.Tensor:
+    """||a||^2 per sample: (B, N) per node, (B,) summed over the real nodes for the central agent."""
+    sq = (a_pi ** 2).sum(-1) * node_mask.to(a_pi.dtype)
+    return sq if per_node else sq.sum(-1)
+
+
 def sac_lagrangian_loss(*, q1, q2, qc, q1_pi, q2_pi, qc_pi, logp_pi, q_next, qc_next, logp_next, rewards, costs,
-                        discount, log_alpha, target_entropy, multipliers, weight
+                        discount, log_alpha, target_entropy, multipliers, weight, action_sq=None, action_l2=0.0
                         ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """The four SAC-Lagrangian losses on per-sample tensors (a sample = a node-step, or a step for
     the central agent). ``qc*`` and ``costs`` carry a trailing constraint axis; ``discount`` is
-    gamma^n (1 - terminated); ``weight`` masks padding nodes. Returns (losses, stats)."""
+    gamma^n (1 - terminated); ``weight`` masks padding nodes; ``action_sq`` (||a~||^2 per sample)
+    and ``action_l2`` add :func:`action_regulariser` to the actor's loss. Returns (losses, stats)."""
     alpha = log_alpha.exp()
     a = alpha.detach()
     lam = torch.as_tensor(np.asarray(multipliers, dtype=np.float32), device=q1.device)
@@ -82,11 +101,13 @@ def sac_lagrangian_loss(*, q1, q2, qc, q1_pi, q2_pi, qc_pi, logp_pi, q_next, qc_
         yc = costs + discount[..., None] * qc_next
     qf_loss = 0.5 * masked_mean((q1 - y) ** 2 + (q2 - y) ** 2, weight)
     cf_loss = 0.5 * masked_mean(((qc - yc) ** 2).sum(-1), weight)
-    policy_loss = masked_mean(a * logp_pi - torch.minimum(q1_pi, q2_pi) + (qc_pi * lam).sum(-1), weight)
+    q_pi = torch.minimum(q1_pi, q2_pi)
+    reg = action_regulariser(q_pi, action_sq, weight, action_l2)
+    policy_loss = masked_mean(a * logp_pi - q_pi + (qc_pi * lam).sum(-1), weight) + reg
     alpha_loss = -masked_mean(log_alpha * (logp_pi.detach() + target_entropy), weight)
     stats = {"q_mean": masked_mean(q1, weight).detach(), "qc_mean": masked_mean(qc.sum(-1), weight).detach(),
              "td_error_mean": masked_mean((q1 - y).abs(), weight).detach(), "logp_mean": masked_mean(
-                 logp_pi, weight).detach(), "alpha_value": a.reshape(-1)[0]}
+                 logp_pi, weight).detach(), "alpha_value": a.reshape(-1)[0], "action_reg": reg.detach()}
     return {POLICY_LOSS_KEY: policy_loss, QF_LOSS: qf_loss, CF_LOSS: cf_loss, ALPHA_LOSS: alpha_loss}, stats
 
 
@@ -147,6 +168,7 @@ class SACLagrangianConfig(LagrangeConfigMixin, SACConfig):
         super().__init__(algo_class=algo_class or SACLagrangian)
         self._init_lagrange()
         self.updates_per_iteration = 50
+        self.action_l2 = 0.0  # TD3+BC-style weight of the actor's squared action (see action_regulariser)
         self.replay_in_checkpoint = True
         self.target_entropy_per_dim = -1.0
         self.initial_alpha = 0.1
@@ -159,13 +181,13 @@ class SACLagrangianConfig(LagrangeConfigMixin, SACConfig):
     def training(self, *, cost_limit=NotProvided, lagrangian_rule=NotProvided, lambda_lr=NotProvided,
                  lambda_init=NotProvided, pid_kp=NotProvided, pid_ki=NotProvided, pid_kd=NotProvided,
                  pid_ema_alpha=NotProvided, updates_per_iteration=NotProvided, replay_in_checkpoint=NotProvided,
-                 target_entropy_per_dim=NotProvided, **kwargs) -> "SACLagrangianConfig":
+                 target_entropy_per_dim=NotProvided, action_l2=NotProvided, **kwargs) -> "SACLagrangianConfig":
         super().training(**kwargs)
         self._set_given(dict(cost_limit=cost_limit, lagrangian_rule=lagrangian_rule, lambda_lr=lambda_lr,
                              lambda_init=lambda_init, pid_kp=pid_kp, pid_ki=pid_ki, pid_kd=pid_kd,
                              pid_ema_alpha=pid_ema_alpha, updates_per_iteration=updates_per_iteration,
                              replay_in_checkpoint=replay_in_checkpoint,
-                             target_entropy_per_dim=target_entropy_per_dim), NotProvided)
+                             target_entropy_per_dim=target_entropy_per_dim, action_l2=action_l2), NotProvided)
         return self
 
     def validate(self) -> None:
@@ -173,6 +195,8 @@ class SACLagrangianConfig(LagrangeConfigMixin, SACConfig):
         self.lagrange_config()
         if not (isinstance(self.updates_per_iteration, int) and self.updates_per_iteration >= 0):
             raise ValueError(f"updates_per_iteration: must be an integer >= 0, got {self.updates_per_iteration!r}")
+        if not (isinstance(self.action_l2, (int, float)) and np.isfinite(self.action_l2) and self.action_l2 >= 0):
+            raise ValueError(f"action_l2: must be a finite number >= 0, got {self.action_l2!r}")
         if not isinstance(self.n_step, int) or self.n_step < 1:
             raise ValueError(f"n_step: must be an integer >= 1, got {self.n_step!r}")
 
@@ -280,11 +304,21 @@ class SACLagrangianTorchLearner(LagrangeLearnerMixin, SACTorchLearner):
             qc_pi=fwd_out[gs.QC_PI], logp_pi=fwd_out[gs.LOGP_PI], q_next=fwd_out[gs.Q_NEXT],
             qc_next=fwd_out[gs.QC_NEXT], logp_next=fwd_out[gs.LOGP_NEXT], rewards=rewards, costs=costs,
             discount=discount, log_alpha=self.curr_log_alpha[module_id],
-            target_entropy=self.target_entropy[module_id], multipliers=self.multipliers(module_id), weight=weight)
+            target_entropy=self.target_entropy[module_id], multipliers=self.multipliers(module_id), weight=weight,
+            **self._action_reg(module_id, module, fwd_out))
+
+    def _action_reg(self, module_id, module, fwd_out) -> dict:
+        """``action_sq`` / ``action_l2`` for the loss, when the config asks for the regulariser."""
+        coef = float(getattr(self.config.get_config_for_module(module_id), "action_l2", 0.0) or 0.0)
+        if not coef:
+            return {}
+        return {"action_sq": action_sq_per_sample(fwd_out[gs.A_PI], self._node_mask, module.per_node_critic),
+                "action_l2": coef}
 
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
         module = self._module[module_id].unwrapped()
         rewards, costs, discount, weight = self._signals(module, config, batch, fwd_out[gs.Q1].dtype)
+        self._node_mask = batch[Columns.OBS]["node_mask"]
         losses, stats = self._losses(module_id, module, fwd_out, rewards, costs, discount, weight)
         for name, loss in losses.items():
             self._temp_losses[(module_id, name)] = loss

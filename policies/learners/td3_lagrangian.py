@@ -27,12 +27,13 @@ from ray.rllib.core.learner.utils import update_target_network
 from ray.rllib.core.rl_module.apis import TargetNetworkAPI
 
 from cfmarl.policies.learners.sac_lagrangian import (CF_LOSS, QF_LOSS, SACLagrangian, SACLagrangianConfig,
-                                                     SACLagrangianTorchLearner, masked_mean)
+                                                     SACLagrangianTorchLearner, action_regulariser, masked_mean)
 from cfmarl.policies.models import graph_sac as gs
 
 
 def td3_lagrangian_loss(*, q1, q2, qc, q1_pi, qc_pi, q_next, qc_next, rewards, costs, discount, multipliers, weight,
-                        twin_q: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+                        twin_q: bool = True, action_sq=None, action_l2=0.0
+                        ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """The three TD3 / DDPG (-Lagrangian) losses on per-sample tensors (``q_next`` is already the
     min over the target twins for TD3); see :func:`sac_lagrangian_loss` for the conventions."""
     lam = torch.as_tensor(np.asarray(multipliers, dtype=np.float32), device=q1.device)
@@ -42,9 +43,10 @@ def td3_lagrangian_loss(*, q1, q2, qc, q1_pi, qc_pi, q_next, qc_next, rewards, c
     sq = (q1 - y) ** 2 + ((q2 - y) ** 2 if twin_q else 0.0)
     qf_loss = 0.5 * masked_mean(sq, weight)
     cf_loss = 0.5 * masked_mean(((qc - yc) ** 2).sum(-1), weight)
-    policy_loss = masked_mean(-q1_pi + (qc_pi * lam).sum(-1), weight)
+    reg = action_regulariser(q1_pi, action_sq, weight, action_l2)  # TD3+BC with action_l2 = 1 / alpha
+    policy_loss = masked_mean(-q1_pi + (qc_pi * lam).sum(-1), weight) + reg
     stats = {"q_mean": masked_mean(q1, weight).detach(), "qc_mean": masked_mean(qc.sum(-1), weight).detach(),
-             "td_error_mean": masked_mean((q1 - y).abs(), weight).detach()}
+             "td_error_mean": masked_mean((q1 - y).abs(), weight).detach(), "action_reg": reg.detach()}
     return {POLICY_LOSS_KEY: policy_loss, QF_LOSS: qf_loss, CF_LOSS: cf_loss}, stats
 
 
@@ -100,7 +102,8 @@ class TD3LagrangianTorchLearner(SACLagrangianTorchLearner):
         return td3_lagrangian_loss(
             q1=fwd_out[gs.Q1], q2=fwd_out[gs.Q2], qc=fwd_out[gs.QC], q1_pi=fwd_out[gs.Q1_PI], qc_pi=fwd_out[gs.QC_PI],
             q_next=fwd_out[gs.Q_NEXT], qc_next=fwd_out[gs.QC_NEXT], rewards=rewards, costs=costs, discount=discount,
-            multipliers=self.multipliers(module_id), weight=weight, twin_q=module.twin_q)
+            multipliers=self.multipliers(module_id), weight=weight, twin_q=module.twin_q,
+            **self._action_reg(module_id, module, fwd_out))
 
     def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
         Learner.after_gradient_based_update(self, timesteps=timesteps)  # lr schedules; not DQN's every-step Polyak

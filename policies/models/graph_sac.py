@@ -48,6 +48,7 @@ CRITIC_NETS = ("q1", "q2", "qc")
 Q1, Q2, QC = "q1", "q2", "qc"  # critics at the stored action: (B, N) / (B, N, C) per node, (B,) / (B, C) team
 Q1_PI, Q2_PI, QC_PI = "q1_pi", "q2_pi", "qc_pi"  # critics at a fresh reparameterised action (frozen critics)
 LOGP_PI = "logp_pi"  # log-probability of that action: (B, N) per node, (B,) joint
+A_PI = "a_pi"  # that action itself (B, N, A): the actor's action regulariser (algorithm.action_l2) reads it
 Q_NEXT, QC_NEXT, LOGP_NEXT = "q_next", "qc_next", "logp_next"  # target critics and logp at s', a' ~ pi(s')
 
 
@@ -185,7 +186,7 @@ class _SACParts(InferenceOnlyAPI, TargetNetworkAPI, QNetAPI):
         mask = obs["node_mask"].to(obs["x"].dtype)
         dist_in = self.pi(self.embed(batch))
         a_pi, logp_pi = _rsample_and_logp(self.head.from_logits(dist_in))
-        out = {Columns.ACTION_DIST_INPUTS: dist_in, LOGP_PI: self._joint(logp_pi, mask)}
+        out = {Columns.ACTION_DIST_INPUTS: dist_in, LOGP_PI: self._joint(logp_pi, mask), A_PI: a_pi}
         out[Q1], out[Q2], out[QC] = self.q_values(obs, batch[Columns.ACTIONS])
         critics = self.critic_parameters()
         for p in critics:  # the actor's loss must not write into the critics' gradients
@@ -239,7 +240,7 @@ class _TD3Parts(_SACParts):
         obs, nobs = batch[Columns.OBS], batch[Columns.NEXT_OBS]
         dist_in = self.pi(self.embed(batch))
         a_pi = self.head.from_logits(dist_in).mean
-        out = {Columns.ACTION_DIST_INPUTS: dist_in}
+        out = {Columns.ACTION_DIST_INPUTS: dist_in, A_PI: a_pi}
         out[Q1], out[Q2], out[QC] = self.q_values(obs, batch[Columns.ACTIONS])
         critics = self.critic_parameters()
         for p in critics:

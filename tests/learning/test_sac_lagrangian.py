@@ -54,6 +54,38 @@ def test_losses_match_hand_computed_values(padded):
     assert log_alpha.grad.item() == pytest.approx(1.75, abs=1e-6)
 
 
+@pytest.mark.parametrize("padded", [False, True])
+def test_action_regulariser_by_hand(padded):
+    """TD3+BC-style term: coef * mean|min Q(s, a~)| * mean ||a~||^2, added to the actor's loss only."""
+    from cfmarl.policies.learners.sac_lagrangian import action_sq_per_sample
+    from cfmarl.policies.learners.td3_lagrangian import td3_lagrangian_loss
+
+    d, log_alpha = _loss_inputs(padded)
+    a_pi = torch.tensor([[0.5, -0.5], [1.0, 0.0]] + ([[9.0, 9.0]] if padded else []), requires_grad=True)
+    sq = action_sq_per_sample(a_pi[None], torch.ones(1, a_pi.shape[0]), per_node=True)[0]  # [0.5, 1.0, (162)]
+    base, _ = sac_lagrangian_loss(**d, log_alpha=log_alpha, target_entropy=-1.0, multipliers=[2.0])
+    reg, stats = sac_lagrangian_loss(**d, log_alpha=log_alpha, target_entropy=-1.0, multipliers=[2.0],
+                                     action_sq=sq, action_l2=0.4)
+    # min(Q1, Q2)(s, a~) = [2, 2]: mean |.| = 2; mean ||a~||^2 = (0.5 + 1) / 2 = 0.75; 0.4 * 2 * 0.75 = 0.6
+    assert stats["action_reg"].item() == pytest.approx(0.6, abs=1e-6)
+    assert reg["policy_loss"].item() == pytest.approx(-1.975 + 0.6, abs=1e-6)
+    for k in ("qf_loss", "cf_loss", "alpha_loss"):  # the critics and the temperature are untouched
+        assert reg[k].item() == pytest.approx(base[k].item())
+    reg["policy_loss"].backward()
+    # d reg / d a~ = 0.4 * 2 * 2 a~ / 2 (mean over the two real samples) = 0.8 a~; |Q| is detached
+    assert torch.allclose(a_pi.grad[:2], 0.8 * a_pi.detach()[:2])
+    if padded:
+        assert a_pi.grad[2].abs().sum() == 0
+    # TD3 / DDPG: the same term on Q1 (mean |[2, 3]| = 2.5): 0.4 * 2.5 * 0.75 = 0.75
+    t = {k: d[k] for k in ("q1", "q2", "qc", "q1_pi", "qc_pi", "q_next", "qc_next", "rewards", "costs", "discount",
+                           "weight")}
+    td3, st = td3_lagrangian_loss(**t, multipliers=[2.0], action_sq=sq.detach(), action_l2=0.4)
+    assert st["action_reg"].item() == pytest.approx(0.75, abs=1e-6)
+    # central agent: ||a||^2 summed over the real nodes per sample
+    both = action_sq_per_sample(torch.tensor([[[1.0], [2.0], [5.0]]]), torch.tensor([[1.0, 1.0, 0.0]]), per_node=False)
+    assert both.tolist() == [5.0]
+
+
 def test_actor_loss_gradient_does_not_reach_the_targets_or_the_critic_targets():
     d, log_alpha = _loss_inputs()
     d = {k: v.clone().requires_grad_(True) for k, v in d.items()}
