@@ -291,8 +291,15 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
             force_sync_weights(algo)
             if not exact:  # a checkpoint without runtime state: fresh env streams, not a replay of the first ones
                 reseed_envs(algo, exp.seed, start)
+            from cfmarl.policies.learners.registry import get_learner
+
+            if exact and get_learner(exp.algorithm.name).off_policy and not exp.algorithm.replay_in_checkpoint:
+                exact = False
+                why = "algorithm.replay_in_checkpoint is false, so the replay buffer starts empty"
+            else:
+                why = "it has no runtime state, so envs are reseeded"
             say(f"Resuming {run} from {ckpt.name} (iteration {start} of {total})"
-                + ("" if exact else "; it has no runtime state, so envs are reseeded (not an exact resume)"))
+                + ("" if exact else f"; {why} (not an exact resume)"))
         else:
             say(f"Training {exp.name}: {exp.env.name}/{exp.scenario()}, {exp.algorithm.name} on a {exp.model.mode}"
                 f"{'/' + exp.model.encoder if exp.model.mode == 'graph' else ''} model, {total} iterations of "
