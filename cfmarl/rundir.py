@@ -41,10 +41,19 @@ def new_run_dir(root: str | os.PathLike, label: str) -> Path:
             path = base.with_name(f"{base.name}-{i}")
 
 
+def _file_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would give (0o666 minus the umask): ``mkstemp`` makes its
+    files 0600, which would leave results on shared storage unreadable to the rest of the team."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -99,3 +99,22 @@ def test_evaluate_every_baseline_of_the_new_envs(tmp_path, capsys, env, scenario
     assert "(mean ± std over episodes" in out and "Files in" in out
     assert all(k.label in out for k in get_env(env).declaration.kpis)  # the env's declared table
     assert all(float(r["decision_latency_ms"]) >= 0 for r in rows)
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_atomic_writes_get_the_umask_mode(tmp_path, umask, mode):
+    """Result files are written through a temporary file (mkstemp: 0600) but end with the mode a plain
+    open() would give, so results on shared storage stay readable to the team unless the umask says no."""
+    import os
+    import stat
+
+    from cfmarl import rundir
+
+    old = os.umask(umask)
+    try:
+        rundir.write_json(tmp_path / "a.json", {"x": 1})
+        rundir.atomic_write_bytes(tmp_path / "b.bin", b"\0")
+    finally:
+        os.umask(old)
+    for name in ("a.json", "b.bin"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode
