@@ -6,7 +6,7 @@ user's own immediate rate (the paper's per-user reward) and of the sum rate over
 the 12 action components of a_k (the other users at the expert, the same channel draws for + and -).
 Reports cosine similarities and the share of user-states where they agree in direction.
 
-    python benchmarks/oran_critic_gradient.py --run runs/oran/train-precoding_masac_medium-s0 --checkpoint iter_000040
+    python benchmarks/oran_critic_gradient.py --run runs/oran/train-precoding_masac_medium-s0 --checkpoint final
 
 Writes benchmarks/results/precoding/oran_critic_gradient.csv (one row per user-state) and prints the summary.
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from seed_runs import checkpoint, run_env_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "precoding" / "oran_critic_gradient.csv"
@@ -29,14 +30,14 @@ def _cos(u: np.ndarray, v: np.ndarray) -> float:
     return float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v) + 1e-12))
 
 
-def measure(run: Path, checkpoint: str, episodes: int, first: int, last: int, eps: float, seed: int) -> list[dict]:
+def measure(run: Path, which: str, episodes: int, first: int, last: int, eps: float, seed: int) -> list[dict]:
     from cfmarl.policies.adapters.graph_env import graph_observation
     from cfmarl.policies.module_controller import load_module
     from cfmarl.registry import get_env
 
-    module = load_module(run / "checkpoints" / checkpoint)
+    module = load_module(checkpoint(run, which))
     entry = get_env("precoding")
-    cfg = entry.make_config("medium", episode_steps=50, action_mode="residual", residual_scale=0.1)
+    cfg = entry.make_config("medium", **run_env_overrides(run))  # the env the run trained in (residual actions)
     core = entry.make_core(cfg, 1)
     K, A = core.n_agents, core.action_dim
     rows = []
@@ -71,7 +72,8 @@ def measure(run: Path, checkpoint: str, episodes: int, first: int, last: int, ep
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", default=str(ROOT / "runs" / "oran" / "train-precoding_masac_medium-s0"))
-    ap.add_argument("--checkpoint", default="iter_000040", help="checkpoint folder name (best, iter_NNNNNN)")
+    ap.add_argument("--checkpoint", default="final", choices=("best", "final"),
+                    help="the run's best validated or last checkpoint")
     ap.add_argument("--episodes", type=int, default=3)
     ap.add_argument("--first", type=int, default=4, help="first near-RT loop measured")
     ap.add_argument("--last", type=int, default=12, help="loops measured: first .. last - 1")

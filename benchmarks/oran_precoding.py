@@ -30,8 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
-from seed_runs import checkpoint, pm, train_seed
+from seed_runs import checkpoint, pm, run_env_overrides, train_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "precoding"
@@ -62,11 +61,6 @@ def train_one(runs: Path, method: str, seed: int, iterations: int | None) -> Pat
     return train_seed(runs, LEARNED[method][0], seed, iterations)
 
 
-def _run_overrides(run: Path) -> dict:
-    """The env overrides a run trained with (action mode, precoder update, ...)."""
-    return dict(yaml.safe_load((run / "experiment.yaml").read_text())["env"].get("overrides") or {})
-
-
 class Evaluator:
     """Every method on the same test episodes of one scenario and CSI error."""
 
@@ -89,7 +83,7 @@ class Evaluator:
         from cfmarl.policies.module_controller import ModuleController, load_module, rebuild_for_env
 
         run = PPO_RUN if method == "ppo" else run_dir(self.runs, method, seed)
-        over = {k: v for k, v in _run_overrides(run).items() if k != "episode_steps"}
+        over = {k: v for k, v in run_env_overrides(run).items() if k != "episode_steps"}
         over.update(env)
         key = (method, seed, which)
         if key not in self._modules:

@@ -1,8 +1,8 @@
 """What the paper-reproduction scripts share: one training run per (shipped config, seed), its checkpoint,
 and "mean ± std over seeds" cells.
 
-Imported by ``benchmarks/dhi_power_control.py`` and ``benchmarks/oran_precoding.py`` (run as scripts, so this
-folder is on ``sys.path``).
+Imported by ``benchmarks/dhi_power_control.py``, ``benchmarks/oran_precoding.py`` and
+``benchmarks/oran_critic_gradient.py`` (run as scripts, so this folder is on ``sys.path``).
 """
 
 from __future__ import annotations
@@ -35,6 +35,11 @@ def checkpoint(run: Path, which: str = "best") -> Path:
     if not ckpts:
         raise SystemExit(f"{run}: no checkpoint; train it first (drop --no-train)")
     return ckpts[-1]
+
+
+def run_env_overrides(run: Path) -> dict:
+    """The env overrides a run trained with (action mode, precoder update, ...), from its experiment.yaml."""
+    return dict(yaml.safe_load((run / "experiment.yaml").read_text())["env"].get("overrides") or {})
 
 
 def pm(r: dict, k: str, fmt: str) -> str:

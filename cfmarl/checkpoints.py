@@ -86,6 +86,13 @@ def damage(folder: Path) -> str | None:
     return None
 
 
+def verify(folder: Path, what: str = "checkpoint") -> None:
+    """Raise :class:`CheckpointError` if ``folder`` has a manifest it does not match (a folder without
+    one - written elsewhere, or before manifests - is taken as it is)."""
+    if (Path(folder) / MANIFEST).exists() and (why := damage(folder)) is not None:
+        raise CheckpointError(f"{str(folder)!r}: damaged {what} ({why})")
+
+
 def numbered(root: Path) -> list[tuple[int, Path]]:
     """The ``iter_N`` checkpoint folders under ``root``, oldest first (other names ignored)."""
     root = Path(root)
@@ -214,9 +221,8 @@ def restore_runtime(algo, blob: bytes) -> None:
     """Put the state of :func:`capture_runtime` back (same number of env runners required)."""
     state = pickle.loads(blob)  # noqa: S301 - written by capture_runtime into our own checkpoint
     runners = state["runners"]
-    n = algo.env_runner_group.num_remote_env_runners() if hasattr(algo.env_runner_group,
-                                                                   "num_remote_env_runners") else None
-    if n is not None and set(runners) - {0} != set(range(1, n + 1)):
+    n = algo.env_runner_group.num_remote_env_runners()
+    if set(runners) - {0} != set(range(1, n + 1)):
         raise CheckpointError(f"the checkpoint's runtime state is for env runners {sorted(set(runners) - {0})}, "
                               f"this run has {n}; resources.num_env_runners must match to resume exactly")
     algo.env_runner_group.foreach_env_runner(lambda r: _restore_runner(r, runners), local_env_runner=True)

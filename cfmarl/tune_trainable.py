@@ -211,14 +211,14 @@ class ExperimentTrainable(tune.Trainable):
         from cfmarl import checkpoints
 
         path = Path(checkpoint if isinstance(checkpoint, str) else checkpoint["path"])  # type: ignore[index]
-        if (path / checkpoints.MANIFEST).exists() and (why := checkpoints.damage(path)) is not None:
-            raise checkpoints.CheckpointError(f"trial checkpoint {path}: damaged ({why})")
+        checkpoints.verify(path, "trial checkpoint")
         self.algo.restore_from_path(str((path / "algorithm").resolve()))
         self._apply_hyperparameters()
         force_sync_weights(self.algo)
         meta = json.loads((path / "cfmarl_trial.json").read_text())
         own = bool(self.trial_id) and meta.get("trial_id") == str(self.trial_id)
-        if own and (path / checkpoints.RUNTIME).is_file():
+        exact = own and (path / checkpoints.RUNTIME).is_file()
+        if exact:
             # this trial resuming itself (an interrupted or paused experiment): exactly where it was
             checkpoints.restore_runtime(self.algo, (path / checkpoints.RUNTIME).read_bytes())
         else:
@@ -229,7 +229,7 @@ class ExperimentTrainable(tune.Trainable):
         self._needs_pretrain = False
         self._init_from_done = True
         self._restore_info = {"from_iteration": int(meta["iteration"]), "from_seed": int(meta.get("seed", -1)),
-                              "exact": float(own),
+                              "exact": float(exact),
                           "checkpoint_multipliers": [float(x) for x in meta["multipliers"]],
                           "multipliers": [float(x) for x in self._learner().multipliers(MODULE)],
                           "checkpoint_digest": meta["weights_digest"],

@@ -112,8 +112,7 @@ def latest_checkpoint_of(path: str | Path, say=print) -> Path:
         return found[1]
     if not p.exists():
         raise ValueError(f"{str(path)!r}: no such checkpoint or run directory")
-    if (p / checkpoints.MANIFEST).exists() and (why := checkpoints.damage(p)) is not None:
-        raise checkpoints.CheckpointError(f"{str(path)!r}: damaged checkpoint ({why})")
+    checkpoints.verify(p, "checkpoint")
     return p
 
 

@@ -297,29 +297,29 @@ class SACLagrangianTorchLearner(LagrangeLearnerMixin, SACTorchLearner):
         return (rewards * mask).sum(-1) / n, (costs * mask[..., None]).sum(-2) / n[:, None], discount, \
             torch.ones_like(discount)
 
-    def _losses(self, module_id, module, fwd_out, rewards, costs, discount, weight):
-        """(losses by optimizer, stats) of one module's batch."""
+    def _losses(self, module_id, module, fwd_out, rewards, costs, discount, weight, action_reg):
+        """(losses by optimizer, stats) of one module's batch (``action_reg``: :meth:`_action_reg`'s kwargs)."""
         return sac_lagrangian_loss(
             q1=fwd_out[gs.Q1], q2=fwd_out[gs.Q2], qc=fwd_out[gs.QC], q1_pi=fwd_out[gs.Q1_PI], q2_pi=fwd_out[gs.Q2_PI],
             qc_pi=fwd_out[gs.QC_PI], logp_pi=fwd_out[gs.LOGP_PI], q_next=fwd_out[gs.Q_NEXT],
             qc_next=fwd_out[gs.QC_NEXT], logp_next=fwd_out[gs.LOGP_NEXT], rewards=rewards, costs=costs,
             discount=discount, log_alpha=self.curr_log_alpha[module_id],
             target_entropy=self.target_entropy[module_id], multipliers=self.multipliers(module_id), weight=weight,
-            **self._action_reg(module_id, module, fwd_out))
+            **action_reg)
 
-    def _action_reg(self, module_id, module, fwd_out) -> dict:
+    def _action_reg(self, module_id, module, fwd_out, node_mask) -> dict:
         """``action_sq`` / ``action_l2`` for the loss, when the config asks for the regulariser."""
         coef = float(getattr(self.config.get_config_for_module(module_id), "action_l2", 0.0) or 0.0)
         if not coef:
             return {}
-        return {"action_sq": action_sq_per_sample(fwd_out[gs.A_PI], self._node_mask, module.per_node_critic),
+        return {"action_sq": action_sq_per_sample(fwd_out[gs.A_PI], node_mask, module.per_node_critic),
                 "action_l2": coef}
 
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
         module = self._module[module_id].unwrapped()
         rewards, costs, discount, weight = self._signals(module, config, batch, fwd_out[gs.Q1].dtype)
-        self._node_mask = batch[Columns.OBS]["node_mask"]
-        losses, stats = self._losses(module_id, module, fwd_out, rewards, costs, discount, weight)
+        action_reg = self._action_reg(module_id, module, fwd_out, batch[Columns.OBS]["node_mask"])
+        losses, stats = self._losses(module_id, module, fwd_out, rewards, costs, discount, weight, action_reg)
         for name, loss in losses.items():
             self._temp_losses[(module_id, name)] = loss
         self.metrics.log_dict({**losses, **stats}, key=module_id, window=1)

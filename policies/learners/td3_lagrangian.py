@@ -96,14 +96,13 @@ class TD3LagrangianTorchLearner(SACLagrangianTorchLearner):
 
     uses_temperature = False
 
-    def _losses(self, module_id, module, fwd_out, rewards, costs, discount, weight):
+    def _losses(self, module_id, module, fwd_out, rewards, costs, discount, weight, action_reg):
         if not self._policy_step(module_id):  # the actor sits this update out
             self._skip_optimizers.add(f"{module_id}_policy")
         return td3_lagrangian_loss(
             q1=fwd_out[gs.Q1], q2=fwd_out[gs.Q2], qc=fwd_out[gs.QC], q1_pi=fwd_out[gs.Q1_PI], qc_pi=fwd_out[gs.QC_PI],
             q_next=fwd_out[gs.Q_NEXT], qc_next=fwd_out[gs.QC_NEXT], rewards=rewards, costs=costs, discount=discount,
-            multipliers=self.multipliers(module_id), weight=weight, twin_q=module.twin_q,
-            **self._action_reg(module_id, module, fwd_out))
+            multipliers=self.multipliers(module_id), weight=weight, twin_q=module.twin_q, **action_reg)
 
     def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
         Learner.after_gradient_based_update(self, timesteps=timesteps)  # lr schedules; not DQN's every-step Polyak
