@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	# the CPU build of torch first, so that nothing can pull a CUDA build
 	$(PY) -m pip install --quiet -c constraints.txt torch==2.13.0
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[rl,dev]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[rl,dev,offline]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -43,7 +43,11 @@ large-scale profiles are most similar to k's (cosine similarity of beta over
 O-RUs; k itself first), from the last RT loop, real-valued as
 sign(x) log(1 + |x|) of the real and imaginary parts: |Omega| * 2 N_r d.
 
-**Reward** of user k: its average rate over the near-RT loop [bit/s/Hz].
+**Reward** of user k: its average rate over the near-RT loop [bit/s/Hz]
+(``reward='own'``, eq. (32)), or with ``reward='difference'`` the sum rate
+minus the sum rate of the same near-RT loop (same channels, same start) with
+user k on the WMMSE expert's U_k, W_k (K counterfactual loops run batched
+beside the real one).
 **Cost**: its min-rate shortfall max(0, R_min,k - reward_k) / R_min,k
 (0 when R_min = 0).
 
@@ -93,6 +97,24 @@ class PrecodingState:
     last_rate: np.ndarray  # (B, K) rate of the last RT loop
     step_rate: np.ndarray  # (B, K) average rate over the last near-RT loop
     e2_kbit: float  # E2 signalling of the last near-RT loop for the scheme used
+
+
+def _fan_out(x: np.ndarray, n: int) -> np.ndarray:
+    """(B, ...) -> (B n, ...): every env copy repeated n times in a row (n = 1: x itself)."""
+    return x if n == 1 else np.repeat(x, n, axis=0)
+
+
+def _counterfactuals(u: np.ndarray, w: np.ndarray, expert: tuple[np.ndarray, np.ndarray]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """U (B, K, Nr, d), W (B, K, d, d) -> (B (K + 1), K, ...): copy 0 as given, copy j + 1 with user j's
+    U, W replaced by the expert's."""
+    out = []
+    for x, xe in zip((u, w), expert):
+        b, k = x.shape[:2]
+        y = np.repeat(x[:, None], k + 1, axis=1)
+        y[:, 1 + np.arange(k), np.arange(k)] = xe
+        out.append(y.reshape(b * (k + 1), *x.shape[1:]))
+    return out[0], out[1]
 
 
 class PrecodingCore:
@@ -169,35 +191,53 @@ class PrecodingCore:
         if precoder is None:
             a = coerce_box_actions(actions, self.num_envs, self.K * self.action_dim, -1.0, 1.0, self.agent_ids,
                                    per_agent=self.action_dim).reshape(self.num_envs, self.K, self.action_dim)
+            expert = self.expert_actions(state) if c.action_mode == "residual" or c.reward == "difference" else None
             if c.action_mode == "residual":
-                a = np.clip(self.expert_actions(state) + c.residual_scale * a, -1.0, 1.0)
+                a = np.clip(expert + c.residual_scale * a, -1.0, 1.0)
             u, w = self.decode_actions(state, a)
         state.t += 1
         if c.rate_change_step and state.t == c.rate_change_step:
             state.min_rate[np.arange(self.num_envs), state.rate_change_user] = c.rate_change_bps_hz
-        total = np.zeros((self.num_envs, self.K))
+        # the difference reward runs K counterfactual near-RT loops beside the real one (copy j: user j
+        # applies the expert's U_j, W_j) on the same channels; copy 0 is the real one
+        n = self.K + 1 if precoder is None and c.reward == "difference" else 1
+        lam, v, last_rate, min_rate, serve = (_fan_out(x, n) for x in
+                                              (state.lam, state.v, state.last_rate, state.min_rate, state.serve))
+        if precoder is None and n > 1:
+            u, w = _counterfactuals(u, w, self.decode_actions(state, expert))
+        total = np.zeros((self.num_envs * n, self.K))
         for _ in range(c.rt_per_step):  # RT loops in time order
             h = self._channel(state)
             h_hat = self._estimate(state, h)
-            state.lam = np.maximum(state.lam - c.dual_step * (state.last_rate - state.min_rate), 0.0)
+            lam = np.maximum(lam - c.dual_step * (last_rate - min_rate), 0.0)
+            if n == 1:
+                state.lam = lam  # a classical precoder reads the state of this RT loop
             if precoder is None:
                 v, _, s_hat = mimo.wmmse_precoder_sweep(
-                    h_hat, u, w, 1.0 + state.lam, state.v, state.serve, self.p_max,
+                    _fan_out(h_hat, n), u, w, 1.0 + lam, v, serve, self.p_max,
                     served_only=c.precoder_users == "served", groups=self.rounds,
                     coupled=c.precoder_update == "bcd")
             else:
                 v = precoder(self, state, h_hat)
                 s_hat = mimo.effective_channels(h_hat, v)
-            state.h_hat, state.v, state.s_hat = h_hat, v, s_hat
-            state.last_rate = mimo.rates(mimo.effective_channels(h, v)) if c.csi_error > 0 else mimo.rates(s_hat)
-            total += state.last_rate
-        state.step_rate = total / c.rt_per_step
+            last_rate = mimo.rates(mimo.effective_channels(_fan_out(h, n), v)) if c.csi_error > 0 else mimo.rates(s_hat)
+            total += last_rate
+            real = slice(None, None, n)  # copy 0 of every env copy
+            state.h_hat, state.v, state.s_hat = h_hat, v[real], s_hat[real]
+            state.lam, state.last_rate = lam[real], last_rate[real]
+        rates = (total / c.rt_per_step).reshape(self.num_envs, n, self.K)
+        state.step_rate = rates[:, 0]
         scheme = "proposed" if precoder is None else getattr(precoder, "e2_scheme", "local")
         state.e2_kbit = self.e2_overhead_kbit(state, scheme)
         rmin = state.min_rate
         cost = np.where(rmin > 0, np.maximum(rmin - state.step_rate, 0.0) / np.where(rmin > 0, rmin, 1.0), 0.0)
         done = np.full(self.num_envs, state.t >= c.episode_steps)
-        return state, self._observe(state), state.step_rate.copy(), cost[..., None], done
+        if n > 1:  # D_j = sum rate - sum rate with user j on the expert
+            total_rate = rates.sum(-1)
+            reward = total_rate[:, :1] - total_rate[:, 1:]
+        else:
+            reward = state.step_rate.copy()
+        return state, self._observe(state), reward, cost[..., None], done
 
     def kpis(self, state: PrecodingState) -> dict[str, np.ndarray]:
         r = state.step_rate

@@ -172,5 +172,16 @@ FACTORIES = {"random": UniformRandom, "heuristic": Heuristic, "orthogonal": Orth
 OPTIONS = {"random": {"seed"}, "orthogonal": {"on", "off", "assign", "serve"}, "lyapunov": {"candidates", "v", "seed"}}
 
 
+def _lyapunov_kan(**kw):  # imported on use: it loads torch and the fitted models
+    from cfmarl.policies.offline.virtual_cmdp.lyapunov import LyapunovKan
+
+    return LyapunovKan(**kw)
+
+
+# not among the defaults `cfmarl evaluate` runs (FACTORIES): it needs fitted models (models=DIR)
+_WITH_MODELS = {**FACTORIES, "lyapunov-kan": _lyapunov_kan}
+_WITH_MODELS_OPTIONS = {**OPTIONS, "lyapunov-kan": {"models", "candidates", "v", "predictor", "structured", "seed"}}
+
+
 def make_baseline(spec: str):
-    return parse_spec(spec, "urllc", FACTORIES, OPTIONS)
+    return parse_spec(spec, "urllc", _WITH_MODELS, _WITH_MODELS_OPTIONS)

@@ -1,0 +1,121 @@
+"""VAE-ChMDN (urllc_ee_virtual_cmdp Sec. IV-C, Fig. 3) and EA-CGMM (Sec. IV-D, Alg. 1).
+
+**VAE-ChMDN**: an encoder maps a sample x to q(z | x) = N(mu_z, diag sigma_z^2); the decoder maps z to a
+G-component Gaussian mixture over x (weights, means and upper-triangular precision factors U_g with a
+positive diagonal, eqs. 26-27). Loss (eq. 28): KL(q(z | x) || N(0, I)) - ln sum_g pi_g(z) N(x; mu_g(z),
+(U_g(z)^T U_g(z))^-1) with z drawn from q by reparametrisation. (Eq. 28 prints the KL with its arguments
+swapped; we use the standard VAE term, as the derivation of the ELBO requires.) Sampling (eq. 29): z ~ N(0,
+I), a component g ~ Cat(pi(z)), x = mu_g + U_g^-1 eps.
+
+**EA-CGMM**: a VAE-ChMDN over the joint x = [y; w] (the next state y first, the condition w = (s, a) or
+features of it after), sampled conditionally (Alg. 1): z ~ N(0, I) gives a mixture over the joint; every
+component is conditioned on w = w* (eqs. 32-33) and reweighted by the evidence that it explains w* (eqs.
+34-36, :func:`.gmm.evidence_weights`); a component is drawn from those weights and y from its conditional.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from cfmarl.policies.offline.virtual_cmdp import gmm
+
+_SOFTPLUS_ONE = math.log(math.e - 1.0)  # softplus(x) = 1
+
+
+def _mlp(sizes: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.SiLU())
+    return nn.Sequential(*layers)
+
+
+class VaeChMdn(nn.Module):
+    """VAE with a mixture-density decoder over R^dim (``components`` Gaussians with full precisions)."""
+
+    def __init__(self, dim: int, components: int = 8, latent: int = 16, hidden: int = 128):
+        super().__init__()
+        for name, val in (("dim", dim), ("components", components), ("latent", latent), ("hidden", hidden)):
+            if not isinstance(val, int) or val < 1:
+                raise ValueError(f"{name}: must be an integer >= 1, got {val!r}")
+        self.dim, self.components, self.latent = dim, components, latent
+        self.n_off = dim * (dim - 1) // 2
+        self.encoder = _mlp([dim, hidden, hidden, 2 * latent])
+        self.trunk = nn.Sequential(_mlp([latent, hidden, hidden]), nn.SiLU())
+        self.logits = nn.Linear(hidden, components)
+        self.mu = nn.Linear(hidden, components * dim)
+        self.diag = nn.Linear(hidden, components * dim)
+        self.off = nn.Linear(hidden, components * self.n_off)
+        with torch.no_grad():  # start at unit precision, components spread by the mean head's init
+            self.diag.weight.mul_(0.01)
+            self.diag.bias.fill_(_SOFTPLUS_ONE)
+            self.off.weight.mul_(0.01)
+            self.off.bias.zero_()
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encoder(x).chunk(2, -1)
+        return mu, logvar.clamp(-12.0, 8.0)
+
+    def mixture(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """z (N, latent) -> logits (N, G), means (N, G, D), upper precision factors (N, G, D, D)."""
+        h = self.trunk(z)
+        n, g, d = z.shape[0], self.components, self.dim
+        u = gmm.upper_from_raw(self.diag(h).view(n, g, d).clamp(-20.0, 20.0), self.off(h).view(n, g, self.n_off))
+        return self.logits(h), self.mu(h).view(n, g, d), u
+
+    def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Eq. 28 per batch (means over rows): ``loss`` = ``nll`` + ``kl``."""
+        mu_z, logvar = self.encode(x)
+        z = mu_z + torch.exp(0.5 * logvar) * torch.randn_like(mu_z)
+        nll = -gmm.gmm_log_prob(x, *self.mixture(z)).mean()
+        kl = 0.5 * (mu_z.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1).mean()
+        return {"loss": nll + kl, "nll": nll, "kl": kl}
+
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        return self.loss_terms(x)["loss"]
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n draws (eq. 29): fresh z ~ N(0, I) per draw."""
+        z = torch.randn(n, self.latent, generator=generator)
+        logits, mu, u = self.mixture(z)
+        return gmm.sample_components(torch.softmax(logits, -1), mu, u, generator)
+
+
+class EaCgmm(nn.Module):
+    """Evidence-aware conditional GMM: p(y | w) from a VAE-ChMDN over [y; w] (Alg. 1)."""
+
+    def __init__(self, target_dim: int, cond_dim: int, components: int = 8, latent: int = 16, hidden: int = 128,
+                 alpha: float = 0.03, use_prior: bool = False):
+        super().__init__()
+        if not 0.0 < alpha < 1.0:
+            raise ValueError(f"alpha: must be in (0, 1), got {alpha!r}")
+        self.target_dim, self.cond_dim, self.alpha, self.use_prior = target_dim, cond_dim, alpha, use_prior
+        self.joint = VaeChMdn(target_dim + cond_dim, components, latent, hidden)
+
+    def loss(self, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return self.joint.loss(torch.cat([y, w], -1))
+
+    def loss_terms(self, y: torch.Tensor, w: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.joint.loss_terms(torch.cat([y, w], -1))
+
+    @torch.no_grad()
+    def conditional(self, w: torch.Tensor, generator: torch.Generator | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """For conditions w (N, cond_dim): evidence weights (N, G), conditional means (N, G, m) and precision
+        factors (N, G, m, m) of the mixture decoded from one z ~ N(0, I) per row."""
+        z = torch.randn(w.shape[0], self.joint.latent, generator=generator, dtype=w.dtype)
+        logits, mu, u = self.joint.mixture(z)
+        weights = gmm.evidence_weights(mu, u, w, self.target_dim, self.alpha, logits, self.use_prior)
+        mean, u11 = gmm.condition(mu, u, w, self.target_dim)
+        return weights, mean, u11
+
+    @torch.no_grad()
+    def sample(self, w: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One y ~ p(y | w) per row of w (Alg. 1)."""
+        weights, mean, u11 = self.conditional(w, generator)
+        return gmm.sample_components(weights, mean, u11, generator)

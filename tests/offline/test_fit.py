@@ -1,0 +1,56 @@
+"""The model-fitting stage of the virtual CMDP end to end on a tiny URLLC dataset: every model of every
+family is fitted, saved with its hash, measured, reused on a rerun and refused when damaged."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("kan")
+pytest.importorskip("diffusers")
+
+from cfmarl.envs.validation import ConfigError  # noqa: E402
+from cfmarl.policies.offline.virtual_cmdp.fit import (  # noqa: E402
+    FRAMEWORKS, ModelSpec, draw, fit_models, load_model)
+
+def test_every_model_is_fitted_measured_and_loadable(fitted):
+    root, man, lines, TINY = fitted
+    kinds = [k for pair in FRAMEWORKS.values() for k in pair]
+    want = {"reward_kan", "cost_kan", "reward_mlp", "cost_mlp"} | {f"init_{v}_{k}" for v in "rq" for k in kinds[0::2]} \
+        | {f"next_{v}_{k}" for v in "rq" for k in kinds[1::2]}
+    assert set(man["models"]) == want
+    assert man["complete"] and set(man["fidelity"]["transition"]) == {n for n in want if n.startswith("next_")}
+    fid = man["fidelity"]
+    for name, row in fid["predictors"].items():
+        assert np.isfinite(row["mae"]) and row["params"] > 0, name
+    # the MLP matches the KAN's trainable parameter count within 5 % (tiny widths round coarsely)
+    assert abs(fid["predictors"]["reward_mlp"]["params"] - fid["kan_params"]) / fid["kan_params"] < 0.05
+    for row in list(fid["initial"].values()) + list(fid["transition"].values()):
+        assert np.isfinite(row["us_per_sample"]) and row["us_per_sample"] > 0
+    entry = man["models"]["next_r_ea_cgmm"]
+    kind, model = load_model(root / "models" / entry["file"], TINY, entry["sha256"])
+    w = torch.zeros(3, entry["dims"]["cond"])
+    assert kind == "ea_cgmm" and draw(kind, model, 3, w, TINY, torch.Generator().manual_seed(0)).shape == (3, 8)
+    assert any("next_q_cgan" in line for line in lines)
+
+
+def test_rerun_reuses_and_a_damaged_file_is_refused(fitted, tmp_path):
+    root, man, _, TINY = fitted
+    lines = []
+    again = fit_models(root / "data", root / "models", TINY, log=lines.append)
+    assert sum("done before" in line for line in lines) == len(man["models"])
+    assert again["models"] == man["models"]
+    entry = man["models"]["reward_kan"]
+    path = tmp_path / entry["file"]
+    path.write_bytes((root / "models" / entry["file"]).read_bytes()[:-10])
+    with pytest.raises(ConfigError, match="SHA-256"):
+        load_model(path, TINY, entry["sha256"])
+    assert json.loads((root / "models" / "manifest.json").read_text())["spec_digest"] == TINY.digest()
+
+
+@pytest.mark.parametrize("field,value", [("epochs", 0), ("alpha", 1.5), ("families", ("diffusion", "flow")),
+                                         ("ddim_steps", 500), ("kan_hidden", ())])
+def test_spec_validated(field, value):
+    with pytest.raises(ConfigError, match=field if field != "ddim_steps" else "ddim_steps"):
+        ModelSpec(**{field: value})

@@ -1,0 +1,113 @@
+"""The learned virtual CMDP as an env: the real URLLC env's interface (spaces, action levels, episode
+length), PettingZoo's API test, determinism per seed, generated states the env could produce, predictions
+equal to the fitted networks', the URLLC baselines acting in it and clear errors for missing models."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("kan")
+pytest.importorskip("diffusers")
+
+from cfmarl.envs.urllc_ofdm.config import make_config as urllc_config  # noqa: E402
+from cfmarl.envs.urllc_ofdm.core import UrllcCore  # noqa: E402
+from cfmarl.envs.validation import ConfigError  # noqa: E402
+from cfmarl.policies.offline.virtual_cmdp.env import VirtualCmdpCore, make_config, parallel_env  # noqa: E402
+from cfmarl.policies.offline.virtual_cmdp.registration import entry  # noqa: E402
+
+
+def _core(fitted, n=3, **kw):
+    root = fitted[0]
+    return VirtualCmdpCore(make_config(kw.pop("scenario", "vae_chmdn"), models=str(root / "models"),
+                                       episode_slots=4, **kw), n)
+
+
+def _roll(core, seeds, steps=4, copies=(0, 1, 2)):
+    """Random actions drawn for 3 copies; ``copies`` picks the rows this core's copies get."""
+    state, obs = core.reset(seeds)
+    g = np.random.default_rng(0)
+    out = [obs]
+    for _ in range(steps):
+        act = g.uniform(-1, 1, (3, 1, core.action_dim))[list(copies)]
+        state, obs, r, c, d = core.step(state, act)
+        out += [obs, r, c]
+    return out, state, d
+
+
+def test_interface_is_the_real_envs(fitted):
+    core = _core(fitted)
+    real = UrllcCore(urllc_config("s2222", episode_slots=5), 1)
+    assert (core.obs_dim, core.action_dim, core.n_agents, core.n_costs) == (real.obs_dim, real.action_dim, 1, 1)
+    assert core.action_levels == real.action_levels
+    for a, b in zip(core.obs_bounds, real.obs_bounds):
+        np.testing.assert_array_equal(a, b)
+    assert core.state_dim == real.state_dim
+
+
+@pytest.mark.parametrize("scenario", ["vae_chmdn", "diffusion", "vae", "gan"])
+def test_episodes_are_seeded_and_stay_on_the_env_grid(fitted, scenario):
+    core = _core(fitted, scenario=scenario)
+    a, state, done = _roll(core, [1, 2, 3])
+    b, _, _ = _roll(_core(fitted, scenario=scenario), [1, 2, 3])
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    # a copy's trajectory depends only on its own seed
+    c, _, _ = _roll(_core(fitted, n=1, scenario=scenario), [2], copies=(1,))
+    np.testing.assert_array_equal(c[-3][0], a[-3][1])
+    assert done.all() and state.t == 4
+    lo, hi = core.obs_bounds
+    obs = a[-3][:, 0]
+    assert np.all(obs >= lo) and np.all(obs <= hi)
+    lam = core.layout.arrival_rate
+    q = core.layout.ue_queue(obs.astype(np.float64)) * lam
+    np.testing.assert_allclose(q, np.rint(q), atol=1e-3)  # whole packets
+    assert np.all(q[:, 1] <= q[:, 0] + 1e-6) and np.all(q >= -1e-9)
+    costs = np.concatenate([x.ravel() for x in a[3::3]])
+    assert np.all((costs >= 0) & (costs <= 1))
+
+
+def test_reward_and_cost_are_the_predictors_outputs(fitted):
+    core = _core(fitted, predictor="mlp")
+    state, obs = core.reset([5, 6, 7])
+    act = np.random.default_rng(1).uniform(-1, 1, (3, 1, core.action_dim))
+    s = obs[:, 0].astype(np.float64)
+    x = torch.as_tensor(core.norms["sa"](np.concatenate([s, act[:, 0]], -1)))
+    with torch.no_grad():
+        want_r = core.norms["r"].inverse(core.nets["reward_mlp"](x).numpy()[:, None].astype(np.float64))[:, 0]
+        want_c = core.norms["c"].inverse(core.nets["cost_mlp"](x).numpy()[:, None].astype(np.float64))[:, 0]
+    _, _, r, c, _ = core.step(state, act)
+    np.testing.assert_allclose(r[:, 0], np.maximum(want_r, 0), rtol=1e-6)
+    np.testing.assert_allclose(c[:, 0, 0], np.clip(want_c, 0, 1), rtol=1e-6)
+    zeta, _, power = core.layout.decode(act[:, 0])
+    np.testing.assert_allclose(core.kpis(state)["tx_power_w"], (zeta * power).sum((1, 2, 3)))
+
+
+def test_pettingzoo_api_pickling_and_baselines(fitted):
+    from pettingzoo.test import parallel_api_test
+
+    env = parallel_env(scenario="vae_chmdn", models=str(fitted[0] / "models"), episode_slots=4)
+    parallel_api_test(env, num_cycles=6)
+    env2 = pickle.loads(pickle.dumps(env))
+    o1, _ = env.reset(seed=3)
+    o2, _ = env2.reset(seed=3)
+    np.testing.assert_array_equal(o1["central"], o2["central"])
+    e = entry()
+    core = _core(fitted)
+    state, obs = core.reset([1, 2, 3])
+    for spec in e.baselines + ("heuristic", "orthogonal"):
+        act = np.asarray(e.make_baseline(spec).act(core, state, obs))
+        assert act.shape == (3, 1, core.action_dim) or act.shape == (3, core.action_dim), spec
+        core.step(core.reset([1, 2, 3])[0], act)
+
+
+def test_missing_or_unfinished_models_are_named(tmp_path, fitted):
+    with pytest.raises(ConfigError, match="models: the folder"):
+        VirtualCmdpCore(make_config("vae_chmdn"), 1)
+    with pytest.raises(ConfigError, match="no manifest.json"):
+        VirtualCmdpCore(make_config("vae_chmdn", models=str(tmp_path)), 1)
+    with pytest.raises(ConfigError, match="unknown scenario"):
+        make_config("flow")
+    with pytest.raises(ConfigError, match="predictor"):
+        make_config("vae_chmdn", predictor="tree")
