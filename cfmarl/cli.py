@@ -127,6 +127,17 @@ def _parser() -> argparse.ArgumentParser:
     co.add_argument("--quiet", action="store_true", help="no progress bar")
     co.set_defaults(func=cmd_collect)
 
+    of = sub.add_parser("offline", help="pretrain in a learned model of the env (fitted to offline data), "
+                                        "fine-tune in the real env, compare with training from scratch (resumable)")
+    of.add_argument("experiment", help="experiment file with an offline section (e.g. tune_configs/urllc_vcmdp_paper.yaml)")
+    of.add_argument("--out", default="runs", help="root folder (default ./runs); everything goes to offline-<name>/")
+    of.add_argument("--stages", nargs="*", default=None,
+                    help="run only these stages: collect fit pretrain finetune scratch report (default: all)")
+    of.add_argument("--seeds", nargs="*", type=int, default=None, help="override offline.seeds")
+    of.add_argument("--fresh", action="store_true", help="discard offline-<name>/ and start over")
+    of.add_argument("--quiet", action="store_true", help="no per-iteration lines")
+    of.set_defaults(func=cmd_offline)
+
     sc = sub.add_parser("scale", help="scaling study: KPIs, throughput, latency and memory vs size and runners")
     sc.add_argument("experiment", help="experiment file with a scale section (see tune_configs/README.md)")
     sc.add_argument("--out", default="runs", help="root folder (default ./runs)")
@@ -275,6 +286,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"  kpis.csv (one row per policy), episodes.csv (one row per episode), {', '.join(figures)}, "
           "config.json, versions.json")
     return 130 if interrupted else 0
+
+
+def cmd_offline(args: argparse.Namespace) -> int:
+    from cfmarl.offline import run_offline
+
+    run_offline(args.experiment, args.out, args.stages, args.seeds, args.fresh, args.quiet)
+    return 0
 
 
 def cmd_collect(args: argparse.Namespace) -> int:

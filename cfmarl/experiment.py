@@ -195,6 +195,25 @@ class ScaleSection:
     latency_repeats: int = 20
 
 
+@dataclass(frozen=True)
+class OfflineSection:
+    """``cfmarl offline`` settings (ignored by train / tune): collect a dataset with a behaviour policy,
+    fit a learned model of the env to it, pretrain the policy in the learned env, fine-tune it in the real
+    env and compare with training from scratch (cfmarl/offline.py)."""
+
+    behaviour: str = "random"  # behaviour policy of the dataset (a baseline spec of the env)
+    episodes: int = 150
+    dataset_seed: int = 32
+    fit: str = ""  # "package.module:function" fitting the models: f(dataset_dir, out_dir, options, log) -> dict
+    models: dict = field(default_factory=dict)  # the fitter's options (hyperparameters)
+    virtual_env: str = ""  # "package.module:function" returning the learned env's EnvEntry
+    virtual_overrides: dict = field(default_factory=dict)  # extra config fields of the learned env
+    frameworks: list = field(default_factory=list)  # scenarios of the learned env to pretrain in (default: its first)
+    pretrain_iterations: int = 50
+    finetune_from: int = 0  # the pretraining iteration whose checkpoint starts the fine-tuning (0: the last)
+    seeds: list = field(default_factory=lambda: [0])
+
+
 #: hyperparameters a PBT exploit may change on a running trial (they are re-applied after the restore)
 MUTABLE = ("algorithm.lr", "algorithm.actor_lr", "algorithm.critic_lr", "algorithm.alpha_lr", "algorithm.tau",
            "algorithm.entropy_coeff", "algorithm.clip_param", "algorithm.lambda_lr",
@@ -214,6 +233,7 @@ class ExperimentConfig:
     evaluation: EvaluationSection = field(default_factory=EvaluationSection)
     tune: TuneSection = field(default_factory=TuneSection)
     scale: ScaleSection = field(default_factory=ScaleSection)
+    offline: OfflineSection = field(default_factory=OfflineSection)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -264,8 +284,8 @@ _POSITIVE = {"algorithm.policy_delay", "model.critic_rounds", "algorithm.actor_l
              "evaluation.episodes", "tune.num_samples", "tune.perturbation_interval", "tune.grace_period",
              "tune.fitness_window", "scale.train_iterations", "scale.throughput_iterations",
              "scale.throughput_node_steps", "scale.per_agent_max_links", "scale.evaluation_episodes",
-             "scale.latency_repeats"}
-_NON_NEGATIVE = {"algorithm.action_l2", "training.validation_seed", "evaluation.seed", "algorithm.exploration_noise", "algorithm.target_noise", "algorithm.target_noise_clip",
+             "scale.latency_repeats", "offline.episodes", "offline.pretrain_iterations"}
+_NON_NEGATIVE = {"offline.dataset_seed", "offline.finetune_from", "algorithm.action_l2", "training.validation_seed", "evaluation.seed", "algorithm.exploration_noise", "algorithm.target_noise", "algorithm.target_noise_clip",
                  "algorithm.updates_per_iteration", "algorithm.learning_starts", "env.engineered_weight", "algorithm.entropy_coeff", "algorithm.vf_loss_coeff",
                  "algorithm.cost_limit", "algorithm.lambda_lr", "algorithm.lambda_init", "algorithm.pid_kp",
                  "algorithm.pid_ki", "algorithm.pid_kd", "resources.num_env_runners", "training.validate_every",
@@ -301,6 +321,8 @@ def _validate(exp: ExperimentConfig) -> None:
         raise ConfigError(f"scale.runners: needs a non-empty list of integers >= 0, got {exp.scale.runners!r}")
     if not exp.tune.storage:
         raise ConfigError("tune.storage: must be a folder or a URI, got ''")
+    if not exp.offline.seeds or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in exp.offline.seeds):
+        raise ConfigError(f"offline.seeds: needs a non-empty list of integers >= 0, got {exp.offline.seeds!r}")
     if not 0 <= exp.algorithm.pid_ema_alpha < 1:
         raise ConfigError(f"algorithm.pid_ema_alpha: must be in [0, 1), got {exp.algorithm.pid_ema_alpha!r}")
     from cfmarl.registry import get_env  # validate env name, scenario and overrides now, not at run time

@@ -240,6 +240,9 @@ def fit_models(dataset_dir: str | Path, out: str | Path, spec: ModelSpec | None 
                 "split": {k: v.tolist() for k, v in split.episodes.items()},
                 "norms": {k: v.to_dict() for k, v in tab.norms.items()},
                 "models": old.get("models", {}) if same else {}, "versions": versions()}
+    if same and old.get("complete") and all((out / e["file"]).exists() for e in old["models"].values()):
+        log(f"  every model fitted before ({len(old['models'])}; manifest {mpath})")
+        return old
     write_json(mpath, manifest)
 
     def one(name: str, kind: str, dims: dict, train, val, loss_of=None, gan=False, kan_x=None):
@@ -257,9 +260,14 @@ def fit_models(dataset_dir: str | Path, out: str | Path, spec: ModelSpec | None 
         else:
             params = model.trainable() if hasattr(model, "trainable") else None
             hook = kan_grid_updater(model, kan_x, until=spec.kan_grid_until, seed=spec.seed) if kan_x is not None else None
+            def progress(row, name=name):  # a line every 10 epochs (and the first)
+                if row["epoch"] == 1 or row["epoch"] % 10 == 0:
+                    log(f"    {name} epoch {row['epoch']}/{spec.epochs}: train {row['train']:.4g}, val "
+                        f"{row['val']:.4g} ({row['seconds']:.1f} s per epoch)")
+
             res = fit(model, loss_of(model), train, val, epochs=spec.epochs, batch_size=spec.batch_size,
                       lr=spec.kan_lr if kind == "kan" else spec.lr, patience=spec.patience, seed=spec.seed,
-                      params=params, on_epoch_start=hook, state_file=out / f".{name}.fit.pt")
+                      params=params, on_epoch_start=hook, state_file=out / f".{name}.fit.pt", progress=progress)
             best_epoch, best_val = res.best_epoch, res.best_val
         file = f"{name}.pt"
         sha = save_model(out / file, kind, dims, model)
@@ -317,6 +325,18 @@ def fit_models(dataset_dir: str | Path, out: str | Path, spec: ModelSpec | None 
 
 def _fmt(v) -> str:
     return "-" if v is None else f"{v:.4g}"
+
+
+def fit_from_options(dataset_dir: str | Path, out: str | Path, options: dict, log: Callable[[str], None] = print
+                     ) -> dict:
+    """``offline.fit`` entry of ``cfmarl offline``: :func:`fit_models` with ``ModelSpec(**options)``
+    (the experiment's ``offline.models``; unknown options are named)."""
+    known = {f.name for f in dataclasses.fields(ModelSpec)}
+    bad = sorted(set(options) - known)
+    if bad:
+        raise ConfigError(f"offline.models.{bad[0]}: unknown option; allowed: {', '.join(sorted(known))}")
+    opts = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
+    return fit_models(dataset_dir, out, ModelSpec(**opts), log)
 
 
 # ----------------------------------------------------------------------------- fidelity
