@@ -99,14 +99,30 @@ class Pipeline:
     def _run(self, name: str) -> Path:
         return self.root / "rl" / f"train-{name}"
 
-    def _train(self, cfg: str, name: str) -> Path:
+    def _models_digest(self) -> str:
+        """Fingerprint of the fitted models (their SHA-256s), stamped on every arm that depends on them."""
+        import hashlib
+        import json
+
+        man = self.root / "models" / "manifest.json"
+        files = json.loads(man.read_text()).get("models", {}) if man.exists() else {}
+        return hashlib.sha256("".join(sorted(e.get("sha256", "") for e in files.values())).encode()).hexdigest()[:16]
+
+    def _train(self, cfg: str, name: str, uses_models: bool = False) -> Path:
         from cfmarl.train import train
 
         run = self._run(name)
+        stamp = run / "offline_models.txt"
+        if uses_models and stamp.exists() and stamp.read_text().strip() != self._models_digest():
+            raise ConfigError(f"{run}: trained with other models than {self.root / 'models'} holds now; remove the "
+                              f"pretrain / finetune runs (or use --fresh) to retrain them")
         if (run / "evaluation.csv").exists():
             self.say(f"  {name}: done before")
             return run
         self.say(f"  {name} ...")
+        if uses_models:
+            run.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(stamp, self._models_digest() + "\n")
         return train(cfg, out=str(self.root / "rl"), quiet=self.quiet)
 
     # --------------------------------------------------------------------- stages
@@ -129,7 +145,7 @@ class Pipeline:
                 name = f"pretrain-{fw}-s{seed}"
                 cfg = self._arm(name, seed, env=self._virtual_env(fw), **{
                     "training.iterations": self.sec.pretrain_iterations, "evaluation.baselines": []})
-                self._train(cfg, name)
+                self._train(cfg, name, uses_models=True)
 
     def finetune(self) -> None:
         self.say("[finetune] in the real env from the pretrained policies")
@@ -143,7 +159,7 @@ class Pipeline:
                                       f"checkpoints are kept every training.checkpoint_every iterations, the last "
                                       f"training.keep_checkpoints of them)")
                 name = f"finetune-{fw}-s{seed}"
-                self._train(self._arm(name, seed, **{"training.init_from": str(src.resolve())}), name)
+                self._train(self._arm(name, seed, **{"training.init_from": str(src.resolve())}), name, uses_models=True)
 
     def scratch(self) -> None:
         self.say("[scratch] in the real env from a fresh policy")

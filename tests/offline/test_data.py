@@ -88,3 +88,8 @@ def test_normalisers_round_trip():
         np.testing.assert_array_equal(back(x), norm(x))
     box = Normaliser.to_unit_box(x)(x)
     assert box.min() == -1.0 and box[:, [0, 2]].max() == 1.0 and np.all(box[:, 1] == 0.0)  # zero range -> 0
+    # a constant feature comes back as its constant whatever a model generated there
+    std = Normaliser.standard(x)
+    assert std.const.tolist() == [False, True, False]
+    np.testing.assert_array_equal(std.inverse(np.array([[0.0, 7.3, 0.0]]))[0, 1], 5.0)
+    assert Normaliser.from_dict(std.to_dict()).const.tolist() == [False, True, False]

@@ -54,3 +54,14 @@ def test_rerun_reuses_and_a_damaged_file_is_refused(fitted, tmp_path):
 def test_spec_validated(field, value):
     with pytest.raises(ConfigError, match=field if field != "ddim_steps" else "ddim_steps"):
         ModelSpec(**{field: value})
+
+
+def test_a_changed_spec_drops_interrupted_fits(fitted, tmp_path):
+    root, _, _, TINY = fitted
+    out = tmp_path / "models"
+    fit_models(root / "data", out, TINY, log=lambda m: None)
+    stale = out / ".reward_kan.fit.pt"
+    stale.write_bytes(b"an interrupted fit of the old spec")
+    other = ModelSpec(**{**TINY.__dict__, "lr": 2e-3})
+    man = fit_models(root / "data", out, other, log=lambda m: None)
+    assert not stale.exists() and man["spec_digest"] == other.digest() != TINY.digest()

@@ -72,16 +72,20 @@ def test_kan_fits_a_sine_and_is_reproducible(tmp_path):
 
 def test_fit_resumes_to_the_uninterrupted_result(tmp_path):
     whole = km.KanRegressor(1, (), grid=5, seed=0)
-    _fit(whole, epochs=12)
+    xw, yw = _sine(512, 0)
+    xvw, yvw = _sine(256, 1)
+    fit(whole, lambda a, b: ((whole(a) - b) ** 2).mean(), (xw, yw), (xvw, yvw), epochs=12, batch_size=64, lr=1e-2,
+        seed=0, params=whole.trainable(), on_epoch_start=km.kan_grid_updater(whole, xw, every=4, until=12, sample=128))
     part = km.KanRegressor(1, (), grid=5, seed=0)
     x, y = _sine(512, 0)
     xv, yv = _sine(256, 1)
     loss = lambda a, b: ((part(a) - b) ** 2).mean()  # noqa: E731
     kw = dict(batch_size=64, lr=1e-2, seed=0, params=part.trainable(), state_file=tmp_path / "fit.pt")
-    fit(part, loss, (x, y), (xv, yv), epochs=5, on_epoch_start=km.kan_grid_updater(part, x, every=10, until=30), **kw)
+    grid = dict(every=4, until=12, sample=128)  # grid updates on subsamples, before and after the interruption
+    fit(part, loss, (x, y), (xv, yv), epochs=5, on_epoch_start=km.kan_grid_updater(part, x, **grid), **kw)
     fresh = km.KanRegressor(1, (), grid=5, seed=0)  # a new process: a new model, the state file
     loss = lambda a, b: ((fresh(a) - b) ** 2).mean()  # noqa: E731
-    hook = km.kan_grid_updater(fresh, x, every=10, until=30)
+    hook = km.kan_grid_updater(fresh, x, **grid)
     res = fit(fresh, loss, (x, y), (xv, yv), epochs=12, on_epoch_start=hook,
               **dict(kw, params=fresh.trainable()))
     assert res.resumed_from == 5

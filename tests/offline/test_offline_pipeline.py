@@ -1,6 +1,7 @@
 """`cfmarl offline` end to end on the tiny URLLC config (real Ray, real RLlib): collect, fit, pretrain in
 the learned env, fine-tune from it in the real env, train from scratch, report; a rerun reuses every stage."""
 
+import numpy as np
 import pytest
 import yaml
 
@@ -30,6 +31,11 @@ def test_offline_pipeline_end_to_end_and_resumed(ray_session, tmp_path, capsys):
     assert main(["offline", CONFIG, "--out", str(tmp_path)]) == 0
     again = capsys.readouterr().out
     assert again.count("done before") == 3 and "every model fitted before" in again
+    # refitted models: the arms trained on the old ones are not silently reused
+    stamp = root / "rl" / "train-pretrain-vae_chmdn-s0" / "offline_models.txt"
+    stamp.write_text("0123456789abcdef\n")
+    assert main(["offline", CONFIG, "--out", str(tmp_path), "--stages", "pretrain"]) == 2
+    assert "trained with other models" in capsys.readouterr().err
 
 
 def test_offline_section_errors(tmp_path, capsys):
@@ -50,3 +56,15 @@ def test_offline_section_errors(tmp_path, capsys):
     assert main(["offline", str(path), "--out", str(tmp_path), "--stages", "collect", "fit"]) == 2
     assert "offline.models.depth: unknown option" in capsys.readouterr().err
     assert main(["offline", CONFIG, "--out", str(tmp_path), "--stages", "train"]) == 2
+
+
+def test_converge_step_by_hand():
+    from cfmarl.offline import converge_step
+
+    steps = np.arange(1, 9) * 100.0
+    vals = np.array([0.0, 5.0, 9.0, 10.0, 10.0, 10.0, 10.0, 10.0])
+    # window 2: moving means 2.5, 7, 9.5, 10, 10, 10, 10; within 5 % of 10 from the 3rd on (9.5), which
+    # ends at iteration 4 -> env step 400
+    assert converge_step(steps, vals, window=2, tol=0.05) == 400.0
+    assert converge_step(steps, vals, window=2, tol=0.01) == 500.0
+    assert np.isnan(converge_step(steps[:1], vals[:1], window=2))

@@ -64,6 +64,8 @@ def test_episodes_are_seeded_and_stay_on_the_env_grid(fitted, scenario):
     q = core.layout.ue_queue(obs.astype(np.float64)) * lam
     np.testing.assert_allclose(q, np.rint(q), atol=1e-3)  # whole packets
     assert np.all(q[:, 1] <= q[:, 0] + 1e-6) and np.all(q >= -1e-9)
+    # the env starts with no urgent packets (nothing has waited yet): a constant the models must not blur
+    assert np.all(_core(fitted, scenario=scenario).reset([1, 2, 3])[0].packets[..., 1] == 0)
     costs = np.concatenate([x.ravel() for x in a[3::3]])
     assert np.all((costs >= 0) & (costs <= 1))
 

@@ -186,32 +186,44 @@ def split_dataset(dataset, seed: int = 32, fractions: tuple[float, float, float]
 
 @dataclass
 class Normaliser:
-    """Affine map x -> (x - shift) / scale per feature (zero-range features get scale 1)."""
+    """Affine map x -> (x - shift) / scale per feature. Features constant on the fitting data (zero range)
+    get scale 1 and are marked ``const``: :meth:`inverse` puts the constant back whatever a model generated
+    there (e.g. the urgent packets at reset, always 0 in the env)."""
 
     shift: np.ndarray
     scale: np.ndarray
+    const: np.ndarray | None = None  # bool per feature
 
     @classmethod
     def standard(cls, x: np.ndarray) -> Normaliser:
         sd = x.std(0)
-        return cls(x.mean(0).astype(np.float64), np.where(sd > 1e-8, sd, 1.0).astype(np.float64))
+        const = ~(sd > 1e-8)
+        return cls(x.mean(0).astype(np.float64), np.where(const, 1.0, sd).astype(np.float64), const)
 
     @classmethod
     def to_unit_box(cls, x: np.ndarray) -> Normaliser:
         """Min-max to [-1, 1] (pykan's grid range)."""
         lo, hi = x.min(0), x.max(0)
         half = (hi - lo) / 2.0
-        return cls(((hi + lo) / 2.0).astype(np.float64), np.where(half > 1e-8, half, 1.0).astype(np.float64))
+        const = ~(half > 1e-8)
+        return cls(((hi + lo) / 2.0).astype(np.float64), np.where(const, 1.0, half).astype(np.float64), const)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.shift) / self.scale).astype(np.float32)
 
     def inverse(self, y: np.ndarray) -> np.ndarray:
-        return y * self.scale + self.shift
+        x = y * self.scale + self.shift
+        if self.const is not None and self.const.any():
+            x = np.where(self.const, self.shift, x)
+        return x
 
     def to_dict(self) -> dict:
-        return {"shift": self.shift.tolist(), "scale": self.scale.tolist()}
+        out = {"shift": self.shift.tolist(), "scale": self.scale.tolist()}
+        if self.const is not None:
+            out["const"] = self.const.astype(bool).tolist()
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> Normaliser:
-        return cls(np.asarray(d["shift"], np.float64), np.asarray(d["scale"], np.float64))
+        const = np.asarray(d["const"], bool) if "const" in d else None
+        return cls(np.asarray(d["shift"], np.float64), np.asarray(d["scale"], np.float64), const)

@@ -236,9 +236,10 @@ class VirtualCmdpCore:
         with torch.no_grad():
             r = self.norms["r"].inverse(self.nets[f"reward_{p}"](sa).numpy()[:, None].astype(np.float64))[:, 0]
             c = self.norms["c"].inverse(self.nets[f"cost_{p}"](sa).numpy()[:, None].astype(np.float64))[:, 0]
-        r, c = np.maximum(r, 0.0), np.clip(c, 0.0, 1.0)
         zeta, _, power = lay.decode(a)
         state.power_w = (zeta * power).sum((1, 2, 3))
+        # as in the env: no energy spent, no energy efficiency (eq. 16 is 0 there, not a prediction)
+        r, c = np.where(state.power_w > 0, np.maximum(r, 0.0), 0.0), np.clip(c, 0.0, 1.0)
         ch_now = lay.ue_channel(s).reshape(E, self.U, -1)
         q_cond = lay.queue_condition(s, a).reshape(E, self.U, -1)
         kind = self.kinds["next"]
@@ -267,6 +268,12 @@ class VirtualCmdpCore:
         return np.concatenate([state.obs, np.clip(bits, 0.0, 1.0)], -1).astype(np.float32)
 
     # --------------------------------------------- what the URLLC baselines read
+    def decode(self, actions: np.ndarray):
+        """The env's reading of actions (..., A): zeta, beam, power (..., B, U, K)."""
+        a = np.asarray(actions)
+        out = self.layout.decode(a.reshape(-1, a.shape[-1]))
+        return tuple(x.reshape(a.shape[:-1] + x.shape[1:]) for x in out)
+
     def pbm(self, state: VirtualState) -> np.ndarray:
         """|h^H f_m| (E, B, U, K, M) back from the observation's full-power SNR (dB / 10)."""
         c = self.real_config

@@ -111,10 +111,10 @@ def kan_grid_updater(model: nn.Module, x: torch.Tensor, every: int = 5, until: i
     at epochs 0, every, 2 every, ... < until (as pykan's fit does every few steps); no-op for an MLP."""
     if not isinstance(model, KanRegressor):
         return None
-    g = torch.Generator().manual_seed(seed)
 
-    def hook(epoch: int) -> None:
+    def hook(epoch: int) -> None:  # the subsample depends on (seed, epoch) only: a resumed fit draws the same
         if epoch < until and epoch % every == 0:
+            g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
             idx = torch.randperm(x.shape[0], generator=g)[:sample]
             model.update_grid(x[idx])
 

@@ -77,6 +77,8 @@ class LyapunovKan:
             for i, x in enumerate(fixed[:self.candidates]):
                 cand[:, i] = x
         r, c = self.predict(np.asarray(obs).reshape(core.num_envs, -1), cand)
+        zeta, _, power = core.decode(cand)  # a candidate that sends nothing has no energy efficiency (eq. 16)
+        r = np.where((zeta * power).sum((-1, -2, -3)) > 0, r, 0.0)
         pick = np.argmin(-self.v * r + self._z[:, None] * c, axis=1)
         rows = np.arange(core.num_envs)
         limit = getattr(core.config, "delay_cost_limit", 0.005)
