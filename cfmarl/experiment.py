@@ -21,6 +21,7 @@ from typing import Any
 
 from cfmarl.envs.validation import ALLOW_LARGE_ENV, ConfigError
 from cfmarl.memguard import check_run_memory
+from cfmarl.offline_section import OfflineSection
 from cfmarl.registry import DEFAULT_ENV
 from cfmarl.search_space import parse_space, set_path, split_search_space
 from cfmarl.yamlfile import read_yaml  # noqa: F401  (re-exported: tests and tools read raw experiment files)
@@ -193,25 +194,6 @@ class ScaleSection:
     per_agent_max_links: int = 1024  # ... up to this many links (it is slow)
     evaluation_episodes: int = 5
     latency_repeats: int = 20
-
-
-@dataclass(frozen=True)
-class OfflineSection:
-    """``cfmarl offline`` settings (ignored by train / tune): collect a dataset with a behaviour policy,
-    fit a learned model of the env to it, pretrain the policy in the learned env, fine-tune it in the real
-    env and compare with training from scratch (cfmarl/offline.py)."""
-
-    behaviour: str = "random"  # behaviour policy of the dataset (a baseline spec of the env)
-    episodes: int = 150
-    dataset_seed: int = 32
-    fit: str = ""  # "package.module:function" fitting the models: f(dataset_dir, out_dir, options, log) -> dict
-    models: dict = field(default_factory=dict)  # the fitter's options (hyperparameters)
-    virtual_env: str = ""  # "package.module:function" returning the learned env's EnvEntry
-    virtual_overrides: dict = field(default_factory=dict)  # extra config fields of the learned env
-    frameworks: list = field(default_factory=list)  # scenarios of the learned env to pretrain in (default: its first)
-    pretrain_iterations: int = 50
-    finetune_from: int = 0  # the pretraining iteration whose checkpoint starts the fine-tuning (0: the last)
-    seeds: list = field(default_factory=lambda: [0])
 
 
 #: hyperparameters a PBT exploit may change on a running trial (they are re-applied after the restore)

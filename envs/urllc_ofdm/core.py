@@ -67,6 +67,20 @@ class UrllcState:
     delays: np.ndarray  # (E, U) summed delay [slots] of transmitted packets
 
 
+def decode_actions(actions, B: int, U: int, K: int, M: int, p_max_w: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The env's reading of actions (..., B 3 U K) (eqs. 13-15): zeta (..., B, U, K) bool, beam index, power [W]
+    (P_max softmax of the power logits over each AP's (u, k) entries)."""
+    x = np.asarray(actions)
+    x = x.reshape(x.shape[:-1] + (B, 3, U, K))
+    zeta = x[..., 0, :, :] > 0.0
+    beam = np.rint((x[..., 1, :, :] + 1.0) * (M - 1) / 2.0).astype(int)
+    logits = x[..., 2, :, :].reshape(x.shape[:-3] + (-1,))
+    w = np.exp(logits - logits.max(-1, keepdims=True))
+    power = (p_max_w * w / w.sum(-1, keepdims=True)).reshape(zeta.shape)
+    return zeta, beam, power
+
+
 class UrllcCore:
     def __init__(self, config: UrllcConfig, num_envs: int = 1):
         check_num_envs(num_envs)
@@ -139,13 +153,7 @@ class UrllcCore:
 
     def decode(self, actions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Actions (..., B 3 U K) -> zeta (..., B, U, K) bool, beam index (..., B, U, K), power (..., B, U, K) [W]."""
-        x = np.asarray(actions).reshape(actions.shape[:-1] + (self.B, 3, self.U, self.K))
-        zeta = x[..., 0, :, :] > 0.0
-        beam = np.rint((x[..., 1, :, :] + 1.0) * (self.M - 1) / 2.0).astype(int)
-        logits = x[..., 2, :, :].reshape(x.shape[:-3] + (-1,))
-        w = np.exp(logits - logits.max(-1, keepdims=True))
-        power = (self.p_max_w * w / w.sum(-1, keepdims=True)).reshape(zeta.shape)
-        return zeta, beam, power
+        return decode_actions(actions, self.B, self.U, self.K, self.M, self.p_max_w)
 
     def outcome(self, state: UrllcState, actions: np.ndarray):
         """One-slot model for actions (E, ..., A) (any candidate axes after E): bits psi (E, ..., U),

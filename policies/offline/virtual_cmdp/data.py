@@ -113,14 +113,10 @@ class Layout:
         return np.clip(x, -30.0, 30.0).astype(np.float32)
 
     def decode(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(N, A) -> zeta, beam, power (N, B, U, K), the env's reading (eqs. 13-15)."""
-        x = actions.reshape(-1, self.B, 3, self.U, self.K)
-        zeta = x[:, :, 0] > 0.0
-        beam = np.rint((x[:, :, 1] + 1.0) * (self.M - 1) / 2.0).astype(int)
-        logits = x[:, :, 2].reshape(len(x), self.B, -1)
-        w = np.exp(logits - logits.max(-1, keepdims=True))
-        power = (self.p_max_w * w / w.sum(-1, keepdims=True)).reshape(zeta.shape)
-        return zeta, beam, power
+        """(N, A) -> zeta, beam, power (N, B, U, K), the env's own reading (eqs. 13-15)."""
+        from cfmarl.envs.urllc_ofdm.core import decode_actions
+
+        return decode_actions(actions, self.B, self.U, self.K, self.M, self.p_max_w)
 
     def queue_condition(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """(N, obs_dim), (N, A) -> (N U, queue_cond_dim): [q_u, desired_k, interference_k, power share]."""

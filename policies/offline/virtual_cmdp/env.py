@@ -270,9 +270,7 @@ class VirtualCmdpCore:
     # --------------------------------------------- what the URLLC baselines read
     def decode(self, actions: np.ndarray):
         """The env's reading of actions (..., A): zeta, beam, power (..., B, U, K)."""
-        a = np.asarray(actions)
-        out = self.layout.decode(a.reshape(-1, a.shape[-1]))
-        return tuple(x.reshape(a.shape[:-1] + x.shape[1:]) for x in out)
+        return self.layout.decode(np.asarray(actions))
 
     def pbm(self, state: VirtualState) -> np.ndarray:
         """|h^H f_m| (E, B, U, K, M) back from the observation's full-power SNR (dB / 10)."""
