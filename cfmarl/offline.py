@@ -14,6 +14,8 @@ Stages (each resumable; a finished one is reused on the next call, ``--fresh`` s
    (mean and range over seeds), initial / final values and steps to converge: ``report.md``, ``report.png``,
    ``report.csv``.
 
+``{models}`` in a spec of ``evaluation.baselines`` stands for the fitted models' folder (a baseline driven by
+the learned models, e.g. the URLLC ``lyapunov-kan:models={models}``, evaluated beside every arm).
 Behaviour cloning (``pretrain.enabled``) is switched off in every arm: the comparison is pretraining in the
 learned env against none. Everything lands in ``<out>/offline-<name>/``.
 """
@@ -75,6 +77,10 @@ class Pipeline:
         data.pop("offline", None)
         data["name"], data["seed"] = name, seed
         data.setdefault("pretrain", {})["enabled"] = False
+        ev = data.get("evaluation") or {}
+        if ev.get("baselines"):  # "{models}" in a baseline spec: the fitted models' folder (absolute)
+            models = str((self.root / "models").resolve())
+            ev["baselines"] = [b.replace("{models}", models) if isinstance(b, str) else b for b in ev["baselines"]]
         for dotted, value in changes.items():
             node = data
             *parents, leaf = dotted.split(".")

@@ -66,7 +66,11 @@ def k_strongest_mask(gain: np.ndarray, k: int) -> np.ndarray:
 
 @dataclass
 class GreedyOracle:
-    """Centralised greedy reference that knows the channels of the coming window.
+    """Centralised greedy reference that knows the channels of the coming window (``window="coming"``, the
+    non-causal bound), or its causal counterpart (``window="previous"``: the same search run on the channels
+    of the window just played - what a controller that stores past channels could do; at the first decision
+    of an episode, on the snapshot at the decision instant). Both read complex channels, so both are
+    privileged.
 
     Starting from all links on, it (1) tries to switch off whole APs, weakest
     total large-scale gain first, then (2) tries to drop single links, weakest
@@ -77,14 +81,27 @@ class GreedyOracle:
     the env (MRT, equal split), so the cost is O(L K) window evaluations per decision.
     """
 
+    window: str = "coming"
     name: str = "greedy"
     privileged: bool = True
     tol: float = 1e-9
 
+    def __post_init__(self) -> None:
+        if self.window not in ("coming", "previous"):
+            raise ValueError(f"greedy.window: must be 'coming' (the oracle) or 'previous' (causal), got {self.window!r}")
+        if self.window == "previous" and self.name == "greedy":
+            self.name = "greedy-causal"
+        self._prev: tuple[np.ndarray, np.ndarray] | None = None
+
     def act(self, core: ApSelectionCore, state: ApSelectionState, obs: np.ndarray) -> np.ndarray:
+        h, beta = state.h_next, state.beta_next
+        if self.window == "previous":
+            fresh = state.t == 0 or self._prev is None or self._prev[0].shape[0] != core.num_envs
+            h, beta = (state.h_next[:, :1], state.beta_next) if fresh else self._prev
+            self._prev = (state.h_next.copy(), state.beta_next.copy())  # the window about to be played
         out = np.empty((core.num_envs, core.n_agents), np.int8)
         for b in range(core.num_envs):  # env copies, not agents
-            out[b] = self._one(core, state.h_next[b], state.beta_next[b]).reshape(-1)
+            out[b] = self._one(core, h[b], beta[b]).reshape(-1)
         return out
 
     def _one(self, core: ApSelectionCore, h: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -113,7 +130,7 @@ class GreedyOracle:
 
 
 FACTORIES = {"k-strongest": KStrongest, "all-on": AllOn, "greedy": GreedyOracle}
-OPTIONS = {"k-strongest": {"k", "by"}}
+OPTIONS = {"k-strongest": {"k", "by"}, "greedy": {"window"}}
 
 
 def make_baseline(spec: str):

@@ -97,3 +97,18 @@ def test_make_baseline_specs_and_errors():
         make_baseline("k-strongest:k=0")
     with pytest.raises(ValueError, match="key=value"):
         make_baseline("k-strongest:4")
+
+
+def test_causal_greedy_plays_the_oracle_of_the_previous_window():
+    core, state, obs = _core(n=3)
+    causal, oracle = make_baseline("greedy:window=previous"), GreedyOracle()
+    assert causal.name == "greedy-causal" and causal.privileged
+    # first decision: the oracle's search on the snapshot at the decision instant
+    snap = np.stack([oracle._one(core, state.h_next[b, :1], state.beta_next[b]).reshape(-1) for b in range(3)])
+    np.testing.assert_array_equal(causal.act(core, state, obs), snap)
+    played = oracle.act(core, state, obs)  # what the oracle picks for window 0 ...
+    state, obs, *_ = core.step(state, played)
+    # ... is what the causal greedy plays in window 1 (it searched on window 0's channels)
+    np.testing.assert_array_equal(causal.act(core, state, obs), played)
+    with pytest.raises(ValueError, match="greedy.window: must be 'coming'"):
+        make_baseline("greedy:window=next")

@@ -1,0 +1,118 @@
+"""AP selection yardsticks: the strongest classical controllers a learned policy must beat.
+
+Per scenario (size and mobility):
+
+* **best feasible k-strongest**, by instantaneous gain and by large-scale gain: k chosen on validation
+  episodes (seed ``--val-seed``, disjoint from the test episodes) as the smallest k whose mean cost meets
+  the judged limit, then evaluated on the test episodes;
+* **4-strongest**, the paper's heuristic;
+* **causal greedy** (``greedy:window=previous``): the greedy search run on the window just played;
+* **greedy oracle** (``greedy``): the same search on the coming window's channels - the non-causal bound.
+
+Every controller runs on the same test episodes (seed ``--test-seed``, the reproduction's 1000) through
+the evaluation harness (cfmarl.evaluate.run_policy). Writes ``benchmarks/results/aps/yardsticks.csv`` and
+``yardsticks.md``:
+
+    python benchmarks/aps_yardsticks.py                        # medium (both mobilities) and large
+    python benchmarks/aps_yardsticks.py --scenarios medium --test-episodes 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results" / "aps"
+
+
+def evaluate(cfg, spec: str, seed: int, episodes: int) -> dict:
+    from cfmarl.envs.ap_selection.core import ApSelectionCore
+    from cfmarl.evaluate import episode_seeds, run_policy
+    from cfmarl.policies.baselines.ap_selection import make_baseline
+
+    res = run_policy(lambda n: ApSelectionCore(cfg, n), make_baseline(spec), episode_seeds(seed, episodes))
+    cost = np.array([e["mean_cost"] for e in res.episodes])
+    aps = np.array([e["active_aps"] for e in res.episodes])
+    se = np.array([e["mean_se_bps_hz"] for e in res.episodes])
+    return {"active_aps": float(aps.mean()), "active_aps_std": float(aps.std()), "mean_cost": float(cost.mean()),
+            "mean_cost_std": float(cost.std()), "mean_se": float(se.mean()), "episodes": episodes,
+            "latency_ms": float(np.mean([e["decision_latency_ms"] for e in res.episodes]))}
+
+
+def best_k(cfg, by: str, limit: float, seed: int, episodes: int, log) -> tuple[int | None, list[dict]]:
+    """Smallest k whose mean cost on the validation episodes is within ``limit`` (None: no k is)."""
+    trail = []
+    for k in range(1, cfg.num_aps + 1):
+        r = evaluate(cfg, f"k-strongest:k={k},by={by}", seed, episodes)
+        trail.append({"k": k, **r})
+        log(f"    k={k:3d} by {by}: cost {r['mean_cost']:.4f}, {r['active_aps']:.2f} APs")
+        if r["mean_cost"] <= limit:
+            return k, trail
+    return None, trail
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenarios", nargs="+", default=["medium", "medium-vehicular", "large", "large-vehicular"])
+    ap.add_argument("--limit", type=float, default=0.02, help="judged cost limit (mean normalised SE shortfall)")
+    ap.add_argument("--val-seed", type=int, default=2024)
+    ap.add_argument("--val-episodes", type=int, default=100)
+    ap.add_argument("--test-seed", type=int, default=1000)
+    ap.add_argument("--test-episodes", type=int, default=200)
+    ap.add_argument("--large-episodes", type=int, default=20,
+                    help="test and validation episodes on sizes above medium (the greedy search is O(L K) "
+                         "window evaluations per decision)")
+    ap.add_argument("--out", default=str(OUT))
+    args = ap.parse_args(argv)
+    from cfmarl.envs.ap_selection.config import make_config
+    from cfmarl.rundir import atomic_write_text, write_csv
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    log = lambda m: print(m, flush=True)  # noqa: E731
+    t_all = time.perf_counter()
+    for scenario in args.scenarios:
+        cfg = make_config(scenario)
+        big = cfg.num_aps * cfg.num_ues > 16 * 6
+        n_val = min(args.val_episodes, args.large_episodes) if big else args.val_episodes
+        n_test = min(args.test_episodes, args.large_episodes) if big else args.test_episodes
+        log(f"[{scenario}] L={cfg.num_aps} K={cfg.num_ues}: choosing k on {n_val} validation episodes")
+        specs = {}
+        for by in ("instantaneous", "large_scale"):
+            k, _ = best_k(cfg, by, args.limit, args.val_seed, n_val, log)
+            if k is not None:
+                specs[f"best feasible k-strongest by {by.replace('_', '-')} (k={k})"] = f"k-strongest:k={k},by={by}"
+        specs["4-strongest (paper)"] = "k-strongest:k=4"
+        specs["causal greedy (previous window)"] = "greedy:window=previous"
+        specs["greedy oracle (coming window)"] = "greedy"
+        for label, spec in specs.items():
+            t0 = time.perf_counter()
+            r = evaluate(cfg, spec, args.test_seed, n_test)
+            rows.append({"scenario": scenario, "policy": label, "spec": spec, **r,
+                         "feasible": r["mean_cost"] <= args.limit})
+            log(f"  {label:48s} {r['active_aps']:6.2f} APs  cost {r['mean_cost']:.4f}  SE {r['mean_se']:.2f}  "
+                f"({time.perf_counter() - t0:.0f} s)")
+    write_csv(out / "yardsticks.csv", rows)
+    lines = ["# AP selection yardsticks", "",
+             f"`python benchmarks/aps_yardsticks.py`; k chosen on validation episodes (seed {args.val_seed}), every "
+             f"row on the same test episodes (seed {args.test_seed}; {args.test_episodes} on medium, "
+             f"{args.large_episodes} above), judged cost limit {args.limit}; mean ± std over episodes.", "",
+             "| scenario | policy | active APs | mean cost | feasible | mean SE | ms / decision |",
+             "|---|---|---:|---:|:---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['scenario']} | {r['policy']} | {r['active_aps']:.2f} ± {r['active_aps_std']:.2f} | "
+                     f"{r['mean_cost']:.4f} ± {r['mean_cost_std']:.4f} | {'yes' if r['feasible'] else 'no'} | "
+                     f"{r['mean_se']:.2f} | {r['latency_ms']:.2f} |")
+    atomic_write_text(out / "yardsticks.md", "\n".join(lines) + "\n")
+    print(f"\nDone in {time.perf_counter() - t_all:.0f} s. Files: {out / 'yardsticks.csv'}, {out / 'yardsticks.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
