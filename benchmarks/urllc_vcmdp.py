@@ -143,6 +143,7 @@ def halfmoons(path: Path, seed: int = 0) -> dict:
     from sklearn.datasets import make_moons
 
     from cfmarl.policies.offline.virtual_cmdp import metrics
+    from cfmarl.policies.offline.virtual_cmdp.fit import ModelSpec
     from cfmarl.policies.offline.virtual_cmdp.generative import Cgan, Cvae, Diffusion, fit_gan
     from cfmarl.policies.offline.virtual_cmdp.training import fit
     from cfmarl.policies.offline.virtual_cmdp.vae_chmdn import EaCgmm
@@ -163,7 +164,7 @@ def halfmoons(path: Path, seed: int = 0) -> dict:
         else:  # diffusion needs many more updates than the others: every model gets 6,000 of them
             fit(m, m.loss, (y, w), (yt, wt), epochs=1500, batch_size=50, lr=3e-3, patience=300, seed=seed)
         g = torch.Generator().manual_seed(seed)
-        kw = {"steps": 5, "sampler": "ddim", "guidance": 1.0} if name == "DDIM" else {}
+        kw = {"steps": 5, "sampler": "ddim", "guidance": 1.0, "clip": ModelSpec().diffusion_clip} if name == "DDIM" else {}
         s = (m.sample(wt, g) if name == "EA-CGMM" else m.sample(len(wt), wt, generator=g, **kw)).numpy()
         s = s * sd[1] + mu[1]
         out[name] = {"mae": metrics.mae(s, te[:, 1:]), "mmd2": metrics.mmd2(np.c_[te[:, :1], s], te, 0.2)}

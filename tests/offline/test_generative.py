@@ -177,3 +177,16 @@ def test_ea_cgmm_on_two_moons_is_accurate_and_keeps_both_branches():
             at0 = m.sample(torch.zeros(400, 1), torch.Generator().manual_seed(6)).numpy()[:, 0]
     assert maes[6] < 0.8 * maes[1], maes
     assert (at0 > 0.75).mean() > 0.15 and (at0 < 0.6).mean() > 0.15  # upper moon top and lower moon arm
+
+
+@pytest.mark.parametrize("sampler,steps", [("ddim", 5), ("ddpm", 50)])
+def test_clip_bounds_the_x0_prediction_and_keeps_the_oracle_exact(sampler, steps):
+    d = Diffusion(3)
+    mu = torch.tensor([1.5, -2.0, 0.25])
+    d.eps = _Oracle(d.scheduler("ddpm").alphas_cumprod, mu, 0.0)  # |mu| < clip: clipping changes nothing
+    x = d.sample(16, sampler=sampler, steps=steps, generator=torch.Generator().manual_seed(0), clip=5.0)
+    torch.testing.assert_close(x, mu.expand(16, 3), rtol=1e-4, atol=1e-4)
+    d.eps = _Oracle(d.scheduler("ddpm").alphas_cumprod, torch.full((3,), 40.0), 0.0)  # far outside: clipped
+    x = d.sample(16, sampler="ddim", steps=5, generator=torch.Generator().manual_seed(0), clip=5.0)
+    assert x.abs().max() <= 5.0 + 1e-5
+    assert d.sample(16, sampler="ddim", steps=5, generator=torch.Generator().manual_seed(0)).abs().max() > 30

@@ -4,10 +4,10 @@ VAE and a (conditional) GAN. ``cond_dim = 0`` gives the unconditional models use
 
 Diffusion uses the ``diffusers`` schedulers (the reference implementations of DDPM / DDIM) around our own
 noise-prediction MLP: a linear beta schedule from 1e-3 to 0.2 over 100 training steps (alpha_bar_T = 2e-5;
-diffusers' default betas suit 1000 steps), ``clip_sample=False`` (the data are standardised, not in
-[-1, 1]) and "trailing" timestep spacing (a 5-step DDIM run starts at t = T - 1, not t = 80). Classifier-
-free guidance (Ho & Salimans 2022): the condition is dropped with probability ``p_uncond`` in training and
-eps = (1 + w) eps(x, t, c) - w eps(x, t, none) in sampling.
+diffusers' default betas suit 1000 steps), x0 predictions clipped in sampling to +-``clip`` (the data
+are standardised, not in [-1, 1]: ``ModelSpec.diffusion_clip``, 5 by default) and "trailing" timestep
+spacing (a 5-step DDIM run starts at t = T - 1, not t = 80). Classifier-free guidance (Ho & Salimans
+2022): the condition is dropped with probability ``p_uncond`` in training and eps = (1 + w) eps(x, t, c) - w eps(x, t, none) in sampling.
 """
 
 from __future__ import annotations
@@ -59,16 +59,18 @@ class Diffusion(nn.Module):
         self.eps = EpsMlp(x_dim, cond_dim, hidden, layers)
         self._train_sched = None
 
-    def scheduler(self, kind: str = "ddpm"):
-        """A fresh diffusers scheduler of this model's noise schedule: ``ddpm`` or ``ddim``."""
+    def scheduler(self, kind: str = "ddpm", clip: float = 0.0):
+        """A fresh diffusers scheduler of this model's noise schedule: ``ddpm`` or ``ddim``; ``clip`` > 0
+        clips the x0 predictions to +-clip (diffusers' ``clip_sample``)."""
         from diffusers import DDIMScheduler, DDPMScheduler
 
+        clipping = {"clip_sample": clip > 0, "clip_sample_range": float(clip) if clip > 0 else 1.0}
         if kind == "ddpm":
-            return DDPMScheduler(num_train_timesteps=self.train_steps, clip_sample=False,
-                                 timestep_spacing="trailing", **BETAS)
+            return DDPMScheduler(num_train_timesteps=self.train_steps, timestep_spacing="trailing", **clipping,
+                                 **BETAS)
         if kind == "ddim":
-            return DDIMScheduler(num_train_timesteps=self.train_steps, clip_sample=False, set_alpha_to_one=True,
-                                 timestep_spacing="trailing", **BETAS)
+            return DDIMScheduler(num_train_timesteps=self.train_steps, set_alpha_to_one=True,
+                                 timestep_spacing="trailing", **clipping, **BETAS)
         raise ValueError(f"sampler: must be 'ddpm' or 'ddim', got {kind!r}")
 
     def _cond(self, n: int, cond: torch.Tensor | None) -> torch.Tensor:
@@ -90,12 +92,13 @@ class Diffusion(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, cond: torch.Tensor | None = None, sampler: str = "ddim", steps: int = 5,
-               guidance: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n draws (one per row of ``cond``) with ``steps`` reverse steps of the DDPM or DDIM sampler."""
+               guidance: float = 0.0, generator: torch.Generator | None = None, clip: float = 0.0) -> torch.Tensor:
+        """n draws (one per row of ``cond``) with ``steps`` reverse steps of the DDPM or DDIM sampler
+        (x0 predictions clipped to +-``clip`` when > 0)."""
         if not 1 <= steps <= self.train_steps:
             raise ValueError(f"steps: must be in 1 .. {self.train_steps}, got {steps!r}")
         c = self._cond(n, cond)
-        sched = self.scheduler(sampler)
+        sched = self.scheduler(sampler, clip)
         sched.set_timesteps(steps)
         x = torch.randn(n, self.x_dim, generator=generator)
         on, off = torch.ones(n), torch.zeros(n)
