@@ -24,8 +24,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "aps"
 
@@ -36,12 +34,10 @@ def evaluate(cfg, spec: str, seed: int, episodes: int) -> dict:
     from cfmarl.policies.baselines.ap_selection import make_baseline
 
     res = run_policy(lambda n: ApSelectionCore(cfg, n), make_baseline(spec), episode_seeds(seed, episodes))
-    cost = np.array([e["mean_cost"] for e in res.episodes])
-    aps = np.array([e["active_aps"] for e in res.episodes])
-    se = np.array([e["mean_se_bps_hz"] for e in res.episodes])
-    return {"active_aps": float(aps.mean()), "active_aps_std": float(aps.std()), "mean_cost": float(cost.mean()),
-            "mean_cost_std": float(cost.std()), "mean_se": float(se.mean()), "episodes": episodes,
-            "latency_ms": float(np.mean([e["decision_latency_ms"] for e in res.episodes]))}
+    s = res.summary()  # mean and std (ddof 1) over episodes
+    return {"active_aps": s["active_aps"], "active_aps_std": s["active_aps_std"], "mean_cost": s["mean_cost"],
+            "mean_cost_std": s["mean_cost_std"], "mean_se": s["mean_se_bps_hz"], "episodes": episodes,
+            "latency_ms": s["decision_latency_ms"]}
 
 
 def best_k(cfg, by: str, limit: float, seed: int, episodes: int, log) -> tuple[int | None, list[dict]]:
@@ -54,6 +50,20 @@ def best_k(cfg, by: str, limit: float, seed: int, episodes: int, log) -> tuple[i
         if r["mean_cost"] <= limit:
             return k, trail
     return None, trail
+
+
+def markdown(rows: list[dict], args: argparse.Namespace) -> str:
+    lines = ["# AP selection yardsticks", "",
+             f"`python benchmarks/aps_yardsticks.py`; k chosen on validation episodes (seed {args.val_seed}), every "
+             f"row on the same test episodes (seed {args.test_seed}; {args.test_episodes} on medium, "
+             f"{args.large_episodes} above), judged cost limit {args.limit}; mean ± std over episodes.", "",
+             "| scenario | policy | active APs | mean cost | feasible | mean SE | ms / decision |",
+             "|---|---|---:|---:|:---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['scenario']} | {r['policy']} | {r['active_aps']:.2f} ± {r['active_aps_std']:.2f} | "
+                     f"{r['mean_cost']:.4f} ± {r['mean_cost_std']:.4f} | {'yes' if r['feasible'] else 'no'} | "
+                     f"{r['mean_se']:.2f} | {r['latency_ms']:.2f} |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
@@ -99,17 +109,7 @@ def main(argv=None) -> int:
             log(f"  {label:48s} {r['active_aps']:6.2f} APs  cost {r['mean_cost']:.4f}  SE {r['mean_se']:.2f}  "
                 f"({time.perf_counter() - t0:.0f} s)")
     write_csv(out / "yardsticks.csv", rows)
-    lines = ["# AP selection yardsticks", "",
-             f"`python benchmarks/aps_yardsticks.py`; k chosen on validation episodes (seed {args.val_seed}), every "
-             f"row on the same test episodes (seed {args.test_seed}; {args.test_episodes} on medium, "
-             f"{args.large_episodes} above), judged cost limit {args.limit}; mean ± std over episodes.", "",
-             "| scenario | policy | active APs | mean cost | feasible | mean SE | ms / decision |",
-             "|---|---|---:|---:|:---:|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r['scenario']} | {r['policy']} | {r['active_aps']:.2f} ± {r['active_aps_std']:.2f} | "
-                     f"{r['mean_cost']:.4f} ± {r['mean_cost_std']:.4f} | {'yes' if r['feasible'] else 'no'} | "
-                     f"{r['mean_se']:.2f} | {r['latency_ms']:.2f} |")
-    atomic_write_text(out / "yardsticks.md", "\n".join(lines) + "\n")
+    atomic_write_text(out / "yardsticks.md", markdown(rows, args))
     print(f"\nDone in {time.perf_counter() - t_all:.0f} s. Files: {out / 'yardsticks.csv'}, {out / 'yardsticks.md'}")
     return 0
 

@@ -168,7 +168,8 @@ def halfmoons(path: Path, seed: int = 0) -> dict:
         else:  # diffusion needs many more updates than the others: every model gets 6,000 of them
             fit(m, m.loss, (y, w), (yt, wt), epochs=1500, batch_size=50, lr=3e-3, patience=300, seed=seed)
         g = torch.Generator().manual_seed(seed)
-        kw = {"steps": 5, "sampler": "ddim", "guidance": 1.0, "clip": ModelSpec().diffusion_clip} if name == "DDIM" else {}
+        kw = ({"steps": 5, "sampler": "ddim", "guidance": 1.0, "clip": ModelSpec().diffusion_clip}
+              if name == "DDIM" else {})
         s = (m.sample(wt, g) if name == "EA-CGMM" else m.sample(len(wt), wt, generator=g, **kw)).numpy()
         s = s * sd[1] + mu[1]
         out[name] = {"mae": metrics.mae(s, te[:, 1:]), "mmd2": metrics.mmd2(np.c_[te[:, :1], s], te, 0.2)}
@@ -185,7 +186,8 @@ def halfmoons(path: Path, seed: int = 0) -> dict:
 
 
 EE, VIOL = "kpi/energy_efficiency_bit_per_j", "kpi/delay_violation_rate"
-EV_RL = "benchmarks/results/urllc/vcmdp_pretraining.md, vcmdp_pretraining.png (cfmarl offline tune_configs/urllc_vcmdp_paper.yaml)"
+EV_RL = ("benchmarks/results/urllc/vcmdp_pretraining.md, vcmdp_pretraining.png "
+         "(cfmarl offline tune_configs/urllc_vcmdp_paper.yaml)")
 
 
 def _report_row(report: list[dict], arm: str, metric: str) -> dict | None:
@@ -284,7 +286,8 @@ def pretraining_table(report: list[dict], evals: dict[str, list[dict]]) -> str:
     lines = ["| arm | metric | initial | final | converged at env steps |", "|---|---|---:|---:|---:|"]
     for r in report:
         lines.append(f"| {r['arm']} | {r['metric']} | {float(r['initial']):.4g} ± {float(r['initial_std']):.2g} | "
-                     f"{float(r['final']):.4g} ± {float(r['final_std']):.2g} | {float(r['converged_at_env_steps']):.0f} |")
+                     f"{float(r['final']):.4g} ± {float(r['final_std']):.2g} | "
+                     f"{float(r['converged_at_env_steps']):.0f} |")
     lines += ["", "Evaluation in the real env after training (mean over seeds of each run's 20 evaluation episodes; "
               "the baselines as evaluated beside the fine-tuned runs):", "",
               "| policy | runs | energy efficiency [Mbit/J] | delay-violation rate | throughput [kbit/s] |",
@@ -340,7 +343,8 @@ def main(argv=None) -> int:
             if (run / "evaluation.csv").exists():
                 with open(run / "evaluation.csv") as f:
                     for r in csv.DictReader(f):  # "lyapunov-kan:models=<abs path>" -> "lyapunov-kan"
-                        r["policy"] = r["policy"].split(":")[0] if r["policy"].startswith("lyapunov-kan") else r["policy"]
+                        if r["policy"].startswith("lyapunov-kan"):
+                            r["policy"] = "lyapunov-kan"
                         evals.setdefault(kind, []).append(r)
     if report:
         import shutil

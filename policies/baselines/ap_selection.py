@@ -88,7 +88,8 @@ class GreedyOracle:
 
     def __post_init__(self) -> None:
         if self.window not in ("coming", "previous"):
-            raise ValueError(f"greedy.window: must be 'coming' (the oracle) or 'previous' (causal), got {self.window!r}")
+            raise ValueError(f"greedy.window: must be 'coming' (the oracle) or 'previous' (causal), "
+                             f"got {self.window!r}")
         if self.window == "previous" and self.name == "greedy":
             self.name = "greedy-causal"
         self._prev: tuple[np.ndarray, np.ndarray] | None = None

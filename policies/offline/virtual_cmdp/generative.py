@@ -7,7 +7,8 @@ noise-prediction MLP: a linear beta schedule from 1e-3 to 0.2 over 100 training 
 diffusers' default betas suit 1000 steps), x0 predictions clipped in sampling to +-``clip`` (the data
 are standardised, not in [-1, 1]: ``ModelSpec.diffusion_clip``, 5 by default) and "trailing" timestep
 spacing (a 5-step DDIM run starts at t = T - 1, not t = 80). Classifier-free guidance (Ho & Salimans
-2022): the condition is dropped with probability ``p_uncond`` in training and eps = (1 + w) eps(x, t, c) - w eps(x, t, none) in sampling.
+2022): the condition is dropped with probability ``p_uncond`` in training and
+eps = (1 + w) eps(x, t, c) - w eps(x, t, none) in sampling.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ class Diffusion(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, cond: torch.Tensor | None = None, sampler: str = "ddim", steps: int = 5,
-               guidance: float = 0.0, generator: torch.Generator | None = None, clip: float = 0.0) -> torch.Tensor:
+               guidance: float = 0.0, generator: torch.Generator | None = None, clip: float = 0.0
+               ) -> torch.Tensor:
         """n draws (one per row of ``cond``) with ``steps`` reverse steps of the DDPM or DDIM sampler
         (x0 predictions clipped to +-``clip`` when > 0)."""
         if not 1 <= steps <= self.train_steps:
