@@ -57,6 +57,11 @@ def build_algo_config(exp: ExperimentConfig) -> Any:
 
     a, r = exp.algorithm, exp.resources
     learner = get_learner(a.name)
+    if learner.offline is not None:
+        from cfmarl.envs.validation import ConfigError
+
+        raise ConfigError(f"algorithm.name {a.name!r} is an offline learner: `cfmarl train` runs it from a dataset; "
+                          "RLlib-based commands (tune, scale) do not")
     env_config = exp.env_config()
     envs = r.num_envs_per_env_runner * max(1, r.num_env_runners)
     cfg = learner.make_config()

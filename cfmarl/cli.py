@@ -81,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--policy", action="append", metavar="SPEC",
                     help="controller, repeatable: a baseline spec of the env (name[:key=value,...], see `cfmarl envs`; "
                          "'all' = every baseline; default all), or a training run directory / "
-                         "checkpoint folder (its trained policy, greedy actions)")
+                         "checkpoint folder (its trained policy, greedy actions; an offline learner's run may add "
+                         "':option=value,...' for its sampling options, e.g. RUN:guidance=1)")
     ev.add_argument("--episodes", type=_positive_int, default=10, help="episodes per policy (default 10)")
     ev.add_argument("--seed", type=int, default=0, help="master seed; every policy sees the same episodes")
     ev.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -220,6 +221,11 @@ def cmd_learners(args: argparse.Namespace) -> int:
     from cfmarl.policies.learners.registry import learner_registry
 
     for entry in learner_registry().values():
+        if entry.offline is not None:
+            print(f"{entry.name}  (offline, from a dataset; actions: {', '.join(sorted(entry.actions))}; "
+                  "options: algorithm.options)")
+            print(f"  {entry.description}")
+            continue
         print(f"{entry.name}  ({'off' if entry.off_policy else 'on'}-policy; actions: {', '.join(sorted(entry.actions))}; "
               f"model.mode: {', '.join(sorted(entry.modes))}; {'constrained' if entry.constrained else 'unconstrained'})")
         print(f"  {entry.description}")
@@ -321,6 +327,10 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 def _make_controller(entry, spec: str, env_config: dict, stochastic: bool = False, seed: int = 0):
     """A baseline spec, or the path of a training checkpoint / run directory."""
+    from cfmarl.offline_train import controller_from_spec, is_offline_run
+
+    if is_offline_run(spec):  # an offline learner's run (optionally RUN:sampling_option=value,...)
+        return controller_from_spec(spec, seed=seed)
     path = Path(spec)
     if path.exists():
         from cfmarl.policies.module_controller import controller_for, latest_checkpoint_of, load_module, rebuild_for_env

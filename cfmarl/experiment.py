@@ -101,6 +101,9 @@ class AlgorithmSection:
     policy_delay: int = 2  # td3: critic updates per actor (and target) update
     target_noise: float = 0.2  # td3: target policy smoothing std
     target_noise_clip: float = 0.5  # td3: ... clipped at +-this
+    # offline learners (ma_cdmp, bc, ma_td3bc, ma_cql; `cfmarl learners`): training.iterations = epochs of
+    # updates_per_iteration gradient steps on minibatches of minibatch_size node samples; lr, gamma apply
+    options: dict = field(default_factory=dict)  # the offline method's own options (its Options dataclass)
 
 
 @dataclass(frozen=True)
@@ -356,6 +359,13 @@ def _validate_learner(exp: ExperimentConfig, entry, env_cfg) -> None:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     a = exp.algorithm
+    if learner.offline is not None:  # trained from a dataset by cfmarl/offline_train.py, not by RLlib
+        from cfmarl.policies.offline.method import parse_options
+
+        parse_options(learner.offline().Options, a.options, a.name)
+        return
+    if a.options:
+        raise ConfigError(f"algorithm.options: only read by the offline learners, not by {a.name}; remove it")
     if not learner.off_policy and a.minibatch_size > a.train_batch_size:  # off-policy: minibatches come from replay
         raise ConfigError("algorithm.minibatch_size: must be <= algorithm.train_batch_size "
                           f"({a.minibatch_size} > {a.train_batch_size})")

@@ -22,3 +22,9 @@ class OfflineSection:
     pretrain_iterations: int = 50
     finetune_from: int = 0  # the pretraining iteration whose checkpoint starts the fine-tuning (0: the last)
     seeds: list = field(default_factory=lambda: [0])
+    # offline learners (cfmarl train with an offline algorithm.name, cfmarl/offline_train.py)
+    dataset: str = ""  # a `cfmarl collect` folder (collected there when missing); "" = <out>/datasets/<digest>
+    behaviours: list = field(default_factory=list)  # behaviour policies of the dataset, shards alternate
+    #                                                 between them ([] = [behaviour])
+    dataset_overrides: dict = field(default_factory=dict)  # env config fields of the recorded episodes only
+    val_fraction: float = 0.1  # episodes held out for the held-out losses

@@ -142,6 +142,11 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
     from cfmarl.train import train
 
     exp = load_experiment(path)
+    from cfmarl.policies.learners.registry import get_learner
+
+    if get_learner(exp.algorithm.name).offline is not None:
+        raise ConfigError(f"algorithm.name {exp.algorithm.name!r} is an offline learner: `cfmarl scale` measures "
+                          "RLlib learners; evaluate an offline policy at other sizes with `cfmarl evaluate --policy RUN`")
     sc = exp.scale
     if exp.model.mode != "graph":
         raise ConfigError("model.mode: cfmarl scale needs a graph model (it runs at every size)")

@@ -260,6 +260,12 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
     import torch
 
     exp = load_experiment(path)
+    from cfmarl.policies.learners.registry import get_learner
+
+    if get_learner(exp.algorithm.name).offline is not None:
+        from cfmarl.offline_train import train_offline
+
+        return train_offline(exp, path, out=out, fresh=fresh, iterations=iterations, quiet=quiet)
     total = iterations or exp.training.iterations
     run = Path(out) / f"train-{exp.name}"
     ckpt_root = run / "checkpoints"

@@ -113,6 +113,11 @@ def tune_experiment(path: str, *, address: str | None = None, num_samples: int |
 
     texp = load_tune_experiment(path)
     exp = texp.exp
+    from cfmarl.policies.learners.registry import get_learner
+
+    if get_learner(exp.algorithm.name).offline is not None:
+        raise ConfigError(f"algorithm.name {exp.algorithm.name!r} is an offline learner: `cfmarl train` runs it from "
+                          "a dataset; `cfmarl tune` searches RLlib learners only")
     _check_consistency(texp)
     n = num_samples or exp.tune.num_samples
     if n < 1:

@@ -100,6 +100,9 @@ class EnvDeclaration:
     # called as f(results, summaries, config, title, path)
     plots: tuple[tuple[str, str], ...] = ()
     bars: tuple[str, ...] = field(default=())  # KPIs drawn as bars (default: the first four of kpis)
+    # observation components an agent computes from its 1-hop neighbours (mean-field terms, e.g. MF-TDMA's
+    # neighbour-mean queue features): the "without mean field" ablations of the offline methods drop them
+    neighbour_features: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         names = [k.name for k in self.kpis]

@@ -108,7 +108,7 @@ class MfTdmaConfig:
 # (nodes, high-rate nodes): the paper's 8-node 2:6 / 4:4 and 9-node 2:7 / 4:5 mixes, larger networks
 # at the same node density for scaling, and a tiny one for tests.
 _SIZES = {"n4-1:3": (4, 1), "n8-2:6": (8, 2), "n8-4:4": (8, 4), "n9-2:7": (9, 2), "n9-4:5": (9, 4),
-          "n16-4:12": (16, 4), "n32-8:24": (32, 8)}
+          "n16-4:12": (16, 4), "n32-8:24": (32, 8), "n64-16:48": (64, 16)}
 
 
 def scenario_names() -> list[str]:

@@ -24,6 +24,7 @@ DECLARATION = EnvDeclaration(
     progress=("throughput_mbps", "mean_delay_ms", "packet_loss_rate"),
     scale=ScaleAxes(fields=("num_nodes",), label="nodes", follow=_area_and_mix),
     episode_length="episode_frames",
+    neighbour_features=(4, 5, 6, 7),  # the 1-hop mean of the neighbours' [gen, gen_max, tran, tran_max] (eq. 11)
     records=(Record("node_delay_ms", "per-node delay of received packets [ms]"),
              Record("queue", "per-node queue [packets]")),
 )

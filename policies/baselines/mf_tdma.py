@@ -27,14 +27,25 @@ class LoadProportional:
     frame, scaled to M L; equal split when every queue is empty. Uses only the node's own
     observation and the total (the normalisation the protocol performs anyway)."""
 
+    noise: float = 0.0  # > 0: requests times exp(noise * N(0, 1)), seeded (a perturbed behaviour policy for
+    #                     offline datasets: actions around a good policy)
+    seed: int = 0
     name: str = "load-proportional"
     privileged: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.noise >= 0:
+            raise ValueError(f"policy 'load-proportional': noise must be >= 0, got {self.noise!r}")
+        self._rng = np.random.default_rng(self.seed)
 
     def act(self, core: MfTdmaCore, state: MfTdmaState, obs: np.ndarray) -> np.ndarray:
         q = obs[..., 0] + obs[..., 2]
         total = q.sum(-1, keepdims=True)
         share = np.where(total > 0, q / np.where(total > 0, total, 1.0), 1.0 / core.N)
-        return core.config.num_rbs * share
+        req = core.config.num_rbs * share
+        if self.noise:
+            req = req * np.exp(self.noise * self._rng.standard_normal(req.shape))
+        return np.minimum(req, core.config.num_rbs)
 
 
 @dataclass
@@ -53,7 +64,7 @@ class RandomRequests:
 
 
 FACTORIES = {"equal": EqualSplit, "load-proportional": LoadProportional, "random": RandomRequests}
-OPTIONS = {"random": {"seed"}}
+OPTIONS = {"random": {"seed"}, "load-proportional": {"noise", "seed"}}
 
 
 def make_baseline(spec: str):

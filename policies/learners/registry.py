@@ -37,6 +37,8 @@ class LearnerEntry:
     deterministic: bool = False  # a deterministic actor (DDPG / TD3): model.action_head deterministic (auto picks it)
     optimizer_lrs: Callable[[Any], dict] | None = None  # experiment.algorithm -> {optimizer: (algorithm field, lr)};
     #                                                   None = every optimizer uses algorithm.lr
+    offline: Callable[[], type] | None = None  # () -> the OfflineMethod class: trained from a dataset by
+    #                                          cfmarl/offline_train.py instead of RLlib (make_config unused)
 
     def check(self, action_kind: str, mode: str) -> None:
         """Raise ValueError (one line, naming both) when this learner cannot run the pair."""
@@ -185,6 +187,39 @@ def _builtin() -> list[LearnerEntry]:
     ]
 
 
+def _no_rllib(name: str):
+    def make():
+        raise ValueError(f"algorithm.name {name!r} is an offline learner: `cfmarl train` runs it from a dataset "
+                         f"(cfmarl/offline_train.py); RLlib (cfmarl tune / scale) does not")
+    return make
+
+
+def _offline(name: str, description: str, cls: str) -> LearnerEntry:
+    def load():
+        import importlib
+
+        mod, _, attr = cls.partition(":")
+        return getattr(importlib.import_module(mod), attr)
+
+    return LearnerEntry(name=name, description=description, make_config=_no_rllib(name), training_kwargs=lambda a: {},
+                        actions=frozenset({"continuous"}), modes=frozenset(MODES), off_policy=True, constrained=False,
+                        offline=load)
+
+
+def _offline_builtin() -> list[LearnerEntry]:
+    p = "cfmarl.policies.offline"
+    return [
+        _offline("ma_cdmp", "offline: MA-CDMP, per-node conditional diffusion planner over own + 1-hop mean-field "
+                 "observation sequences, return-classifier guidance, inverse dynamics (DDPM / DPM-Solver)",
+                 f"{p}.diffusion_planner.planner:MACDMP"),
+        _offline("bc", "offline: behaviour cloning, per-node MLP (parameter sharing)", f"{p}.baselines.bc:BehaviourCloning"),
+        _offline("ma_td3bc", "offline: MA-TD3+BC, decentralised TD3 with a behaviour-cloning actor term",
+                 f"{p}.baselines.q_learning:TD3BC"),
+        _offline("ma_cql", "offline: MA-CQL, decentralised TD3 critic with the conservative (CQL(H)) penalty",
+                 f"{p}.baselines.q_learning:CQL"),
+    ]
+
+
 _REGISTERED: dict[str, LearnerEntry] = {}
 
 
@@ -195,7 +230,7 @@ def register_learner(entry: LearnerEntry, *, replace: bool = False) -> None:
 
 
 def learner_registry() -> dict[str, LearnerEntry]:
-    reg = {e.name: e for e in _builtin()}
+    reg = {e.name: e for e in [*_builtin(), *_offline_builtin()]}
     reg.update(_REGISTERED)
     return reg
 

@@ -27,13 +27,20 @@ def test_config_builds(path):
     texp = load_tune_experiment(path)
     if not spaces:
         assert load_experiment(path) == texp.exp  # plain experiments also run with `cfmarl train`
+    from cfmarl.policies.learners.registry import get_learner
+
+    if get_learner(texp.exp.algorithm.name).offline is not None:  # offline learners: no RLlib config;
+        from cfmarl.offline_train import method_class  # their options were checked by the schema above
+        from cfmarl.policies.offline.method import parse_options
+
+        cls = method_class(texp.exp.algorithm.name)
+        assert parse_options(cls.Options, texp.exp.algorithm.options, texp.exp.algorithm.name) is not None
+        return
     # the representative trial, and one trial per grid/choice value, build a validated AlgorithmConfig
     trials = [{}] + [{k: v} for k, s in spaces.items() if s.kind in ("grid", "choice") for v in s.args]
     for values in trials:
         exp = texp.config_for(values)
         cfg = build_algo_config(exp)
-        from cfmarl.policies.learners.registry import get_learner
-
         if get_learner(exp.algorithm.name).constrained:
             assert cfg.cost_limit == exp.algorithm.cost_limit
     if texp.exp.tune.scheduler != "fifo":

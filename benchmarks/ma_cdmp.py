@@ -1,0 +1,242 @@
+"""MA-CDMP reproduction on MF-TDMA (ma_cdmp_mf_tdma): offline methods x seeds, sampling sweeps, claims.
+
+    python benchmarks/ma_cdmp.py train  [--seeds 0 1 2] [--jobs 2] [--methods cdmp cdmp_nomf bc td3bc cql ppo]
+    python benchmarks/ma_cdmp.py evaluate [--seeds 0 1 2]
+    python benchmarks/ma_cdmp.py sweeps [--seeds 0 1 2] [--episodes 8]
+    python benchmarks/ma_cdmp.py scaling [--seeds 0] [--episodes 8]
+    python benchmarks/ma_cdmp.py report
+
+``train`` collects the shared dataset once, then runs ``cfmarl train`` on every method's experiment
+(tune_configs/mftdma_<method>_n8.yaml, the online PPO-Lagrangian of mftdma_ppo_n8.yaml beside them) with the
+seed changed, ``--jobs`` at a time; finished runs are reused, interrupted ones resume. ``evaluate`` runs
+every trained policy and the classical baselines on the same 8 test episodes (seed 1000) of 100 frames
+(the DDPM planner costs seconds per frame on a CPU), resumable per row. ``sweeps`` evaluates the trained MA-CDMP policies
+with other sampling settings (guidance scale zeta on the DDPM chain; DPM-Solver steps vs the full DDPM chain;
+ranked candidate plans on DPM-Solver, beyond the paper) on the first
+``--episodes`` test episodes cut to their first 100 frames; resumable per row. ``scaling`` evaluates the n8-trained
+policies of the first seed at 8 to 64 nodes (no retraining) with their decision latency. ``report`` writes
+benchmarks/results/mftdma/ma_cdmp.md /
+.csv / .png, ma_cdmp_sweeps.png and claims.csv. Everything runs under runs/ma_cdmp/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "runs" / "ma_cdmp"
+RESULTS = ROOT / "benchmarks" / "results" / "mftdma"
+METHODS = {"cdmp": "mftdma_cdmp_n8", "cdmp_nomf": "mftdma_cdmp_nomf_n8", "bc": "mftdma_bc_n8",
+           "td3bc": "mftdma_td3bc_n8", "cql": "mftdma_cql_n8", "ppo": "mftdma_ppo_n8"}
+LABELS = {"cdmp": "MA-CDMP", "cdmp_nomf": "MA-CDMP w/o MF", "bc": "BC", "td3bc": "MA-TD3+BC", "cql": "MA-CQL",
+          "ppo": "PPO-Lagrangian (online)"}
+GUIDANCE = (0.0, 0.1, 1.0, 10.0)
+SWEEP_FRAMES = 100  # sweep episodes are the first 100 frames of the test episodes (the DDPM chain is slow)
+SAMPLING = (("dpm", 2), ("dpm", 5), ("dpm", 10), ("dpm", 20), ("ddpm", 100))
+CANDIDATES = (1, 4, 16)  # beyond the paper: plans per decision, the classifier executes the best (on DPM-10)
+
+
+def run_name(method: str, seed: int) -> str:
+    return f"{METHODS[method]}-s{seed}"
+
+
+def derived_config(method: str, seed: int) -> Path:
+    data = yaml.safe_load((ROOT / "tune_configs" / f"{METHODS[method]}.yaml").read_text())
+    data["name"], data["seed"] = run_name(method, seed), seed
+    path = OUT / "configs" / f"{data['name']}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _train_one(method: str, seed: int) -> tuple[str, int, float]:
+    run = OUT / f"train-{run_name(method, seed)}"
+    if (run / "evaluation.csv").exists():
+        return run.name, 0, 0.0
+    cfg = derived_config(method, seed)
+    t0 = time.perf_counter()
+    log = OUT / "logs" / f"{run_name(method, seed)}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    with open(log, "a") as f:
+        rc = subprocess.call([sys.executable, "-m", "cfmarl.cli", "train", str(cfg), "--out", str(OUT)], stdout=f,
+                             stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    return run.name, rc, time.perf_counter() - t0
+
+
+def train(methods: list[str], seeds: list[int], jobs: int) -> None:
+    from cfmarl.experiment import load_experiment
+    from cfmarl.offline_train import ensure_dataset
+
+    offline = [m for m in methods if m != "ppo"]
+    if offline:  # the shared dataset, once, before parallel runs would race for it
+        ensure_dataset(load_experiment(derived_config(offline[0], seeds[0])), OUT, False, print)
+    todo = [(m, s) for s in seeds for m in methods]
+    print(f"{len(todo)} runs ({', '.join(methods)} x seeds {seeds}), {jobs} at a time; logs in {OUT / 'logs'}")
+    with ThreadPoolExecutor(jobs) as pool:
+        for name, rc, dt in pool.map(lambda ms: _train_one(*ms), todo):
+            print(f"  {name}: {'done before' if dt == 0 and rc == 0 else f'rc {rc} in {dt / 60:.1f} min'}", flush=True)
+
+
+# ----------------------------------------------------------------------------- sweeps
+def sweeps(seeds: list[int], episodes: int) -> Path:
+    from cfmarl import evaluate
+    from cfmarl.experiment import load_experiment
+    from cfmarl.offline_train import controller_from_spec
+    from cfmarl.rundir import write_csv
+
+    path = OUT / "sweeps.csv"
+    rows = list(csv.DictReader(open(path))) if path.exists() else []
+    done = {(r["seed"], r["sweep"], r["setting"]) for r in rows}
+    exp = load_experiment(ROOT / "tune_configs" / f"{METHODS['cdmp']}.yaml")
+    entry, cfg = exp.env_entry(), exp.env_entry().make_config(exp.scenario(), **{**exp.env.overrides,
+                                                                                   "episode_frames": SWEEP_FRAMES})
+    ep_seeds = evaluate.episode_seeds(exp.evaluation.seed, exp.evaluation.episodes)[:episodes]
+    plan = [("guidance", f"sampler=ddpm,guidance={g}") for g in GUIDANCE]
+    plan += [("sampler", f"sampler={s},sampling_steps={k}" if s == "dpm" else "sampler=ddpm") for s, k in SAMPLING]
+    plan += [("candidates", f"sampler=dpm,sampling_steps=10,candidates={c}") for c in CANDIDATES]
+    for seed in seeds:
+        run = OUT / f"train-{run_name('cdmp', seed)}"
+        for sweep, setting in plan:
+            if (str(seed), sweep, setting) in done or not run.exists():
+                continue
+            ctrl = controller_from_spec(f"{run}:{setting}", seed=exp.evaluation.seed)
+            t0 = time.perf_counter()
+            s = evaluate.run_policy(lambda n: entry.make_core(cfg, n), ctrl, ep_seeds, batch=episodes).summary()
+            rows.append({"seed": seed, "sweep": sweep, "setting": setting, "episodes": episodes,
+                         "seconds": round(time.perf_counter() - t0, 1),
+                         **{k: v for k, v in s.items() if k != "policy"}})
+            write_csv(path, rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
+            print(f"  seed {seed} {setting}: return {s['team_return']:.1f}, "
+                  f"{s['decision_latency_ms']:.1f} ms/decision", flush=True)
+    return path
+
+
+# ----------------------------------------------------------------------------- common test episodes
+TEST_EPISODES, TEST_FRAMES = 8, 100  # the DDPM planner costs ~3 s per frame of 8 env copies on this CPU
+
+
+def sampling(method: str) -> str:
+    """``:option=value,...`` of the method's current experiment file for the options that only change sampling
+    (a run evaluates with the sampling its experiment asks for now, whatever it was trained with)."""
+    from cfmarl.experiment import load_experiment
+    from cfmarl.offline_train import method_class
+
+    exp = load_experiment(ROOT / "tune_configs" / f"{METHODS[method]}.yaml")
+    opts = {k: v for k, v in exp.algorithm.options.items() if k in method_class(exp.algorithm.name).SAMPLING}
+    return (":" + ",".join(f"{k}={v}" for k, v in opts.items())) if opts else ""
+
+
+def finished(run: Path) -> bool:
+    """The run trained all its iterations (its own final evaluation aside)."""
+    import json
+
+    try:
+        total = json.loads((run / "config.json").read_text())["iterations"]
+        last = list(csv.DictReader(open(run / "metrics.csv")))[-1]["iteration"]
+    except (OSError, KeyError, IndexError, ValueError):
+        return False
+    return int(last) >= int(total)
+
+
+def evaluate_all(seeds: list[int]) -> Path:
+    """Every trained run (all methods and seeds) and the classical baselines on the same test episodes."""
+    from cfmarl import evaluate
+    from cfmarl.offline_train import controller_from_spec
+    from cfmarl.registry import get_env
+    from cfmarl.rundir import write_csv
+
+    path = OUT / f"evaluation-seeds{'_'.join(map(str, seeds))}.csv"  # one file per invocation (run side by side)
+    rows = list(csv.DictReader(open(path))) if path.exists() else []
+    done = {(r["method"], r["seed"]) for r in rows}
+    entry = get_env("mftdma")
+    cfg = entry.make_config("n8-2:6", episode_frames=TEST_FRAMES)
+    ep_seeds = evaluate.episode_seeds(1000, TEST_EPISODES)
+    todo = [(b, "-", lambda b=b: entry.make_baseline(b)) for b in ("random", "equal", "load-proportional")]
+    todo += [(m, str(s), lambda m=m, s=s: controller_from_spec(f"{OUT / f'train-{run_name(m, s)}'}{sampling(m)}",
+                                                                seed=1000))
+             for s in seeds for m in METHODS if m != "ppo" and finished(OUT / f"train-{run_name(m, s)}")]
+    for method, seed, make in todo:
+        if (method, seed) in done:
+            continue
+        t0 = time.perf_counter()
+        res = evaluate.run_policy(lambda n: entry.make_core(cfg, n), make(), ep_seeds, batch=TEST_EPISODES).summary()
+        rows.append({"method": method, "seed": seed, "seconds": round(time.perf_counter() - t0, 1),
+                     **{k: v for k, v in res.items() if k != "policy"}})
+        write_csv(path, rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
+        print(f"  {method} seed {seed}: return {res['team_return']:.1f}, delay {res['mean_delay_ms']:.2f} ms "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    return path
+
+
+# ----------------------------------------------------------------------------- scaling
+SCALE = ("n8-2:6", "n16-4:12", "n32-8:24", "n64-16:48")
+SCALE_FRAMES = 50  # the DDPM planner at 64 nodes: ~3 s per frame of one env copy on this CPU
+
+
+def scaling(seed: int, episodes: int) -> Path:
+    """The n8-trained policies (one seed) at 8 to 64 nodes without retraining: KPIs and decision latency
+    (``episodes`` episodes of SCALE_FRAMES frames)."""
+    from cfmarl import evaluate
+    from cfmarl.offline_train import controller_from_spec
+    from cfmarl.registry import get_env
+    from cfmarl.rundir import write_csv
+
+    path = OUT / "scaling.csv"
+    rows = list(csv.DictReader(open(path))) if path.exists() else []
+    done = {(r["scenario"], r["policy"]) for r in rows}
+    entry = get_env("mftdma")
+    for scenario in SCALE:
+        cfg = entry.make_config(scenario, episode_frames=SCALE_FRAMES)
+        seeds = evaluate.episode_seeds(1000, episodes)
+        ctrls = [(LABELS[m], lambda m=m: controller_from_spec(f"{OUT / f'train-{run_name(m, seed)}'}{sampling(m)}",
+                                                              seed=1000))
+                 for m in ("cdmp", "cdmp_nomf", "bc", "td3bc") if (OUT / f"train-{run_name(m, seed)}").exists()]
+        ctrls += [(b, lambda b=b: entry.make_baseline(b)) for b in ("equal", "load-proportional")]
+        for label, make in ctrls:  # (the planners cost seconds per frame at 64 nodes: few, short episodes)
+            if (scenario, label) in done:
+                continue
+            s = evaluate.run_policy(lambda n: entry.make_core(cfg, n), make(), seeds, batch=episodes).summary()
+            rows.append({"scenario": scenario, "nodes": cfg.num_nodes, "policy": label, "episodes": episodes,
+                         **{k: v for k, v in s.items() if k != "policy"}})
+            write_csv(path, rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
+            print(f"  {scenario} {label}: return / node {s['team_return'] / cfg.num_nodes:.1f}, delay "
+                  f"{s['mean_delay_ms']:.1f} ms, {s['decision_latency_ms']:.2f} ms/decision", flush=True)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("stage", choices=("train", "evaluate", "sweeps", "scaling", "report"))
+    p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
+    p.add_argument("--episodes", type=int, default=8, help="sweeps: test episodes per setting")
+    args = p.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    if args.stage == "train":
+        train(args.methods, args.seeds, args.jobs)
+    elif args.stage == "evaluate":
+        evaluate_all(args.seeds)
+    elif args.stage == "sweeps":
+        sweeps(args.seeds, args.episodes)
+    elif args.stage == "scaling":
+        scaling(args.seeds[0], args.episodes)
+    else:
+        from ma_cdmp_report import report  # noqa: PLC0415 (benchmarks/ is the script folder)
+
+        report(OUT, RESULTS, args.seeds)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
