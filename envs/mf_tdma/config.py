@@ -111,6 +111,11 @@ _SIZES = {"n4-1:3": (4, 1), "n8-2:6": (8, 2), "n8-4:4": (8, 4), "n9-2:7": (9, 2)
           "n16-4:12": (16, 4), "n32-8:24": (32, 8), "n64-16:48": (64, 16)}
 
 
+#: squares other than 10 km x sqrt(N / 8): 64 nodes at the 8-node density are almost never connected (mean
+#: 1-hop degree ~2.9 < ln 64; 10,000 draws fail), so n64 keeps n32's 20 km square (twice the density)
+_AREAS_M = {"n64-16:48": 20_000.0}
+
+
 def scenario_names() -> list[str]:
     return [f"{s}{rf}" for s in _SIZES for rf in ("", "-limited")]
 
@@ -121,7 +126,8 @@ def make_config(scenario: str = "n8-2:6", **overrides) -> MfTdmaConfig:
         for suffix, rf in (("", "ideal"), ("-limited", "limited")):
             if scenario == f"{size}{suffix}":
                 low = OFFERED_LOAD_PPS * min(1.0, 9.0 / n if n > 9 else 1.0) / (HIGH_LOW_RATIO * high + (n - high))
-                base = MfTdmaConfig(num_nodes=n, num_high=high, rf=rf, area_size_m=10_000.0 * math.sqrt(n / 8.0),
+                area = _AREAS_M.get(size, 10_000.0 * math.sqrt(n / 8.0))
+                base = MfTdmaConfig(num_nodes=n, num_high=high, rf=rf, area_size_m=area,
                                     high_rate_pps=HIGH_LOW_RATIO * low, low_rate_pps=low)
                 return replace_config(base, **overrides)
     raise ConfigError(f"unknown scenario {scenario!r} for env 'mftdma'; known: {', '.join(scenario_names())}")
