@@ -101,8 +101,7 @@ class AlgorithmSection:
     policy_delay: int = 2  # td3: critic updates per actor (and target) update
     target_noise: float = 0.2  # td3: target policy smoothing std
     target_noise_clip: float = 0.5  # td3: ... clipped at +-this
-    # offline learners (ma_cdmp, bc, ma_td3bc, ma_cql; `cfmarl learners`): training.iterations = epochs of
-    # updates_per_iteration gradient steps on minibatches of minibatch_size node samples; lr, gamma apply
+    # offline learners (`cfmarl learners`): iterations = epochs of updates_per_iteration steps; lr, gamma, minibatch_size
     options: dict = field(default_factory=dict)  # the offline method's own options (its Options dataclass)
 
 

@@ -321,39 +321,19 @@ def _progress(epoch: int, total: int, row: dict) -> str:
 
 
 def validate(exp: ExperimentConfig, method) -> dict[str, float]:
-    from cfmarl import evaluate
     from cfmarl.policies.offline.method import OfflineController
+    from cfmarl.train import validate_controller
 
-    entry = exp.env_entry()
-    env_cfg = exp.make_env_config()
-    ctrl = OfflineController(method, "validation", seed=exp.training.validation_seed)
-    res = evaluate.run_policy(lambda n: entry.make_core(env_cfg, n), ctrl,
-                              evaluate.episode_seeds(exp.training.validation_seed, exp.training.validation_episodes))
+    out = validate_controller(exp, OfflineController(method, "validation", seed=exp.training.validation_seed))
     method.train()
-    s = res.summary()
-    return {f"val/{k}": float(s[k]) for k in ("mean_cost", "team_return", *entry.declaration.progress) if k in s}
+    return out
 
 
 def evaluate_method(exp: ExperimentConfig, method, run: Path) -> list[dict]:
-    from cfmarl import evaluate, plots
     from cfmarl.policies.offline.method import OfflineController
+    from cfmarl.train import evaluate_against_baselines
 
-    entry = exp.env_entry()
-    env_cfg = exp.make_env_config()
-    seeds = evaluate.episode_seeds(exp.evaluation.seed, exp.evaluation.episodes)
-    controllers = [OfflineController(method, exp.name, seed=exp.evaluation.seed)]
-    for spec in exp.baselines():
-        c = entry.make_baseline(spec)
-        c.name = spec if ":" in spec else c.name
-        controllers.append(c)
-    results = [evaluate.run_policy(lambda n: entry.make_core(env_cfg, n), c, seeds) for c in controllers]
-    summaries = [r.summary() for r in results]
-    rundir.write_csv(run / "evaluation.csv", summaries)
-    rundir.write_csv(run / "evaluation_episodes.csv", [dict(policy=r.policy, **e) for r in results for e in r.episodes])
-    plots.plot_evaluation(entry.declaration, results, summaries, env_cfg,
-                          f"{exp.name}: evaluation on {exp.evaluation.episodes} episodes (seed {exp.evaluation.seed})",
-                          run, stem="evaluation")
-    return summaries
+    return evaluate_against_baselines(exp, OfflineController(method, exp.name, seed=exp.evaluation.seed), run)
 
 
 def plot_curves(rows: list[dict], exp: ExperimentConfig, path: Path) -> None:

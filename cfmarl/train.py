@@ -99,16 +99,23 @@ def reseed_envs(algo, seed: int, iteration: int, stream: int | None = None) -> N
 def validate(exp: ExperimentConfig, algo) -> dict[str, float]:
     """Greedy policy on the validation seeds: mean cost, team return and the env's progress
     KPIs (prefixed ``val/``)."""
-    from cfmarl import evaluate
     from cfmarl.policies.module_controller import controller_for
+
+    ctrl = controller_for(_module(algo), "validation", stochastic=exp.evaluation.stochastic,
+                          seed=exp.training.validation_seed)
+    out = validate_controller(exp, ctrl)
+    _module(algo).train()
+    return out
+
+
+def validate_controller(exp: ExperimentConfig, ctrl) -> dict[str, float]:
+    """Any controller on the experiment's validation seeds -> ``val/`` metrics (RLlib and offline runs)."""
+    from cfmarl import evaluate
 
     entry = exp.env_entry()
     env_cfg = exp.make_env_config()
-    ctrl = controller_for(_module(algo), "validation", stochastic=exp.evaluation.stochastic,
-                          seed=exp.training.validation_seed)
     res = evaluate.run_policy(lambda n: entry.make_core(env_cfg, n), ctrl,
                               evaluate.episode_seeds(exp.training.validation_seed, exp.training.validation_episodes))
-    _module(algo).train()
     s = res.summary()
     keys = ("mean_cost", "team_return", *entry.declaration.progress)
     return {f"val/{k}": float(s[k]) for k in keys if k in s}
@@ -234,14 +241,21 @@ def pretrain(exp: ExperimentConfig, algo, run: Path | None, say) -> dict:
 
 
 def evaluate_final(exp: ExperimentConfig, module, run: Path, say) -> list[dict]:
-    from cfmarl import evaluate, plots
     from cfmarl.policies.module_controller import controller_for
+
+    return evaluate_against_baselines(exp, controller_for(module, exp.name, stochastic=exp.evaluation.stochastic,
+                                                          seed=exp.evaluation.seed), run)
+
+
+def evaluate_against_baselines(exp: ExperimentConfig, controller, run: Path) -> list[dict]:
+    """The trained controller and the experiment's baselines on the evaluation seeds: evaluation.csv,
+    evaluation_episodes.csv and the evaluation figures in ``run`` (RLlib and offline runs)."""
+    from cfmarl import evaluate, plots
 
     entry = exp.env_entry()
     env_cfg = exp.make_env_config()
     seeds = evaluate.episode_seeds(exp.evaluation.seed, exp.evaluation.episodes)
-    controllers = [controller_for(module, exp.name, stochastic=exp.evaluation.stochastic, seed=exp.evaluation.seed)]
-    controllers += [entry.make_baseline(s) for s in exp.baselines()]
+    controllers = [controller] + [entry.make_baseline(s) for s in exp.baselines()]
     for c, spec in zip(controllers[1:], exp.baselines()):
         c.name = spec if ":" in spec else c.name
     results = [evaluate.run_policy(lambda n: entry.make_core(env_cfg, n), c, seeds) for c in controllers]
