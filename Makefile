@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 install: $(VENV)/.installed
 
-# main job: a short APS-GNN training on `medium`, then its evaluation against the baselines
+# main job: a short fine-tuning of the shipped APS-GNN policy on `medium`, then its evaluation against the baselines
 # (re-running resumes an interrupted run; `make run ARGS=--fresh` starts over)
 run: install
 	$(VENV)/bin/cfmarl train $(EXPERIMENT) $(ARGS)

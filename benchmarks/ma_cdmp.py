@@ -4,6 +4,7 @@
     python benchmarks/ma_cdmp.py evaluate [--seeds 0 1 2]
     python benchmarks/ma_cdmp.py sweeps [--seeds 0 1 2] [--episodes 8]
     python benchmarks/ma_cdmp.py scaling [--seeds 0] [--episodes 8]
+    python benchmarks/ma_cdmp.py horizons [--seeds 0] [--jobs 1]
     python benchmarks/ma_cdmp.py report
 
 ``train`` collects the shared dataset once, then runs ``cfmarl train`` on every method's experiment
@@ -14,7 +15,9 @@ every trained policy and the classical baselines on the same 8 test episodes (se
 with other sampling settings (guidance scale zeta on the DDPM chain; DPM-Solver steps vs the full DDPM chain;
 ranked candidate plans on DPM-Solver, beyond the paper) on the first
 ``--episodes`` test episodes cut to their first 100 frames; resumable per row. ``scaling`` evaluates the n8-trained
-policies of the first seed at 8 to 64 nodes (no retraining) with their decision latency. ``report`` writes
+policies of the first seed at 8 to 64 nodes (no retraining) with their decision latency. ``horizons`` retrains
+MA-CDMP with other planning horizons H (Fig. 7; the main configuration's H reused) and evaluates them on the common
+test episodes. ``report`` writes
 benchmarks/results/mftdma/ma_cdmp.md /
 .csv / .png, ma_cdmp_sweeps.png and claims.csv. Everything runs under runs/ma_cdmp/.
 """
@@ -43,28 +46,32 @@ GUIDANCE = (0.0, 0.1, 1.0, 10.0)
 SWEEP_FRAMES = 100  # sweep episodes are the first 100 frames of the test episodes (the DDPM chain is slow)
 SAMPLING = (("dpm", 2), ("dpm", 5), ("dpm", 10), ("dpm", 20), ("ddpm", 100))
 CANDIDATES = (1, 4, 16)  # beyond the paper: plans per decision, the classifier executes the best (on DPM-10)
+HORIZONS = (4, 8, 16, 32)  # Fig. 7: planning horizon H (divisible by 4 for the 3-level U-Net)
 
 
 def run_name(method: str, seed: int) -> str:
     return f"{METHODS[method]}-s{seed}"
 
 
-def derived_config(method: str, seed: int) -> Path:
+def derived_config(method: str, seed: int, name: str = "", **options) -> Path:
+    """The method's experiment file with the seed (and algorithm options) changed, under runs/ma_cdmp/configs/."""
     data = yaml.safe_load((ROOT / "tune_configs" / f"{METHODS[method]}.yaml").read_text())
-    data["name"], data["seed"] = run_name(method, seed), seed
+    data["name"], data["seed"] = name or run_name(method, seed), seed
+    data["algorithm"]["options"] = {**data["algorithm"].get("options", {}), **options}
     path = OUT / "configs" / f"{data['name']}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
 
-def _train_one(method: str, seed: int) -> tuple[str, int, float]:
-    run = OUT / f"train-{run_name(method, seed)}"
+def _train_one(method: str, seed: int, name: str = "", **options) -> tuple[str, int, float]:
+    name = name or run_name(method, seed)
+    run = OUT / f"train-{name}"
     if (run / "evaluation.csv").exists():
         return run.name, 0, 0.0
-    cfg = derived_config(method, seed)
+    cfg = derived_config(method, seed, name, **options)
     t0 = time.perf_counter()
-    log = OUT / "logs" / f"{run_name(method, seed)}.log"
+    log = OUT / "logs" / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     with open(log, "a") as f:
@@ -214,9 +221,52 @@ def scaling(seed: int, episodes: int) -> Path:
     return path
 
 
+# ----------------------------------------------------------------------------- planning horizon (Fig. 7)
+def horizon_run(h: int, seed: int) -> str:
+    """The run of MA-CDMP with planning horizon ``h`` (the main configuration's own runs for its H)."""
+    base = yaml.safe_load((ROOT / "tune_configs" / f"{METHODS['cdmp']}.yaml").read_text())["algorithm"]["options"]
+    return run_name("cdmp", seed) if h == base.get("horizon") else f"{METHODS['cdmp']}-h{h}-s{seed}"
+
+
+def horizons(seeds: list[int], jobs: int) -> Path:
+    """MA-CDMP retrained with every H of HORIZONS (nothing else changed), evaluated like ``evaluate`` on the
+    common test episodes; resumable per run and per row (runs/ma_cdmp/horizons.csv)."""
+    from cfmarl import evaluate
+    from cfmarl.offline_train import controller_from_spec, ensure_dataset
+    from cfmarl.experiment import load_experiment
+    from cfmarl.registry import get_env
+    from cfmarl.rundir import write_csv
+
+    ensure_dataset(load_experiment(derived_config("cdmp", seeds[0])), OUT, False, print)
+    todo = [(h, s) for s in seeds for h in HORIZONS]
+    print(f"{len(todo)} MA-CDMP runs (H = {', '.join(map(str, HORIZONS))} x seeds {seeds}), {jobs} at a time")
+    with ThreadPoolExecutor(jobs) as pool:
+        for name, rc, dt in pool.map(lambda hs: _train_one("cdmp", hs[1], horizon_run(*hs), horizon=hs[0]), todo):
+            print(f"  {name}: {'done before' if dt == 0 and rc == 0 else f'rc {rc} in {dt / 60:.1f} min'}", flush=True)
+    path = OUT / "horizons.csv"
+    rows = list(csv.DictReader(open(path))) if path.exists() else []
+    done = {(r["horizon"], r["seed"]) for r in rows}
+    entry = get_env("mftdma")
+    cfg = entry.make_config("n8-2:6", episode_frames=TEST_FRAMES)
+    ep_seeds = evaluate.episode_seeds(1000, TEST_EPISODES)
+    for h, seed in todo:
+        run = OUT / f"train-{horizon_run(h, seed)}"
+        if (str(h), str(seed)) in done or not finished(run):
+            continue
+        t0 = time.perf_counter()
+        ctrl = controller_from_spec(f"{run}{sampling('cdmp')}", seed=1000)
+        res = evaluate.run_policy(lambda n: entry.make_core(cfg, n), ctrl, ep_seeds, batch=TEST_EPISODES).summary()
+        rows.append({"horizon": h, "seed": seed, "seconds": round(time.perf_counter() - t0, 1),
+                     **{k: v for k, v in res.items() if k != "policy"}})
+        write_csv(path, rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
+        print(f"  H = {h} seed {seed}: return {res['team_return']:.1f}, delay {res['mean_delay_ms']:.2f} ms, "
+              f"{res['decision_latency_ms']:.0f} ms/decision", flush=True)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("stage", choices=("train", "evaluate", "sweeps", "scaling", "report"))
+    p.add_argument("stage", choices=("train", "evaluate", "sweeps", "scaling", "horizons", "report"))
     p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
@@ -231,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         sweeps(args.seeds, args.episodes)
     elif args.stage == "scaling":
         scaling(args.seeds[0], args.episodes)
+    elif args.stage == "horizons":
+        horizons(args.seeds, args.jobs)
     else:
         from ma_cdmp_report import report  # noqa: PLC0415 (benchmarks/ is the script folder)
 

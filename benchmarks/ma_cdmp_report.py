@@ -1,8 +1,9 @@
 """Tables, figures and claims of the MA-CDMP reproduction (``python benchmarks/ma_cdmp.py report``).
 
 Reads the common test-episode evaluations (runs/ma_cdmp/evaluation-seeds*.csv), the sampling sweeps
-(sweeps.csv) and the scaling study (scaling.csv), and writes into benchmarks/results/mftdma/:
-ma_cdmp.md, ma_cdmp.csv, ma_cdmp.png, ma_cdmp_sweeps.png, ma_cdmp_scaling.png and claims.csv.
+(sweeps.csv), the scaling study (scaling.csv) and the planning-horizon runs (horizons.csv), and writes into
+benchmarks/results/mftdma/: ma_cdmp.md, ma_cdmp.csv, ma_cdmp.png, ma_cdmp_sweeps.png, ma_cdmp_scaling.png,
+ma_cdmp_horizons.png and claims.csv.
 """
 
 from __future__ import annotations
@@ -209,6 +210,63 @@ def scaling_claims(rows: list[dict]) -> list[dict]:
              "evidence": "benchmarks/results/mftdma/ma_cdmp_scaling.png (python benchmarks/ma_cdmp.py scaling)"}]
 
 
+def _horizon_means(rows: list[dict]) -> dict[int, dict[str, np.ndarray]]:
+    out: dict[int, dict[str, list]] = {}
+    for r in rows:
+        d = out.setdefault(int(r["horizon"]), {})
+        for k in ("team_return", "mean_delay_ms", "decision_latency_ms"):
+            d.setdefault(k, []).append(float(r[k]))
+    return {h: {k: np.array(v) for k, v in out[h].items()} for h in sorted(out)}
+
+
+def horizon_lines(rows: list[dict]) -> list[str]:
+    seeds = sorted({r["seed"] for r in rows})
+    lines = [f"## Planning horizon H (Fig. 7; MA-CDMP retrained per H, seed(s) {', '.join(seeds)}, the common test "
+             "episodes; `python benchmarks/ma_cdmp.py horizons`)", "",
+             "| H | team return | delay [ms] | ms / decision |", "|---:|---:|---:|---:|"]
+    for h, d in _horizon_means(rows).items():
+        lines.append(f"| {h} | {_fmt(d['team_return'], 'team_return')} | {np.mean(d['mean_delay_ms']):.2f} | "
+                     f"{np.mean(d['decision_latency_ms']):.0f} |")
+    return lines
+
+
+def horizon_claims(rows: list[dict]) -> list[dict]:
+    m = _horizon_means(rows)
+    if len(m) < 3:
+        return []
+    hs = list(m)
+    vals = [float(np.mean(m[h]["team_return"])) for h in hs]
+    best = int(np.argmax(vals))
+    seeds = sorted({r["seed"] for r in rows})
+    return [{"claim": "A longer planning horizon first raises MA-CDMP's reward, then lowers it (inverted U in H)",
+             "paper": "rises with H, declines when H is excessively long (Fig. 7)",
+             "measured": ", ".join(f"H = {h}: {v:.4g}" for h, v in zip(hs, vals)) + f" (seed(s) {', '.join(seeds)})",
+             "holds": "yes" if 0 < best < len(hs) - 1 else "no",
+             "evidence": "benchmarks/results/mftdma/ma_cdmp_horizons.png (python benchmarks/ma_cdmp.py horizons)"}]
+
+
+def plot_horizons(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = _horizon_means(rows)
+    hs = list(m)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for ax, key, title in zip(axes, ("team_return", "decision_latency_ms"),
+                              ("team return (higher is better)", "ms per decision (8 env copies)")):
+        mean = [np.mean(m[h][key]) for h in hs]
+        err = [np.std(m[h][key], ddof=1) if len(m[h][key]) > 1 else 0 for h in hs]
+        ax.errorbar(hs, mean, yerr=err, marker="o", capsize=3)
+        ax.set(xscale="log", xlabel="planning horizon H", title=title)
+        ax.set_xticks(hs, [str(h) for h in hs])
+    fig.suptitle("MA-CDMP on MF-TDMA n8 (2:6): planning horizon (retrained per H)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_scaling(rows: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -254,6 +312,10 @@ def report(out: Path, results: Path, seeds: list[int]) -> None:
     if scale_rows:
         lines += ["", *scaling_lines(scale_rows)]
         plot_scaling(scale_rows, results / "ma_cdmp_scaling.png")
+    horizon_rows = _read(out / "horizons.csv") if (out / "horizons.csv").exists() else []
+    if horizon_rows:
+        lines += ["", *horizon_lines(horizon_rows)]
+        plot_horizons(horizon_rows, results / "ma_cdmp_horizons.png")
     atomic_write_text(results / "ma_cdmp.md", "\n".join(lines) + "\n")
     write_csv(results / "ma_cdmp.csv", [{"method": LABELS.get(m, m), "seeds": len(v["team_return"]),
                                          **{k: float(np.mean(v[k])) for k, *_ in KPIS + EXTRA},
@@ -263,12 +325,12 @@ def report(out: Path, results: Path, seeds: list[int]) -> None:
     plot(learned, classical, results / "ma_cdmp.png")
     if sweeps:
         plot_sweeps(sweeps, results / "ma_cdmp_sweeps.png")
-    rows = claims(learned, classical, sweeps) + scaling_claims(scale_rows)
+    rows = claims(learned, classical, sweeps) + scaling_claims(scale_rows) + horizon_claims(horizon_rows)
     write_csv(results / "claims.csv", rows,
               fields=["claim", "paper", "measured", "holds", "evidence"])
     print("\n".join(lines))
     print(f"\nFiles in {results}/: ma_cdmp.md, ma_cdmp.csv, ma_cdmp.png, ma_cdmp_sweeps.png, ma_cdmp_scaling.png, "
-          "claims.csv")
+          "ma_cdmp_horizons.png, claims.csv")
 
 
 assert set(OFFLINE) <= set(METHODS)

@@ -326,19 +326,19 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def _make_controller(entry, spec: str, env_config: dict, stochastic: bool = False, seed: int = 0):
-    """A baseline spec, or the path of a training checkpoint / run directory."""
+    """A baseline spec, the path of a training checkpoint / run directory, or a shipped policy
+    (``pretrained:NAME``)."""
     from cfmarl.offline_train import controller_from_spec, is_offline_run
 
     if is_offline_run(spec):  # an offline learner's run (optionally RUN:sampling_option=value,...)
         return controller_from_spec(spec, seed=seed)
-    path = Path(spec)
-    if path.exists():
+    if spec.startswith("pretrained:") or Path(spec).exists():
         from cfmarl.policies.module_controller import controller_for, latest_checkpoint_of, load_module, rebuild_for_env
 
-        path = latest_checkpoint_of(path)
-        return controller_for(rebuild_for_env(load_module(path), env_config),
-                              f"{path.parent.parent.name}@{path.name}" if path.name.startswith("iter_") else path.name,
-                              stochastic=stochastic, seed=seed)
+        path = latest_checkpoint_of(spec)
+        name = spec if spec.startswith("pretrained:") else \
+            f"{path.parent.parent.name}@{path.name}" if path.name.startswith("iter_") else path.name
+        return controller_for(rebuild_for_env(load_module(path), env_config), name, stochastic=stochastic, seed=seed)
     return entry.make_baseline(spec)
 
 

@@ -123,8 +123,8 @@ class TrainingSection:
     checkpoint_every: int = 5  # iterations between checkpoints (and always at the end)
     keep_checkpoints: int = 3
     init_from: str = ""  # run directory or checkpoint whose policy weights initialise the model (any graph size)
-    validate_every: int = 0  # >0: every n iterations evaluate the greedy policy on validation seeds and keep
-    #                          checkpoints/best: the best return among cost <= limit, else the lowest cost
+    validate_every: int = 0  # >0: every n iterations validate the greedy policy; checkpoints/best = best return among feasible, else lowest cost
+    selection: str = "target"  # feasible on validation: target (cost <= algorithm.cost_limit) | judged (cost + 2 std. errors <= judged limit)
     validation_episodes: int = 5
     validation_seed: int = 500  # validation seeds are disjoint from training and evaluation seeds
 
@@ -256,7 +256,7 @@ class ExperimentConfig:
 _CHOICES = {"env.reward_mode": ("local", "engineered", "team"), "model.mode": ("graph", "central", "per_agent"),
             "model.action_head": ("auto", "categorical", "beta", "squashed_gaussian", "hybrid", "deterministic"),
             "pretrain.loss": ("auto", "nll", "mse"),
-            "model.encoder": ("gnn", "mlp", "deepsets"), "model.critic": ("attention", "meanfield", "local"), "algorithm.lagrangian_rule": ("gradient", "pid", "none"),
+            "model.encoder": ("gnn", "mlp", "deepsets"), "model.critic": ("attention", "meanfield", "local"), "algorithm.lagrangian_rule": ("gradient", "pid", "none"), "training.selection": ("target", "judged"),
             "algorithm.advantage_scaling": ("joint", "separate"), "tune.scheduler": ("fifo", "asha", "pbt", "pb2"),
             "tune.fitness": ("constrained", "reward", "penalty"), "tune.fitness_source": ("auto", "training"), "tune.mode": ("max", "min")}
 _POSITIVE = {"algorithm.policy_delay", "model.critic_rounds", "algorithm.actor_lr", "algorithm.critic_lr", "algorithm.alpha_lr",

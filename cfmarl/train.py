@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from cfmarl import checkpoints, rundir
+from cfmarl.envs.validation import ConfigError
 from cfmarl.experiment import ExperimentConfig, load_experiment, to_dict
 
 MODULE = "shared"
@@ -118,15 +119,29 @@ def validate_controller(exp: ExperimentConfig, ctrl) -> dict[str, float]:
                               evaluate.episode_seeds(exp.training.validation_seed, exp.training.validation_episodes))
     s = res.summary()
     keys = ("mean_cost", "team_return", *entry.declaration.progress)
-    return {f"val/{k}": float(s[k]) for k in keys if k in s}
+    out = {f"val/{k}": float(s[k]) for k in keys if k in s}
+    if "mean_cost_std" in s:  # the standard error of the validation cost (training.selection: judged)
+        out["val/mean_cost_se"] = float(s["mean_cost_std"]) / np.sqrt(exp.training.validation_episodes)
+    return out
 
 
-def _better(val: dict, best: dict | None, limit: float) -> bool:
-    """Feasible (validation cost <= limit) beats infeasible; among feasible the higher team
-    return wins, among infeasible the lower cost."""
+def selection_rule(exp: ExperimentConfig) -> tuple[float, float]:
+    """(limit, z) of checkpoint selection: a validation is feasible when its cost + z standard errors is
+    within the limit. ``training.selection: target`` = the training target, z = 0; ``judged`` = the limit the
+    policy is judged by (evaluation.cost_limit) with z = 2, so that the chosen checkpoint stays within it on
+    unseen episodes (an upper confidence bound instead of a point estimate under a hand-set margin)."""
+    if exp.training.selection == "judged":
+        return exp.evaluation.judged_limit(exp.algorithm), 2.0
+    return exp.algorithm.cost_limit, 0.0
+
+
+def _better(val: dict, best: dict | None, limit: float, z: float = 0.0) -> bool:
+    """Feasible (validation cost + z standard errors <= limit) beats infeasible; among feasible the higher
+    team return wins, among infeasible the lower cost."""
     if best is None:
         return True
-    feas, best_feas = val["val/mean_cost"] <= limit, best["val/mean_cost"] <= limit
+    bound = lambda v: v["val/mean_cost"] + z * v.get("val/mean_cost_se", 0.0)  # noqa: E731
+    feas, best_feas = bound(val) <= limit, bound(best) <= limit
     if feas != best_feas:
         return feas
     if feas:
@@ -280,6 +295,13 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
         from cfmarl.offline_train import train_offline
 
         return train_offline(exp, path, out=out, fresh=fresh, iterations=iterations, quiet=quiet)
+    if exp.training.init_from:  # a wrong path is one line before Ray starts, not a traceback after
+        from cfmarl.policies.module_controller import latest_checkpoint_of
+
+        try:
+            latest_checkpoint_of(exp.training.init_from, say=lambda m: None)
+        except ValueError as exc:
+            raise ConfigError(f"training.init_from: {exc}") from None
     total = iterations or exp.training.iterations
     run = Path(out) / f"train-{exp.name}"
     ckpt_root = run / "checkpoints"
@@ -330,6 +352,12 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
                 pretrain(exp, algo, run, say)
         rows = _read_rows(run / "metrics.csv", start, say)
         best = _read_best(ckpt_root, say)
+        if start == 0 and best is None and exp.training.validate_every and (exp.training.init_from or exp.pretrain.enabled):
+            best = dict(validate(exp, algo), iteration=0)  # the starting policy is a candidate: fine-tuning
+            checkpoints.save(algo, ckpt_root / "best", runtime=False, iteration=0)  # never ends below it
+            rundir.write_json(ckpt_root / "best.json", best)
+            say("Validated the starting policy: " + ", ".join(f"{k[4:]} {v:.4g}" for k, v in best.items()
+                                                              if k.startswith("val/")))
         from tensorboardX import SummaryWriter
 
         writer = SummaryWriter(str(run / "tb"), purge_step=start + 1)
@@ -352,7 +380,7 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
                     val = validate(exp, algo)
                     row.update(val)
                     rundir.write_csv(run / "metrics.csv", rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
-                    if _better(val, best, exp.algorithm.cost_limit):
+                    if _better(val, best, *selection_rule(exp)):
                         best = dict(val, iteration=it)
                         checkpoints.save(algo, ckpt_root / "best", runtime=False, iteration=it)
                         rundir.write_json(ckpt_root / "best.json", best)

@@ -99,12 +99,32 @@ def controller_for(module, name: str, stochastic: bool = False, seed: int = 0):
     return cls(module, name, stochastic=stochastic, seed=seed)
 
 
+PRETRAINED = Path(__file__).resolve().parent / "pretrained"  # policies shipped with cfmarl (each has a README)
+
+
+def pretrained_names() -> list[str]:
+    return sorted(d.name for d in PRETRAINED.iterdir() if d.is_dir() and not d.name.startswith(("_", "."))) \
+        if PRETRAINED.is_dir() else []
+
+
+def resolve_policy_path(path: str | Path) -> Path:
+    """``pretrained:NAME`` is a policy shipped in cfmarl/policies/pretrained/NAME; anything else is a path."""
+    s = str(path)
+    if not s.startswith("pretrained:"):
+        return Path(path)
+    name = s.split(":", 1)[1]
+    if name not in pretrained_names():
+        raise ValueError(f"{s!r}: no shipped policy {name!r}; shipped: {', '.join(pretrained_names()) or 'none'}")
+    return PRETRAINED / name
+
+
 def latest_checkpoint_of(path: str | Path, say=print) -> Path:
-    """A checkpoint folder as given (checked against its manifest, if it has one), or the newest
-    intact ``checkpoints/iter_*`` of a run directory (damaged newer ones are skipped with a message)."""
+    """A checkpoint folder as given (checked against its manifest, if it has one), the newest
+    intact ``checkpoints/iter_*`` of a run directory (damaged newer ones are skipped with a message),
+    or a shipped policy (``pretrained:NAME``)."""
     from cfmarl import checkpoints
 
-    p = Path(path)
+    p = resolve_policy_path(path)
     if (p / "checkpoints").is_dir():
         found = checkpoints.newest_intact(p / "checkpoints", say)
         if found is None:

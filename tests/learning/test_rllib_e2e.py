@@ -200,8 +200,10 @@ def test_train_command_resumes_and_evaluates(ray_session, tmp_path, capsys, monk
         assert (run / name).exists(), name
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best", "best.json", "iter_000001",
                                                                        "iter_000002"]
-    assert {"val/mean_cost", "val/active_aps"} <= set(rows[-1])
+    assert {"val/mean_cost", "val/mean_cost_se", "val/active_aps"} <= set(rows[-1])
     assert "best validated checkpoint" in out
+    assert out.count("Validated the starting policy") == 1  # the cloned policy is a candidate (not again on resume)
+    assert json.load(open(run / "checkpoints" / "best.json"))["iteration"] in (0, 1, 2)
     # the checkpoint evaluates as a policy beside the baselines
     assert main(["evaluate", "--scenario", "tiny", "--policy", "runs/train-aps_gnn_tiny", "--policy", "all-on",
                  "--episodes", "2",
@@ -221,6 +223,26 @@ def test_model_selection_rule():
     assert not _better(v(0.5, -1.0), v(0.05, -20.0), 0.1)
     assert _better(v(0.08, -10.0), v(0.02, -12.0), 0.1)  # among feasible: higher return
     assert _better(v(0.3, -1.0), v(0.4, -0.5), 0.1)  # among infeasible: lower cost
+
+
+def test_judged_selection_uses_an_upper_confidence_bound():
+    import dataclasses
+
+    from cfmarl.experiment import load_experiment
+    from cfmarl.train import _better, selection_rule
+
+    shipped = load_experiment("tune_configs/aps_gnn_medium.yaml")  # target 0.014, judged 0.02
+    exp = dataclasses.replace(shipped, training=dataclasses.replace(shipped.training, selection="target"))
+    assert selection_rule(exp) == (0.014, 0.0)
+    judged = dataclasses.replace(exp, training=dataclasses.replace(exp.training, selection="judged"))
+    assert selection_rule(judged) == (0.02, 2.0)
+
+    def v(cost, se, ret):
+        return {"val/mean_cost": cost, "val/mean_cost_se": se, "val/team_return": ret}
+    tight, loose = v(0.017, 0.001, -10.0), v(0.017, 0.002, -5.0)  # 0.019 <= 0.02 < 0.021
+    assert _better(tight, loose, *selection_rule(judged))  # only the tight one is feasible
+    assert _better(loose, tight, *selection_rule(exp)) is False  # both infeasible at the 0.014 target: equal cost
+    assert _better(loose, tight, 0.02, 0.0)  # point estimates: both feasible, the higher return wins
 
 
 def test_experiment_file_errors_name_the_key(tmp_path):
