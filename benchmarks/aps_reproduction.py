@@ -96,12 +96,18 @@ def main() -> None:
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "aps"))
     ap.add_argument("--skip-training", action="store_true", help="only aggregate existing runs")
+    ap.add_argument("--only", nargs="+", metavar="PREFIX",
+                    help="run only the experiments whose names start with these prefixes (gnn_, central_, nogru_, "
+                         "unconstrained_, nopretrain_, gnn_large); use another --out, the reports cover what ran")
     args = ap.parse_args()
     out = Path(args.out)
     base = yaml.safe_load(BASE.read_text())
     exps = plan(base, args.seeds, args.ablation_seeds, args.iterations)
+    if args.only:
+        exps = {n: e for n, e in exps.items() if n.startswith(tuple(args.only))}
     if not args.skip_training:
         run_all(exps, out, args.parallel)
+    if not args.skip_training and (not args.only or any("gnn_large".startswith(p) for p in args.only)):
         large = variant(base, "gnn_large_finetune", env__scenario="large", pretrain__enabled=False,
                         training__iterations=args.large_iterations, training__checkpoint_every=5,
                         training__init_from=str(out / "runs" / f"train-gnn_ped_s{args.seeds[0]}"),
