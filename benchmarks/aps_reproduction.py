@@ -4,7 +4,7 @@ Runs real trainings (`cfmarl train`, each in its own process, `--parallel` at a
 time) from the base experiment `tune_configs/aps_gnn_medium.yaml` and writes,
 under --out:
   runs/<experiment>/...       every training run (resumable: re-run to continue)
-  main.csv, main.png          APS-GNN vs centralised PPO-Lagr vs 4-strongest vs greedy on medium,
+  main.csv, main.png          APS-GNN vs MAT-Lagr vs centralised PPO-Lagr vs 4-strongest vs greedy on medium,
                               pedestrian and vehicular, mean and std over the seeds
   ablations.csv, ablations.png  unconstrained (engineered reward, several weights), no-GRU, no-pretraining
   large.csv                   APS-GNN fine-tuned on `large` (warm start from medium) vs 4-strongest and greedy
@@ -47,6 +47,9 @@ def plan(base: dict, seeds: list[int], ablation_seeds: list[int], iterations: in
         for s in seeds:
             exps[f"gnn_{mob}_s{s}"] = variant(base, f"gnn_{mob}_s{s}", seed=s, env__scenario=scen,
                                               training__iterations=iterations)
+            exps[f"mat_{mob}_s{s}"] = variant(  # MAT-Lagr (Sec. V-C): same recipe and warm start, transformer
+                base, f"mat_{mob}_s{s}", seed=s, env__scenario=scen, training__iterations=iterations,
+                model__mode="central", model__encoder="mat", model__rounds=2, model__hidden=64)
             exps[f"central_{mob}_s{s}"] = variant(
                 base, f"central_{mob}_s{s}", seed=s, env__scenario=scen, training__iterations=iterations,
                 model__mode="central", model__hidden=256, pretrain__enabled=False)
@@ -97,7 +100,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "aps"))
     ap.add_argument("--skip-training", action="store_true", help="only aggregate existing runs")
     ap.add_argument("--only", nargs="+", metavar="PREFIX",
-                    help="run only the experiments whose names start with these prefixes (gnn_, central_, nogru_, "
+                    help="run only the experiments whose names start with these prefixes (gnn_, mat_, central_, nogru_, "
                          "unconstrained_, nopretrain_, gnn_large); use another --out, the reports cover what ran")
     args = ap.parse_args()
     out = Path(args.out)

@@ -21,12 +21,13 @@ def module_spec(exp: ExperimentConfig, env_config: dict | None = None) -> Any:
     from cfmarl.policies.adapters.graph_env import GraphEnv
     from cfmarl.policies.learners.registry import get_learner
     from cfmarl.policies.models.graph_actor_critic import CentralActorCritic, GraphActorCritic
+    from cfmarl.policies.models.mat import MATActorCritic
 
     probe = GraphEnv(env_config or exp.env_config())
     m = exp.model
     learner = get_learner(exp.algorithm.name)
     module_class = learner.module_class(m.mode) if learner.module_class else \
-        (CentralActorCritic if m.mode == "central" else GraphActorCritic)
+        (GraphActorCritic if m.mode != "central" else MATActorCritic if m.encoder == "mat" else CentralActorCritic)
     levels = action_levels(probe.core)  # quantised action components, if the env declares them
     spaces = dict(observation_space=probe.observation_spaces["graph"], action_space=probe.action_spaces["graph"])
     # read by the off-policy modules only: their critics, and the learner's own module settings
@@ -38,7 +39,7 @@ def module_spec(exp: ExperimentConfig, env_config: dict | None = None) -> Any:
     if m.mode == "central":
         return RLModuleSpec(module_class=module_class, **spaces,
                             model_config={"hidden": m.hidden, "num_costs": probe.core.n_costs, "encoder": m.encoder,
-                                          "action_head": head, "action_levels": levels, **critic})
+                                          "rounds": m.rounds, "action_head": head, "action_levels": levels, **critic})
     edge_index, edge_type = probe.graph()
     return RLModuleSpec(
         module_class=module_class, **spaces,

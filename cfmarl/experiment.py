@@ -45,7 +45,7 @@ class ModelSection:
     #                            components, else beta) | categorical | beta | squashed_gaussian | hybrid
     #                            (see cfmarl.policies.heads)
     encoder: str = "gnn"  # graph: gnn (relational TransformerConv) | mlp (no message passing); central: mlp
-    #                       (concatenated state, the default) | deepsets (rows through one shared MLP + pooled context)
+    #                       (concatenated state, the default) | deepsets (rows through one shared MLP + pooled context) | mat (MAT-Lagr: transformer, per-node autoregressive actions, per-node critics; rounds = blocks)
     rounds: int = 2  # message-passing rounds (= hops of a node's receptive field)
     hidden: int = 64  # width of node embeddings (central / per_agent: MLP width)
     use_gru: bool = True  # GRU over the node's history features (False = the no-RNN ablation)
@@ -256,7 +256,7 @@ class ExperimentConfig:
 _CHOICES = {"env.reward_mode": ("local", "engineered", "team"), "model.mode": ("graph", "central", "per_agent"),
             "model.action_head": ("auto", "categorical", "beta", "squashed_gaussian", "hybrid", "deterministic"),
             "pretrain.loss": ("auto", "nll", "mse"),
-            "model.encoder": ("gnn", "mlp", "deepsets"), "model.critic": ("attention", "meanfield", "local"), "algorithm.lagrangian_rule": ("gradient", "pid", "none"), "training.selection": ("target", "judged"),
+            "model.encoder": ("gnn", "mlp", "deepsets", "mat"), "model.critic": ("attention", "meanfield", "local"), "algorithm.lagrangian_rule": ("gradient", "pid", "none"), "training.selection": ("target", "judged"),
             "algorithm.advantage_scaling": ("joint", "separate"), "tune.scheduler": ("fifo", "asha", "pbt", "pb2"),
             "tune.fitness": ("constrained", "reward", "penalty"), "tune.fitness_source": ("auto", "training"), "tune.mode": ("max", "min")}
 _POSITIVE = {"algorithm.policy_delay", "model.critic_rounds", "algorithm.actor_lr", "algorithm.critic_lr", "algorithm.alpha_lr",
@@ -384,9 +384,9 @@ def _validate_learner(exp: ExperimentConfig, entry, env_cfg) -> None:
                           f"got {head!r}")
     if (kind == "discrete" and head not in ("auto", "categorical")) or (kind != "discrete" and head == "categorical"):
         raise ConfigError(f"model.action_head: {head!r} does not fit env {entry.name!r}'s {kind} actions")
-    if exp.model.encoder == "deepsets" and exp.model.mode != "central":
-        raise ConfigError(f"model.encoder: 'deepsets' is a central-mode encoder; model.mode {exp.model.mode!r} "
-                          "uses gnn or mlp")
+    if exp.model.encoder in ("deepsets", "mat") and exp.model.mode != "central" or exp.model.encoder == "mat" and (kind != "discrete" or learner.off_policy):
+        raise ConfigError(f"model.encoder: {exp.model.encoder!r} is a central-mode encoder (mat: discrete actions, on-policy learners); "
+                          f"here model.mode {exp.model.mode!r}, {kind} actions, {a.name}")
     if head == "hybrid" and not quantised:
         raise ConfigError(f"model.action_head: 'hybrid' needs quantised action components (action_levels) and env "
                           f"{entry.name!r} declares none; use beta, squashed_gaussian or auto")

@@ -40,6 +40,15 @@ class _Sampling:
             torch.manual_seed(self.seed * 1_000_003 + self.calls)
             return dist.sample()
 
+    def decode(self, module, batch):
+        """An autoregressive module (MAT) samples its actions itself, node after node."""
+        if not self.stochastic:
+            return module.forward_inference(batch)[Columns.ACTIONS]
+        self.calls += 1
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed * 1_000_003 + self.calls)
+            return module.forward_exploration(batch)[Columns.ACTIONS]
+
 
 class ModuleController:
     privileged = False
@@ -56,9 +65,12 @@ class ModuleController:
         n = obs.shape[1]
         batch = {k: torch.from_numpy(v) for k, v in graph_observation(core, state, obs, self.module.n_max).items()}
         with torch.no_grad():
-            out = self.module.forward_inference({Columns.OBS: batch})
-            dist = self.module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
-            action = self._sampling.draw(dist)[:, :n].numpy()
+            if getattr(self.module, "autoregressive", False):
+                action = self._sampling.decode(self.module, {Columns.OBS: batch})[:, :n].numpy()
+            else:
+                out = self.module.forward_inference({Columns.OBS: batch})
+                dist = self.module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
+                action = self._sampling.draw(dist)[:, :n].numpy()
         return action.astype(np.int8) if action.dtype.kind in "iu" else action.astype(np.float64)
 
 

@@ -112,13 +112,15 @@ def behaviour_clone(module, obs: dict[str, np.ndarray], y: np.ndarray, *, epochs
     opt = torch.optim.Adam(module.parameters(), lr=lr)
     loss_val = float("nan")
 
-    def dist(idx):
-        out = module._forward({Columns.OBS: {k: v[idx] for k, v in O.items()}})  # the actor (off-policy modules'
-        #                                                                   forward_train also runs their critics)
+    def dist(idx, teacher: bool = False):
+        batch = {Columns.OBS: {k: v[idx] for k, v in O.items()}}
+        if teacher and getattr(module, "autoregressive", False):  # teacher forcing (MAT): node i's logits given
+            batch[Columns.ACTIONS] = torch.nn.functional.pad(Y[idx], (0, module.n_max - N))  # the teacher's a_<i
+        out = module._forward(batch)  # the actor (off-policy modules' forward_train also runs their critics)
         return head.from_logits(out[Columns.ACTION_DIST_INPUTS][:, :N])
 
     def objective(idx):
-        d = dist(idx)
+        d = dist(idx, teacher=True)
         if loss == "ce":
             logits = d._dist.logits
             return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y[idx].reshape(-1))

@@ -1,0 +1,191 @@
+"""Multi-Agent Transformer with dual per-node critics (MAT-Lagr: aps_gnn Sec. V-C, after Wen et al. 2022,
+"Multi-Agent Reinforcement Learning is a Sequence Modeling Problem").
+
+Encoder: each node's observation row is a token (linear + GELU + LayerNorm); ``rounds`` pre-LN blocks of
+unmasked self-attention over every real node (the global state; padded nodes are masked out) and an MLP give
+the per-node representation o_i. A per-node reward value and per-node cost values read o_i (the same local
+reward and cost, and the same MAPPO-Lagrangian, as APS-GNN: Sec. V-C "similarities").
+
+Decoder: autoregressive over the nodes in their index order. Node i's token is the embedding of the action
+of node i-1 (a start token for node 0) plus o_i; ``rounds`` blocks of causal self-attention, cross-attention
+to every o_j and an MLP give node i's logits, so pi(a) = prod_i pi(a_i | o, a_<i). Training evaluates every
+node at once with the taken actions (teacher forcing: the exact factorised log-probability); acting decodes
+node by node - N sequential steps with cached keys and values -, the latency the paper's Fig. 10 measures.
+No positional encoding (as MAT): the weights do not depend on the number of nodes.
+
+Discrete per-node actions (categorical head) only; ``model.mode: central, encoder: mat``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from ray.rllib.core.columns import Columns
+from torch import nn
+
+from cfmarl.policies.models.graph_actor_critic import _GraphModuleBase, scale_final_layer
+
+HEADS = 1  # attention heads (MAT's default configuration)
+
+
+class _Attention(nn.Module):
+    def __init__(self, hidden: int, heads: int):
+        super().__init__()
+        self.heads, self.d = heads, hidden // heads
+        self.q, self.k, self.v, self.o = (nn.Linear(hidden, hidden) for _ in range(4))
+
+    def split(self, x: torch.Tensor) -> torch.Tensor:  # (B, L, H) -> (B, heads, L, d)
+        return x.view(x.shape[0], x.shape[1], self.heads, self.d).transpose(1, 2)
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask=None) -> torch.Tensor:
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.o(out.transpose(1, 2).reshape(q.shape[0], q.shape[2], self.heads * self.d))
+
+    def forward(self, x: torch.Tensor, kv: torch.Tensor, mask=None) -> torch.Tensor:
+        return self.attend(self.split(self.q(x)), self.split(self.k(kv)), self.split(self.v(kv)), mask)
+
+
+def _mlp(hidden: int) -> nn.Module:
+    return nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, hidden))
+
+
+class _EncoderBlock(nn.Module):
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(hidden), nn.LayerNorm(hidden)
+        self.attn, self.mlp = _Attention(hidden, HEADS), _mlp(hidden)
+
+    def forward(self, x, key_mask):
+        h = self.ln1(x)
+        x = x + self.attn(h, h, key_mask)
+        return x + self.mlp(self.ln2(x))
+
+
+class _DecoderBlock(nn.Module):
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.ln1, self.ln2, self.ln3 = nn.LayerNorm(hidden), nn.LayerNorm(hidden), nn.LayerNorm(hidden)
+        self.self_attn, self.cross, self.mlp = _Attention(hidden, HEADS), _Attention(hidden, HEADS), _mlp(hidden)
+
+    def forward(self, y, enc, causal, key_mask):
+        h = self.ln1(y)
+        y = y + self.self_attn(h, h, causal)
+        y = y + self.cross(self.ln2(y), enc, key_mask)
+        return y + self.mlp(self.ln3(y))
+
+    def step(self, y, cache: list, enc_kv, key_mask):
+        """One new token ``y`` (B, 1, H) attending to the cached keys / values of the earlier ones."""
+        h = self.ln1(y)
+        a = self.self_attn
+        k, v = a.split(a.k(h)), a.split(a.v(h))
+        cache[0] = k if cache[0] is None else torch.cat([cache[0], k], 2)
+        cache[1] = v if cache[1] is None else torch.cat([cache[1], v], 2)
+        y = y + a.attend(a.split(a.q(h)), cache[0], cache[1])
+        c = self.cross
+        y = y + c.attend(c.split(c.q(self.ln2(y))), *enc_kv, key_mask)
+        return y + self.mlp(self.ln3(y))
+
+
+class MATActorCritic(_GraphModuleBase):
+    """MAT-Lagr: transformer encoder (per-node values), autoregressive transformer decoder (per-node actions)."""
+
+    per_node_critic = True
+    autoregressive = True  # acting samples node by node; controllers read Columns.ACTIONS
+
+    def setup(self):
+        self._spaces()
+        if not getattr(self.head, "discrete", False):
+            raise ValueError("model.encoder: 'mat' decodes discrete per-node actions (a categorical head); "
+                             f"this action space needs {self.head.__name__}")
+        mc = self.model_config
+        self.hidden, self.blocks = int(mc.get("hidden", 64)), int(mc.get("rounds", 2))
+        self.n_act = self.head_dim  # actions per node
+        self.obs_in = nn.Sequential(nn.Linear(self.n_features, self.hidden), nn.GELU(), nn.LayerNorm(self.hidden))
+        self.encoder = nn.ModuleList(_EncoderBlock(self.hidden) for _ in range(self.blocks))
+        self.enc_ln = nn.LayerNorm(self.hidden)
+        self.act_in = nn.Embedding(self.n_act + 1, self.hidden)  # index n_act: the start token
+        self.decoder = nn.ModuleList(_DecoderBlock(self.hidden) for _ in range(self.blocks))
+        self.dec_ln = nn.LayerNorm(self.hidden)
+        self.pi_head = nn.Linear(self.hidden, self.n_act)
+        scale_final_layer(self.pi_head, mc.get("pi_init_scale", 1.0))
+        self.vf = nn.Linear(self.hidden, 1)
+        self.cf = nn.Linear(self.hidden, self.n_costs)
+
+    # -- encoder ---------------------------------------------------------------------------------
+    def _key_mask(self, obs) -> torch.Tensor:
+        """(B, 1, 1, N) True = attend; a sample without real nodes attends to its first (padded) one."""
+        m = obs["node_mask"].reshape(-1, self.n_max) > 0
+        m = m.clone()
+        m[:, 0] |= ~m.any(-1)
+        return m[:, None, None, :]
+
+    def embed(self, batch) -> torch.Tensor:
+        """Per-node representations o_i, (..., N, H)."""
+        obs = batch[Columns.OBS]
+        x = obs["x"]
+        lead = x.shape[:-2]
+        h = self.obs_in(x.reshape(-1, self.n_max, self.n_features))
+        mask = self._key_mask(obs)
+        for block in self.encoder:
+            h = block(h, mask)
+        return self.enc_ln(h).reshape(*lead, self.n_max, self.hidden)
+
+    # -- decoder ---------------------------------------------------------------------------------
+    def decode(self, reps: torch.Tensor, actions: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: every node's logits given the previous nodes' ``actions``, (B, N, A)."""
+        B, N = actions.shape
+        prev = torch.cat([torch.full((B, 1), self.n_act, dtype=torch.long, device=actions.device),
+                          actions[:, :-1].long()], 1)
+        y = self.act_in(prev) + reps
+        causal = torch.ones(N, N, dtype=torch.bool, device=reps.device).tril()
+        for block in self.decoder:
+            y = block(y, reps, causal, key_mask)
+        return self.pi_head(self.dec_ln(y))
+
+    def generate(self, reps: torch.Tensor, key_mask: torch.Tensor, sample: bool, generator=None):
+        """Node-by-node decoding with cached keys / values: (actions (B, N), logits (B, N, A))."""
+        B, N = reps.shape[:2]
+        enc_kv = [(b.cross.split(b.cross.k(reps)), b.cross.split(b.cross.v(reps))) for b in self.decoder]
+        caches = [[None, None] for _ in self.decoder]
+        prev = torch.full((B,), self.n_act, dtype=torch.long, device=reps.device)
+        actions, logits = [], []
+        for i in range(N):
+            y = (self.act_in(prev) + reps[:, i])[:, None]
+            for block, cache, kv in zip(self.decoder, caches, enc_kv):
+                y = block.step(y, cache, kv, key_mask)
+            lg = self.pi_head(self.dec_ln(y[:, 0]))
+            prev = torch.multinomial(torch.softmax(lg, -1), 1, generator=generator)[:, 0] if sample else lg.argmax(-1)
+            actions.append(prev)
+            logits.append(lg)
+        return torch.stack(actions, 1), torch.stack(logits, 1)
+
+    # -- RLModule forwards -----------------------------------------------------------------------
+    def _flat(self, batch):
+        reps = self.embed(batch)
+        lead = reps.shape[:-2]
+        return reps.reshape(-1, self.n_max, self.hidden), self._key_mask(batch[Columns.OBS]), lead
+
+    def _forward_train(self, batch, **kwargs):
+        reps, mask, lead = self._flat(batch)
+        logits = self.decode(reps, batch[Columns.ACTIONS].reshape(-1, self.n_max), mask)
+        return {Columns.ACTION_DIST_INPUTS: logits.reshape(*lead, self.n_max, self.n_act),
+                Columns.EMBEDDINGS: reps.reshape(*lead, self.n_max, self.hidden)}
+
+    def _act(self, batch, sample: bool, generator=None):
+        reps, mask, lead = self._flat(batch)
+        actions, logits = self.generate(reps, mask, sample, generator)
+        logp = torch.log_softmax(logits, -1).gather(-1, actions[..., None])[..., 0]
+        return {Columns.ACTIONS: actions.reshape(*lead, self.n_max),
+                Columns.ACTION_LOGP: logp.reshape(*lead, self.n_max),
+                Columns.ACTION_DIST_INPUTS: logits.reshape(*lead, self.n_max, self.n_act),
+                Columns.EMBEDDINGS: reps.reshape(*lead, self.n_max, self.hidden)}
+
+    def _forward_exploration(self, batch, **kwargs):
+        return self._act(batch, sample=True)
+
+    def _forward_inference(self, batch, **kwargs):
+        return self._act(batch, sample=False)
+
+    def _forward(self, batch, **kwargs):
+        """With ``Columns.ACTIONS`` in the batch (behaviour cloning): teacher forcing; else greedy decoding."""
+        return self._forward_train(batch) if Columns.ACTIONS in batch else self._act(batch, sample=False)
