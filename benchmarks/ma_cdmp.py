@@ -67,7 +67,7 @@ def derived_config(method: str, seed: int, name: str = "", **options) -> Path:
 def _train_one(method: str, seed: int, name: str = "", **options) -> tuple[str, int, float]:
     name = name or run_name(method, seed)
     run = OUT / f"train-{name}"
-    if (run / "evaluation.csv").exists():
+    if (run / "evaluation.csv").exists() or finished(run):  # trained (the benchmark evaluates on its own episodes)
         return run.name, 0, 0.0
     cfg = derived_config(method, seed, name, **options)
     t0 = time.perf_counter()
@@ -228,7 +228,7 @@ def horizon_run(h: int, seed: int) -> str:
     return run_name("cdmp", seed) if h == base.get("horizon") else f"{METHODS['cdmp']}-h{h}-s{seed}"
 
 
-def horizons(seeds: list[int], jobs: int) -> Path:
+def horizons(seeds: list[int], jobs: int, hs: tuple[int, ...] = HORIZONS) -> Path:
     """MA-CDMP retrained with every H of HORIZONS (nothing else changed), evaluated like ``evaluate`` on the
     common test episodes; resumable per run and per row (runs/ma_cdmp/horizons.csv)."""
     from cfmarl import evaluate
@@ -238,8 +238,8 @@ def horizons(seeds: list[int], jobs: int) -> Path:
     from cfmarl.rundir import write_csv
 
     ensure_dataset(load_experiment(derived_config("cdmp", seeds[0])), OUT, False, print)
-    todo = [(h, s) for s in seeds for h in HORIZONS]
-    print(f"{len(todo)} MA-CDMP runs (H = {', '.join(map(str, HORIZONS))} x seeds {seeds}), {jobs} at a time")
+    todo = [(h, s) for s in seeds for h in hs]
+    print(f"{len(todo)} MA-CDMP runs (H = {', '.join(map(str, hs))} x seeds {seeds}), {jobs} at a time")
     with ThreadPoolExecutor(jobs) as pool:
         for name, rc, dt in pool.map(lambda hs: _train_one("cdmp", hs[1], horizon_run(*hs), horizon=hs[0]), todo):
             print(f"  {name}: {'done before' if dt == 0 and rc == 0 else f'rc {rc} in {dt / 60:.1f} min'}", flush=True)
@@ -249,9 +249,15 @@ def horizons(seeds: list[int], jobs: int) -> Path:
     entry = get_env("mftdma")
     cfg = entry.make_config("n8-2:6", episode_frames=TEST_FRAMES)
     ep_seeds = evaluate.episode_seeds(1000, TEST_EPISODES)
+    common = {(r["method"], r["seed"]): r for p in OUT.glob("evaluation-seeds*.csv") for r in csv.DictReader(open(p))}
     for h, seed in todo:
         run = OUT / f"train-{horizon_run(h, seed)}"
         if (str(h), str(seed)) in done or not finished(run):
+            continue
+        if run.name == f"train-{run_name('cdmp', seed)}" and ("cdmp", str(seed)) in common:  # the main runs were
+            row = common[("cdmp", str(seed))]  # evaluated on these episodes by `evaluate` already
+            rows.append({"horizon": h, "seed": seed, **{k: v for k, v in row.items() if k not in ("method", "seed")}})
+            write_csv(path, rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
             continue
         t0 = time.perf_counter()
         ctrl = controller_from_spec(f"{run}{sampling('cdmp')}", seed=1000)
@@ -271,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--episodes", type=int, default=8, help="sweeps: test episodes per setting")
+    p.add_argument("--horizons", nargs="*", type=int, default=list(HORIZONS), help="horizons: the H values")
     args = p.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     if args.stage == "train":
@@ -282,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.stage == "scaling":
         scaling(args.seeds[0], args.episodes)
     elif args.stage == "horizons":
-        horizons(args.seeds, args.jobs)
+        horizons(args.seeds, args.jobs, tuple(args.horizons))
     else:
         from ma_cdmp_report import report  # noqa: PLC0415 (benchmarks/ is the script folder)
 
