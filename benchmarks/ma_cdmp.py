@@ -89,8 +89,13 @@ def train(methods: list[str], seeds: list[int], jobs: int) -> None:
         ensure_dataset(load_experiment(derived_config(offline[0], seeds[0])), OUT, False, print)
     todo = [(m, s) for s in seeds for m in methods]
     print(f"{len(todo)} runs ({', '.join(methods)} x seeds {seeds}), {jobs} at a time; logs in {OUT / 'logs'}")
+    _train_all([dict(method=m, seed=s) for m, s in todo], jobs)
+
+
+def _train_all(runs: list[dict], jobs: int) -> None:
+    """``_train_one(**run)`` for every run, ``jobs`` at a time, one line each."""
     with ThreadPoolExecutor(jobs) as pool:
-        for name, rc, dt in pool.map(lambda ms: _train_one(*ms), todo):
+        for name, rc, dt in pool.map(lambda kw: _train_one(**kw), runs):
             print(f"  {name}: {'done before' if dt == 0 and rc == 0 else f'rc {rc} in {dt / 60:.1f} min'}", flush=True)
 
 
@@ -155,9 +160,22 @@ def finished(run: Path) -> bool:
     return int(last) >= int(total)
 
 
+def on_common_episodes(ctrl) -> dict:
+    """One controller on the common test episodes (TEST_EPISODES x TEST_FRAMES, seed 1000): its summary
+    (without the policy name) and the seconds it took."""
+    from cfmarl import evaluate
+    from cfmarl.registry import get_env
+
+    entry = get_env("mftdma")
+    cfg = entry.make_config("n8-2:6", episode_frames=TEST_FRAMES)
+    t0 = time.perf_counter()
+    res = evaluate.run_policy(lambda n: entry.make_core(cfg, n), ctrl, evaluate.episode_seeds(1000, TEST_EPISODES),
+                              batch=TEST_EPISODES).summary()
+    return {"seconds": round(time.perf_counter() - t0, 1), **{k: v for k, v in res.items() if k != "policy"}}
+
+
 def evaluate_all(seeds: list[int]) -> Path:
     """Every trained run (all methods and seeds) and the classical baselines on the same test episodes."""
-    from cfmarl import evaluate
     from cfmarl.offline_train import controller_from_spec
     from cfmarl.registry import get_env
     from cfmarl.rundir import write_csv
@@ -166,8 +184,6 @@ def evaluate_all(seeds: list[int]) -> Path:
     rows = list(csv.DictReader(open(path))) if path.exists() else []
     done = {(r["method"], r["seed"]) for r in rows}
     entry = get_env("mftdma")
-    cfg = entry.make_config("n8-2:6", episode_frames=TEST_FRAMES)
-    ep_seeds = evaluate.episode_seeds(1000, TEST_EPISODES)
     todo = [(b, "-", lambda b=b: entry.make_baseline(b)) for b in ("random", "equal", "load-proportional")]
     todo += [(m, str(s), lambda m=m, s=s: controller_from_spec(f"{OUT / f'train-{run_name(m, s)}'}{sampling(m)}",
                                                                 seed=1000))
@@ -175,13 +191,11 @@ def evaluate_all(seeds: list[int]) -> Path:
     for method, seed, make in todo:
         if (method, seed) in done:
             continue
-        t0 = time.perf_counter()
-        res = evaluate.run_policy(lambda n: entry.make_core(cfg, n), make(), ep_seeds, batch=TEST_EPISODES).summary()
-        rows.append({"method": method, "seed": seed, "seconds": round(time.perf_counter() - t0, 1),
-                     **{k: v for k, v in res.items() if k != "policy"}})
+        res = on_common_episodes(make())
+        rows.append({"method": method, "seed": seed, **res})
         write_csv(path, rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
         print(f"  {method} seed {seed}: return {res['team_return']:.1f}, delay {res['mean_delay_ms']:.2f} ms "
-              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+              f"({res['seconds']:.0f} s)", flush=True)
     return path
 
 
@@ -231,24 +245,17 @@ def horizon_run(h: int, seed: int) -> str:
 def horizons(seeds: list[int], jobs: int, hs: tuple[int, ...] = HORIZONS) -> Path:
     """MA-CDMP retrained with every H of HORIZONS (nothing else changed), evaluated like ``evaluate`` on the
     common test episodes; resumable per run and per row (runs/ma_cdmp/horizons.csv)."""
-    from cfmarl import evaluate
-    from cfmarl.offline_train import controller_from_spec, ensure_dataset
     from cfmarl.experiment import load_experiment
-    from cfmarl.registry import get_env
+    from cfmarl.offline_train import controller_from_spec, ensure_dataset
     from cfmarl.rundir import write_csv
 
     ensure_dataset(load_experiment(derived_config("cdmp", seeds[0])), OUT, False, print)
     todo = [(h, s) for s in seeds for h in hs]
     print(f"{len(todo)} MA-CDMP runs (H = {', '.join(map(str, hs))} x seeds {seeds}), {jobs} at a time")
-    with ThreadPoolExecutor(jobs) as pool:
-        for name, rc, dt in pool.map(lambda hs: _train_one("cdmp", hs[1], horizon_run(*hs), horizon=hs[0]), todo):
-            print(f"  {name}: {'done before' if dt == 0 and rc == 0 else f'rc {rc} in {dt / 60:.1f} min'}", flush=True)
+    _train_all([dict(method="cdmp", seed=s, name=horizon_run(h, s), horizon=h) for h, s in todo], jobs)
     path = OUT / "horizons.csv"
     rows = list(csv.DictReader(open(path))) if path.exists() else []
     done = {(r["horizon"], r["seed"]) for r in rows}
-    entry = get_env("mftdma")
-    cfg = entry.make_config("n8-2:6", episode_frames=TEST_FRAMES)
-    ep_seeds = evaluate.episode_seeds(1000, TEST_EPISODES)
     common = {(r["method"], r["seed"]): r for p in OUT.glob("evaluation-seeds*.csv") for r in csv.DictReader(open(p))}
     for h, seed in todo:
         run = OUT / f"train-{horizon_run(h, seed)}"
@@ -259,11 +266,8 @@ def horizons(seeds: list[int], jobs: int, hs: tuple[int, ...] = HORIZONS) -> Pat
             rows.append({"horizon": h, "seed": seed, **{k: v for k, v in row.items() if k not in ("method", "seed")}})
             write_csv(path, rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
             continue
-        t0 = time.perf_counter()
-        ctrl = controller_from_spec(f"{run}{sampling('cdmp')}", seed=1000)
-        res = evaluate.run_policy(lambda n: entry.make_core(cfg, n), ctrl, ep_seeds, batch=TEST_EPISODES).summary()
-        rows.append({"horizon": h, "seed": seed, "seconds": round(time.perf_counter() - t0, 1),
-                     **{k: v for k, v in res.items() if k != "policy"}})
+        res = on_common_episodes(controller_from_spec(f"{run}{sampling('cdmp')}", seed=1000))
+        rows.append({"horizon": h, "seed": seed, **res})
         write_csv(path, rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
         print(f"  H = {h} seed {seed}: return {res['team_return']:.1f}, delay {res['mean_delay_ms']:.2f} ms, "
               f"{res['decision_latency_ms']:.0f} ms/decision", flush=True)

@@ -384,7 +384,7 @@ def _validate_learner(exp: ExperimentConfig, entry, env_cfg) -> None:
                           f"got {head!r}")
     if (kind == "discrete" and head not in ("auto", "categorical")) or (kind != "discrete" and head == "categorical"):
         raise ConfigError(f"model.action_head: {head!r} does not fit env {entry.name!r}'s {kind} actions")
-    if exp.model.encoder in ("deepsets", "mat") and exp.model.mode != "central" or exp.model.encoder == "mat" and (kind != "discrete" or learner.off_policy):
+    if (exp.model.encoder in ("deepsets", "mat") and exp.model.mode != "central") or (exp.model.encoder == "mat" and (kind != "discrete" or learner.off_policy)):
         raise ConfigError(f"model.encoder: {exp.model.encoder!r} is a central-mode encoder (mat: discrete actions, on-policy learners); "
                           f"here model.mode {exp.model.mode!r}, {kind} actions, {a.name}")
     if head == "hybrid" and not quantised:

@@ -32,22 +32,21 @@ class _Sampling:
     def __init__(self, stochastic: bool, seed: int):
         self.stochastic, self.seed, self.calls = stochastic, seed, 0
 
-    def draw(self, dist):
-        if not self.stochastic:
-            return dist.to_deterministic().sample()
+    def _seeded(self, sample):
+        """``sample()`` on the private stream: the next call's seed, the global generator left as it was."""
         self.calls += 1
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed * 1_000_003 + self.calls)
-            return dist.sample()
+            return sample()
+
+    def draw(self, dist):
+        return self._seeded(dist.sample) if self.stochastic else dist.to_deterministic().sample()
 
     def decode(self, module, batch):
         """An autoregressive module (MAT) samples its actions itself, node after node."""
         if not self.stochastic:
             return module.forward_inference(batch)[Columns.ACTIONS]
-        self.calls += 1
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed * 1_000_003 + self.calls)
-            return module.forward_exploration(batch)[Columns.ACTIONS]
+        return self._seeded(lambda: module.forward_exploration(batch)[Columns.ACTIONS])
 
 
 class ModuleController:

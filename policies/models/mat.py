@@ -114,8 +114,7 @@ class MATActorCritic(_GraphModuleBase):
     # -- encoder ---------------------------------------------------------------------------------
     def _key_mask(self, obs) -> torch.Tensor:
         """(B, 1, 1, N) True = attend; a sample without real nodes attends to its first (padded) one."""
-        m = obs["node_mask"].reshape(-1, self.n_max) > 0
-        m = m.clone()
+        m = obs["node_mask"].reshape(-1, self.n_max) > 0  # a new tensor: safe to edit
         m[:, 0] |= ~m.any(-1)
         return m[:, None, None, :]
 
