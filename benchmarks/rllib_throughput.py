@@ -14,9 +14,9 @@ cost of a change (e.g. the generic pipeline) as a ratio measured in one run.
 ``--extra ENV:SCENARIO`` adds graph-mode rows for other envs (continuous actions,
 per-episode graphs), which the reference may not be able to train.
 
-    python benchmarks/rllib_throughput.py [--scenario xlarge] [--out benchmarks/results/rllib_throughput.md]
-    python benchmarks/rllib_throughput.py --reference 8d4e14f --scenario xlarge --scenario medium \
-        --extra power:paper --extra mftdma:n16-4:12 --out benchmarks/results/rllib_throughput.md
+    python benchmarks/rllib_throughput.py [--scenario xlarge] [--out benchmarks/results/rllib_throughput_per_agent.md]
+    python benchmarks/rllib_throughput.py --reference f253e14 --scenario medium --scenario xlarge \
+        --out benchmarks/results/rllib_throughput.md
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from ray.rllib.connectors.connector_v2 import ConnectorV2
 from ray.rllib.core.columns import Columns
 
 from cfmarl.policies.learners.advantages import gae
+from cfmarl.policies.models.graph_actor_critic import COST_VF_PREDS
 
 NODE_ADV_R, NODE_VT_R, NODE_ADV_C, NODE_VT_C = "node_adv_r", "node_vt_r", "node_adv_c", "node_vt_c"
 
@@ -63,7 +64,8 @@ class PerNodeGAE(ConnectorV2):
             if not hasattr(module, "compute_cost_values"):
                 continue
             eps = [e for e in episodes_sa if e.module_id in (None, module_id)]
-            v_r, v_c = self._values(module, module_batch)
+            bootstrap_rows = np.cumsum([len(ep) for ep in eps]) - 1  # the artificial last row of each chunk
+            v_r, v_c = self._values(module, module_batch, bootstrap_rows)
             mask = module_batch[Columns.OBS]["node_mask"].detach().cpu().numpy().astype(bool)  # (R, N)
             per_node = module.per_node_critic
             R = v_r.shape[0]
@@ -105,15 +107,37 @@ class PerNodeGAE(ConnectorV2):
                 module_batch[key] = torch.as_tensor(val, dtype=torch.float32, device=device)
         return batch
 
-    def _values(self, module, module_batch) -> tuple[np.ndarray, np.ndarray]:
-        """Reward and cost values for every row, in chunks (large graphs)."""
+    def _values(self, module, module_batch, bootstrap_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Reward and cost values for every row. When the episodes carry the values computed while
+        sampling (``vf_preds`` and ``cost_vf_preds``, from the weights this update starts from) only
+        the bootstrap rows are evaluated here, whose stored entries are copies of the step before;
+        otherwise every row, in chunks of at most ``value_chunk_size`` rows and 32,768 nodes."""
         obs = module_batch[Columns.OBS]
-        R = obs["x"].shape[0]
+        R, n_max = obs["x"].shape[0], obs["x"].shape[1]
+        stored = Columns.VF_PREDS in module_batch and COST_VF_PREDS in module_batch
+        rows = torch.as_tensor(bootstrap_rows, device=obs["x"].device) if stored else None
+        n = len(bootstrap_rows) if stored else R
+        chunk = max(1, min(self.value_chunk_size, 32768 // max(1, n_max)))
         outs_r, outs_c = [], []
         with torch.no_grad():
-            for s in range(0, R, self.value_chunk_size):
-                chunk = {Columns.OBS: {k: v[s:s + self.value_chunk_size] for k, v in obs.items()}}
-                emb = module.embed(chunk)
-                outs_r.append(module.compute_values(chunk, embeddings=emb).cpu().numpy())
-                outs_c.append(module.compute_cost_values(chunk, embeddings=emb).cpu().numpy())
-        return np.concatenate(outs_r).astype(np.float64), np.concatenate(outs_c).astype(np.float64)
+            for s in range(0, n, chunk):
+                sel = rows[s:s + chunk] if stored else slice(s, s + chunk)
+                part = {Columns.OBS: {k: v[sel] for k, v in obs.items()}}
+                emb = module.embed(part)
+                outs_r.append(module.compute_values(part, embeddings=emb).cpu().numpy())
+                outs_c.append(module.compute_cost_values(part, embeddings=emb).cpu().numpy())
+        v_r = np.concatenate(outs_r).astype(np.float64)
+        v_c = np.concatenate(outs_c).astype(np.float64)
+        if not stored:
+            return v_r, v_c
+        all_r = _numpy(module_batch[Columns.VF_PREDS]).astype(np.float64)
+        all_c = _numpy(module_batch[COST_VF_PREDS]).astype(np.float64)
+        if all_r.shape[1:] != v_r.shape[1:] or all_c.shape[1:] != v_c.shape[1:] or len(all_r) != R:
+            raise RuntimeError(f"PerNodeGAE: stored values of shape {all_r.shape} / {all_c.shape} do not match the "
+                               f"module's {v_r.shape[1:]} / {v_c.shape[1:]} over {R} rows")
+        all_r[bootstrap_rows], all_c[bootstrap_rows] = v_r, v_c
+        return all_r, all_c
+
+
+def _numpy(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)

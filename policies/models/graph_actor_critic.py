@@ -37,8 +37,11 @@ from ray.rllib.core.rl_module.torch import TorchRLModule
 from torch import nn
 
 from cfmarl.policies.heads import head_for, head_input_dim
+from cfmarl.policies.models import fast_deterministic
 from cfmarl.policies.models.relational_attention import Relation, RelationalAttention, clique_groups, clique_layout
+from cfmarl.policies.models.window_gru import window_gru
 
+COST_VF_PREDS = "cost_vf_preds"  # the cost critics' values, per constraint (sampled with the actions)
 
 
 def scale_final_layer(layer: nn.Linear, scale: float) -> None:
@@ -54,8 +57,10 @@ class _GraphModuleBase(TorchRLModule, ValueFunctionAPI):
     """Shared plumbing: spaces, distribution classes, value API."""
 
     per_node_critic = True
+    values_at_sampling = True  # on-policy learners: exploration also returns the critics' values
 
     def _spaces(self) -> None:
+        fast_deterministic()
         xs = self.observation_space["x"]
         self.n_max, self.n_features = int(xs.shape[0]), int(xs.shape[1])
         self.head = head_for(self.action_space, self.model_config.get("action_head", "auto"),
@@ -76,6 +81,19 @@ class _GraphModuleBase(TorchRLModule, ValueFunctionAPI):
     def _forward(self, batch, **kwargs):
         emb = self.embed(batch)
         return {Columns.ACTION_DIST_INPUTS: self.pi(emb), Columns.EMBEDDINGS: emb}
+
+    def _forward_inference(self, batch, **kwargs):
+        return {Columns.ACTION_DIST_INPUTS: self.pi(self.embed(batch))}
+
+    def _forward_exploration(self, batch, **kwargs):
+        """The action distribution and the reward / cost values of the sampled states: the episodes
+        keep them, so the learner's GAE needs no second pass over the batch (PerNodeGAE); no
+        embeddings, which the episodes would otherwise store at N x hidden floats per step."""
+        emb = self.embed(batch)
+        if not self.values_at_sampling:
+            return {Columns.ACTION_DIST_INPUTS: self.pi(emb)}
+        return {Columns.ACTION_DIST_INPUTS: self.pi(emb), Columns.VF_PREDS: self.compute_values(batch, emb),
+                COST_VF_PREDS: self.compute_cost_values(batch, emb)}
 
     def compute_values(self, batch, embeddings=None):
         emb = self.embed(batch) if embeddings is None else embeddings
@@ -166,13 +184,15 @@ class GraphActorCritic(_GraphModuleBase):
         lead = x.shape[:-2]
         x = x.reshape(-1, self.n_max, self.n_features)
         B = x.shape[0]
-        if self.use_gru:
-            seq = x[..., : self.seq].reshape(B * self.n_max, self.seq, 1)
-            _, h = self.gru(seq)
-            feat = torch.cat([h[-1].reshape(B, self.n_max, -1), x[..., self.seq:]], dim=-1)
+        if self.use_gru:  # inp(concat(gru(history), rest)) as two products, without the concatenation
+            h_seq = window_gru(self.gru, x[..., : self.seq].reshape(B * self.n_max, self.seq))
+            gh = self.gru.hidden_size
+            pre = nn.functional.linear(h_seq.reshape(B, self.n_max, gh), self.inp.weight[:, :gh], self.inp.bias)
+            if self.n_features > self.seq:
+                pre = pre + nn.functional.linear(x[..., self.seq:], self.inp.weight[:, gh:])
+            h = torch.relu(pre)
         else:
-            feat = x
-        h = torch.relu(self.inp(feat))
+            h = torch.relu(self.inp(x))
         if self.encoder == "gnn":
             if self.dynamic_graph:
                 rels = self._masked_relations(batch[Columns.OBS]["edge_mask"].reshape(B, -1))

@@ -100,6 +100,8 @@ class NodeCritic(nn.Module):
 class _SACParts(InferenceOnlyAPI, TargetNetworkAPI, QNetAPI):
     """Critics, targets and the SAC forward pass on top of a PPO graph / central actor."""
 
+    values_at_sampling = False  # off-policy: no state values while sampling
+
     def _setup_sac(self) -> None:
         deterministic = isinstance(self.head, type) and issubclass(self.head, PerNodeNoisyDeterministic)
         if deterministic != isinstance(self, _TD3Parts):

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from ray.rllib.core.columns import Columns
 from torch import nn
 
-from cfmarl.policies.models.graph_actor_critic import _GraphModuleBase, scale_final_layer
+from cfmarl.policies.models.graph_actor_critic import COST_VF_PREDS, _GraphModuleBase, scale_final_layer
 
 HEADS = 1  # attention heads (MAT's default configuration)
 
@@ -170,17 +170,23 @@ class MATActorCritic(_GraphModuleBase):
         return {Columns.ACTION_DIST_INPUTS: logits.reshape(*lead, self.n_max, self.n_act),
                 Columns.EMBEDDINGS: reps.reshape(*lead, self.n_max, self.hidden)}
 
-    def _act(self, batch, sample: bool, generator=None):
+    def _act(self, batch, sample: bool, generator=None, values: bool = False):
+        """Decoded actions with their log-probabilities and logits; with ``values`` also the per-node reward
+        and cost values of the encoder (the episodes keep them for the learner's GAE, see PerNodeGAE)."""
         reps, mask, lead = self._flat(batch)
         actions, logits = self.generate(reps, mask, sample, generator)
         logp = torch.log_softmax(logits, -1).gather(-1, actions[..., None])[..., 0]
-        return {Columns.ACTIONS: actions.reshape(*lead, self.n_max),
-                Columns.ACTION_LOGP: logp.reshape(*lead, self.n_max),
-                Columns.ACTION_DIST_INPUTS: logits.reshape(*lead, self.n_max, self.n_act),
-                Columns.EMBEDDINGS: reps.reshape(*lead, self.n_max, self.hidden)}
+        out = {Columns.ACTIONS: actions.reshape(*lead, self.n_max),
+               Columns.ACTION_LOGP: logp.reshape(*lead, self.n_max),
+               Columns.ACTION_DIST_INPUTS: logits.reshape(*lead, self.n_max, self.n_act)}
+        if values:
+            emb = reps.reshape(*lead, self.n_max, self.hidden)
+            out[Columns.VF_PREDS] = self.compute_values(batch, emb)
+            out[COST_VF_PREDS] = self.compute_cost_values(batch, emb)
+        return out
 
     def _forward_exploration(self, batch, **kwargs):
-        return self._act(batch, sample=True)
+        return self._act(batch, sample=True, values=True)
 
     def _forward_inference(self, batch, **kwargs):
         return self._act(batch, sample=False)

@@ -90,34 +90,46 @@ class RelationalAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, relations: list[Relation]) -> torch.Tensor:
         B, N, _ = x.shape
+        R = len(self.convs)
+        dense = [conv for conv, rel in zip(self.convs, relations) if rel.perm is not None]
         total = None
+        if dense:  # sum_r (W_skip,r x + b_skip,r) / R as one product (the 1/R of the mean folded into weights)
+            w = torch.stack([c.lin_skip.weight for c in dense]).sum(0)
+            b = torch.stack([c.lin_skip.bias for c in dense]).sum(0)
+            total = nn.functional.linear(x, w / R, b / R)
         for conv, rel in zip(self.convs, relations):
-            if rel.perm is not None:
-                out = _dense_clique_conv(conv, x, rel)
+            if rel.perm is not None:  # attention messages of a clique relation, scaled by 1/R
+                total = total.add_(_dense_clique_messages(conv, x, rel, 1.0 / R))
             else:
-                out = conv(x.reshape(B * N, -1), rel.edge_index).reshape(B, N, -1)
-            total = out if total is None else total + out
-        return torch.relu(total / len(self.convs))
+                out = conv(x.reshape(B * N, -1), rel.edge_index).reshape(B, N, -1) / R
+                total = out if total is None else total + out
+        return torch.relu(total)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, num_relations={self.num_relations})"
 
 
-def _dense_clique_conv(conv: TransformerConv, x: torch.Tensor, rel: Relation) -> torch.Tensor:
-    """TransformerConv (heads=1, root weight, no edge features) on disjoint s-cliques."""
+def _dense_clique_messages(conv: TransformerConv, x: torch.Tensor, rel: Relation, scale: float = 1.0) -> torch.Tensor:
+    """The attention messages of TransformerConv (heads=1, no edge features) on disjoint s-cliques,
+    scale * sum_j alpha_ij (W_v h_j + b_v), as one fused scaled-dot-product attention over the groups
+    (its default scale is TransformerConv's 1/sqrt(d)); padding nodes (beyond the perm) get zeros. The
+    skip term W_skip h_i + b_skip is added by the caller."""
     B, N, d = x.shape
     s, n = rel.group_size, rel.perm.shape[0]
     xr = x[:, :n]  # real nodes; padding nodes belong to no group
-    if rel.layout == "identity":
-        xg = xr.reshape(B, n // s, s, d)
-    elif rel.layout == "transpose":
-        xg = xr.reshape(B, s, n // s, d).transpose(1, 2)
-    else:
+    if rel.layout == "gather":
         xg = xr[:, rel.perm].reshape(B, n // s, s, d)
-    q, k, v = conv.lin_query(xg), conv.lin_key(xg), conv.lin_value(xg)
-    scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(conv.out_channels)
-    scores.diagonal(dim1=-2, dim2=-1).fill_(float("-inf"))  # no self-loops
-    agg = torch.matmul(torch.softmax(scores, dim=-1), v)
+    else:  # projections of the contiguous rows, then grouped as views (no copies; SDPA takes strides)
+        xg = xr
+    lin_v = conv.lin_value
+    v = lin_v(xg) if scale == 1.0 else nn.functional.linear(xg, lin_v.weight * scale, lin_v.bias * scale)
+    q, k = conv.lin_query(xg), conv.lin_key(xg)
+    if rel.layout == "identity":
+        q, k, v = (t.view(B, n // s, s, -1) for t in (q, k, v))
+    elif rel.layout == "transpose":
+        q, k, v = (t.view(B, s, n // s, -1).transpose(1, 2) for t in (q, k, v))
+    not_self = ~torch.eye(s, dtype=torch.bool, device=x.device)  # no self-loops
+    agg = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=not_self)
     if rel.layout == "identity":
         agg = agg.reshape(B, n, -1)
     elif rel.layout == "transpose":
@@ -126,7 +138,6 @@ def _dense_clique_conv(conv: TransformerConv, x: torch.Tensor, rel: Relation) ->
         flat = agg.reshape(B, n, -1)
         agg = torch.empty_like(flat)
         agg[:, rel.perm] = flat
-    skip = conv.lin_skip(x)
     if n == N:
-        return agg + skip
-    return torch.cat([agg + skip[:, :n], skip[:, n:]], dim=1)
+        return agg
+    return nn.functional.pad(agg, (0, 0, 0, N - n))

@@ -90,6 +90,43 @@ def test_module_dense_and_sparse_paths_agree():
         torch.testing.assert_close(u, v, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("max_nodes", [None, 40])
+def test_embedding_equals_the_plain_definition(max_nodes):
+    """APS-GNN's fast embedding (window GRU, split input layer, fused skip terms, SDPA over cliques) equals
+    the model written plainly: nn.GRU -> concat -> linear -> ReLU -> rounds of ReLU(mean_r TransformerConv_r),
+    PyG's own layers on the edge list, in values and in parameter gradients; with padding nodes too."""
+    env = _env("tiny", max_nodes=max_nodes, num_aps=6, num_ues=4)
+    m = _module(env)
+    n, N = env.n, m.n_max
+    x = torch.as_tensor(np.random.default_rng(1).normal(size=(3, N, 6)), dtype=torch.float32)
+    mask = torch.zeros(3, N)
+    mask[:, :n] = 1.0
+    ei, et = (torch.as_tensor(a) for a in env.graph())
+
+    def plain():
+        B = x.shape[0]
+        _, h = m.gru(x[..., :4].reshape(B * N, 4, 1))
+        h = torch.relu(m.inp(torch.cat([h[-1].reshape(B, N, -1), x[..., 4:]], -1)))
+        offsets = (torch.arange(B) * N)[None, :, None]
+        for layer in m.layers:
+            outs = [conv(h.reshape(B * N, -1), (ei[:, et == r][:, None, :] + offsets).reshape(2, -1))
+                    for r, conv in enumerate(layer.convs)]
+            h = torch.relu(torch.stack(outs).mean(0)).reshape(B, N, -1)
+        return h
+
+    grads = []
+    for f in (plain, lambda: m.embed(_batch(x, mask))):
+        m.zero_grad()
+        emb = f()
+        (emb * torch.linspace(-1, 1, emb.numel()).reshape(emb.shape)).sum().backward()
+        grads.append((emb.detach(), {k: p.grad.clone() for k, p in m.named_parameters() if p.grad is not None}))
+    (e_ref, g_ref), (e_new, g_new) = grads
+    torch.testing.assert_close(e_new[:, :n], e_ref[:, :n], rtol=1e-5, atol=1e-5)
+    assert g_ref.keys() == g_new.keys() and len(g_ref) > 10
+    for k in g_ref:
+        torch.testing.assert_close(g_new[k], g_ref[k], rtol=1e-4, atol=1e-5, msg=k)
+
+
 @pytest.mark.parametrize("mc", [{}, {"use_gru": False}, {"encoder": "mlp"}, {"rounds": 1}])
 def test_permutation_equivariance(mc):
     """Relabelling APs and UEs permutes the nodes; the graph maps onto itself, so every

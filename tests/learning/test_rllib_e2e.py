@@ -17,6 +17,7 @@ from cfmarl.algo_builder import build_algo_config
 from cfmarl.experiment import load_experiment, from_dict, ExperimentConfig
 from cfmarl.policies.adapters.graph_env import AGENT_ID, MODULE_ID
 from cfmarl.policies.learners.per_node_gae import node_signals
+from cfmarl.policies.models.graph_actor_critic import COST_VF_PREDS
 from cfmarl.train import force_sync_weights
 
 TINY = Path(__file__).resolve().parents[2] / "tune_configs" / "aps_gnn_tiny.yaml"
@@ -79,6 +80,24 @@ def test_cost_of_step_t_belongs_to_step_t(trained):
         assert not np.array_equal(shifted[1:], expected[1:]) or np.all(actions == actions[0])
         checked += 1
     assert checked > 0
+
+
+def test_values_kept_while_sampling_equal_a_learner_pass(trained):
+    """The episodes carry the critics' values from sampling; the learner's GAE uses them (evaluating only
+    the bootstrap rows) and gets the advantages and targets it gets by evaluating every row itself."""
+    algo, _ = trained
+    learner = algo.learner_group._learner
+    episodes = algo.env_runner.sample(num_timesteps=24, explore=True)
+    stripped = copy.deepcopy(episodes)
+    for ma in stripped:
+        for key in (Columns.VF_PREDS, COST_VF_PREDS):
+            ma.agent_episodes[AGENT_ID].extra_model_outputs.pop(key)
+    batches = [learner._learner_connector(rl_module=learner.module, episodes=copy.deepcopy(eps), batch={},
+                                          metrics=learner.metrics)[MODULE_ID] for eps in (episodes, stripped)]
+    assert Columns.VF_PREDS in batches[0] and Columns.VF_PREDS not in batches[1]
+    for key in ("node_adv_r", "node_vt_r", "node_adv_c", "node_vt_c"):
+        torch.testing.assert_close(batches[0][key], batches[1][key], rtol=1e-4, atol=1e-4, msg=key)
+    assert batches[0]["node_vt_c"].abs().sum() > 0
 
 
 def test_checkpoint_restore_exact(trained, tmp_path):
