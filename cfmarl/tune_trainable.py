@@ -229,7 +229,9 @@ class ExperimentTrainable(tune.Trainable):
         self._needs_pretrain = False
         self._init_from_done = True
         self._restore_info = {"from_iteration": int(meta["iteration"]), "from_seed": int(meta.get("seed", -1)),
-                              "exact": float(exact),
+                              "from_trial": str(meta.get("trial_id", "")), "exact": float(exact),
+                              "from_values": {k: v for k, v in meta.get("values", {}).items()
+                                              if isinstance(v, (int, float))},
                           "checkpoint_multipliers": [float(x) for x in meta["multipliers"]],
                           "multipliers": [float(x) for x in self._learner().multipliers(MODULE)],
                           "checkpoint_digest": meta["weights_digest"],

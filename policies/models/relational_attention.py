@@ -111,9 +111,8 @@ class RelationalAttention(nn.Module):
 
 def _dense_clique_messages(conv: TransformerConv, x: torch.Tensor, rel: Relation, scale: float = 1.0) -> torch.Tensor:
     """The attention messages of TransformerConv (heads=1, no edge features) on disjoint s-cliques,
-    scale * sum_j alpha_ij (W_v h_j + b_v), as one fused scaled-dot-product attention over the groups
-    (its default scale is TransformerConv's 1/sqrt(d)); padding nodes (beyond the perm) get zeros. The
-    skip term W_skip h_i + b_skip is added by the caller."""
+    scale * sum_j alpha_ij (W_v h_j + b_v), as one fused scaled-dot-product attention over the groups;
+    padding nodes (beyond the perm) get zeros. The skip term W_skip h_i + b_skip is added by the caller."""
     B, N, d = x.shape
     s, n = rel.group_size, rel.perm.shape[0]
     xr = x[:, :n]  # real nodes; padding nodes belong to no group
@@ -121,15 +120,19 @@ def _dense_clique_messages(conv: TransformerConv, x: torch.Tensor, rel: Relation
         xg = xr[:, rel.perm].reshape(B, n // s, s, d)
     else:  # projections of the contiguous rows, then grouped as views (no copies; SDPA takes strides)
         xg = xr
-    lin_v = conv.lin_value
+    lin_v, lin_q, lin_k = conv.lin_value, conv.lin_query, conv.lin_key
     v = lin_v(xg) if scale == 1.0 else nn.functional.linear(xg, lin_v.weight * scale, lin_v.bias * scale)
-    q, k = conv.lin_query(xg), conv.lin_key(xg)
+    # q_i . k_j = u_i . h_j + q_i . b_k with u_i = W_k^T (W_q h_i + b_q); the second term does not depend on j,
+    # so the softmax over j ignores it: attend with u_i against the rows h_j themselves (one product, not two).
+    # Keys are then d_in-dimensional; SDPA's default 1/sqrt(key dim) is replaced by TransformerConv's 1/sqrt(d).
+    q = nn.functional.linear(xg, lin_k.weight.t() @ lin_q.weight, lin_k.weight.t() @ lin_q.bias)
+    k = xg
     if rel.layout == "identity":
         q, k, v = (t.view(B, n // s, s, -1) for t in (q, k, v))
     elif rel.layout == "transpose":
         q, k, v = (t.view(B, s, n // s, -1).transpose(1, 2) for t in (q, k, v))
     not_self = ~torch.eye(s, dtype=torch.bool, device=x.device)  # no self-loops
-    agg = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=not_self)
+    agg = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=not_self, scale=1.0 / math.sqrt(conv.out_channels))
     if rel.layout == "identity":
         agg = agg.reshape(B, n, -1)
     elif rel.layout == "transpose":
