@@ -23,6 +23,7 @@ RES = ROOT / "benchmarks" / "results" / "aps"
 GNN = "APS-GNN (PPO-Lagr, GNN, pretrained)"
 MAT = "MAT-Lagr (transformer, pretrained)"
 CENTRAL = "PPO-Lagr (centralised)"
+CENTRAL_BC = "PPO-Lagr (centralised, pretrained)"
 SCENARIOS = {("medium", "ped"): "medium", ("medium", "veh"): "medium-vehicular", ("large", "ped"): "large",
              ("large", "veh"): "large-vehicular"}
 MOB = {"ped": "pedestrian", "veh": "vehicular"}
@@ -115,7 +116,9 @@ def paper_claims(limit: float) -> list[dict]:
     for mob in ("ped", "veh"):
         me = learned("medium", mob)
         k = yardstick(SCENARIOS[("medium", mob)], "best feasible k-strongest by large-scale")
-        c = next((r for r in _read("main.csv") if r["mobility"] == mob and r["policy"] == CENTRAL), None)
+        c = _main(mob, CENTRAL_BC)  # with the behaviour-cloning warm start APS-GNN has; else the first run without
+        warm = c is not None
+        c = c or next((r for r in _read("main.csv") if r["mobility"] == mob and r["policy"] == CENTRAL), None)
         if me and k:
             fewer, feas = float(me["active_aps"]) < float(k["active_aps"]), float(me["mean_cost"]) <= limit
             rows.append({"claim": f"APS-GNN meets the SE target with fewer APs than the best k-strongest (medium, "
@@ -124,13 +127,17 @@ def paper_claims(limit: float) -> list[dict]:
                                      f"{k['policy']}: {float(k['active_aps']):.2f} APs",
                          "holds": "yes" if fewer and feas else "no", "evidence": f"{me['source']}; {ev}"})
         if me and c:
-            better = float(me["active_aps"]) < float(c["active_aps"]) and float(me["mean_cost"]) <= limit
+            # better: feasible with fewer APs, or feasible where the centralised agent is not
+            me_feas, c_feas = float(me["mean_cost"]) <= limit, float(c["mean_cost"]) <= limit
+            better = me_feas and (not c_feas or float(me["active_aps"]) < float(c["active_aps"]))
             rows.append({"claim": f"APS-GNN beats the centralised PPO-Lagr (medium, {MOB[mob]})",
                          "paper": "APS-GNN outperforms the single-agent PPO-Lagr (Fig. 5)",
                          "measured": f"{_pm(me, 'active_aps')} vs {_pm(c, 'active_aps')} APs, costs "
-                                     f"{_pm(me, 'mean_cost', '{:.4f}')} vs {_pm(c, 'mean_cost', '{:.4f}')}",
-                         "holds": "partial" if better else "no",
-                         "evidence": ev + "; partial: PPO-Lagr had no behaviour-cloning warm start, APS-GNN had one"})
+                                     f"{_pm(me, 'mean_cost', '{:.4f}')} vs {_pm(c, 'mean_cost', '{:.4f}')}"
+                                     + (" (both with the behaviour-cloning warm start)" if warm else ""),
+                         "holds": ("yes" if better else "no") if warm else ("partial" if better else "no"),
+                         "evidence": f"{c.get('source', 'benchmarks/results/aps/main.csv')}; {ev}" if warm else
+                         ev + "; partial: PPO-Lagr had no behaviour-cloning warm start, APS-GNN had one"})
     me, k = learned("large", "ped"), yardstick("large", "best feasible k-strongest by large-scale")
     if me and k:
         rows.append({"claim": "APS-GNN meets the SE target with fewer APs than k-strongest on large",

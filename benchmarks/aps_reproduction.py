@@ -53,6 +53,9 @@ def plan(base: dict, seeds: list[int], ablation_seeds: list[int], iterations: in
             exps[f"central_{mob}_s{s}"] = variant(
                 base, f"central_{mob}_s{s}", seed=s, env__scenario=scen, training__iterations=iterations,
                 model__mode="central", model__hidden=256, pretrain__enabled=False)
+            exps[f"centralbc_{mob}_s{s}"] = variant(  # the same, with APS-GNN's behaviour-cloning warm start
+                base, f"centralbc_{mob}_s{s}", seed=s, env__scenario=scen, training__iterations=iterations,
+                model__mode="central", model__hidden=256)
     for s in ablation_seeds:
         for w in (0.5, 2.0, 8.0):
             exps[f"unconstrained_w{w:g}_ped_s{s}"] = variant(
@@ -99,8 +102,11 @@ def main() -> None:
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "aps"))
     ap.add_argument("--skip-training", action="store_true", help="only aggregate existing runs")
+    ap.add_argument("--keep-latency", action="store_true",
+                    help="keep the recorded latency.csv (decision times are measured on an idle CPU; do not "
+                         "re-measure them while other jobs run)")
     ap.add_argument("--only", nargs="+", metavar="PREFIX",
-                    help="run only the experiments whose names start with these prefixes (gnn_, mat_, central_, nogru_, "
+                    help="run only the experiments whose names start with these prefixes (gnn_, mat_, central_, centralbc_, nogru_, "
                          "unconstrained_, nopretrain_, gnn_large); use another --out, the reports cover what ran")
     args = ap.parse_args()
     out = Path(args.out)
@@ -119,7 +125,7 @@ def main() -> None:
         run_all({"gnn_large_finetune": large}, out, 1)
     from benchmarks_report import write_reports  # noqa: E402  (same folder)
 
-    write_reports(out, exps, args.seeds, args.ablation_seeds, base)
+    write_reports(out, exps, args.seeds, args.ablation_seeds, base, measure_latency=not args.keep_latency)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ def _agg(rows: list[dict]) -> dict:
     return out
 
 
-def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[int], base: dict) -> None:
+def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[int], base: dict,
+                  measure_latency: bool = True) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -43,7 +44,7 @@ def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[
     main_rows, seed_rows = [], []
     for mob in ("ped", "veh"):
         for label, prefix in (("APS-GNN (PPO-Lagr, GNN, pretrained)", "gnn"), ("MAT-Lagr (transformer, pretrained)", "mat"),
-                              ("PPO-Lagr (centralised)", "central")):
+                              ("PPO-Lagr (centralised)", "central"), ("PPO-Lagr (centralised, pretrained)", "centralbc")):
             evs = [e for s in seeds if (e := _eval_rows(out, f"{prefix}_{mob}_s{s}"))]
             if evs:
                 main_rows.append({"mobility": mob, "policy": label, **_agg([e[0] for e in evs])})
@@ -69,7 +70,8 @@ def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[
     large = _eval_rows(out, "gnn_large_finetune")
     if large:
         rundir.write_csv(out / "large.csv", [{"policy": r["policy"], **{k: float(r[k]) for k in KPIS}} for r in large])
-    rundir.write_csv(out / "latency.csv", latency(out, seeds[0]))
+    if measure_latency or not (out / "latency.csv").exists():
+        rundir.write_csv(out / "latency.csv", latency(out, seeds[0]))
 
     if main_rows:
         fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
