@@ -56,6 +56,9 @@ def plan(base: dict, seeds: list[int], ablation_seeds: list[int], iterations: in
             exps[f"centralbc_{mob}_s{s}"] = variant(  # the same, with APS-GNN's behaviour-cloning warm start
                 base, f"centralbc_{mob}_s{s}", seed=s, env__scenario=scen, training__iterations=iterations,
                 model__mode="central", model__hidden=256)
+            exps[f"centraldata_{mob}_s{s}"] = variant(  # ... and with 10x the teacher episodes (its MLP overfits 60)
+                base, f"centraldata_{mob}_s{s}", seed=s, env__scenario=scen, training__iterations=iterations,
+                model__mode="central", model__hidden=256, pretrain__episodes=10 * base["pretrain"]["episodes"])
     for s in ablation_seeds:
         for w in (0.5, 2.0, 8.0):
             exps[f"unconstrained_w{w:g}_ped_s{s}"] = variant(
@@ -106,7 +109,7 @@ def main() -> None:
                     help="keep the recorded latency.csv (decision times are measured on an idle CPU; do not "
                          "re-measure them while other jobs run)")
     ap.add_argument("--only", nargs="+", metavar="PREFIX",
-                    help="run only the experiments whose names start with these prefixes (gnn_, mat_, central_, centralbc_, nogru_, "
+                    help="run only the experiments whose names start with these prefixes (gnn_, mat_, central_, centralbc_, centraldata_, nogru_, "
                          "unconstrained_, nopretrain_, gnn_large); use another --out, the reports cover what ran")
     args = ap.parse_args()
     out = Path(args.out)

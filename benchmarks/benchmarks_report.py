@@ -44,7 +44,8 @@ def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[
     main_rows, seed_rows = [], []
     for mob in ("ped", "veh"):
         for label, prefix in (("APS-GNN (PPO-Lagr, GNN, pretrained)", "gnn"), ("MAT-Lagr (transformer, pretrained)", "mat"),
-                              ("PPO-Lagr (centralised)", "central"), ("PPO-Lagr (centralised, pretrained)", "centralbc")):
+                              ("PPO-Lagr (centralised)", "central"), ("PPO-Lagr (centralised, pretrained)", "centralbc"),
+                              ("PPO-Lagr (centralised, pretrained on 10x data)", "centraldata")):
             evs = [e for s in seeds if (e := _eval_rows(out, f"{prefix}_{mob}_s{s}"))]
             if evs:
                 main_rows.append({"mobility": mob, "policy": label, **_agg([e[0] for e in evs])})
@@ -84,7 +85,8 @@ def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[
                 ax.bar(x, [rows.get(p, {}).get(key, np.nan) for p in pols], 0.38,
                        yerr=[rows.get(p, {}).get(f"{key}_std", 0) for p in pols], capsize=3,
                        label={"ped": "pedestrian", "veh": "vehicular"}[mob])
-            ax.set_xticks(np.arange(len(pols)), [p.split(" (")[0] for p in pols], rotation=15)
+            ax.set_xticks(np.arange(len(pols)), [p.replace(" (", "\n(") for p in pols], rotation=30, ha="right",
+                          fontsize=7)
             if key == "mean_cost":
                 ax.axhline(limit, color="k", ls="--", lw=1, label="cost limit")
             ax.set_title(title)
