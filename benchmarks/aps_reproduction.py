@@ -59,17 +59,17 @@ def plan(base: dict, seeds: list[int], ablation_seeds: list[int], iterations: in
             exps[f"centraldata_{mob}_s{s}"] = variant(  # ... and with 10x the teacher episodes (its MLP overfits 60)
                 base, f"centraldata_{mob}_s{s}", seed=s, env__scenario=scen, training__iterations=iterations,
                 model__mode="central", model__hidden=256, pretrain__episodes=10 * base["pretrain"]["episodes"])
-    for s in ablation_seeds:
-        for w in (0.5, 2.0, 8.0):
-            exps[f"unconstrained_w{w:g}_ped_s{s}"] = variant(
-                base, f"unconstrained_w{w:g}_ped_s{s}", seed=s, training__iterations=iterations,
-                env__reward_mode="engineered", env__engineered_weight=w, algorithm__lagrangian_rule="none",
-                algorithm__lambda_init=0.0)
+    for s in ablation_seeds:  # the paper's ablations (Figs. 7-9), both mobilities
         for mob, scen in (("ped", "medium"), ("veh", "medium-vehicular")):
+            for w in (0.5, 2.0, 8.0):
+                exps[f"unconstrained_w{w:g}_{mob}_s{s}"] = variant(
+                    base, f"unconstrained_w{w:g}_{mob}_s{s}", seed=s, env__scenario=scen,
+                    training__iterations=iterations, env__reward_mode="engineered", env__engineered_weight=w,
+                    algorithm__lagrangian_rule="none", algorithm__lambda_init=0.0)
             exps[f"nogru_{mob}_s{s}"] = variant(base, f"nogru_{mob}_s{s}", seed=s, env__scenario=scen,
                                                 training__iterations=iterations, model__use_gru=False)
-        exps[f"nopretrain_ped_s{s}"] = variant(base, f"nopretrain_ped_s{s}", seed=s, training__iterations=iterations,
-                                               pretrain__enabled=False)
+            exps[f"nopretrain_{mob}_s{s}"] = variant(base, f"nopretrain_{mob}_s{s}", seed=s, env__scenario=scen,
+                                                     training__iterations=iterations, pretrain__enabled=False)
     return exps
 
 

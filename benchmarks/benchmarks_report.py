@@ -57,16 +57,23 @@ def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[
                 main_rows.append({"mobility": mob, "policy": name, **_agg([evs[0][i]])})
     rundir.write_csv(out / "main.csv", main_rows)
     rundir.write_csv(out / "main_seeds.csv", seed_rows)  # per seed: the "judged limit on every seed" check
-    ab_rows = []
-    for name in exps:
+    ab_rows, ab_seed_rows, groups = [], [], {}
+    for name in exps:  # one row per ablation (seeds pooled: mean and std of the per-seed results)
         if name.startswith(("unconstrained", "nogru", "nopretrain")):
             ev = _eval_rows(out, name)
             if ev:
-                ab_rows.append({"experiment": name, **_agg([ev[0]])})
+                group, seed = name.rsplit("_s", 1)
+                groups.setdefault(group, []).append(ev[0])
+                ab_seed_rows.append({"experiment": group, "seed": int(seed), **{k: float(ev[0][k]) for k in KPIS}})
+    ab_rows = [{"experiment": g, **_agg(evs)} for g, evs in groups.items()]
     for mob in ("ped", "veh"):
         evs = [e for s in ablation_seeds if (e := _eval_rows(out, f"gnn_{mob}_s{s}"))]
         if evs:
             ab_rows.append({"experiment": f"gnn_{mob} (reference)", **_agg([e[0] for e in evs])})
+            ab_seed_rows += [{"experiment": f"gnn_{mob} (reference)", "seed": s, **{k: float(e[0][k]) for k in KPIS}}
+                             for s in ablation_seeds if (e := _eval_rows(out, f"gnn_{mob}_s{s}"))]
+    if ab_seed_rows:
+        rundir.write_csv(out / "ablations_seeds.csv", ab_seed_rows)
     rundir.write_csv(out / "ablations.csv", ab_rows)
     large = _eval_rows(out, "gnn_large_finetune")
     if large:
@@ -97,15 +104,21 @@ def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[
         fig.savefig(out / "main.png", dpi=100)
         plt.close(fig)
     if ab_rows:
-        fig, ax = plt.subplots(figsize=(7, 5))
-        for r in ab_rows:
-            ax.scatter(r["active_aps"], r["mean_cost"], s=40)
-            ax.annotate(r["experiment"].replace("_s0", ""), (r["active_aps"], r["mean_cost"]), fontsize=8)
-        ax.axhline(limit, color="k", ls="--", lw=1)
-        ax.set_xlabel("active APs")
-        ax.set_ylabel("mean SE shortfall (cost)")
-        ax.set_title("Ablations on medium (lower left is better; dashed: cost limit)")
-        ax.grid(alpha=0.3)
+        fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
+        for ax, mob, title in zip(axes, ("ped", "veh"), ("pedestrian", "vehicular")):
+            for r in ab_rows:
+                if f"_{mob}" not in r["experiment"]:
+                    continue
+                ax.errorbar(r["active_aps"], r["mean_cost"], xerr=r["active_aps_std"], yerr=r["mean_cost_std"],
+                            fmt="o", capsize=3)
+                ax.annotate(f"{r['experiment'].replace(f'_{mob}', '')} ({r['seeds']})",
+                            (r["active_aps"], r["mean_cost"]), fontsize=8, xytext=(4, 4), textcoords="offset points")
+            ax.axhline(limit, color="k", ls="--", lw=1)
+            ax.set_xlabel("active APs")
+            ax.set_title(f"{title}: mean +- std over seeds (n)")
+            ax.grid(alpha=0.3)
+        axes[0].set_ylabel("mean SE shortfall (cost)")
+        fig.suptitle("Ablations on medium (lower left is better; dashed: judged cost limit)")
         fig.tight_layout()
         fig.savefig(out / "ablations.png", dpi=100)
         plt.close(fig)

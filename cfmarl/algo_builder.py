@@ -41,10 +41,12 @@ def module_spec(exp: ExperimentConfig, env_config: dict | None = None) -> Any:
                             model_config={"hidden": m.hidden, "num_costs": probe.core.n_costs, "encoder": m.encoder,
                                           "rounds": m.rounds, "action_head": head, "action_levels": levels, **critic})
     edge_index, edge_type = probe.graph()
+    graphs = probe.graphs()
+    mixture = {"graphs": graphs} if len(graphs) > 1 else {}  # a mixture of sizes: every graph, by graph_id
     return RLModuleSpec(
         module_class=module_class, **spaces,
         model_config={"edge_index": edge_index, "edge_type": edge_type, "num_relations": int(edge_type.max()) + 1
-                      if edge_type.size else 1, "num_nodes": probe.n,
+                      if edge_type.size else 1, "num_nodes": probe.n, **mixture,
                       "sequence_features": getattr(probe.core, "sequence_features", 0), "encoder": m.encoder,
                       "rounds": m.rounds, "hidden": m.hidden, "use_gru": m.use_gru, "gru_hidden": m.gru_hidden,
                       "num_costs": probe.core.n_costs, "action_head": head, "action_levels": levels,

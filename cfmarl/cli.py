@@ -58,9 +58,10 @@ def check_output_dir(path: str, flag: str) -> None:
             break
     try:
         target.mkdir(parents=True, exist_ok=True)
-        probe = target / ".cfmarl-write-test"
-        probe.touch()
-        probe.unlink()
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(dir=target, prefix=".cfmarl-write-test-"):  # a name of its own: runs
+            pass  # started together into one folder do not remove each other's probe
     except OSError as exc:
         raise ConfigError(f"{flag} {path!r}: cannot write there ({exc.strerror or exc})") from None
 

@@ -35,6 +35,9 @@ class EnvSection:
     reward_mode: str = "local"  # local (per-node env reward) | engineered (r - w * cost, unconstrained ablation) |
     #                             team (every node gets the mean reward: the cooperative game; costs per node)
     engineered_weight: float = 0.0  # w of the engineered reward
+    mix: list = field(default_factory=list)  # graph mode: sizes along the env's scaling axes (e.g. ["32x8", "64x16"])
+    #   trained alongside the experiment's own size: each training episode draws one of them uniformly; validation
+    #   covers every size (the worst size's cost decides feasibility); evaluation stays at the own size
 
 
 @dataclass(frozen=True)
@@ -247,10 +250,27 @@ class ExperimentConfig:
     def judged_limit(self) -> float:
         return self.evaluation.judged_limit(self.algorithm)
 
+    def scale_label(self) -> str:
+        """The experiment's own size in the env's scale-axis form (e.g. "16x6")."""
+        cfg = self.make_env_config()
+        return "x".join(str(getattr(cfg, f)) for f in self.env_entry().declaration.scale.fields)
+
+    def mix_sizes(self) -> list[str]:
+        """The sizes of ``env.mix`` (the env's scale-axis form, e.g. "64x16"), duplicates dropped."""
+        return list(dict.fromkeys(str(s) for s in self.env.mix))
+
+    def mix_overrides(self) -> list[dict]:
+        """Per ``env.mix`` size: the experiment's overrides with that size's (and what follows the size)."""
+        entry, own = self.env_entry(), self.make_env_config()
+        return [{**self.env.overrides, **entry.declaration.scale.overrides(own, size)} for size in self.mix_sizes()]
+
     def env_config(self) -> dict:
-        return {"env": self.env.name, "scenario": self.scenario(), "overrides": dict(self.env.overrides),
-                "reward_mode": self.env.reward_mode, "engineered_weight": self.env.engineered_weight,
-                "seed": self.seed}
+        out = {"env": self.env.name, "scenario": self.scenario(), "overrides": dict(self.env.overrides),
+               "reward_mode": self.env.reward_mode, "engineered_weight": self.env.engineered_weight,
+               "seed": self.seed}
+        if self.env.mix:  # graph 0 is the own size; the mix sizes follow (GraphEnv draws one per episode)
+            out["mix"] = self.mix_overrides()
+        return out
 
 
 _CHOICES = {"env.reward_mode": ("local", "engineered", "team"), "model.mode": ("graph", "central", "per_agent"),
@@ -322,6 +342,8 @@ def _validate(exp: ExperimentConfig) -> None:
     except (ConfigError, ValueError) as exc:
         raise ConfigError(f"env: {exc}") from None
     check_run_memory(exp, entry, env_cfg)
+    if exp.env.mix:
+        _validate_mix(exp, entry)
     if exp.pretrain.enabled:
         if not exp.pretrain.teacher:
             raise ConfigError(f"pretrain.teacher: needed when pretrain.enabled; a baseline spec of env "
@@ -337,6 +359,30 @@ def _validate(exp: ExperimentConfig) -> None:
                 entry.declaration.scale.parse(size)
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
+
+
+def _validate_mix(exp: ExperimentConfig, entry) -> None:
+    """env.mix: graph mode with a size-independent model, sizes along the env's declared axes that fit."""
+    if not isinstance(exp.env.mix, list):
+        raise ConfigError(f"env.mix: a list of sizes ({_size_form(entry)}), got {exp.env.mix!r}")
+    if exp.model.mode != "graph":
+        raise ConfigError(f"env.mix: needs model.mode 'graph' (per-node weights that do not depend on the size), "
+                          f"got {exp.model.mode!r}")
+    if entry.declaration.scale is None:
+        raise ConfigError(f"env.mix: env {entry.name!r} declares no scaling axes")
+    own = exp.make_env_config()
+    for size in exp.mix_sizes():
+        try:
+            over = entry.declaration.scale.overrides(own, size)
+            cfg = entry.make_config(exp.scenario(), **{**exp.env.overrides, **over})
+        except (ConfigError, ValueError) as exc:
+            raise ConfigError(f"env.mix: {str(exc).replace('scale.sizes: ', '')}") from None
+        check_run_memory(exp, entry, cfg)
+
+
+def _size_form(entry) -> str:
+    scale = entry.declaration.scale
+    return "x".join(f.upper() for f in scale.fields) if scale is not None else "no scaling axes declared"
 
 
 def _validate_learner(exp: ExperimentConfig, entry, env_cfg) -> None:

@@ -158,11 +158,13 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
     if sc.train_size not in sizes:
         raise ConfigError(f"scale.train_size: {sc.train_size!r} must be one of scale.sizes ({', '.join(sizes)})")
     # every experiment the study runs, built (validated, memory-checked) before anything trains
-    size_exps = {s: experiment_at(exp, s) for s in sizes}
+    # (a mixture of sizes, env.mix, is for training: evaluation and throughput are at one size each)
+    size_exps = {s: experiment_at(exp, s, **{"env.mix": []}) for s in sizes}
     links = {s: agents_at(e) for s, e in size_exps.items()}
-    tp_exps = {s: experiment_at(exp, s, **{"pretrain.enabled": False, "resources.num_env_runners": 0,
+    tp_exps = {s: experiment_at(exp, s, **{"pretrain.enabled": False, "resources.num_env_runners": 0, "env.mix": [],
                                            **_batch_for(exp, links[s], sc)}) for s in sizes}
     runner_exps = {r: experiment_at(exp, sc.train_size, **{"pretrain.enabled": False, "resources.num_env_runners": r,
+                                                          "env.mix": [],
                                                           **_batch_for(exp, links[sc.train_size], sc, runners=r)})
                    for r in sc.runners}
     run = Path(out) / f"scale-{exp.name}"

@@ -97,24 +97,60 @@ def reseed_envs(algo, seed: int, iteration: int, stream: int | None = None) -> N
     algo.env_runner_group.foreach_env_runner(_reseed, local_env_runner=True)
 
 
+def size_configs(exp: ExperimentConfig) -> list:
+    """The env configs the experiment trains on: its own, then those of ``env.mix`` (graph_id order)."""
+    entry = exp.env_entry()
+    return [exp.make_env_config()] + [entry.make_config(exp.scenario(), **o) for o in
+                                      (exp.mix_overrides() if exp.env.mix else [])]
+
+
+def _shown(key: str) -> bool:
+    """Validation keys printed on one line (each size's of a mixture stay in metrics.csv)."""
+    return key.startswith("val/") and "/" not in key[4:]
+
+
 def validate(exp: ExperimentConfig, algo) -> dict[str, float]:
     """Greedy policy on the validation seeds: mean cost, team return and the env's progress
-    KPIs (prefixed ``val/``)."""
-    from cfmarl.policies.module_controller import controller_for
+    KPIs (prefixed ``val/``). With ``env.mix``, at every size: the worst size's cost (and its standard error)
+    decides feasibility, team returns add up, KPIs are the sizes' means, each size's also as ``val/<size>/...``."""
+    from cfmarl.policies.module_controller import controller_for, rebuild_for_env
 
-    ctrl = controller_for(_module(algo), "validation", stochastic=exp.evaluation.stochastic,
-                          seed=exp.training.validation_seed)
-    out = validate_controller(exp, ctrl)
-    _module(algo).train()
+    module = _module(algo)
+    kw = dict(stochastic=exp.evaluation.stochastic, seed=exp.training.validation_seed)
+    out = validate_controller(exp, controller_for(module, "validation", **kw))
+    if exp.env.mix:
+        per_size = {exp.scale_label(): out}
+        for size, over in zip(exp.mix_sizes(), exp.mix_overrides()):
+            env_config = {**exp.env_config(), "overrides": over}
+            cfg = exp.env_entry().make_config(exp.scenario(), **over)
+            per_size[size] = validate_controller(exp, controller_for(rebuild_for_env(module, env_config),
+                                                                     "validation", **kw), cfg)
+        out = combine_validations(per_size)
+    module.train()
     return out
 
 
-def validate_controller(exp: ExperimentConfig, ctrl) -> dict[str, float]:
-    """Any controller on the experiment's validation seeds -> ``val/`` metrics (RLlib and offline runs)."""
+def combine_validations(per_size: dict[str, dict[str, float]]) -> dict[str, float]:
+    """One validation record from several sizes' (see :func:`validate`)."""
+    worst = max(per_size, key=lambda k: per_size[k].get("val/mean_cost", -np.inf))
+    keys = dict.fromkeys(k for v in per_size.values() for k in v)
+    out = {k: float(np.mean([v[k] for v in per_size.values() if k in v])) for k in keys}
+    out["val/team_return"] = float(sum(v.get("val/team_return", 0.0) for v in per_size.values()))
+    for k in ("val/mean_cost", "val/mean_cost_se"):
+        if k in per_size[worst]:
+            out[k] = per_size[worst][k]
+    for size, v in per_size.items():
+        out.update({f"val/{size}/{k[4:]}": x for k, x in v.items()})
+    return out
+
+
+def validate_controller(exp: ExperimentConfig, ctrl, env_cfg=None) -> dict[str, float]:
+    """Any controller on the experiment's validation seeds -> ``val/`` metrics (RLlib and offline runs);
+    ``env_cfg``: another size's env config (``env.mix``)."""
     from cfmarl import evaluate
 
     entry = exp.env_entry()
-    env_cfg = exp.make_env_config()
+    env_cfg = env_cfg if env_cfg is not None else exp.make_env_config()
     res = evaluate.run_policy(lambda n: entry.make_core(env_cfg, n), ctrl,
                               evaluate.episode_seeds(exp.training.validation_seed, exp.training.validation_episodes))
     s = res.summary()
@@ -227,13 +263,25 @@ def pretrain(exp: ExperimentConfig, algo, run: Path | None, say) -> dict:
     from cfmarl.policies.pretrain import behaviour_clone, collect_teacher_dataset
 
     entry = exp.env_entry()
-    env_cfg = exp.make_env_config()
     teacher = entry.make_baseline(exp.pretrain.teacher)
     learner = algo.learner_group._learner
     module = learner.module[MODULE]
     t0 = time.perf_counter()
-    obs, y = collect_teacher_dataset(lambda n: entry.make_core(env_cfg, n), teacher, exp.pretrain.episodes,
-                                     seed=exp.seed + 7919, n_max=module.n_max)
+    cfgs = size_configs(exp)
+    if len(cfgs) == 1:
+        obs, y = collect_teacher_dataset(lambda n: entry.make_core(cfgs[0], n), teacher, exp.pretrain.episodes,
+                                         seed=exp.seed + 7919, n_max=module.n_max)
+    else:  # a mixture of sizes: the episodes split evenly over the sizes, padded to the largest, with graph_id
+        parts = []
+        for g, cfg in enumerate(cfgs):
+            o, a = collect_teacher_dataset(lambda n, c=cfg: entry.make_core(c, n), teacher,
+                                           max(1, exp.pretrain.episodes // len(cfgs)), seed=exp.seed + 7919 + g,
+                                           n_max=module.n_max)
+            o["graph_id"] = np.full((a.shape[0], 1), g, np.float32)
+            pad = [(0, 0), (0, module.n_max - a.shape[1])] + [(0, 0)] * (a.ndim - 2)
+            parts.append((o, np.pad(a, pad)))
+        obs = {k: np.concatenate([o[k] for o, _ in parts]) for k in parts[0][0]}
+        y = np.concatenate([a for _, a in parts])
     say(f"Pretraining: {y.shape[0]} samples x {y.shape[1]} nodes from {exp.pretrain.teacher} "
         f"({time.perf_counter() - t0:.1f} s); {exp.pretrain.epochs} epochs of behaviour cloning")
     every = max(1, exp.pretrain.epochs // 5)
@@ -357,7 +405,7 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
             checkpoints.save(algo, ckpt_root / "best", runtime=False, iteration=0)  # never ends below it
             rundir.write_json(ckpt_root / "best.json", best)
             say("Validated the starting policy: " + ", ".join(f"{k[4:]} {v:.4g}" for k, v in best.items()
-                                                              if k.startswith("val/")))
+                                                              if _shown(k)))
         from tensorboardX import SummaryWriter
 
         writer = SummaryWriter(str(run / "tb"), purge_step=start + 1)
@@ -404,7 +452,7 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
             from cfmarl.policies.module_controller import load_module
 
             module = load_module(ckpt_root / "best")
-            shown = ", ".join(f"{k[4:]} {v:.4g}" for k, v in best.items() if k.startswith("val/") and k != "val/mean_cost")
+            shown = ", ".join(f"{k[4:]} {v:.4g}" for k, v in best.items() if _shown(k) and k != "val/mean_cost")
             say(f"Evaluating the best validated checkpoint (iteration {best['iteration']}: validation cost "
                 f"{best['val/mean_cost']:.4f}, {shown})")
         summaries = evaluate_final(exp, module, run, say)

@@ -181,6 +181,7 @@ def rebuild_for_env(module, env_config: dict):
 
     if not hasattr(module, "n_max"):
         return module
+    env_config = {k: v for k, v in env_config.items() if k != "mix"}  # acting is always on one size
     probe = GraphEnv(env_config)
     if probe.n_max == module.n_max and probe.observation_spaces["graph"] == module.observation_space:
         return module
@@ -189,6 +190,7 @@ def rebuild_for_env(module, env_config: dict):
                          f"it cannot act on {probe.n_max} nodes")
     edge_index, edge_type = probe.graph()
     mc = dict(module.model_config)
+    mc.pop("graphs", None)
     mc.update(edge_index=edge_index, edge_type=edge_type, num_nodes=probe.n)
     new = type(module)(observation_space=probe.observation_spaces["graph"],
                        action_space=probe.action_spaces["graph"], model_config=mc)

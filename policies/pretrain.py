@@ -95,6 +95,15 @@ def behaviour_clone(module, obs: dict[str, np.ndarray], y: np.ndarray, *, epochs
     O = {k: torch.as_tensor(v) for k, v in obs.items()}
     Y = torch.as_tensor(y)
     N = Y.shape[1]
+    # samples of different sizes padded to one N (a mixture of sizes): only real nodes count
+    W = O["node_mask"][:, :N].float() if "node_mask" in O and not bool((O["node_mask"][:, :N] > 0).all()) else None
+
+    def node_mean(t: torch.Tensor, idx) -> torch.Tensor:
+        """Mean over samples and real nodes of a per-node quantity (b, N, ...)."""
+        if W is None:
+            return t.mean()
+        w = W[idx].reshape(*W[idx].shape, *([1] * (t.dim() - 2)))
+        return (t * w).sum() / (w.sum() * (t[0, 0].numel()))
     head = module.get_train_action_dist_cls()
     discrete = bool(getattr(head, "discrete", True))
     from cfmarl.policies.heads import PerNodeNoisyDeterministic
@@ -123,15 +132,19 @@ def behaviour_clone(module, obs: dict[str, np.ndarray], y: np.ndarray, *, epochs
         d = dist(idx, teacher=True)
         if loss == "ce":
             logits = d._dist.logits
-            return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y[idx].reshape(-1))
+            if W is None:
+                return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y[idx].reshape(-1))
+            ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y[idx].reshape(-1),
+                                                   reduction="none")
+            return node_mean(ce.reshape(Y[idx].shape), idx)
         if loss == "nll":  # targets on a bound are pulled NLL_MARGIN inside it, where a Beta's density is not 0
             y = Y[idx] if inner is None else torch.maximum(torch.minimum(Y[idx], inner[1]), inner[0])
-            return -d.logp(y).mean()
+            return -node_mean(d.logp(y), idx)
         err = ((d.to_deterministic().sample() - Y[idx]) / span) ** 2
         if hasattr(d, "level_logp"):  # hybrid: cross-entropy of the levels, squared error of the continuous part
             cont = [i for i, L in enumerate(head.levels) if L == 0]
-            return -d.level_logp(Y[idx]).mean() + err[..., cont].sum(-1).mean()
-        return err.mean()
+            return -node_mean(d.level_logp(Y[idx]), idx) + node_mean(err[..., cont].sum(-1), idx)
+        return node_mean(err, idx)
 
     module.train()
     for epoch in range(epochs):
@@ -155,8 +168,13 @@ def behaviour_clone(module, obs: dict[str, np.ndarray], y: np.ndarray, *, epochs
                 a, y_part = dist(part).to_deterministic().sample(), Y[part]
                 if hasattr(head, "quantise"):  # hybrid: compare the decisions the env reads
                     a, y_part = head.quantise(a), head.quantise(y_part.to(a.dtype))
-                total += float((a == y_part).float().sum()) if discrete else float(((a - y_part).abs() / span).sum())
-        return total / (len(idx) * int(np.prod(Y.shape[1:])))
+                hit = (a == y_part).float() if discrete else (a - y_part).abs() / span
+                if W is not None:
+                    hit = hit * W[part].reshape(*W[part].shape, *([1] * (hit.dim() - 2)))
+                total += float(hit.sum())
+        per_node = int(np.prod(Y.shape[2:]))
+        nodes = float(W[idx].sum()) if W is not None else len(idx) * Y.shape[1]
+        return total / (nodes * per_node)
 
     return BCResult(samples=n, metric="accuracy" if discrete else "mean_abs_error", train_score=score(tr_idx),
                     val_score=score(val_idx), final_loss=loss_val)

@@ -62,11 +62,14 @@ def is_discrete(core) -> bool:
     return hasattr(core, "n_actions")
 
 
-def graph_spaces(core, n_max: int) -> tuple[gym.spaces.Dict, gym.spaces.Space]:
-    """Observation and action space of the graph agent for ``core`` padded to ``n_max`` nodes."""
+def graph_spaces(core, n_max: int, n_graphs: int = 1) -> tuple[gym.spaces.Dict, gym.spaces.Space]:
+    """Observation and action space of the graph agent for ``core`` padded to ``n_max`` nodes (``n_graphs`` > 1:
+    a mixture of sizes, each observation says which graph it is on in ``graph_id``)."""
     low, high = core.obs_bounds
     x_space = gym.spaces.Box(np.tile(low, (n_max, 1)), np.tile(high, (n_max, 1)), dtype=np.float32)
     obs = {"x": x_space, "node_mask": gym.spaces.Box(0.0, 1.0, (n_max,), np.float32)}
+    if n_graphs > 1:
+        obs["graph_id"] = gym.spaces.Box(0.0, float(n_graphs - 1), (1,), np.float32)
     if graph_kind(core) != "static":
         n_edges = core.candidate_graph()[0].shape[1]
         obs["edge_mask"] = gym.spaces.Box(0.0, 1.0, (n_edges,), np.float32)
@@ -79,9 +82,9 @@ def graph_spaces(core, n_max: int) -> tuple[gym.spaces.Dict, gym.spaces.Space]:
     return gym.spaces.Dict(obs), act
 
 
-def graph_observation(core, state, x: np.ndarray, n_max: int) -> dict[str, np.ndarray]:
+def graph_observation(core, state, x: np.ndarray, n_max: int, graph_id: int | None = None) -> dict[str, np.ndarray]:
     """Padded graph observations of all env copies of ``core``: x (B, N, F) -> {"x": (B, N_max, F),
-    "node_mask": (B, N_max)[, "edge_mask": (B, E)]} (float32)."""
+    "node_mask": (B, N_max)[, "edge_mask": (B, E)][, "graph_id": (B, 1)]} (float32)."""
     B, N, F = x.shape
     out = np.zeros((B, n_max, F), np.float32)
     out[:, :N] = x
@@ -90,6 +93,8 @@ def graph_observation(core, state, x: np.ndarray, n_max: int) -> dict[str, np.nd
     obs = {"x": out, "node_mask": mask}
     if graph_kind(core) != "static":
         obs["edge_mask"] = core.edge_mask(state).astype(np.float32)
+    if graph_id is not None:
+        obs["graph_id"] = np.full((B, 1), graph_id, np.float32)
     return obs
 
 
@@ -101,7 +106,10 @@ class GraphEnv(MultiAgentEnv):
     (``local``: the env's per-node reward; ``engineered``: r - w * sum(costs), the
     unconstrained ablation of aps_gnn eq. (16) with ``engineered_weight`` w; ``team``: every
     node gets the mean of the nodes' rewards, the fully cooperative game; costs stay per node),
-    ``seed`` (base seed; each runner / vector slot derives its own stream).
+    ``seed`` (base seed; each runner / vector slot derives its own stream), ``mix`` (a list of overrides
+    dicts: a mixture of sizes - graph 0 is the env as configured, graph g >= 1 the env with ``mix[g - 1]``;
+    every episode draws its graph uniformly from the env's episode stream, nodes are padded to the largest
+    size and each observation carries its ``graph_id``; static graphs only).
     """
 
     def __init__(self, config: dict | None = None):
@@ -111,17 +119,24 @@ class GraphEnv(MultiAgentEnv):
         config = dict(config or {})
         self._env_config = config
         self.core = make_core_from_config(config)
+        self.cores = [self.core] + [make_core_from_config({**config, "overrides": {**dict(config.get("overrides", {})),
+                                                                                    **dict(o)}})
+                                    for o in config.get("mix") or ()]
+        if len(self.cores) > 1 and any(graph_kind(c) != "static" for c in self.cores):
+            raise ValueError("mix: a mixture of sizes needs an env with a static interaction graph")
+        self.graph_id = 0
         self.n = self.core.n_agents
-        self.n_max = int(config.get("max_nodes") or self.n)
-        if self.n_max < self.n:
-            raise ValueError(f"max_nodes: must be >= the env's {self.n} agents, got {self.n_max}")
+        self.n_max = int(config.get("max_nodes") or max(c.n_agents for c in self.cores))
+        if self.n_max < max(c.n_agents for c in self.cores):
+            raise ValueError(f"max_nodes: must be >= the env's {max(c.n_agents for c in self.cores)} agents, "
+                             f"got {self.n_max}")
         self.reward_mode = config.get("reward_mode", "local")
         if self.reward_mode not in REWARD_MODES:
             raise ValueError(f"reward_mode: must be one of {', '.join(REWARD_MODES)}; got {self.reward_mode!r}")
         self.engineered_weight = float(config.get("engineered_weight", 0.0))
         self.graph_kind = graph_kind(self.core)
         self.discrete = is_discrete(self.core)
-        obs_space, act_space = graph_spaces(self.core, self.n_max)
+        obs_space, act_space = graph_spaces(self.core, self.n_max, len(self.cores))
         self.possible_agents = [AGENT_ID]
         self.agents = [AGENT_ID]
         self.observation_spaces = {AGENT_ID: obs_space}
@@ -139,8 +154,14 @@ class GraphEnv(MultiAgentEnv):
         """Edges among the N real nodes: the static graph, or (dynamic graphs) every candidate
         edge, of which each observation's ``edge_mask`` selects the present ones."""
         if self.graph_kind == "static":
-            return self.core.agent_graph()
+            return self.cores[0].agent_graph()
         return self.core.candidate_graph()
+
+    def graphs(self) -> list[tuple[np.ndarray, np.ndarray, int]]:
+        """Per graph of the mixture (one entry without ``mix``): (edge_index, edge_type, number of nodes)."""
+        if len(self.cores) == 1:
+            return [(*self.graph(), self.n)]
+        return [(*c.agent_graph(), c.n_agents) for c in self.cores]
 
     def reseed(self, entropy) -> None:
         """Replace the episode-seed stream (used after restoring a checkpoint)."""
@@ -151,6 +172,10 @@ class GraphEnv(MultiAgentEnv):
             self._rng = np.random.default_rng(seed)
         elif self._rng is None:
             self._rng = np.random.default_rng(list(self._base_seed))
+        if len(self.cores) > 1:  # a mixture of sizes: this episode's graph
+            self.graph_id = int(self._rng.integers(len(self.cores)))
+            self.core = self.cores[self.graph_id]
+            self.n = self.core.n_agents
         self.state, obs = self.core.reset([int(self._rng.integers(2**63))])
         self.agents = [AGENT_ID]
         return {AGENT_ID: self._obs(obs)}, {AGENT_ID: {"node_rewards": self._zero_r, "node_costs": self._zero_c}}
@@ -178,7 +203,8 @@ class GraphEnv(MultiAgentEnv):
                 {"__all__": False}, {AGENT_ID: truncated, "__all__": truncated}, info)
 
     def _obs(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        return {k: v[0] for k, v in graph_observation(self.core, self.state, x, self.n_max).items()}
+        gid = self.graph_id if len(self.cores) > 1 else None
+        return {k: v[0] for k, v in graph_observation(self.core, self.state, x, self.n_max, gid).items()}
 
 
 def policy_mapping_fn(agent_id, episode=None, **kwargs) -> str:

@@ -128,15 +128,21 @@ class GraphActorCritic(_GraphModuleBase):
         edge_type = np.asarray(mc.get("edge_type", np.zeros(0)), dtype=np.int64)
         self.num_relations = int(mc.get("num_relations", int(edge_type.max()) + 1 if edge_type.size else 1))
         self.dense_cliques = bool(mc.get("dense_cliques", True))
-        self._groups: list[tuple[torch.Tensor, int, str] | None] = []
-        for r in range(self.num_relations):
-            e_r = edge_index[:, edge_type == r]
-            self.register_buffer(f"_edges_{r}", torch.as_tensor(e_r), persistent=False)
-            # positions of relation r's edges among the candidate edges (dynamic graphs' edge_mask)
-            self.register_buffer(f"_edge_pos_{r}", torch.as_tensor(np.nonzero(edge_type == r)[0]), persistent=False)
-            n_real = int(mc.get("num_nodes", self.n_max))
-            g = clique_groups(e_r, n_real) if self.dense_cliques and not self.dynamic_graph else None
-            self._groups.append(None if g is None else (torch.as_tensor(g[0]), g[1], clique_layout(g[0], g[1])))
+        # a mixture of sizes (env.mix): one static graph per graph_id, graph 0 being the one above
+        graphs = mc.get("graphs") or [(edge_index, edge_type, int(mc.get("num_nodes", self.n_max)))]
+        self.n_graphs = len(graphs)
+        self._groups: list[list[tuple[torch.Tensor, int, str] | None]] = []  # [graph][relation]
+        for gi, (e_i, e_t, n_real) in enumerate(graphs):
+            e_i, e_t = np.asarray(e_i, dtype=np.int64), np.asarray(e_t, dtype=np.int64)
+            groups = []
+            for r in range(self.num_relations):
+                e_r = e_i[:, e_t == r]
+                self.register_buffer(self._edge_buffer(gi, r), torch.as_tensor(e_r), persistent=False)
+                if gi == 0:  # positions of relation r's edges among the candidate edges (dynamic graphs' edge_mask)
+                    self.register_buffer(f"_edge_pos_{r}", torch.as_tensor(np.nonzero(e_t == r)[0]), persistent=False)
+                g = clique_groups(e_r, int(n_real)) if self.dense_cliques and not self.dynamic_graph else None
+                groups.append(None if g is None else (torch.as_tensor(g[0]), g[1], clique_layout(g[0], g[1])))
+            self._groups.append(groups)
         if self.encoder == "gnn":
             self.layers = nn.ModuleList(RelationalAttention(self.hidden, self.hidden, self.num_relations)
                                         for _ in range(rounds))
@@ -148,6 +154,10 @@ class GraphActorCritic(_GraphModuleBase):
         self.vf = nn.Linear(self.hidden, 1)
         self.cf = nn.Linear(self.hidden, self.n_costs)
         self._batched_edges: dict[tuple[int, torch.device], list[torch.Tensor]] = {}
+
+    @staticmethod
+    def _edge_buffer(graph: int, relation: int) -> str:
+        return f"_edges_{relation}" if graph == 0 else f"_edges_g{graph}_{relation}"
 
     def _masked_relations(self, edge_mask: torch.Tensor) -> list[Relation]:
         """Dynamic graphs: per relation, the edges present in each sample (edge_mask (B, E))."""
@@ -161,20 +171,20 @@ class GraphActorCritic(_GraphModuleBase):
             rels.append(Relation(edge_index=batched[:, present]))
         return rels
 
-    def _relations(self, batch_size: int, device) -> list[Relation]:
-        """Per relation: the dense clique grouping, or the edge index of the batched graphs."""
-        key = (batch_size, device)
+    def _relations(self, batch_size: int, device, graph: int = 0) -> list[Relation]:
+        """Per relation of graph ``graph``: the dense clique grouping, or the edge index of the batched graphs."""
+        key = (batch_size, device, graph)
         if key not in self._batched_edges:
-            if len(self._batched_edges) > 8:
+            if len(self._batched_edges) > 8 * self.n_graphs:
                 self._batched_edges.clear()
             offsets = torch.arange(batch_size, device=device) * self.n_max
             rels = []
             for r in range(self.num_relations):
-                if self._groups[r] is not None:
-                    perm, size, layout = self._groups[r]
+                if self._groups[graph][r] is not None:
+                    perm, size, layout = self._groups[graph][r]
                     rels.append(Relation(perm=perm.to(device), group_size=size, layout=layout))
                 else:
-                    e = getattr(self, f"_edges_{r}").to(device)
+                    e = getattr(self, self._edge_buffer(graph, r)).to(device)
                     rels.append(Relation(edge_index=(e[:, None, :] + offsets[None, :, None]).reshape(2, -1)))
             self._batched_edges[key] = rels
         return self._batched_edges[key]
@@ -194,9 +204,12 @@ class GraphActorCritic(_GraphModuleBase):
         else:
             h = torch.relu(self.inp(x))
         if self.encoder == "gnn":
+            gid = batch[Columns.OBS].get("graph_id") if self.n_graphs > 1 else None
             if self.dynamic_graph:
                 rels = self._masked_relations(batch[Columns.OBS]["edge_mask"].reshape(B, -1))
-            else:
+            elif gid is not None:  # a mixture of sizes: each sample through the layers on its own graph
+                return self._embed_mixture(h, gid.reshape(B).round().long()).reshape(*lead, self.n_max, self.hidden)
+            else:  # one graph (a batch without graph_id is on graph 0)
                 rels = self._relations(B, h.device)
             for layer in self.layers:
                 h = layer(h, rels)
@@ -204,6 +217,24 @@ class GraphActorCritic(_GraphModuleBase):
             for layer in self.layers:
                 h = layer(h)
         return h.reshape(*lead, self.n_max, self.hidden)
+
+
+    def _embed_mixture(self, h: torch.Tensor, gid: torch.Tensor) -> torch.Tensor:
+        """Message passing for a batch mixing graphs: the samples of each graph_id together (dense cliques of
+        that size), the results put back in batch order."""
+        if bool(((gid < 0) | (gid >= self.n_graphs)).any()):
+            raise ValueError(f"graph_id: must be in [0, {self.n_graphs - 1}] (the module's graphs), got "
+                             f"{sorted(set(gid.tolist()))}")
+        order, parts = [], []
+        for g in torch.unique(gid).tolist():
+            idx = torch.nonzero(gid == g).reshape(-1)
+            hg = h[idx]
+            rels = self._relations(len(idx), h.device, g)
+            for layer in self.layers:
+                hg = layer(hg, rels)
+            order.append(idx)
+            parts.append(hg)
+        return torch.cat(parts)[torch.argsort(torch.cat(order))]
 
 
 class CentralActorCritic(_GraphModuleBase):

@@ -118,3 +118,15 @@ def test_atomic_writes_get_the_umask_mode(tmp_path, umask, mode):
         os.umask(old)
     for name in ("a.json", "b.bin"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode
+
+
+def test_output_folder_check_is_safe_for_runs_started_together(tmp_path):
+    """Runs started together into one folder (benchmarks/aps_reproduction.py --parallel) each probe it: one must
+    not remove the other's probe (it used to fail one run with 'cannot write there')."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cfmarl.cli import check_output_dir
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: check_output_dir(str(tmp_path / "runs"), "--out"), range(800)))
+    assert list((tmp_path / "runs").iterdir()) == []

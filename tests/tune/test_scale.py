@@ -61,3 +61,27 @@ def test_scale_rejects_bad_sizes(tmp_path):
 
     with pytest.raises(ConfigError, match="scale.train_size"):
         scale(str(p), out=str(tmp_path))
+
+
+def test_scale_trains_one_policy_on_a_mixture_of_sizes(tmp_path):
+    """env.mix in a scaling study: the policy trains on both sizes (validated at each) and is evaluated at every
+    size; throughput is measured at one size each."""
+    import yaml
+
+    from cfmarl.scale import scale
+
+    data = yaml.safe_load(open("tune_configs/aps_scale_tiny.yaml"))
+    data["env"]["mix"] = ["8x3"]
+    data["training"]["validate_every"] = 1
+    data["training"]["validation_episodes"] = 2
+    data["scale"].update(runners=[0], per_agent=False)
+    path = tmp_path / "mix.yaml"
+    path.write_text(yaml.safe_dump(data))
+    run = scale(str(path), out=str(tmp_path), quiet=True)
+    metrics = list(csv.DictReader(open(run / "train-aps_scale_tiny-4x2" / "metrics.csv")))
+    assert {"val/4x2/mean_cost", "val/8x3/mean_cost"} <= set(metrics[-1])
+    rows = list(csv.DictReader(open(run / "scale.csv")))
+    learned = [r for r in rows if r["kind"] == "kpi" and r["trained_at"] == "4x2"]
+    assert [(r["size"], r["agents"]) for r in learned] == [("4x2", "8"), ("8x3", "24")]
+    tp = [r for r in rows if r["kind"] == "throughput"]
+    assert [(r["size"], r["agents"]) for r in tp] == [("4x2", "8"), ("8x3", "24")]
