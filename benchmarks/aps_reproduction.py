@@ -65,7 +65,9 @@ def plan(base: dict, seeds: list[int], ablation_seeds: list[int], iterations: in
                 exps[f"unconstrained_w{w:g}_{mob}_s{s}"] = variant(
                     base, f"unconstrained_w{w:g}_{mob}_s{s}", seed=s, env__scenario=scen,
                     training__iterations=iterations, env__reward_mode="engineered", env__engineered_weight=w,
-                    algorithm__lagrangian_rule="none", algorithm__lambda_init=0.0)
+                    algorithm__lagrangian_rule="none", algorithm__lambda_init=0.0,
+                    training__validate_every=0)  # the final policy: choosing a checkpoint by the cost limit
+                    #                               would hand the unconstrained method the constraint
             exps[f"nogru_{mob}_s{s}"] = variant(base, f"nogru_{mob}_s{s}", seed=s, env__scenario=scen,
                                                 training__iterations=iterations, model__use_gru=False)
             exps[f"nopretrain_{mob}_s{s}"] = variant(base, f"nopretrain_{mob}_s{s}", seed=s, env__scenario=scen,
