@@ -106,14 +106,16 @@ def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[
     if ab_rows:
         fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
         for ax, mob, title in zip(axes, ("ped", "veh"), ("pedestrian", "vehicular")):
-            for r in ab_rows:
+            for i, r in enumerate(ab_rows):
                 if f"_{mob}" not in r["experiment"]:
                     continue
                 ax.errorbar(r["active_aps"], r["mean_cost"], xerr=r["active_aps_std"], yerr=r["mean_cost_std"],
                             fmt="o", capsize=3)
                 ax.annotate(f"{r['experiment'].replace(f'_{mob}', '')} ({r['seeds']})",
-                            (r["active_aps"], r["mean_cost"]), fontsize=8, xytext=(4, 4), textcoords="offset points")
+                            (r["active_aps"], r["mean_cost"]), fontsize=8, xytext=(4, 4 + 10 * (i % 2)),
+                            textcoords="offset points")
             ax.axhline(limit, color="k", ls="--", lw=1)
+            ax.set_yscale("symlog", linthresh=0.01)  # the points near the limit and the all-off one on one axis
             ax.set_xlabel("active APs")
             ax.set_title(f"{title}: mean +- std over seeds (n)")
             ax.grid(alpha=0.3)
