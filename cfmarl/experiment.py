@@ -264,6 +264,11 @@ class ExperimentConfig:
         entry, own = self.env_entry(), self.make_env_config()
         return [{**self.env.overrides, **entry.declaration.scale.overrides(own, size)} for size in self.mix_sizes()]
 
+    def size_env_configs(self) -> list:
+        """The env configs the experiment trains on: its own, then those of ``env.mix`` (graph_id order)."""
+        entry = self.env_entry()
+        return [self.make_env_config()] + [entry.make_config(self.scenario(), **o) for o in self.mix_overrides()]
+
     def env_config(self) -> dict:
         out = {"env": self.env.name, "scenario": self.scenario(), "overrides": dict(self.env.overrides),
                "reward_mode": self.env.reward_mode, "engineered_weight": self.env.engineered_weight,
@@ -364,25 +369,17 @@ def _validate(exp: ExperimentConfig) -> None:
 def _validate_mix(exp: ExperimentConfig, entry) -> None:
     """env.mix: graph mode with a size-independent model, sizes along the env's declared axes that fit."""
     if not isinstance(exp.env.mix, list):
-        raise ConfigError(f"env.mix: a list of sizes ({_size_form(entry)}), got {exp.env.mix!r}")
+        raise ConfigError(f"env.mix: a list of sizes ({entry.declaration.scale.label}, e.g. '32x8'), "
+                          f"got {exp.env.mix!r}")
     if exp.model.mode != "graph":
         raise ConfigError(f"env.mix: needs model.mode 'graph' (per-node weights that do not depend on the size), "
                           f"got {exp.model.mode!r}")
-    if entry.declaration.scale is None:
-        raise ConfigError(f"env.mix: env {entry.name!r} declares no scaling axes")
-    own = exp.make_env_config()
-    for size in exp.mix_sizes():
-        try:
-            over = entry.declaration.scale.overrides(own, size)
-            cfg = entry.make_config(exp.scenario(), **{**exp.env.overrides, **over})
-        except (ConfigError, ValueError) as exc:
-            raise ConfigError(f"env.mix: {str(exc).replace('scale.sizes: ', '')}") from None
+    try:
+        cfgs = exp.size_env_configs()[1:]
+    except (ConfigError, ValueError) as exc:
+        raise ConfigError(f"env.mix: {str(exc).replace('scale.sizes: ', '')}") from None
+    for cfg in cfgs:
         check_run_memory(exp, entry, cfg)
-
-
-def _size_form(entry) -> str:
-    scale = entry.declaration.scale
-    return "x".join(f.upper() for f in scale.fields) if scale is not None else "no scaling axes declared"
 
 
 def _validate_learner(exp: ExperimentConfig, entry, env_cfg) -> None:

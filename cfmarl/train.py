@@ -97,13 +97,6 @@ def reseed_envs(algo, seed: int, iteration: int, stream: int | None = None) -> N
     algo.env_runner_group.foreach_env_runner(_reseed, local_env_runner=True)
 
 
-def size_configs(exp: ExperimentConfig) -> list:
-    """The env configs the experiment trains on: its own, then those of ``env.mix`` (graph_id order)."""
-    entry = exp.env_entry()
-    return [exp.make_env_config()] + [entry.make_config(exp.scenario(), **o) for o in
-                                      (exp.mix_overrides() if exp.env.mix else [])]
-
-
 def _shown(key: str) -> bool:
     """Validation keys printed on one line (each size's of a mixture stay in metrics.csv)."""
     return key.startswith("val/") and "/" not in key[4:]
@@ -120,9 +113,8 @@ def validate(exp: ExperimentConfig, algo) -> dict[str, float]:
     out = validate_controller(exp, controller_for(module, "validation", **kw))
     if exp.env.mix:
         per_size = {exp.scale_label(): out}
-        for size, over in zip(exp.mix_sizes(), exp.mix_overrides()):
+        for size, over, cfg in zip(exp.mix_sizes(), exp.mix_overrides(), exp.size_env_configs()[1:]):
             env_config = {**exp.env_config(), "overrides": over}
-            cfg = exp.env_entry().make_config(exp.scenario(), **over)
             per_size[size] = validate_controller(exp, controller_for(rebuild_for_env(module, env_config),
                                                                      "validation", **kw), cfg)
         out = combine_validations(per_size)
@@ -267,7 +259,7 @@ def pretrain(exp: ExperimentConfig, algo, run: Path | None, say) -> dict:
     learner = algo.learner_group._learner
     module = learner.module[MODULE]
     t0 = time.perf_counter()
-    cfgs = size_configs(exp)
+    cfgs = exp.size_env_configs()
     if len(cfgs) == 1:
         obs, y = collect_teacher_dataset(lambda n: entry.make_core(cfgs[0], n), teacher, exp.pretrain.episodes,
                                          seed=exp.seed + 7919, n_max=module.n_max)
