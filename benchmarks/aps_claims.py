@@ -43,14 +43,29 @@ def _pm(row: dict, key: str, fmt: str = "{:.2f}") -> str:
     return fmt.format(float(row[key])) + (f" ± {fmt.format(std)}" if int(row.get("seeds") or 1) > 1 else "")
 
 
+# the medium reproductions, newest recipe first: a policy's row comes from the first that has it
+MAIN_TABLES = ("pid/main.csv", "judged/main.csv", "main.csv")
+MIX_SCALE = ROOT / "benchmarks" / "results" / "scale" / "scale-aps_gnn_mix" / "scale.csv"
+
+
 def _main(mob: str, policy: str) -> dict | None:
-    """A policy's medium row: judged/main.csv (the current aps_gnn_medium.yaml, `training.selection: judged`)
-    where it has one, else main.csv (the first reproduction)."""
-    for name in ("judged/main.csv", "main.csv"):
+    """A policy's medium row from the first of MAIN_TABLES that has it: pid/main.csv (the current
+    aps_gnn_medium.yaml), judged/main.csv (the 0.014 / gradient-multiplier recipe), main.csv (the first
+    reproduction)."""
+    for name in MAIN_TABLES:
         row = next((r for r in _read(name) if r["mobility"] == mob and r["policy"] == policy), None)
         if row is not None:
             return dict(row, source=f"benchmarks/results/aps/{name}")
     return None
+
+
+def _seed_rows(me: dict, mob: str) -> list[dict]:
+    """APS-GNN's per-seed rows (main_seeds.csv beside the main table ``me`` came from)."""
+    src = me.get("source", "")
+    if not src.endswith("main.csv"):
+        return []
+    seeds = _read(str(Path(src).relative_to("benchmarks/results/aps").parent / "main_seeds.csv"))
+    return [r for r in seeds if r["mobility"] == mob and r["policy"] == GNN]
 
 
 def learned(size: str, mob: str) -> dict | None:
@@ -72,7 +87,6 @@ def yardstick(scenario: str, prefix: str) -> dict | None:
 def bar_claims(limit: float) -> list[dict]:
     rows = []
     ev = "benchmarks/results/aps/README.md (make reproduce; python benchmarks/aps_yardsticks.py)"
-    seeds = _read("main_seeds.csv")
     for (size, mob), scen in SCENARIOS.items():
         me, k = learned(size, mob), yardstick(scen, "best feasible k-strongest by large-scale")
         cg = yardstick(scen, "causal greedy")
@@ -86,7 +100,7 @@ def bar_claims(limit: float) -> list[dict]:
             continue
         aps, cost, kaps = float(me["active_aps"]), float(me["mean_cost"]), float(k["active_aps"])
         feas = cost <= limit
-        mine = [r for r in seeds if r["mobility"] == mob and r["policy"] == GNN] if size == "medium" else []
+        mine = _seed_rows(me, mob) if size == "medium" else []
         per_seed = ", ".join(f"{float(r['mean_cost']):.4f}" for r in mine)
         every = (f"; per seed cost {per_seed}" if mine else
                  "; per-seed costs not recorded in a file (benchmarks/results/aps/README.md lists them)"
@@ -182,6 +196,40 @@ def paper_claims(limit: float) -> list[dict]:
     return rows
 
 
+def mixture_claims(limit: float) -> list[dict]:
+    """One policy across sizes (`cfmarl scale tune_configs/aps_gnn_mix.yaml --out benchmarks/results/scale`):
+    at every evaluated size the mixture-trained policy against the best feasible k-strongest among the study's
+    baselines (k = 3, 4, 5), chosen on the same episodes (the strongest choice the baseline could make)."""
+    if not MIX_SCALE.exists():
+        return [{"claim": "One APS-GNN policy trained on a mixture of sizes is feasible with fewer APs than the best "
+                          "feasible k-strongest at every size from 16x6 to 128x32", "paper": "(issue 15)",
+                 "measured": "not measured: no benchmarks/results/scale/scale-aps_gnn_mix/scale.csv", "holds": "no",
+                 "evidence": "cfmarl scale tune_configs/aps_gnn_mix.yaml --out benchmarks/results/scale"}]
+    with open(MIX_SCALE) as f:
+        kpi = [r for r in csv.DictReader(f) if r["kind"] == "kpi"]
+    parts, ok = [], []
+    sizes = list(dict.fromkeys(r["size"] for r in kpi))
+    for size in sizes:
+        me = next(r for r in kpi if r["size"] == size and r["trained_at"])
+        ks = [r for r in kpi if r["size"] == size and r["policy"].startswith("k-strongest")
+              and float(r["mean_cost"]) <= limit]
+        best = min(ks, key=lambda r: float(r["active_aps"])) if ks else None
+        aps, cost = float(me["active_aps"]), float(me["mean_cost"])
+        win = cost <= limit and (best is None or aps < float(best["active_aps"]))
+        ok.append(win)
+        vs = (f"{best['policy'].split(':')[-1].split(',')[0]} {float(best['active_aps']):.2f} / "
+              f"{float(best['mean_cost']):.4f}" if best else "no k feasible")
+        parts.append(f"{size}: {aps:.2f} / {cost:.4f} vs {vs}")
+    trained = next(r["trained_at"] for r in kpi if r["trained_at"])
+    return [{"claim": f"One APS-GNN policy trained on a mixture of sizes is feasible with fewer APs than the best "
+                      f"feasible k-strongest at every size from {sizes[0]} to {sizes[-1]}", "paper": "(issue 15)",
+             "measured": "APs / cost: " + "; ".join(parts) + f" (policy {trained}+mixture; "
+                         f"{sum(ok)} of {len(ok)} sizes)",
+             "holds": "yes" if all(ok) else "partial" if any(ok) else "no",
+             "evidence": "benchmarks/results/scale/scale-aps_gnn_mix/scale.csv, scale.png "
+                         "(cfmarl scale tune_configs/aps_gnn_mix.yaml --out benchmarks/results/scale)"}]
+
+
 def _ablation_worse(abl: dict, ref: dict, limit: float) -> bool:
     """Under the constrained objective (fewest APs with the cost within the limit) an ablation is worse when it
     breaks the limit, or uses more APs than a feasible reference."""
@@ -245,7 +293,7 @@ def main() -> int:
     import yaml
 
     limit = float(yaml.safe_load((ROOT / "tune_configs" / "aps_gnn_medium.yaml").read_text())["evaluation"]["cost_limit"])
-    rows = paper_claims(limit) + bar_claims(limit)
+    rows = paper_claims(limit) + bar_claims(limit) + mixture_claims(limit)
     write_csv(RES / "claims.csv", rows, fields=["claim", "paper", "measured", "holds", "evidence"])
     for r in rows:
         print(f"{r['holds']:>7}  {r['claim']}")

@@ -100,6 +100,8 @@ def run_all(exps: dict[str, dict], out: Path, parallel: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--base", default=str(BASE),
+                    help="base experiment every variant derives from (default: the APS-GNN medium recipe)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--ablation-seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--iterations", type=int, default=70)
@@ -115,7 +117,10 @@ def main() -> None:
                          "unconstrained_, nopretrain_, gnn_large); use another --out, the reports cover what ran")
     args = ap.parse_args()
     out = Path(args.out)
-    base = yaml.safe_load(BASE.read_text())
+    base_path = Path(args.base)
+    if not base_path.is_file():
+        ap.error(f"--base: no experiment file at {base_path}")
+    base = yaml.safe_load(base_path.read_text())
     exps = plan(base, args.seeds, args.ablation_seeds, args.iterations)
     if args.only:
         exps = {n: e for n, e in exps.items() if n.startswith(tuple(args.only))}

@@ -50,7 +50,9 @@ def graph_mode(scenario: str, num_envs: int, steps: int, env: str = "aps", overr
     algo = build_algo_config(exp).build_algo()
     runner = algo.env_runner
     n_nodes = runner.env.envs[0].unwrapped.n if hasattr(runner.env, "envs") else runner.env.unwrapped.n
-    runner.sample(num_timesteps=num_envs * 2)  # warm-up
+    warm = runner.sample(num_timesteps=num_envs * 2)  # warm-up: the first sample and the first update pay
+    algo.learner_group.update(episodes=warm, timesteps={"num_env_steps_sampled_lifetime": num_envs * 2},  # one-time
+                              num_epochs=1, minibatch_size=exp.algorithm.minibatch_size)  # costs (optimizer state)
     t0 = time.perf_counter()
     episodes = runner.sample(num_timesteps=steps * num_envs)
     t_sample = time.perf_counter() - t0
@@ -162,7 +164,8 @@ def compare(args) -> None:
              f"Measured by `python benchmarks/rllib_throughput.py --reference {args.reference} "
              + " ".join(f"--scenario {s}" for s in args.scenario) + " " + " ".join(f"--extra {e}" for e in args.extra)
              + f" --repeats {args.repeats}`: one local env runner (1 CPU, torch 1 thread), {args.num_envs} env "
-             f"copies, {args.steps} env steps each, one learner epoch; each measurement in a fresh process, the two "
+             f"copies, {args.steps} env steps each, one learner epoch timed after a warm-up sample and update; each "
+             "measurement in a fresh process, the two "
              "versions alternating; medians.", "",
              f"Machine: {v['platform']}, {v['cpu_count']} CPUs; Python {v['python']}, ray {v['ray']}, "
              f"torch {v['torch']}, torch-geometric {v['torch-geometric']}, numpy {v['numpy']}.", "",

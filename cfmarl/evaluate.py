@@ -47,6 +47,18 @@ def episode_seeds(seed: int, episodes: int) -> list[np.random.SeedSequence]:
     return np.random.SeedSequence(seed).spawn(episodes)
 
 
+def make_baselines(entry, specs: Sequence[str]) -> list[Any]:
+    """The env's baseline controllers for ``specs``; one built from a spec with options is named by the whole
+    spec (``k-strongest:k=3,by=large_scale``), so several variants of one baseline stay apart in the tables."""
+    out = []
+    for spec in specs:
+        c = entry.make_baseline(spec)
+        if ":" in spec:
+            c.name = spec
+        out.append(c)
+    return out
+
+
 def run_policy(make_core: Callable[[int], Any], controller: Any, seeds: Sequence[np.random.SeedSequence],
                batch: int = 8, on_window: Callable[[int], None] | None = None) -> PolicyResult:
     """Run ``controller`` on the episodes ``seeds`` (``batch`` env copies at a time).

@@ -205,7 +205,7 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
             cfg = e.make_env_config()
             policy = ModuleController(rebuild_for_env(trained, e.env_config()), f"{exp.name}@{sc.train_size}",
                                       stochastic=exp.evaluation.stochastic, seed=e.evaluation.seed)
-            ctrls = [policy] + [entry.make_baseline(b) for b in e.evaluation.baselines]
+            ctrls = [policy] + evaluate.make_baselines(entry, e.baselines())
             seeds = evaluate.episode_seeds(e.evaluation.seed, sc.evaluation_episodes)
             for c in ctrls:
                 t0 = time.perf_counter()

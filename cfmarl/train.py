@@ -310,9 +310,7 @@ def evaluate_against_baselines(exp: ExperimentConfig, controller, run: Path) -> 
     entry = exp.env_entry()
     env_cfg = exp.make_env_config()
     seeds = evaluate.episode_seeds(exp.evaluation.seed, exp.evaluation.episodes)
-    controllers = [controller] + [entry.make_baseline(s) for s in exp.baselines()]
-    for c, spec in zip(controllers[1:], exp.baselines()):
-        c.name = spec if ":" in spec else c.name
+    controllers = [controller] + evaluate.make_baselines(entry, exp.baselines())
     results = [evaluate.run_policy(lambda n: entry.make_core(env_cfg, n), c, seeds) for c in controllers]
     summaries = [r.summary() for r in results]
     rundir.write_csv(run / "evaluation.csv", summaries)

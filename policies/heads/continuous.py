@@ -60,7 +60,7 @@ class PerNodeBeta(_Bounded):
         super().__init__(alpha, beta)
 
     def _get_torch_distribution(self, alpha, beta):
-        return torch.distributions.Beta(alpha, beta)
+        return torch.distributions.Beta(alpha, beta, validate_args=False)
 
     @classmethod
     def from_logits(cls, logits, **kwargs):
@@ -99,7 +99,7 @@ class PerNodeSquashedGaussian(_Bounded):
         super().__init__(self.loc, self.log_std)
 
     def _get_torch_distribution(self, loc, log_std):
-        return torch.distributions.Normal(loc, log_std.exp())
+        return torch.distributions.Normal(loc, log_std.exp(), validate_args=False)
 
     @classmethod
     def from_logits(cls, logits, **kwargs):

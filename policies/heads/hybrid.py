@@ -70,7 +70,8 @@ class PerNodeHybrid(TorchDistribution):
         self._cats, at = [], 0
         for L, idx in self.groups():
             n = L * len(idx)
-            cat = torch.distributions.Categorical(logits=logits[..., at:at + n].reshape(*lead, len(idx), L))
+            cat = torch.distributions.Categorical(logits=logits[..., at:at + n].reshape(*lead, len(idx), L),
+                                                    validate_args=False)
             self._cats.append((L, idx, cat))
             at += n
         cont = self.continuous()
@@ -79,7 +80,7 @@ class PerNodeHybrid(TorchDistribution):
             c = len(cont)
             alpha = 1.0 + F.softplus(logits[..., at:at + c])
             beta = 1.0 + F.softplus(logits[..., at + c:at + 2 * c])
-            return torch.distributions.Beta(alpha, beta)
+            return torch.distributions.Beta(alpha, beta, validate_args=False)
         return None
 
     @classmethod

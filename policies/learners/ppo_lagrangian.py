@@ -27,6 +27,7 @@ from ray.rllib.connectors.learner import GeneralAdvantageEstimation
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.learner.learner import ENTROPY_KEY, POLICY_LOSS_KEY, VF_LOSS_KEY
 
+from cfmarl.policies.learners.fused_step import FusedGradientStepMixin
 from cfmarl.policies.learners.lagrange_learner import LagrangeConfigMixin, LagrangeLearnerMixin
 from cfmarl.policies.learners.per_node_gae import NODE_ADV_C, NODE_ADV_R, NODE_VT_C, NODE_VT_R, PerNodeGAE
 
@@ -99,7 +100,7 @@ def ppo_lagrangian_loss(*, logp: torch.Tensor, old_logp: torch.Tensor, entropy: 
                    ENTROPY_KEY: mean_entropy}
 
 
-class PPOLagrangianTorchLearner(LagrangeLearnerMixin, PPOTorchLearner):
+class PPOLagrangianTorchLearner(LagrangeLearnerMixin, FusedGradientStepMixin, PPOTorchLearner):
     def build(self) -> None:
         super().build()
         self._init_multipliers()

@@ -54,6 +54,7 @@ from ray.rllib.utils.metrics import (ALL_MODULES, ENV_RUNNER_RESULTS, ENV_RUNNER
                                      SYNCH_WORKER_WEIGHTS_TIMER, TIMERS)
 from ray.rllib.utils.replay_buffers.multi_agent_episode_buffer import MultiAgentEpisodeReplayBuffer
 
+from cfmarl.policies.learners.fused_step import FusedGradientStepMixin
 from cfmarl.policies.learners.lagrange_learner import LagrangeConfigMixin, LagrangeLearnerMixin
 from cfmarl.policies.models import graph_sac as gs
 
@@ -256,7 +257,7 @@ class SACLagrangian(SAC):
             self.local_replay_buffer.set_state(state[REPLAY_STATE_KEY])
 
 
-class SACLagrangianTorchLearner(LagrangeLearnerMixin, SACTorchLearner):
+class SACLagrangianTorchLearner(LagrangeLearnerMixin, FusedGradientStepMixin, SACTorchLearner):
     def build(self) -> None:
         super().build()
         self._init_multipliers()

@@ -112,3 +112,14 @@ def test_causal_greedy_plays_the_oracle_of_the_previous_window():
     np.testing.assert_array_equal(causal.act(core, state, obs), played)
     with pytest.raises(ValueError, match="greedy.window: must be 'coming'"):
         make_baseline("greedy:window=next")
+
+
+def test_baselines_built_from_specs_with_options_are_named_by_the_spec():
+    from cfmarl.evaluate import make_baselines
+    from cfmarl.registry import get_env
+
+    ctrls = make_baselines(get_env("aps"), ["k-strongest:k=3,by=large_scale", "k-strongest:k=4,by=large_scale",
+                                            "k-strongest", "all-on"])
+    assert [c.name for c in ctrls] == ["k-strongest:k=3,by=large_scale", "k-strongest:k=4,by=large_scale",
+                                       "k-strongest", "all-on"]
+    assert [c.k for c in ctrls[:3]] == [3, 4, 4]
