@@ -125,6 +125,8 @@ def main() -> None:
     if args.only:
         exps = {n: e for n, e in exps.items() if n.startswith(tuple(args.only))}
     if not args.skip_training:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "base.yaml").write_text(base_path.read_text())  # what every run here derives from
         run_all(exps, out, args.parallel)
     if not args.skip_training and (not args.only or any("gnn_large".startswith(p) for p in args.only)):
         large = variant(base, "gnn_large_finetune", env__scenario="large", pretrain__enabled=False,

@@ -54,9 +54,10 @@ def best_k(cfg, by: str, limit: float, seed: int, episodes: int, log) -> tuple[i
 
 def markdown(rows: list[dict], args: argparse.Namespace) -> str:
     lines = ["# AP selection yardsticks", "",
-             f"`python benchmarks/aps_yardsticks.py`; k chosen on validation episodes (seed {args.val_seed}), every "
+             f"`python benchmarks/aps_yardsticks.py{'' if args.se_target is None else f' --se-target {args.se_target}'}`; k chosen on validation episodes (seed {args.val_seed}), every "
              f"row on the same test episodes (seed {args.test_seed}; {args.test_episodes} on medium, "
-             f"{args.large_episodes} above), judged cost limit {args.limit}; mean ± std over episodes.", "",
+             f"{args.large_episodes} above), judged cost limit {args.limit}; mean ± std over episodes."
+             + (f" SE target {args.se_target} bit/s/Hz." if args.se_target is not None else ""), "",
              "| scenario | policy | active APs | mean cost | feasible | mean SE | ms / decision |",
              "|---|---|---:|---:|:---:|---:|---:|"]
     for r in rows:
@@ -77,8 +78,12 @@ def main(argv=None) -> int:
     ap.add_argument("--large-episodes", type=int, default=20,
                     help="test and validation episodes on sizes above medium (the greedy search is O(L K) "
                          "window evaluations per decision)")
+    ap.add_argument("--se-target", type=float, default=None,
+                    help="per-UE SE target [bit/s/Hz] for every scenario (default: the scenario's, 1.0)")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args(argv)
+    if args.se_target is not None and not args.se_target > 0:
+        ap.error(f"--se-target: must be > 0 bit/s/Hz, got {args.se_target}")
     from cfmarl.envs.ap_selection.config import make_config
     from cfmarl.rundir import atomic_write_text, write_csv
 
@@ -88,7 +93,7 @@ def main(argv=None) -> int:
     log = lambda m: print(m, flush=True)  # noqa: E731
     t_all = time.perf_counter()
     for scenario in args.scenarios:
-        cfg = make_config(scenario)
+        cfg = make_config(scenario, **({} if args.se_target is None else {"se_target_bps_hz": args.se_target}))
         big = cfg.num_aps * cfg.num_ues > 16 * 6
         n_val = min(args.val_episodes, args.large_episodes) if big else args.val_episodes
         n_test = min(args.test_episodes, args.large_episodes) if big else args.test_episodes

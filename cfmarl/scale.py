@@ -195,6 +195,7 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
 
         rows: list[dict[str, Any]] = []
         entry = exp.env_entry()
+        trained_at = "+".join([sc.train_size, *exp.env.mix])  # 16x6, or 16x6+32x8+64x16 for a mixture
         headline = decl.progress[0] if decl.progress else decl.kpis[0].name
         if not ray.is_initialized():
             ray.init(address="local", num_cpus=max(2, max(sc.runners) + 1), include_dashboard=False,
@@ -203,7 +204,7 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
         for size in sizes:
             e = size_exps[size]
             cfg = e.make_env_config()
-            policy = ModuleController(rebuild_for_env(trained, e.env_config()), f"{exp.name}@{sc.train_size}",
+            policy = ModuleController(rebuild_for_env(trained, e.env_config()), f"{exp.name}@{trained_at}",
                                       stochastic=exp.evaluation.stochastic, seed=e.evaluation.seed)
             ctrls = [policy] + evaluate.make_baselines(entry, e.baselines())
             seeds = evaluate.episode_seeds(e.evaluation.seed, sc.evaluation_episodes)
@@ -212,7 +213,7 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
                 s = evaluate.run_policy(lambda n: entry.make_core(cfg, n), c, seeds).summary()
                 lat = decision_latency_ms(c, e, sc.latency_repeats)
                 rows.append({"kind": "kpi", "size": size, "agents": links[size], "granularity": "graph", "runners": 0,
-                             "policy": s["policy"], "trained_at": sc.train_size if c is policy else "",
+                             "policy": s["policy"], "trained_at": trained_at if c is policy else "",
                              **{k: s[k] for k in (*(d.name for d in decl.kpis), "mean_cost", "team_return")
                                 if k in s},
                              "latency_ms": lat})

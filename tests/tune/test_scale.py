@@ -81,7 +81,8 @@ def test_scale_trains_one_policy_on_a_mixture_of_sizes(tmp_path):
     metrics = list(csv.DictReader(open(run / "train-aps_scale_tiny-4x2" / "metrics.csv")))
     assert {"val/4x2/mean_cost", "val/8x3/mean_cost"} <= set(metrics[-1])
     rows = list(csv.DictReader(open(run / "scale.csv")))
-    learned = [r for r in rows if r["kind"] == "kpi" and r["trained_at"] == "4x2"]
+    learned = [r for r in rows if r["kind"] == "kpi" and r["trained_at"] == "4x2+8x3"]  # the sizes it trained on
     assert [(r["size"], r["agents"]) for r in learned] == [("4x2", "8"), ("8x3", "24")]
+    assert learned[0]["policy"] == "aps_scale_tiny@4x2+8x3"
     tp = [r for r in rows if r["kind"] == "throughput"]
     assert [(r["size"], r["agents"]) for r in tp] == [("4x2", "8"), ("8x3", "24")]
