@@ -200,7 +200,8 @@ def se_target_claims(limit: float) -> list[dict]:
     """The paper's other SE-target scenarios (Fig. 5: two targets x two mobilities): each
     benchmarks/results/aps/se_target_<T>/ holds APS-GNN runs (aps_reproduction.py --base ... --out there) and the
     yardsticks at that target (aps_yardsticks.py --se-target T --out there). `yes` needs 3 seeds, each within the
-    limit, and fewer APs on average than the best feasible k-strongest; with fewer seeds it is at most `partial`."""
+    limit and each with fewer APs than the best feasible k-strongest; fewer on average only, or fewer than 3 seeds,
+    is `partial`."""
     rows = []
     for d in sorted(RES.glob("se_target_*")):
         target = d.name.split("_", 2)[-1]
@@ -215,6 +216,7 @@ def se_target_claims(limit: float) -> list[dict]:
             n = len(mine)
             every = all(float(r["mean_cost"]) <= limit for r in mine)
             fewer = float(me["active_aps"]) < float(k["active_aps"])
+            n_fewer = sum(float(r["active_aps"]) < float(k["active_aps"]) for r in mine)
             saving = 1 - float(me["active_aps"]) / float(k["active_aps"])
             cg = next((r for r in _read(f"{d.name}/yardsticks.csv") if r["scenario"] == SCENARIOS[("medium", mob)]
                        and r["policy"].startswith("causal greedy")), None)
@@ -224,11 +226,12 @@ def se_target_claims(limit: float) -> list[dict]:
                          "measured": f"{_pm(me, 'active_aps')} APs, cost {_pm(me, 'mean_cost', '{:.4f}')} ({n} seed"
                                      f"{'s' if n != 1 else ''}) vs {k['policy'].split('(')[-1].rstrip(')')}: "
                                      f"{float(k['active_aps']):.2f} APs at {float(k['mean_cost']):.4f} ({saving:.1%} "
-                                     f"fewer)" + (f"; causal greedy {float(cg['active_aps']):.2f} APs at "
+                                     f"fewer; fewer on {n_fewer} of {n} seeds)" + (f"; causal greedy {float(cg['active_aps']):.2f} APs at "
                                                   f"{float(cg['mean_cost']):.4f}" if cg else ""),
-                         "holds": ("yes" if n >= 3 else "partial") if fewer and every else "no",
+                         "holds": ("yes" if n >= 3 and n_fewer == n else "partial") if fewer and every else "no",
                          "evidence": f"benchmarks/results/aps/{d.name}/main.csv, main_seeds.csv, yardsticks.md"
-                                     + ("" if n >= 3 else f"; partial: {n} seed(s), 3 needed")})
+                                     + ("" if n >= 3 else f"; partial: {n} seed(s), 3 needed")
+                                     + ("" if n_fewer == n else f"; partial: {n - n_fewer} seed(s) use more APs")})
     return rows
 
 
