@@ -45,7 +45,11 @@ def _pm(row: dict, key: str, fmt: str = "{:.2f}") -> str:
 
 # the medium reproductions, newest recipe first: a policy's row comes from the first that has it
 MAIN_TABLES = ("judged/main.csv", "main.csv")
-MIX_SCALE = ROOT / "benchmarks" / "results" / "scale" / "scale-aps_gnn_mix" / "scale.csv"
+SCALE_RES = ROOT / "benchmarks" / "results" / "scale"
+MIX_STUDIES = {  # mixture-of-sizes studies (cfmarl scale tune_configs/<name>.yaml): name -> what differs
+    "aps_gnn_mix": "one multiplier shared by the sizes",
+    "aps_gnn_mix_per_size": "one multiplier per size",
+}
 
 
 def _main(mob: str, policy: str) -> dict | None:
@@ -236,40 +240,47 @@ def se_target_claims(limit: float) -> list[dict]:
 
 
 def mixture_claims(limit: float) -> list[dict]:
-    """One policy across sizes (`cfmarl scale tune_configs/aps_gnn_mix.yaml --out benchmarks/results/scale`):
-    at every evaluated size the mixture-trained policy against the best feasible k-strongest among the study's
-    baselines (k = 3, 4, 5), chosen on the same episodes (the strongest choice the baseline could make)."""
-    if not MIX_SCALE.exists():
-        return [{"claim": "One APS-GNN policy trained on a mixture of sizes is feasible with fewer APs than the best "
-                          "feasible k-strongest at every size from 16x6 to 128x32", "paper": "(issue 15)",
-                 "measured": "not measured: no benchmarks/results/scale/scale-aps_gnn_mix/scale.csv", "holds": "no",
-                 "evidence": "cfmarl scale tune_configs/aps_gnn_mix.yaml --out benchmarks/results/scale"}]
-    with open(MIX_SCALE) as f:
-        kpi = [r for r in csv.DictReader(f) if r["kind"] == "kpi"]
-    parts, ok = [], []
-    sizes = list(dict.fromkeys(r["size"] for r in kpi))
-    for size in sizes:
-        me = next(r for r in kpi if r["size"] == size and r["trained_at"])
-        ks = [r for r in kpi if r["size"] == size and r["policy"].startswith("k-strongest")
-              and float(r["mean_cost"]) <= limit]
-        best = min(ks, key=lambda r: float(r["active_aps"])) if ks else None
-        aps, cost = float(me["active_aps"]), float(me["mean_cost"])
-        win = cost <= limit and (best is None or aps < float(best["active_aps"]))
-        ok.append(win)
-        vs = (f"{best['policy'].split(':')[-1].split(',')[0]} {float(best['active_aps']):.2f} / "
-              f"{float(best['mean_cost']):.4f}" if best else "no k feasible")
-        parts.append(f"{size}: {aps:.2f} / {cost:.4f} vs {vs}")
-    trained = next(r["trained_at"] for r in kpi if r["trained_at"])
+    """One policy across sizes (`cfmarl scale tune_configs/<study>.yaml --out benchmarks/results/scale`, one row per
+    study of MIX_STUDIES): at every evaluated size the mixture-trained policy against the best feasible k-strongest
+    among the study's baselines (k = 3, 4, 5), chosen on the same episodes (the strongest choice the baseline could
+    make)."""
     import yaml
 
-    episodes = yaml.safe_load((MIX_SCALE.parent / "train.yaml").read_text())["scale"]["evaluation_episodes"]
-    return [{"claim": f"One APS-GNN policy trained on a mixture of sizes is feasible with fewer APs than the best "
-                      f"feasible k-strongest at every size from {sizes[0]} to {sizes[-1]}", "paper": "(issue 15)",
-             "measured": "APs / cost: " + "; ".join(parts) + f" (one policy trained on {trained}; k "
-                         f"chosen on the same {episodes} evaluation episodes; holds at {sum(ok)} of {len(ok)} sizes)",
-             "holds": "yes" if all(ok) else "partial" if any(ok) else "no",
-             "evidence": "benchmarks/results/scale/scale-aps_gnn_mix/scale.csv, scale.png "
-                         "(cfmarl scale tune_configs/aps_gnn_mix.yaml --out benchmarks/results/scale)"}]
+    rows = []
+    for name, variant in MIX_STUDIES.items():
+        path = SCALE_RES / f"scale-{name}" / "scale.csv"
+        claim = (f"One APS-GNN policy trained on a mixture of sizes ({variant}) is feasible with fewer APs than the "
+                 f"best feasible k-strongest at every size")
+        command = f"cfmarl scale tune_configs/{name}.yaml --out benchmarks/results/scale"
+        if not path.exists():
+            rows.append({"claim": claim + " from 16x6 to 128x32", "paper": "(issue 15)",
+                         "measured": f"not measured: no benchmarks/results/scale/scale-{name}/scale.csv",
+                         "holds": "no", "evidence": command})
+            continue
+        with open(path) as f:
+            kpi = [r for r in csv.DictReader(f) if r["kind"] == "kpi"]
+        parts, ok = [], []
+        sizes = list(dict.fromkeys(r["size"] for r in kpi))
+        for size in sizes:
+            me = next(r for r in kpi if r["size"] == size and r["trained_at"])
+            ks = [r for r in kpi if r["size"] == size and r["policy"].startswith("k-strongest")
+                  and float(r["mean_cost"]) <= limit]
+            best = min(ks, key=lambda r: float(r["active_aps"])) if ks else None
+            aps, cost = float(me["active_aps"]), float(me["mean_cost"])
+            win = cost <= limit and (best is None or aps < float(best["active_aps"]))
+            ok.append(win)
+            vs = (f"{best['policy'].split(':')[-1].split(',')[0]} {float(best['active_aps']):.2f} / "
+                  f"{float(best['mean_cost']):.4f}" if best else "no k feasible")
+            parts.append(f"{size}: {aps:.2f} / {cost:.4f} vs {vs}")
+        trained = next(r["trained_at"] for r in kpi if r["trained_at"])
+        episodes = yaml.safe_load((path.parent / "train.yaml").read_text())["scale"]["evaluation_episodes"]
+        rows.append({"claim": f"{claim} from {sizes[0]} to {sizes[-1]}", "paper": "(issue 15)",
+                     "measured": "APs / cost: " + "; ".join(parts) + f" (one policy trained on {trained}, seed 0; "
+                                 f"k chosen on the same {episodes} evaluation episodes; holds at {sum(ok)} of "
+                                 f"{len(ok)} sizes)",
+                     "holds": "yes" if all(ok) else "partial" if any(ok) else "no",
+                     "evidence": f"benchmarks/results/scale/scale-{name}/scale.csv, scale.png ({command})"})
+    return rows
 
 
 def _ablation_worse(abl: dict, ref: dict, limit: float) -> bool:

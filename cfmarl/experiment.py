@@ -84,6 +84,7 @@ class AlgorithmSection:
     pid_kd: float = 0.0
     pid_ema_alpha: float = 0.0
     advantage_scaling: str = "joint"  # joint (reward and cost advantages share one scale) | separate
+    multiplier_per_graph: bool = False  # with env.mix: one multiplier per size, each size meets the limit on its own
     # off-policy learners (sac_lagrangian, sac): train_batch_size = env steps sampled per iteration, minibatch_size =
     # replayed transitions per gradient update (each carries all nodes); lr, clip / vf / entropy settings unused
     actor_lr: float = 3e-4
@@ -385,7 +386,7 @@ def _validate_mix(exp: ExperimentConfig, entry) -> None:
 def _validate_learner(exp: ExperimentConfig, entry, env_cfg) -> None:
     """algorithm.name x model.mode x the env's action kind, and the action head."""
     from cfmarl.envs.declarations import action_levels
-    from cfmarl.policies.learners.registry import get_learner
+    from cfmarl.policies.learners.registry import get_learner, learner_registry
 
     core = entry.make_core(env_cfg, 1)
     kind = "discrete" if hasattr(core, "n_actions") else "continuous"
@@ -401,6 +402,14 @@ def _validate_learner(exp: ExperimentConfig, entry, env_cfg) -> None:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     a = exp.algorithm
+    if a.multiplier_per_graph is not False:
+        if a.multiplier_per_graph is not True:
+            raise ConfigError(f"algorithm.multiplier_per_graph: must be true or false, got {a.multiplier_per_graph!r}")
+        if not learner.per_graph_multipliers:
+            names = ", ".join(n for n, e in learner_registry().items() if e.per_graph_multipliers)
+            raise ConfigError(f"algorithm.multiplier_per_graph: not supported by {a.name} (supported by: {names})")
+        if not exp.env.mix:
+            raise ConfigError("algorithm.multiplier_per_graph: needs env.mix (a mixture of sizes, one multiplier each)")
     if learner.offline is not None:  # trained from a dataset by cfmarl/offline_train.py, not by RLlib
         from cfmarl.policies.offline.method import parse_options
 

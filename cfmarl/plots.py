@@ -33,14 +33,24 @@ def plot_learning_curves(rows: Sequence[dict], exp, path: str | Path) -> None:
     def col(k):
         return np.array([r.get(k, np.nan) for r in rows], float)
 
-    cost_key = "lagrange/mean_cost_0" if any("lagrange/mean_cost_0" in r for r in rows) else "cost/mean_node_cost_0"
-    panels = [("episode_return", "episode return (team)", None),
-              (cost_key, f"mean node cost ({decl.constraint.label})", ("limit", exp.algorithm.cost_limit)),
-              ("lagrange/multiplier_0", "Lagrange multiplier", None)]
-    panels += [(f"kpi/{k}", decl.kpi(k).title, None) for k in decl.progress[:3]]
+    from cfmarl.train import indexed_keys
+
+    seen: dict = {}
+    for r in rows:
+        seen.update(dict.fromkeys(r))
+    # several multipliers (one per constraint, or per size with multiplier_per_graph): one line each
+    cost_keys = indexed_keys(seen, "lagrange/mean_cost_") or ["cost/mean_node_cost_0"]
+    lam_keys = indexed_keys(seen, "lagrange/multiplier_") or ["lagrange/multiplier_0"]
+    panels = [(["episode_return"], "episode return (team)", None),
+              (cost_keys, f"mean node cost ({decl.constraint.label})", ("limit", exp.algorithm.cost_limit)),
+              (lam_keys, "Lagrange multiplier", None)]
+    panels += [([f"kpi/{k}"], decl.kpi(k).title, None) for k in decl.progress[:3]]
     fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
-    for ax, (key, label, line) in zip(axes.ravel(), panels):
-        ax.plot(it, col(key), marker=".", lw=1.2)
+    for ax, (keys, label, line) in zip(axes.ravel(), panels):
+        for key in keys:
+            ax.plot(it, col(key), marker=".", lw=1.2, label=key.rsplit("_", 1)[-1] if len(keys) > 1 else None)
+        if len(keys) > 1:
+            ax.legend(loc="best", fontsize=7, title="index")
         if line is not None and line[1] is not None:
             ax.axhline(line[1], color="k", ls="--", lw=1, label=line[0])
             ax.legend(loc="best")

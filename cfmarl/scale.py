@@ -159,13 +159,13 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
         raise ConfigError(f"scale.train_size: {sc.train_size!r} must be one of scale.sizes ({', '.join(sizes)})")
     # every experiment the study runs, built (validated, memory-checked) before anything trains
     # (a mixture of sizes, env.mix, is for training: evaluation and throughput are at one size each)
-    size_exps = {s: experiment_at(exp, s, **{"env.mix": []}) for s in sizes}
+    one = {"env.mix": [], "algorithm.multiplier_per_graph": False}
+    size_exps = {s: experiment_at(exp, s, **one) for s in sizes}
     links = {s: agents_at(e) for s, e in size_exps.items()}
-    tp_exps = {s: experiment_at(exp, s, **{"pretrain.enabled": False, "resources.num_env_runners": 0, "env.mix": [],
+    tp_exps = {s: experiment_at(exp, s, **{"pretrain.enabled": False, "resources.num_env_runners": 0, **one,
                                            **_batch_for(exp, links[s], sc)}) for s in sizes}
     runner_exps = {r: experiment_at(exp, sc.train_size, **{"pretrain.enabled": False, "resources.num_env_runners": r,
-                                                          "env.mix": [],
-                                                          **_batch_for(exp, links[sc.train_size], sc, runners=r)})
+                                                          **one, **_batch_for(exp, links[sc.train_size], sc, runners=r)})
                    for r in sc.runners}
     run = Path(out) / f"scale-{exp.name}"
     run.mkdir(parents=True, exist_ok=True)

@@ -458,13 +458,22 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
             ray.shutdown()
 
 
+def indexed_keys(row: dict, prefix: str) -> list[str]:
+    """The keys ``prefix<i>`` of ``row``, in order of i."""
+    return sorted((k for k in row if k.startswith(prefix) and k[len(prefix):].isdigit()),
+                  key=lambda k: int(k[len(prefix):]))
+
+
 def _progress_line(it: int, total: int, row: dict, exp: ExperimentConfig) -> str:
     def g(k, fmt="{:.3f}"):
         v = row.get(k)
         return fmt.format(v) if isinstance(v, float) and np.isfinite(v) else "-"
     decl = exp.env_entry().declaration
-    cost = "lagrange/mean_cost_0" if "lagrange/mean_cost_0" in row else "cost/mean_node_cost_0"
+    # every multiplier and the cost it follows (several: one per constraint, or per size with multiplier_per_graph)
+    costs = indexed_keys(row, "lagrange/mean_cost_") or ["cost/mean_node_cost_0"]
+    cost = "/".join(g(k, "{:.4f}") for k in costs)
     kpis = " | ".join(f"{decl.kpi(k).label or k} {g('kpi/' + k, decl.kpi(k).fmt)}" for k in decl.progress)
-    lam = f" | lambda {g('lagrange/multiplier_0')}" if "lagrange/multiplier_0" in row else ""
-    return (f"iter {it:>4}/{total} | return {g('episode_return', '{:.1f}')} | cost {g(cost, '{:.4f}')}"
+    lams = indexed_keys(row, "lagrange/multiplier_")
+    lam = f" | lambda {'/'.join(g(k) for k in lams)}" if lams else ""
+    return (f"iter {it:>4}/{total} | return {g('episode_return', '{:.1f}')} | cost {cost}"
             f" (limit {exp.algorithm.cost_limit:g}){lam} | {kpis} | {row['time_s']:.1f} s")

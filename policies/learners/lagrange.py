@@ -9,6 +9,10 @@
   terms use exponentially smoothed costs (their Sec. 5.2).
 * ``none``: the multipliers stay at their initial value (unconstrained runs).
 
+Entries not observed in an iteration (``observed`` False: e.g. a graph of a size mixture
+that no episode of the batch was drawn on) keep their whole state, as if that
+iteration had not happened for them.
+
 States are plain dicts of float lists so they checkpoint and compare exactly.
 """
 
@@ -53,14 +57,21 @@ def initial_state(cfg: LagrangeConfig) -> dict[str, list[float]]:
             "updates": [0.0] * n}
 
 
-def update(cfg: LagrangeConfig, state: dict[str, list[float]], mean_cost) -> dict[str, list[float]]:
-    """New state after observing the iteration's mean cost J_c (one value per constraint)."""
+def update(cfg: LagrangeConfig, state: dict[str, list[float]], mean_cost, observed=None) -> dict[str, list[float]]:
+    """New state after observing the iteration's mean cost J_c (one value per constraint); entries where
+    ``observed`` (bool per constraint, default all) is False keep their state and may be NaN."""
     j = np.atleast_1d(np.asarray(mean_cost, dtype=float))
     d = np.asarray(cfg.cost_limit, dtype=float)
     if j.shape != d.shape:
         raise ValueError(f"mean_cost: expected {d.size} value(s) (one per constraint), got {j.size}")
-    if not np.all(np.isfinite(j)):
+    seen = np.ones(j.shape, bool) if observed is None else np.atleast_1d(np.asarray(observed, bool))
+    if seen.shape != j.shape:
+        raise ValueError(f"observed: expected {j.size} flag(s) (one per constraint), got {seen.size}")
+    if not np.all(np.isfinite(j[seen])):
         raise ValueError(f"mean_cost: must be finite, got {j.tolist()}")
+    if not seen.all():
+        new = update(cfg, state, np.where(seen, j, d), None)
+        return {k: np.where(seen, new[k], np.asarray(state[k], float)).tolist() for k in new}
     lam = np.asarray(state["multiplier"], float)
     integral = np.asarray(state["integral"], float)
     s_delta = np.asarray(state["smoothed_delta"], float)

@@ -9,9 +9,16 @@
   (:meth:`update_multipliers`), logged every iteration under
   ``learners/<module>/lagrange/{multiplier,mean_cost,cost_limit}_<i>``, and part of the
   learner state (checkpointed and restored with it).
+
+With ``multiplier_per_graph`` (a module trained on a mixture of sizes, whose observations carry
+``graph_id``), every graph has its own multipliers: entry ``g C + c`` is graph g's constraint c,
+updated from the mean cost of graph g's samples only, so each size must meet the limit on its own
+(one shared multiplier is driven by the hardest size and leaves the easier ones far inside it).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -19,7 +26,7 @@ from cfmarl.policies.learners import lagrange
 
 LAGRANGE_STATE_KEY = "lagrange"
 LAGRANGE_FIELDS = ("cost_limit", "lagrangian_rule", "lambda_lr", "lambda_init", "pid_kp", "pid_ki", "pid_kd",
-                   "pid_ema_alpha")
+                   "pid_ema_alpha", "multiplier_per_graph")
 
 
 class LagrangeConfigMixin:
@@ -34,6 +41,7 @@ class LagrangeConfigMixin:
         self.pid_ki = 0.01
         self.pid_kd = 0.0
         self.pid_ema_alpha = 0.0
+        self.multiplier_per_graph = False
 
     def _set_given(self, values: dict, not_provided) -> None:
         for name, value in values.items():
@@ -53,22 +61,43 @@ class LagrangeLearnerMixin:
     def _init_multipliers(self) -> None:
         self._lagrange: dict[str, dict[str, list[float]]] = {}
 
+    def n_graphs(self, module_id: str) -> int:
+        """Multiplier groups of the module: the graphs of its size mixture with ``multiplier_per_graph``
+        (``graph_id`` in 0 .. G-1 in its observations), else 1."""
+        if not getattr(self.config.get_config_for_module(module_id), "multiplier_per_graph", False):
+            return 1
+        space = getattr(self.module[module_id].unwrapped(), "observation_space", None)
+        spaces = getattr(space, "spaces", None) or {}
+        return int(spaces["graph_id"].high.reshape(-1)[0]) + 1 if "graph_id" in spaces else 1
+
+    def module_lagrange_config(self, module_id: str) -> lagrange.LagrangeConfig:
+        """The module's multiplier settings, the cost limits repeated per graph (entry g C + c)."""
+        cfg = self.config.get_config_for_module(module_id).lagrange_config()
+        g = self.n_graphs(module_id)
+        return cfg if g == 1 else dataclasses.replace(cfg, cost_limit=cfg.cost_limit * g)
+
     def lagrange_state(self, module_id: str) -> dict[str, list[float]]:
         if module_id not in self._lagrange:
-            cfg = self.config.get_config_for_module(module_id).lagrange_config()
-            self._lagrange[module_id] = lagrange.initial_state(cfg)
+            self._lagrange[module_id] = lagrange.initial_state(self.module_lagrange_config(module_id))
         return self._lagrange[module_id]
 
     def multipliers(self, module_id: str) -> list[float]:
         return list(self.lagrange_state(module_id)["multiplier"])
 
-    def update_multipliers(self, module_id: str, mean_cost) -> None:
-        """Apply the module's rule to the iteration's mean per-node cost (one value per constraint)."""
-        cfg = self.config.get_config_for_module(module_id).lagrange_config()
+    def multiplier_table(self, module_id: str) -> np.ndarray:
+        """The multipliers as (graphs, constraints); one row unless ``multiplier_per_graph``."""
+        return np.asarray(self.multipliers(module_id), float).reshape(self.n_graphs(module_id), -1)
+
+    def update_multipliers(self, module_id: str, mean_cost, observed=None) -> None:
+        """Apply the module's rule to the iteration's mean per-node cost (one value per multiplier); entries
+        with ``observed`` False (a graph without samples this iteration) keep their state."""
+        cfg = self.module_lagrange_config(module_id)
         mean_cost = np.atleast_1d(np.asarray(mean_cost, float))
-        self._lagrange[module_id] = lagrange.update(cfg, self.lagrange_state(module_id), mean_cost)
+        seen = np.ones(mean_cost.shape, bool) if observed is None else np.atleast_1d(np.asarray(observed, bool))
+        self._lagrange[module_id] = lagrange.update(cfg, self.lagrange_state(module_id), mean_cost, seen)
         for i, c in enumerate(mean_cost):
-            self.metrics.log_value((module_id, f"lagrange/mean_cost_{i}"), float(c), window=1)
+            if seen[i]:
+                self.metrics.log_value((module_id, f"lagrange/mean_cost_{i}"), float(c), window=1)
             self.metrics.log_value((module_id, f"lagrange/cost_limit_{i}"), cfg.cost_limit[i], window=1)
 
     def log_multipliers(self) -> None:

@@ -17,7 +17,9 @@ and cost advantages and divides both by the reward advantages' std, which keeps
 their ratio - the trade-off lambda acts on - intact; ``separate`` standardises
 the reward advantages and only centres the cost advantages (the Safety-Gym /
 OmniSafe convention), which lets the reward term dominate until lambda is large. The exact mean per-node cost of the batch (per
-constraint) is handed to ``on_mean_cost(module_id, mean_cost)``.
+constraint) is handed to ``on_mean_cost(module_id, mean_cost, observed)``; with ``per_graph`` (a module whose
+observations carry ``graph_id``: a mixture of sizes) one mean per graph and constraint, flattened as g C + c, and
+``observed`` False for graphs no episode of the batch was drawn on.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ def node_signals(sa_episode) -> tuple[np.ndarray, np.ndarray]:
 class PerNodeGAE(ConnectorV2):
     def __init__(self, input_observation_space=None, input_action_space=None, *, gamma: float, lambda_: float,
                  value_chunk_size: int = 256, advantage_scaling: str = "joint",
-                 on_mean_cost: Callable[[str, np.ndarray], None] | None = None):
+                 on_mean_cost: Callable[[str, np.ndarray, np.ndarray], None] | None = None,
+                 per_graph: bool = False):
         super().__init__(input_observation_space, input_action_space)
         self.gamma, self.lambda_ = gamma, lambda_
         self.value_chunk_size = value_chunk_size
@@ -56,6 +59,7 @@ class PerNodeGAE(ConnectorV2):
             raise ValueError(f"advantage_scaling: must be 'joint' or 'separate', got {advantage_scaling!r}")
         self.advantage_scaling = advantage_scaling
         self.on_mean_cost = on_mean_cost
+        self.per_graph = per_graph
 
     def __call__(self, *, rl_module, episodes, batch, **kwargs):
         episodes_sa = list(self.single_agent_episode_iterator(episodes, agents_that_stepped_only=False))
@@ -72,15 +76,17 @@ class PerNodeGAE(ConnectorV2):
             adv_r, vt_r = np.zeros_like(v_r), np.zeros_like(v_r)
             adv_c, vt_c = np.zeros_like(v_c), np.zeros_like(v_c)
             valid_rows = np.zeros(R, bool)
-            cost_sum, cost_n = np.zeros(v_c.shape[-1]), 0.0
+            gids, n_graphs = self._graph_ids(module, module_batch)
+            cost_sum, cost_n = np.zeros((n_graphs, v_c.shape[-1])), np.zeros(n_graphs)
             row = 0
             for ep in eps:
                 n_rows = len(ep)
                 t_real = n_rows - 1
                 rew, cost = node_signals(ep)  # (T, N), (T, N, C)
                 m = mask[row:row + t_real]
-                cost_sum += (cost * m[..., None]).sum(axis=(0, 1))
-                cost_n += m.sum()
+                g = gids[row] if gids is not None else 0  # one graph per episode
+                cost_sum[g] += (cost * m[..., None]).sum(axis=(0, 1))
+                cost_n[g] += m.sum()
                 if not per_node:
                     cnt = np.maximum(m.sum(axis=1), 1)
                     rew = (rew * m).sum(axis=1) / cnt
@@ -100,12 +106,29 @@ class PerNodeGAE(ConnectorV2):
             adv_c = np.where(w[..., None], adv_c - adv_c[w].mean(axis=0), 0.0)
             if self.advantage_scaling == "joint":
                 adv_c = adv_c / scale
-            if self.on_mean_cost is not None and cost_n > 0:
-                self.on_mean_cost(module_id, cost_sum / cost_n)
+            if self.on_mean_cost is not None and cost_n.sum() > 0:
+                seen = cost_n > 0
+                mean = np.where(seen[:, None], cost_sum / np.maximum(cost_n, 1.0)[:, None], np.nan)
+                self.on_mean_cost(module_id, mean.reshape(-1), np.repeat(seen, mean.shape[1]))
             device = module_batch[Columns.OBS]["x"].device
             for key, val in ((NODE_ADV_R, adv_r), (NODE_VT_R, vt_r), (NODE_ADV_C, adv_c), (NODE_VT_C, vt_c)):
                 module_batch[key] = torch.as_tensor(val, dtype=torch.float32, device=device)
         return batch
+
+    def _graph_ids(self, module, module_batch) -> tuple[np.ndarray | None, int]:
+        """Per row, the graph of the size mixture it is on, and the number of graphs; (None, 1) unless
+        ``per_graph``."""
+        if not self.per_graph:
+            return None, 1
+        spaces = getattr(getattr(module, "observation_space", None), "spaces", None) or {}
+        obs = module_batch[Columns.OBS]
+        if "graph_id" not in spaces or "graph_id" not in obs:
+            return None, 1
+        n_graphs = int(spaces["graph_id"].high.reshape(-1)[0]) + 1
+        gids = np.rint(_numpy(obs["graph_id"]).reshape(-1)).astype(np.int64)
+        if gids.min() < 0 or gids.max() >= n_graphs:
+            raise ValueError(f"PerNodeGAE: graph_id must be in 0..{n_graphs - 1}, got {gids.min()}..{gids.max()}")
+        return gids, n_graphs
 
     def _values(self, module, module_batch, bootstrap_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Reward and cost values for every row. When the episodes carry the values computed while

@@ -2,14 +2,16 @@
 
 * :class:`PPOLagrangianConfig` - a typed ``PPOConfig`` subclass:
   ``.training(cost_limit=..., lagrangian_rule="gradient"|"pid"|"none", lambda_lr=...,
-  lambda_init=..., pid_kp=..., pid_ki=..., pid_kd=..., pid_ema_alpha=..., value_chunk_size=...)``.
+  lambda_init=..., pid_kp=..., pid_ki=..., pid_kd=..., pid_ema_alpha=..., value_chunk_size=...,
+  multiplier_per_graph=...)``.
 * :class:`PPOLagrangianTorchLearner` - per-node GAE for reward and cost
   (:class:`PerNodeGAE` replaces RLlib's GAE connector), the Lagrangian advantage
   (A_r - sum_i lambda_i A_c,i) / (1 + sum_i lambda_i), the clipped surrogate per
   node (or on the joint log-probability for a team-critic module), reward and
   cost value losses and an entropy bonus. One multiplier per module and
   constraint, updated after the gradient step from the iteration's exact mean
-  per-node cost (:mod:`lagrange`); the multipliers and their rule state are
+  per-node cost (:mod:`lagrange`) - or, with ``multiplier_per_graph`` on a mixture of sizes, one
+  multiplier per graph and constraint, each sample's advantage weighted by its own graph's; the multipliers and their rule state are
   learner state (checkpointed, restored) and logged every iteration under
   ``learners/<module>/lagrange/...``.
 """
@@ -47,12 +49,13 @@ class PPOLagrangianConfig(LagrangeConfigMixin, PPOConfig):
     def training(self, *, cost_limit=NotProvided, lagrangian_rule=NotProvided, lambda_lr=NotProvided,
                  lambda_init=NotProvided, pid_kp=NotProvided, pid_ki=NotProvided, pid_kd=NotProvided,
                  pid_ema_alpha=NotProvided, value_chunk_size=NotProvided, advantage_scaling=NotProvided,
-                 **kwargs) -> "PPOLagrangianConfig":
+                 multiplier_per_graph=NotProvided, **kwargs) -> "PPOLagrangianConfig":
         super().training(**kwargs)
         self._set_given(dict(cost_limit=cost_limit, lagrangian_rule=lagrangian_rule, lambda_lr=lambda_lr,
                              lambda_init=lambda_init, pid_kp=pid_kp, pid_ki=pid_ki, pid_kd=pid_kd,
                              pid_ema_alpha=pid_ema_alpha, value_chunk_size=value_chunk_size,
-                             advantage_scaling=advantage_scaling), NotProvided)
+                             advantage_scaling=advantage_scaling, multiplier_per_graph=multiplier_per_graph),
+                        NotProvided)
         return self
 
     def validate(self) -> None:
@@ -62,6 +65,8 @@ class PPOLagrangianConfig(LagrangeConfigMixin, PPOConfig):
             raise ValueError(f"advantage_scaling: must be 'joint' or 'separate', got {self.advantage_scaling!r}")
         if not (isinstance(self.value_chunk_size, int) and self.value_chunk_size >= 1):
             raise ValueError(f"value_chunk_size: must be an integer >= 1, got {self.value_chunk_size!r}")
+        if not isinstance(self.multiplier_per_graph, bool):
+            raise ValueError(f"multiplier_per_graph: must be true or false, got {self.multiplier_per_graph!r}")
 
     def get_default_learner_class(self):
         return PPOLagrangianTorchLearner
@@ -86,9 +91,11 @@ def ppo_lagrangian_loss(*, logp: torch.Tensor, old_logp: torch.Tensor, entropy: 
                         entropy_coeff: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The PPO-Lagrangian loss on per-sample tensors (one sample = a node-step, or a
     step for a joint action). ``adv_c``, ``cost_*`` carry a trailing constraint axis;
-    ``weight`` masks padding and artificial steps."""
-    lam = torch.as_tensor(np.asarray(multipliers, dtype=np.float32), device=adv_r.device)
-    adv = (adv_r - (adv_c * lam).sum(-1)) / (1.0 + lam.sum())
+    ``multipliers`` is one value per constraint, or a tensor broadcastable to ``adv_c`` (each
+    sample's own multipliers); ``weight`` masks padding and artificial steps."""
+    lam = multipliers if isinstance(multipliers, torch.Tensor) else \
+        torch.as_tensor(np.asarray(multipliers, dtype=np.float32), device=adv_r.device)
+    adv = (adv_r - (adv_c * lam).sum(-1)) / (1.0 + lam.sum(-1))
     ratio = torch.exp(logp - old_logp)
     surrogate = torch.minimum(adv * ratio, adv * torch.clamp(ratio, 1 - clip_param, 1 + clip_param))
     policy_loss = -masked_mean(surrogate, weight)
@@ -104,16 +111,26 @@ class PPOLagrangianTorchLearner(LagrangeLearnerMixin, FusedGradientStepMixin, PP
     def build(self) -> None:
         super().build()
         self._init_multipliers()
-        self._pending_cost: dict[str, np.ndarray] = {}
+        self._pending_cost: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if self._learner_connector is not None and self.config.add_default_connectors_to_learner_pipeline:
             self._learner_connector.remove(GeneralAdvantageEstimation)
             self._learner_connector.append(PerNodeGAE(gamma=self.config.gamma, lambda_=self.config.lambda_,
                                                       value_chunk_size=self.config.value_chunk_size,
                                                       advantage_scaling=self.config.advantage_scaling,
-                                                      on_mean_cost=self._record_mean_cost))
+                                                      on_mean_cost=self._record_mean_cost,
+                                                      per_graph=self.config.multiplier_per_graph))
 
-    def _record_mean_cost(self, module_id: str, mean_cost: np.ndarray) -> None:
-        self._pending_cost[module_id] = np.asarray(mean_cost, float)
+    def _record_mean_cost(self, module_id: str, mean_cost: np.ndarray, observed: np.ndarray) -> None:
+        self._pending_cost[module_id] = (np.asarray(mean_cost, float), np.asarray(observed, bool))
+
+    def sample_multipliers(self, module_id: str, batch) -> torch.Tensor | list[float]:
+        """The multipliers each sample's advantage uses: one list for all, or per row (R, C) from the row's
+        graph with ``multiplier_per_graph``."""
+        table = self.multiplier_table(module_id)
+        if table.shape[0] == 1:
+            return table[0].tolist()
+        gid = batch[Columns.OBS]["graph_id"].reshape(-1).round().long()
+        return torch.as_tensor(table, dtype=torch.float32, device=gid.device)[gid]
 
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
         module = self.module[module_id].unwrapped()
@@ -127,8 +144,11 @@ class PPOLagrangianTorchLearner(LagrangeLearnerMixin, FusedGradientStepMixin, PP
         emb = fwd_out[Columns.EMBEDDINGS]
         values = module.compute_values(batch, embeddings=emb)
         cost_values = module.compute_cost_values(batch, embeddings=emb)
+        lam = self.sample_multipliers(module_id, batch)
         if module.per_node_critic:
             weight = node_mask * row_mask[:, None]
+            if isinstance(lam, torch.Tensor):
+                lam = lam[:, None, :]  # (R, 1, C): every node of a row on the row's graph
         else:  # joint action: one sample per step, log-probabilities of the nodes add up
             logp = (logp * node_mask).sum(-1)
             old_logp = (old_logp * node_mask).sum(-1)
@@ -137,7 +157,7 @@ class PPOLagrangianTorchLearner(LagrangeLearnerMixin, FusedGradientStepMixin, PP
         total, stats = ppo_lagrangian_loss(
             logp=logp, old_logp=old_logp, entropy=entropy, adv_r=batch[NODE_ADV_R], adv_c=batch[NODE_ADV_C],
             values=values, value_targets=batch[NODE_VT_R], cost_values=cost_values, cost_targets=batch[NODE_VT_C],
-            weight=weight, multipliers=self.multipliers(module_id), clip_param=config.clip_param,
+            weight=weight, multipliers=lam, clip_param=config.clip_param,
             vf_clip_param=config.vf_clip_param, vf_loss_coeff=config.vf_loss_coeff,
             entropy_coeff=self.entropy_coeff_schedulers_per_module[module_id].get_current_value())
         self.metrics.log_dict(stats, key=module_id, window=1)
@@ -145,7 +165,7 @@ class PPOLagrangianTorchLearner(LagrangeLearnerMixin, FusedGradientStepMixin, PP
 
     def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
         super().after_gradient_based_update(timesteps=timesteps)
-        for module_id, mean_cost in self._pending_cost.items():
-            self.update_multipliers(module_id, mean_cost)
+        for module_id, (mean_cost, observed) in self._pending_cost.items():
+            self.update_multipliers(module_id, mean_cost, observed)
         self._pending_cost.clear()
         self.log_multipliers()

@@ -39,6 +39,7 @@ class LearnerEntry:
     #                                                   None = every optimizer uses algorithm.lr
     offline: Callable[[], type] | None = None  # () -> the OfflineMethod class: trained from a dataset by
     #                                          cfmarl/offline_train.py instead of RLlib (make_config unused)
+    per_graph_multipliers: bool = False  # supports algorithm.multiplier_per_graph (one multiplier per env.mix size)
 
     def check(self, action_kind: str, mode: str) -> None:
         """Raise ValueError (one line, naming both) when this learner cannot run the pair."""
@@ -60,7 +61,8 @@ def _ppo_common(a) -> dict:
 def _ppo_lagrangian_kwargs(a) -> dict:
     return dict(_ppo_common(a), cost_limit=a.cost_limit, lagrangian_rule=a.lagrangian_rule, lambda_lr=a.lambda_lr,
                 lambda_init=a.lambda_init, pid_kp=a.pid_kp, pid_ki=a.pid_ki, pid_kd=a.pid_kd,
-                pid_ema_alpha=a.pid_ema_alpha, advantage_scaling=a.advantage_scaling)
+                pid_ema_alpha=a.pid_ema_alpha, advantage_scaling=a.advantage_scaling,
+                multiplier_per_graph=a.multiplier_per_graph)
 
 
 def _ppo_lagrangian_config():
@@ -142,7 +144,8 @@ def _builtin() -> list[LearnerEntry]:
                      description="MAPPO-Lagrangian: per-node GAE for reward and cost, one multiplier per "
                                  "constraint (gradient / PID), parameter sharing",
                      make_config=_ppo_lagrangian_config, training_kwargs=_ppo_lagrangian_kwargs,
-                     actions=frozenset(ACTION_KINDS), modes=frozenset({"graph", "central"})),
+                     actions=frozenset(ACTION_KINDS), modes=frozenset({"graph", "central"}),
+                     per_graph_multipliers=True),
         LearnerEntry(name="ppo",
                      description="stock RLlib PPO on the env reward (unconstrained; costs are logged), "
                                  "per-agent shared MLP, for comparisons",

@@ -117,3 +117,36 @@ def test_loss_value_on_a_tiny_batch_by_hand():
     # masking the second sample: -0.3 + 0.5 (1 + 0.04) - 0.006 = 0.214
     total_m, _ = _loss([1.0, 0.0])
     assert float(total_m) == pytest.approx(0.214, abs=1e-6)
+
+
+def test_unobserved_entries_keep_their_state():
+    """A graph of a size mixture without samples this iteration: its multiplier and PID state stay as they were,
+    the observed entries update as if alone."""
+    for cfg in (lagrange.LagrangeConfig(cost_limit=(0.1, 0.1), rule="gradient", lr=0.5),
+                lagrange.LagrangeConfig(cost_limit=(0.1, 0.1), rule="pid", kp=1.0, ki=0.5, kd=2.0, ema_alpha=0.5)):
+        st = lagrange.update(cfg, lagrange.initial_state(cfg), [0.3, 0.5])
+        new = lagrange.update(cfg, st, [0.2, float("nan")], observed=[True, False])
+        alone = lagrange.update(cfg, st, [0.2, 0.5])
+        for k in st:
+            assert new[k][1] == st[k][1], k
+            assert new[k][0] == alone[k][0], k
+    with pytest.raises(ValueError, match="must be finite"):
+        lagrange.update(cfg, st, [float("nan"), 0.1], observed=[True, True])
+    with pytest.raises(ValueError, match="observed: expected 2"):
+        lagrange.update(cfg, st, [0.1, 0.1], observed=[True])
+
+
+def test_loss_with_per_sample_multipliers_by_hand():
+    """Each sample with its own multiplier (its graph's): sample 1 with lambda 3, sample 2 with lambda 0.
+    A = [(1 - 3 * 0.5) / 4, -1 / 1] = [-0.125, -1]; ratio [1.25, 1]; surrogate [min(-0.15625, -0.15), -1]
+    -> policy loss (0.15625 + 1) / 2 = 0.578125; one multiplier for both as a (2, 1) tensor equals the list."""
+    t = lambda x: torch.tensor(x, dtype=torch.float32)  # noqa: E731
+    kw = dict(logp=torch.log(t([0.5, 0.8])), old_logp=torch.log(t([0.4, 0.8])), entropy=t([0.6, 0.4]),
+              adv_r=t([1.0, -1.0]), adv_c=t([[0.5], [0.0]]), values=t([0.0, 1.0]), value_targets=t([1.0, 1.0]),
+              cost_values=t([[0.2], [0.0]]), cost_targets=t([[0.0], [0.5]]), weight=t([1.0, 1.0]),
+              clip_param=0.2, vf_clip_param=10.0, vf_loss_coeff=0.5, entropy_coeff=0.01)
+    _, stats = ppo_lagrangian_loss(multipliers=t([[3.0], [0.0]]), **kw)
+    assert float(stats["policy_loss"]) == pytest.approx(0.578125, abs=1e-6)
+    same, _ = ppo_lagrangian_loss(multipliers=t([[1.0], [1.0]]), **kw)
+    ref, _ = ppo_lagrangian_loss(multipliers=[1.0], **kw)
+    assert float(same) == pytest.approx(float(ref), abs=1e-7)

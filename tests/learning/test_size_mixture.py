@@ -143,3 +143,59 @@ def test_train_command_on_a_mixture(ray_session, tmp_path, capsys):
                                                            + float(last["val/8x3/team_return"]))
     ev = list(csv.DictReader(open(run / "evaluation.csv")))
     assert ev[0]["policy"] == "tiny_mix" and float(ev[0]["active_aps"]) <= 4  # evaluated on the own 4 x 2 size
+
+
+def test_one_multiplier_per_size(ray_session):
+    """algorithm.multiplier_per_graph: one multiplier per graph of the mixture, each updated from the mean cost of
+    its own graph's samples (real nodes only). Gradient rule with limit 0, lr 1, start 0: after one update each
+    graph's multiplier is exactly that graph's mean per-node cost of the batch, recomputed here from the episodes."""
+    from cfmarl.algo_builder import build_algo_config
+    from cfmarl.train import MODULE
+
+    exp = from_dict(ExperimentConfig, {
+        "env": {"name": "aps", "scenario": "tiny", "mix": ["8x3", "6x4"],
+                "overrides": {"episode_windows": 4, "se_target_bps_hz": 2.0}},
+        "model": {"hidden": 16, "rounds": 1, "gru_hidden": 8},
+        "algorithm": {"train_batch_size": 48, "minibatch_size": 24, "num_epochs": 1, "cost_limit": 0.0,
+                      "lagrangian_rule": "gradient", "lambda_lr": 1.0, "lambda_init": 0.0,
+                      "multiplier_per_graph": True},
+        "resources": {"num_env_runners": 0, "num_envs_per_env_runner": 3}})
+    algo = build_algo_config(exp).build_algo()
+    try:
+        episodes = algo.env_runner.sample(num_timesteps=48)
+        sums, counts = np.zeros(3), np.zeros(3)
+        for ep in episodes:
+            sa = ep.agent_episodes[AGENT_ID]
+            obs, infos = sa.get_observations(), sa.get_infos()
+            for t in range(len(sa)):
+                g, m = int(obs[t]["graph_id"][0]), obs[t]["node_mask"].astype(bool)
+                sums[g] += np.asarray(infos[t + 1]["node_costs"]).reshape(len(m), -1)[m].sum()
+                counts[g] += m.sum()
+        assert (counts > 0).sum() >= 2, counts  # the batch covers several sizes
+        algo.learner_group.update(episodes=episodes, timesteps={"num_env_steps_sampled_lifetime": 48},
+                                  num_epochs=1, minibatch_size=24)
+        learner = algo.learner_group._learner
+        table = learner.multiplier_table(MODULE)
+        assert table.shape == (3, 1)
+        expected = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+        np.testing.assert_allclose(table[:, 0], expected, rtol=1e-6)  # (the infos carry float32 costs)
+        assert len(set(np.round(expected[counts > 0], 12))) > 1  # the sizes' costs differ: one shared value would not
+        state = learner.get_state()["lagrange"][MODULE]
+        assert len(state["multiplier"]) == 3 and state["updates"] == [float(c > 0) for c in counts]
+    finally:
+        algo.stop()
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"env": {"mix": []}}, "algorithm.multiplier_per_graph: needs env.mix"),
+    ({"env": {"name": "power", "scenario": "tiny", "mix": ["8x3"]},
+      "algorithm": {"name": "sac_lagrangian", "multiplier_per_graph": True}},
+     r"algorithm.multiplier_per_graph: not supported by sac_lagrangian \(supported by: ppo_lagrangian"),
+    ({"algorithm": {"multiplier_per_graph": "yes"}}, "multiplier_per_graph"),
+])
+def test_bad_per_size_multipliers_name_the_key(change, match):
+    data = {"env": {"name": "aps", "scenario": "tiny", "mix": ["8x3"]}, "algorithm": {"multiplier_per_graph": True}}
+    for k, v in change.items():
+        data[k] = {**data.get(k, {}), **v}
+    with pytest.raises(ConfigError, match=match):
+        from_dict(ExperimentConfig, data)

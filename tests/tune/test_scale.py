@@ -64,14 +64,15 @@ def test_scale_rejects_bad_sizes(tmp_path):
 
 
 def test_scale_trains_one_policy_on_a_mixture_of_sizes(tmp_path):
-    """env.mix in a scaling study: the policy trains on both sizes (validated at each) and is evaluated at every
-    size; throughput is measured at one size each."""
+    """env.mix in a scaling study: the policy trains on both sizes (validated at each, one multiplier each) and is
+    evaluated at every size; throughput is measured at one size each (without the mixture's settings)."""
     import yaml
 
     from cfmarl.scale import scale
 
     data = yaml.safe_load(open("tune_configs/aps_scale_tiny.yaml"))
     data["env"]["mix"] = ["8x3"]
+    data["algorithm"]["multiplier_per_graph"] = True
     data["training"]["validate_every"] = 1
     data["training"]["validation_episodes"] = 2
     data["scale"].update(runners=[0], per_agent=False)
@@ -79,7 +80,8 @@ def test_scale_trains_one_policy_on_a_mixture_of_sizes(tmp_path):
     path.write_text(yaml.safe_dump(data))
     run = scale(str(path), out=str(tmp_path), quiet=True)
     metrics = list(csv.DictReader(open(run / "train-aps_scale_tiny-4x2" / "metrics.csv")))
-    assert {"val/4x2/mean_cost", "val/8x3/mean_cost"} <= set(metrics[-1])
+    assert {"val/4x2/mean_cost", "val/8x3/mean_cost", "lagrange/multiplier_0", "lagrange/multiplier_1"} <= set(
+        metrics[-1])
     rows = list(csv.DictReader(open(run / "scale.csv")))
     learned = [r for r in rows if r["kind"] == "kpi" and r["trained_at"] == "4x2+8x3"]  # the sizes it trained on
     assert [(r["size"], r["agents"]) for r in learned] == [("4x2", "8"), ("8x3", "24")]
