@@ -144,6 +144,9 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("experiment", help="experiment file with a scale section (see tune_configs/README.md)")
     sc.add_argument("--out", default="runs", help="root folder (default ./runs)")
     sc.add_argument("--address", default=None, help="Ray cluster address; default: a local Ray instance")
+    sc.add_argument("--seed", type=int, default=None,
+                    help="training seed instead of the file's; the study folder is scale-<name>_s<seed> "
+                         "(same evaluation episodes, so seeds compare)")
     sc.add_argument("--quiet", action="store_true")
     sc.set_defaults(func=cmd_scale)
     return p
@@ -196,7 +199,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_scale(args: argparse.Namespace) -> int:
     from cfmarl.scale import scale
 
-    scale(args.experiment, out=args.out, address=args.address, quiet=args.quiet)
+    scale(args.experiment, out=args.out, address=args.address, quiet=args.quiet, seed=args.seed)
     return 0
 
 

@@ -133,7 +133,10 @@ def decision_latency_ms(controller, exp: ExperimentConfig, repeats: int) -> floa
     return 1e3 * float(np.median(times))
 
 
-def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool = False) -> Path:
+def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool = False,
+          seed: int | None = None) -> Path:
+    """``seed``: train with this seed instead of the file's (the study is named ``<name>_s<seed>``); the
+    evaluation episodes stay the same, so studies of several seeds compare on them."""
     import ray
     import torch
 
@@ -142,6 +145,10 @@ def scale(path: str, out: str = "runs", address: str | None = None, quiet: bool 
     from cfmarl.train import train
 
     exp = load_experiment(path)
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"--seed: must be an integer >= 0, got {seed!r}")
+        exp = from_dict(ExperimentConfig, {**to_dict(exp), "seed": seed, "name": f"{exp.name}_s{seed}"})
     from cfmarl.policies.learners.registry import get_learner
 
     if get_learner(exp.algorithm.name).offline is not None:

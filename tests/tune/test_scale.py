@@ -88,3 +88,27 @@ def test_scale_trains_one_policy_on_a_mixture_of_sizes(tmp_path):
     assert learned[0]["policy"] == "aps_scale_tiny@4x2+8x3"
     tp = [r for r in rows if r["kind"] == "throughput"]
     assert [(r["size"], r["agents"]) for r in tp] == [("4x2", "8"), ("8x3", "24")]
+
+
+def test_scale_seed_names_the_study_and_is_checked(tmp_path, monkeypatch):
+    """--seed N trains with seed N into scale-<name>_s<N> (evaluation episodes unchanged); a bad seed is refused."""
+    import cfmarl.train
+    from cfmarl.envs.validation import ConfigError
+    from cfmarl.scale import scale
+
+    with pytest.raises(ConfigError, match="--seed: must be an integer >= 0"):
+        scale("tune_configs/aps_scale_tiny.yaml", out=str(tmp_path), quiet=True, seed=-1)
+    seen = {}
+
+    def fake_train(path, out, quiet):  # stop the study at its training step: what would it train?
+        import yaml
+
+        seen.update(yaml.safe_load(open(path)))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cfmarl.train, "train", fake_train)
+    with pytest.raises(KeyboardInterrupt):
+        scale("tune_configs/aps_scale_tiny.yaml", out=str(tmp_path), quiet=True, seed=3)
+    assert seen["seed"] == 3 and seen["name"].startswith("aps_scale_tiny_s3-")
+    assert seen["evaluation"]["seed"] == 1000
+    assert (tmp_path / "scale-aps_scale_tiny_s3" / "train.yaml").exists()
