@@ -52,9 +52,14 @@ def best_k(cfg, by: str, limit: float, seed: int, episodes: int, log) -> tuple[i
     return None, trail
 
 
+def _se_flag(args: argparse.Namespace) -> str:
+    return "" if args.se_target is None else f" --se-target {args.se_target}"
+
+
 def markdown(rows: list[dict], args: argparse.Namespace) -> str:
     lines = ["# AP selection yardsticks", "",
-             f"`python benchmarks/aps_yardsticks.py{'' if args.se_target is None else f' --se-target {args.se_target}'}`; k chosen on validation episodes (seed {args.val_seed}), every "
+             f"`python benchmarks/aps_yardsticks.py{_se_flag(args)}`; k chosen on validation episodes "
+             f"(seed {args.val_seed}), every "
              f"row on the same test episodes (seed {args.test_seed}; {args.test_episodes} on medium, "
              f"{args.large_episodes} above), judged cost limit {args.limit}; mean ± std over episodes."
              + (f" SE target {args.se_target} bit/s/Hz." if args.se_target is not None else ""), "",

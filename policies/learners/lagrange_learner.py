@@ -62,13 +62,11 @@ class LagrangeLearnerMixin:
         self._lagrange: dict[str, dict[str, list[float]]] = {}
 
     def n_graphs(self, module_id: str) -> int:
-        """Multiplier groups of the module: the graphs of its size mixture with ``multiplier_per_graph``
-        (``graph_id`` in 0 .. G-1 in its observations), else 1."""
+        """Multiplier groups of the module: the graphs of its size mixture (the module's ``n_graphs``, one per
+        ``graph_id``) with ``multiplier_per_graph``, else 1."""
         if not getattr(self.config.get_config_for_module(module_id), "multiplier_per_graph", False):
             return 1
-        space = getattr(self.module[module_id].unwrapped(), "observation_space", None)
-        spaces = getattr(space, "spaces", None) or {}
-        return int(spaces["graph_id"].high.reshape(-1)[0]) + 1 if "graph_id" in spaces else 1
+        return int(getattr(self.module[module_id].unwrapped(), "n_graphs", 1))
 
     def module_lagrange_config(self, module_id: str) -> lagrange.LagrangeConfig:
         """The module's multiplier settings, the cost limits repeated per graph (entry g C + c)."""

@@ -120,11 +120,10 @@ class PerNodeGAE(ConnectorV2):
         ``per_graph``."""
         if not self.per_graph:
             return None, 1
-        spaces = getattr(getattr(module, "observation_space", None), "spaces", None) or {}
+        n_graphs = int(getattr(module, "n_graphs", 1))  # the module's graphs (one per size of env.mix)
         obs = module_batch[Columns.OBS]
-        if "graph_id" not in spaces or "graph_id" not in obs:
+        if n_graphs == 1 or "graph_id" not in obs:
             return None, 1
-        n_graphs = int(spaces["graph_id"].high.reshape(-1)[0]) + 1
         gids = np.rint(_numpy(obs["graph_id"]).reshape(-1)).astype(np.int64)
         if gids.min() < 0 or gids.max() >= n_graphs:
             raise ValueError(f"PerNodeGAE: graph_id must be in 0..{n_graphs - 1}, got {gids.min()}..{gids.max()}")

@@ -11,8 +11,8 @@
   cost value losses and an entropy bonus. One multiplier per module and
   constraint, updated after the gradient step from the iteration's exact mean
   per-node cost (:mod:`lagrange`) - or, with ``multiplier_per_graph`` on a mixture of sizes, one
-  multiplier per graph and constraint, each sample's advantage weighted by its own graph's; the multipliers and their rule state are
-  learner state (checkpointed, restored) and logged every iteration under
+  multiplier per graph and constraint, each sample's advantage weighted by its own graph's; the
+  multipliers and their rule state are learner state (checkpointed, restored) and logged every iteration under
   ``learners/<module>/lagrange/...``.
 """
 
