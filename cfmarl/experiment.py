@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -19,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 
-from cfmarl.envs.validation import ALLOW_LARGE_ENV, ConfigError
-from cfmarl.memguard import check_run_memory
+from cfmarl.envs.validation import ConfigError
+from cfmarl.experiment_checks import validate_experiment
 from cfmarl.offline_section import OfflineSection
 from cfmarl.registry import DEFAULT_ENV
 from cfmarl.search_space import parse_space, set_path, split_search_space
@@ -48,7 +47,9 @@ class ModelSection:
     #                            components, else beta) | categorical | beta | squashed_gaussian | hybrid
     #                            (see cfmarl.policies.heads)
     encoder: str = "gnn"  # graph: gnn (relational TransformerConv) | mlp (no message passing); central: mlp
-    #                       (concatenated state, the default) | deepsets (rows through one shared MLP + pooled context) | mat (MAT-Lagr: transformer, per-node autoregressive actions, per-node critics; rounds = blocks)
+    #                       (concatenated state, the default) | deepsets (rows through one shared MLP + pooled
+    #                       context) | mat (MAT-Lagr: transformer, per-node autoregressive actions, per-node
+    #                       critics; rounds = blocks)
     rounds: int = 2  # message-passing rounds (= hops of a node's receptive field)
     hidden: int = 64  # width of node embeddings (central / per_agent: MLP width)
     use_gru: bool = True  # GRU over the node's history features (False = the no-RNN ablation)
@@ -105,7 +106,8 @@ class AlgorithmSection:
     policy_delay: int = 2  # td3: critic updates per actor (and target) update
     target_noise: float = 0.2  # td3: target policy smoothing std
     target_noise_clip: float = 0.5  # td3: ... clipped at +-this
-    # offline learners (`cfmarl learners`): iterations = epochs of updates_per_iteration steps; lr, gamma, minibatch_size
+    # offline learners (`cfmarl learners`): iterations = epochs of updates_per_iteration steps; lr, gamma,
+    # minibatch_size
     options: dict = field(default_factory=dict)  # the offline method's own options (its Options dataclass)
 
 
@@ -127,8 +129,10 @@ class TrainingSection:
     checkpoint_every: int = 5  # iterations between checkpoints (and always at the end)
     keep_checkpoints: int = 3
     init_from: str = ""  # run directory or checkpoint whose policy weights initialise the model (any graph size)
-    validate_every: int = 0  # >0: every n iterations validate the greedy policy; checkpoints/best = best return among feasible, else lowest cost
-    selection: str = "target"  # feasible on validation: target (cost <= algorithm.cost_limit) | judged (cost + 2 std. errors <= judged limit)
+    validate_every: int = 0  # >0: every n iterations validate the greedy policy; checkpoints/best = best return
+    #                          among feasible, else lowest cost
+    selection: str = "target"  # feasible on validation: target (cost <= algorithm.cost_limit) | judged (cost + 2
+    #                            std. errors <= judged limit)
     validation_episodes: int = 5
     validation_seed: int = 500  # validation seeds are disjoint from training and evaluation seeds
 
@@ -224,7 +228,7 @@ class ExperimentConfig:
     offline: OfflineSection = field(default_factory=OfflineSection)
 
     def __post_init__(self) -> None:
-        _validate(self)
+        validate_experiment(self)
 
     def scenario(self) -> str:
         """The env's scenario name (its default when ``env.scenario`` is empty)."""
@@ -277,171 +281,6 @@ class ExperimentConfig:
         if self.env.mix:  # graph 0 is the own size; the mix sizes follow (GraphEnv draws one per episode)
             out["mix"] = self.mix_overrides()
         return out
-
-
-_CHOICES = {"env.reward_mode": ("local", "engineered", "team"), "model.mode": ("graph", "central", "per_agent"),
-            "model.action_head": ("auto", "categorical", "beta", "squashed_gaussian", "hybrid", "deterministic"),
-            "pretrain.loss": ("auto", "nll", "mse"),
-            "model.encoder": ("gnn", "mlp", "deepsets", "mat"), "model.critic": ("attention", "meanfield", "local"), "algorithm.lagrangian_rule": ("gradient", "pid", "none"), "training.selection": ("target", "judged"),
-            "algorithm.advantage_scaling": ("joint", "separate"), "tune.scheduler": ("fifo", "asha", "pbt", "pb2"),
-            "tune.fitness": ("constrained", "reward", "penalty"), "tune.fitness_source": ("auto", "training"), "tune.mode": ("max", "min")}
-_POSITIVE = {"algorithm.policy_delay", "model.critic_rounds", "algorithm.actor_lr", "algorithm.critic_lr", "algorithm.alpha_lr",
-             "algorithm.initial_alpha", "algorithm.n_step", "algorithm.replay_capacity", "model.rounds", "model.hidden", "model.gru_hidden", "algorithm.lr", "algorithm.num_epochs",
-             "algorithm.minibatch_size", "algorithm.train_batch_size", "algorithm.clip_param",
-             "algorithm.vf_clip_param", "algorithm.grad_clip", "pretrain.episodes", "pretrain.epochs", "pretrain.lr",
-             "pretrain.minibatch_size", "training.iterations", "training.checkpoint_every",
-             "training.keep_checkpoints", "training.validation_episodes", "resources.num_envs_per_env_runner", "resources.torch_threads",
-             "evaluation.episodes", "tune.num_samples", "tune.perturbation_interval", "tune.grace_period",
-             "tune.fitness_window", "scale.train_iterations", "scale.throughput_iterations",
-             "scale.throughput_node_steps", "scale.per_agent_max_links", "scale.evaluation_episodes",
-             "scale.latency_repeats", "offline.episodes", "offline.pretrain_iterations"}
-_NON_NEGATIVE = {"offline.dataset_seed", "offline.finetune_from", "algorithm.action_l2", "training.validation_seed", "evaluation.seed", "algorithm.exploration_noise", "algorithm.target_noise", "algorithm.target_noise_clip",
-                 "algorithm.updates_per_iteration", "algorithm.learning_starts", "env.engineered_weight", "algorithm.entropy_coeff", "algorithm.vf_loss_coeff",
-                 "algorithm.cost_limit", "algorithm.lambda_lr", "algorithm.lambda_init", "algorithm.pid_kp",
-                 "algorithm.pid_ki", "algorithm.pid_kd", "resources.num_env_runners", "training.validate_every",
-                 "tune.penalty_weight", "tune.fitness_cost_limit", "evaluation.cost_limit", "tune.max_concurrent_trials", "tune.max_failures", "tune.checkpoint_every"}
-_UNIT = {"algorithm.gamma", "algorithm.lambda_", "algorithm.tau", "model.pi_init_scale"}
-
-
-def _validate(exp: ExperimentConfig) -> None:
-    if isinstance(exp.seed, bool) or not isinstance(exp.seed, int) or exp.seed < 0:
-        raise ConfigError(f"seed: must be a non-negative integer (numpy seeds), got {exp.seed!r}")
-    for sec in dataclasses.fields(exp):
-        value = getattr(exp, sec.name)
-        if not dataclasses.is_dataclass(value):
-            continue
-        for f in dataclasses.fields(value):
-            path, v = f"{sec.name}.{f.name}", getattr(value, f.name)
-            if path in _CHOICES and v not in _CHOICES[path]:
-                raise ConfigError(f"{path}: must be one of {', '.join(_CHOICES[path])}; got {v!r}")
-            if path in _POSITIVE and not v > 0:
-                raise ConfigError(f"{path}: must be > 0, got {v!r}")
-            if path in _NON_NEGATIVE and not v >= 0:
-                raise ConfigError(f"{path}: must be >= 0, got {v!r}")
-            if path in _UNIT and not 0 <= v <= 1:
-                raise ConfigError(f"{path}: must be in [0, 1], got {v!r}")
-    if not 0 < exp.tune.quantile_fraction <= 0.5:
-        raise ConfigError(f"tune.quantile_fraction: must be in (0, 0.5], got {exp.tune.quantile_fraction!r}")
-    if not 0 <= exp.tune.resample_probability <= 1:
-        raise ConfigError(f"tune.resample_probability: must be in [0, 1], got {exp.tune.resample_probability!r}")
-    if exp.tune.reduction_factor < 2:
-        raise ConfigError(f"tune.reduction_factor: must be >= 2, got {exp.tune.reduction_factor!r}")
-    if not exp.scale.runners or any(
-            isinstance(r, bool) or not isinstance(r, int) or r < 0 for r in exp.scale.runners):
-        raise ConfigError(f"scale.runners: needs a non-empty list of integers >= 0, got {exp.scale.runners!r}")
-    if not exp.tune.storage:
-        raise ConfigError("tune.storage: must be a folder or a URI, got ''")
-    if not exp.offline.seeds or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in exp.offline.seeds):
-        raise ConfigError(f"offline.seeds: needs a non-empty list of integers >= 0, got {exp.offline.seeds!r}")
-    if not 0 <= exp.algorithm.pid_ema_alpha < 1:
-        raise ConfigError(f"algorithm.pid_ema_alpha: must be in [0, 1), got {exp.algorithm.pid_ema_alpha!r}")
-    from cfmarl.registry import get_env  # validate env name, scenario and overrides now, not at run time
-
-    if exp.resources.allow_large:  # the user means it: this process and the Ray workers it starts
-        os.environ[ALLOW_LARGE_ENV] = "1"
-    try:
-        entry = get_env(exp.env.name)
-        env_cfg = entry.make_config(exp.env.scenario or entry.default_scenario or entry.scenario_names()[0],
-                                    **exp.env.overrides)
-        for spec in exp.evaluation.baselines:
-            entry.make_baseline(spec)
-    except (ConfigError, ValueError) as exc:
-        raise ConfigError(f"env: {exc}") from None
-    check_run_memory(exp, entry, env_cfg)
-    if exp.env.mix:
-        _validate_mix(exp, entry)
-    if exp.pretrain.enabled:
-        if not exp.pretrain.teacher:
-            raise ConfigError(f"pretrain.teacher: needed when pretrain.enabled; a baseline spec of env "
-                              f"{entry.name!r} ({', '.join(entry.baselines)})")
-        try:
-            entry.make_baseline(exp.pretrain.teacher)
-        except (ConfigError, ValueError) as exc:
-            raise ConfigError(f"pretrain.teacher: {exc}") from None
-    _validate_learner(exp, entry, env_cfg)
-    if exp.scale.sizes or exp.scale.train_size:
-        for size in [*exp.scale.sizes, exp.scale.train_size]:
-            try:
-                entry.declaration.scale.parse(size)
-            except ValueError as exc:
-                raise ConfigError(str(exc)) from None
-
-
-def _validate_mix(exp: ExperimentConfig, entry) -> None:
-    """env.mix: graph mode with a size-independent model, sizes along the env's declared axes that fit."""
-    if not isinstance(exp.env.mix, list):
-        raise ConfigError(f"env.mix: a list of sizes ({entry.declaration.scale.label}, e.g. '32x8'), "
-                          f"got {exp.env.mix!r}")
-    if exp.model.mode != "graph":
-        raise ConfigError(f"env.mix: needs model.mode 'graph' (per-node weights that do not depend on the size), "
-                          f"got {exp.model.mode!r}")
-    try:
-        cfgs = exp.size_env_configs()[1:]
-    except (ConfigError, ValueError) as exc:
-        raise ConfigError(f"env.mix: {str(exc).replace('scale.sizes: ', '')}") from None
-    for cfg in cfgs:
-        check_run_memory(exp, entry, cfg)
-
-
-def _validate_learner(exp: ExperimentConfig, entry, env_cfg) -> None:
-    """algorithm.name x model.mode x the env's action kind, and the action head."""
-    from cfmarl.envs.declarations import action_levels
-    from cfmarl.policies.learners.registry import get_learner, learner_registry
-
-    core = entry.make_core(env_cfg, 1)
-    kind = "discrete" if hasattr(core, "n_actions") else "continuous"
-    quantised = action_levels(core) is not None
-    head = exp.model.action_head
-    try:
-        learner = get_learner(exp.algorithm.name)
-        deterministic_actor = head == "deterministic" or (head == "auto" and learner.deterministic)
-        if kind == "continuous" and exp.model.mode != "per_agent" and not deterministic_actor and (
-                head == "hybrid" or (head == "auto" and quantised)):
-            kind = "hybrid"  # the hybrid head: categorical levels + Beta (no reparameterised sample)
-        learner.check(kind, exp.model.mode)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    a = exp.algorithm
-    if a.multiplier_per_graph is not False:
-        if a.multiplier_per_graph is not True:
-            raise ConfigError(f"algorithm.multiplier_per_graph: must be true or false, got {a.multiplier_per_graph!r}")
-        if not learner.per_graph_multipliers:
-            names = ", ".join(n for n, e in learner_registry().items() if e.per_graph_multipliers)
-            raise ConfigError(f"algorithm.multiplier_per_graph: not supported by {a.name} (supported by: {names})")
-        if not exp.env.mix:
-            raise ConfigError("algorithm.multiplier_per_graph: needs env.mix (a mixture of sizes, one multiplier each)")
-    if learner.offline is not None:  # trained from a dataset by cfmarl/offline_train.py, not by RLlib
-        from cfmarl.policies.offline.method import parse_options
-
-        parse_options(learner.offline().Options, a.options, a.name)
-        return
-    if a.options:
-        raise ConfigError(f"algorithm.options: only read by the offline learners, not by {a.name}; remove it")
-    if not learner.off_policy and a.minibatch_size > a.train_batch_size:  # off-policy: minibatches come from replay
-        raise ConfigError("algorithm.minibatch_size: must be <= algorithm.train_batch_size "
-                          f"({a.minibatch_size} > {a.train_batch_size})")
-    if a.action_l2 and not learner.off_policy:
-        raise ConfigError(f"algorithm.action_l2: the actor regulariser of the off-policy learners (sac_lagrangian, "
-                          f"sac, td3_lagrangian, td3, ddpg), not of {a.name}; leave it 0")
-    if learner.off_policy and a.minibatch_size > a.replay_capacity:
-        raise ConfigError(f"algorithm.minibatch_size: must be <= algorithm.replay_capacity "
-                          f"({a.minibatch_size} > {a.replay_capacity})")
-    if learner.deterministic and head not in ("auto", "deterministic"):
-        raise ConfigError(f"model.action_head: {a.name} has a deterministic actor (use deterministic or auto), "
-                          f"got {head!r}")
-    if not learner.deterministic and head == "deterministic":
-        raise ConfigError(f"model.action_head: 'deterministic' is the head of td3 / ddpg, not of {a.name}")
-    if learner.off_policy and not learner.deterministic and head not in ("auto", "squashed_gaussian", "beta"):
-        raise ConfigError(f"model.action_head: {a.name} needs a reparameterisable head (squashed_gaussian or beta), "
-                          f"got {head!r}")
-    if (kind == "discrete" and head not in ("auto", "categorical")) or (kind != "discrete" and head == "categorical"):
-        raise ConfigError(f"model.action_head: {head!r} does not fit env {entry.name!r}'s {kind} actions")
-    if (exp.model.encoder in ("deepsets", "mat") and exp.model.mode != "central") or (exp.model.encoder == "mat" and (kind != "discrete" or learner.off_policy)):
-        raise ConfigError(f"model.encoder: {exp.model.encoder!r} is a central-mode encoder (mat: discrete actions, on-policy learners); "
-                          f"here model.mode {exp.model.mode!r}, {kind} actions, {a.name}")
-    if head == "hybrid" and not quantised:
-        raise ConfigError(f"model.action_head: 'hybrid' needs quantised action components (action_levels) and env "
-                          f"{entry.name!r} declares none; use beta, squashed_gaussian or auto")
 
 
 def _check_type(path: str, value: Any, tp: Any) -> Any:
