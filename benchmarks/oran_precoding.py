@@ -506,12 +506,12 @@ def csi_only(out: Path, runs: Path, args) -> None:
     old = read_csv(path) if path.exists() else []
     print(f"evaluating CSI errors (medium) of {', '.join(args.methods)} ...", flush=True)
     fresh = csi_sweep(runs, args, ppo=False)
-    key = lambda r: (r["scenario"], float(r["csi_error"]), r["method"])  # noqa: E731
+    key = lambda r: (r["scenario"], f"{float(r['csi_error']):.5g}", r["method"])  # noqa: E731 (the record: 6 digits)
     fresh_keys = {key(r): r for r in fresh}
     for r in old:
         if r["seeds"] == 0 and key(r) in fresh_keys:  # a classical scheme: deterministic on the same episodes
             diff = abs(float(r["sum_rate_bps_hz"]) - fresh_keys[key(r)]["sum_rate_bps_hz"])
-            if diff > 1e-6 * max(1.0, abs(float(r["sum_rate_bps_hz"]))):
+            if diff > 1e-4 * max(1.0, abs(float(r["sum_rate_bps_hz"]))):  # the record keeps 6 digits
                 raise SystemExit(f"{path}: {r['method']} at csi_error {r['csi_error']} was {r['sum_rate_bps_hz']}, "
                                  f"now {fresh_keys[key(r)]['sum_rate_bps_hz']}: not the recorded episodes "
                                  f"(--csi-episodes / --steps / --test-seed must match the record)")
@@ -519,7 +519,7 @@ def csi_only(out: Path, runs: Path, args) -> None:
     write_csv(path, merged)
     agg = read_csv(out / "oran_table.csv")
     change = read_csv(out / "oran_rate_change.csv") if (out / "oran_rate_change.csv").exists() else []
-    report(out, runs, args, agg, read_csv(path), change)
+    report(out, runs, args, agg, read_csv(path), change, rate_change_plot=False)
     print(f"\nCSI sweep of {', '.join(args.methods)} merged into {path}; claims.csv and figures rebuilt in {out}")
 
 
@@ -535,11 +535,16 @@ def read_csv(path: Path) -> list[dict]:
         return [{k: num(v) for k, v in r.items()} for r in csv.DictReader(f)]
 
 
-def report(out: Path, runs: Path, args, agg: list[dict], csi_agg: list[dict], change: list[dict]) -> None:
+def report(out: Path, runs: Path, args, agg: list[dict], csi_agg: list[dict], change: list[dict],
+           rate_change_plot: bool = True) -> None:
     plot_csi(csi_agg, out / "oran_csi_error.png")
-    if change:
+    if change and rate_change_plot:
         plot_rate_change(change, out / "oran_rate_change.png", args.change_step)
-    plot_convergence(runs, args.seeds, agg, out / "oran_convergence.png")
+    missing = [m for m in LEARNED if not any((run_dir(runs, m, s) / "metrics.csv").exists() for s in args.seeds)]
+    if missing:  # a partial re-run (--csi-only, --claims-only on another machine) keeps the recorded figure
+        print(f"oran_convergence.png kept: no training curves of {', '.join(missing)} under {runs}")
+    else:
+        plot_convergence(runs, args.seeds, agg, out / "oran_convergence.png")
     cl = claims(agg, csi_agg, change, args.seeds, args.change_step)
     write_csv(out / "claims.csv", cl)
     print("\n" + table_md(agg) + "\n")
