@@ -51,6 +51,7 @@ SCALE_RES = ROOT / "benchmarks" / "results" / "scale"
 MIX_STUDIES = {  # mixture-of-sizes studies (cfmarl scale tune_configs/<name>.yaml): name -> what differs
     "aps_gnn_mix": "one multiplier shared by the sizes",
     "aps_gnn_mix_per_size": "one multiplier per size",
+    "aps_gnn_mix_per_size_pid": "one multiplier per size, PID rule",
 }
 
 
