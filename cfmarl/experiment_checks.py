@@ -14,7 +14,7 @@ from cfmarl.memguard import check_run_memory
 #: key path -> the values allowed
 _CHOICES = {
     "algorithm.advantage_scaling": ("joint", "separate"),
-    "algorithm.lagrangian_rule": ("gradient", "pid", "none"),
+    "algorithm.lagrangian_rule": ("gradient", "pid", "multiplicative", "none"),
     "env.reward_mode": ("local", "engineered", "team"),
     "model.action_head": ("auto", "categorical", "beta", "squashed_gaussian", "hybrid", "deterministic"),
     "model.critic": ("attention", "meanfield", "local"),
@@ -86,6 +86,16 @@ def validate_experiment(exp) -> None:
         raise ConfigError(f"offline.seeds: needs a non-empty list of integers >= 0, got {exp.offline.seeds!r}")
     if not 0 <= exp.algorithm.pid_ema_alpha < 1:
         raise ConfigError(f"algorithm.pid_ema_alpha: must be in [0, 1), got {exp.algorithm.pid_ema_alpha!r}")
+    if exp.algorithm.lagrangian_rule == "multiplicative":
+        from cfmarl.policies.learners.lagrange import MULTIPLICATIVE_BOUNDS
+
+        lo, hi = MULTIPLICATIVE_BOUNDS
+        if not exp.algorithm.cost_limit > 0:
+            raise ConfigError(f"algorithm.cost_limit: the multiplicative rule divides the error by the limit, so it "
+                              f"must be > 0, got {exp.algorithm.cost_limit!r}")
+        if not lo <= exp.algorithm.lambda_init <= hi:
+            raise ConfigError(f"algorithm.lambda_init: the multiplicative rule needs a start in [{lo:g}, {hi:g}] "
+                              f"(a multiplier of 0 would stay 0), got {exp.algorithm.lambda_init!r}")
     from cfmarl.registry import get_env  # validate env name, scenario and overrides now, not at run time
 
     if exp.resources.allow_large:  # the user means it: this process and the Ray workers it starts

@@ -7,6 +7,11 @@
   delta = J_c - d;  I <- max(0, I + delta);  D = max(0, J_c - J_c,prev);
   lambda = max(0, K_P delta + K_I I + K_D D). With ``ema_alpha`` > 0 the P and D
   terms use exponentially smoothed costs (their Sec. 5.2).
+* ``multiplicative``: exponentiated gradient on the error relative to the limit,
+  lambda <- min(lambda_max, max(lambda_min, lambda exp(lr (J_c - d) / d))) with lambda_min = 1e-3 and
+  lambda_max = 1e4: the step scales with the multiplier, so one wound up while the cost was far above the limit
+  comes down as fast as it went up once the cost is below it (the additive rules need (lambda - lambda*) /
+  (lr |J_c - d|) iterations, long when the cost is small against the multiplier); needs d > 0 and init > 0.
 * ``none``: the multipliers stay at their initial value (unconstrained runs).
 
 Entries not observed in an iteration (``observed`` False: e.g. a graph of a size mixture
@@ -22,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES = ("gradient", "pid", "none")
+RULES = ("gradient", "pid", "multiplicative", "none")
+MULTIPLICATIVE_BOUNDS = (1e-3, 1e4)  # lambda_min, lambda_max of the multiplicative rule
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,14 @@ class LagrangeConfig:
             raise ValueError(f"lagrangian ema_alpha: must be in [0, 1), got {self.ema_alpha!r}")
         if not self.cost_limit or not all(np.isfinite(c) for c in self.cost_limit):
             raise ValueError(f"cost_limit: must be finite numbers, got {self.cost_limit!r}")
+        if self.rule == "multiplicative":
+            if not all(c > 0 for c in self.cost_limit):
+                raise ValueError(f"cost_limit: the multiplicative rule scales the error by the limit, so it must be "
+                                 f"> 0, got {self.cost_limit!r}")
+            lo, hi = MULTIPLICATIVE_BOUNDS
+            if not lo <= self.init <= hi:
+                raise ValueError(f"lambda_init: the multiplicative rule needs a start in [{lo:g}, {hi:g}], got "
+                                 f"{self.init!r}")
 
 
 def initial_state(cfg: LagrangeConfig) -> dict[str, list[float]]:
@@ -90,6 +104,11 @@ def update(cfg: LagrangeConfig, state: dict[str, list[float]], mean_cost, observ
         new_cost = np.where(first, j, a * s_cost + (1 - a) * j)
         deriv = np.maximum(0.0, new_cost - prev_cost)
         lam = np.maximum(0.0, cfg.kp * s_delta + cfg.ki * integral + cfg.kd * deriv)
+    elif cfg.rule == "multiplicative":
+        lo, hi = MULTIPLICATIVE_BOUNDS
+        lam = np.clip(lam * np.exp(np.clip(cfg.lr * delta / d, -50.0, 50.0)), lo, hi)
+        prev_cost = s_cost
+        new_cost = j
     else:
         prev_cost = s_cost
         new_cost = j

@@ -1,7 +1,7 @@
 """PPO-Lagrangian (MAPPO-L with parameter sharing) on RLlib's new API stack.
 
 * :class:`PPOLagrangianConfig` - a typed ``PPOConfig`` subclass:
-  ``.training(cost_limit=..., lagrangian_rule="gradient"|"pid"|"none", lambda_lr=...,
+  ``.training(cost_limit=..., lagrangian_rule="gradient"|"pid"|"multiplicative"|"none", lambda_lr=...,
   lambda_init=..., pid_kp=..., pid_ki=..., pid_kd=..., pid_ema_alpha=..., value_chunk_size=...,
   multiplier_per_graph=...)``.
 * :class:`PPOLagrangianTorchLearner` - per-node GAE for reward and cost

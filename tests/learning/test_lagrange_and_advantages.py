@@ -36,6 +36,35 @@ def test_pid_rule_by_hand():
     assert st["integral"] == pytest.approx([0.6])
 
 
+def test_multiplicative_rule_by_hand():
+    cfg = lagrange.LagrangeConfig(cost_limit=(0.1,), rule="multiplicative", lr=0.5, init=2.0)
+    # 2 exp(0.5 (0.3 - 0.1) / 0.1) = 2 e; 2e exp(0.5 (0 - 0.1) / 0.1) = 2 e^0.5; then 2 e^0 = 2, 2 e^-0.5
+    lams, _ = _run(cfg, [0.3, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(lams, [2 * np.e, 2 * np.exp(0.5), 2.0, 2 * np.exp(-0.5)], rtol=1e-12)
+    # bounded: a long run far below the limit stops at lambda_min, far above at lambda_max
+    lo, hi = lagrange.MULTIPLICATIVE_BOUNDS
+    assert _run(cfg, [0.0] * 100)[0][-1] == lo
+    assert _run(cfg, [10.0] * 100)[0][-1] == hi
+
+
+def test_multiplicative_rule_unwinds_faster_than_gradient():
+    """A multiplier wound up to 10 while the cost was above the limit, then a cost one order below the limit:
+    the additive rule needs (10 - 1) / (lr |J_c - d|) iterations to reach 1, the multiplicative one log(10) / lr."""
+    grad = lagrange.LagrangeConfig(cost_limit=(0.014,), rule="gradient", lr=5.0, init=10.0)
+    mult = lagrange.LagrangeConfig(cost_limit=(0.014,), rule="multiplicative", lr=0.3, init=10.0)
+    g, _ = _run(grad, [0.0014] * 20)
+    m, _ = _run(mult, [0.0014] * 20)
+    assert g[-1] > 8.5  # 10 - 20 x 5 x 0.0126 = 8.74: only ~1.3 down
+    assert m[8] < 1.0  # 10 exp(-0.27 x 9) = 0.88
+
+
+def test_multiplicative_rule_refuses_what_it_cannot_do():
+    with pytest.raises(ValueError, match="cost_limit"):
+        lagrange.LagrangeConfig(cost_limit=(0.0,), rule="multiplicative", init=1.0)
+    with pytest.raises(ValueError, match="lambda_init"):
+        lagrange.LagrangeConfig(cost_limit=(0.1,), rule="multiplicative", init=0.0)
+
+
 def test_pid_integral_and_multiplier_stay_non_negative():
     cfg = lagrange.LagrangeConfig(cost_limit=(0.5,), rule="pid", kp=1.0, ki=1.0)
     lams, st = _run(cfg, [0.0] * 5)

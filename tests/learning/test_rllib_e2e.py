@@ -276,6 +276,10 @@ def test_experiment_file_errors_name_the_key(tmp_path):
                           ("env: {overrides: {num_aps: 0}}", "ApSelectionConfig.num_aps"),
                           ("env: {name: power, scenario: tiny}\nmodel: {action_head: categorical}",
                            "model.action_head: 'categorical' does not fit env 'power''s continuous actions"),
+                          ("algorithm: {lagrangian_rule: multiplicative, lambda_init: 0.0}",
+                           "algorithm.lambda_init: the multiplicative rule needs a start"),
+                          ("algorithm: {lagrangian_rule: multiplicative, cost_limit: 0.0, lambda_init: 1.0}",
+                           "algorithm.cost_limit: the multiplicative rule divides"),
                           ("nonsense: 1", "nonsense: unknown key")]:
         bad.write_text(text if text.startswith("env:") else "env: {name: aps}\n" + text)
         with pytest.raises(ConfigError, match=message):
