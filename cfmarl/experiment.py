@@ -81,6 +81,7 @@ class AlgorithmSection:
     #                               gradient on (J_c - d) / d: steps scale with lambda) | none (unconstrained)
     lambda_lr: float = 0.05  # gradient / multiplicative rule step size
     lambda_init: float = 0.0
+    lambda_max: float = 0.0  # cap of every multiplier (0 = none; multiplicative rule: 1e4)
     pid_kp: float = 1.0
     pid_ki: float = 0.1
     pid_kd: float = 0.0

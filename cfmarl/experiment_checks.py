@@ -42,12 +42,13 @@ _POSITIVE = {
 #: key paths that must be >= 0
 _NON_NEGATIVE = {
     "algorithm.action_l2", "algorithm.cost_limit", "algorithm.entropy_coeff", "algorithm.exploration_noise",
-    "algorithm.lambda_init", "algorithm.lambda_lr", "algorithm.learning_starts", "algorithm.pid_kd",
-    "algorithm.pid_ki", "algorithm.pid_kp", "algorithm.target_noise", "algorithm.target_noise_clip",
-    "algorithm.updates_per_iteration", "algorithm.vf_loss_coeff", "env.engineered_weight", "evaluation.cost_limit",
-    "evaluation.seed", "offline.dataset_seed", "offline.finetune_from", "resources.num_env_runners",
-    "training.validate_every", "training.validation_seed", "tune.checkpoint_every", "tune.fitness_cost_limit",
-    "tune.max_concurrent_trials", "tune.max_failures", "tune.penalty_weight"}
+    "algorithm.lambda_init", "algorithm.lambda_lr", "algorithm.lambda_max", "algorithm.learning_starts",
+    "algorithm.pid_kd", "algorithm.pid_ki", "algorithm.pid_kp", "algorithm.target_noise",
+    "algorithm.target_noise_clip", "algorithm.updates_per_iteration", "algorithm.vf_loss_coeff",
+    "env.engineered_weight", "evaluation.cost_limit", "evaluation.seed", "offline.dataset_seed",
+    "offline.finetune_from", "resources.num_env_runners", "training.validate_every", "training.validation_seed",
+    "tune.checkpoint_every", "tune.fitness_cost_limit", "tune.max_concurrent_trials", "tune.max_failures",
+    "tune.penalty_weight"}
 #: key paths in [0, 1]
 _UNIT = {"algorithm.gamma", "algorithm.lambda_", "algorithm.tau", "model.pi_init_scale"}
 
@@ -89,7 +90,7 @@ def validate_experiment(exp) -> None:
     if exp.algorithm.lagrangian_rule == "multiplicative":
         from cfmarl.policies.learners.lagrange import MULTIPLICATIVE_BOUNDS
 
-        lo, hi = MULTIPLICATIVE_BOUNDS
+        lo, hi = MULTIPLICATIVE_BOUNDS[0], exp.algorithm.lambda_max or MULTIPLICATIVE_BOUNDS[1]
         if not exp.algorithm.cost_limit > 0:
             raise ConfigError(f"algorithm.cost_limit: the multiplicative rule divides the error by the limit, so it "
                               f"must be > 0, got {exp.algorithm.cost_limit!r}")

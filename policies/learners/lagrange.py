@@ -7,11 +7,14 @@
   delta = J_c - d;  I <- max(0, I + delta);  D = max(0, J_c - J_c,prev);
   lambda = max(0, K_P delta + K_I I + K_D D). With ``ema_alpha`` > 0 the P and D
   terms use exponentially smoothed costs (their Sec. 5.2).
-* ``multiplicative``: exponentiated gradient on the error relative to the limit,
-  lambda <- min(lambda_max, max(lambda_min, lambda exp(lr (J_c - d) / d))) with lambda_min = 1e-3 and
-  lambda_max = 1e4: the step scales with the multiplier, so one wound up while the cost was far above the limit
-  comes down as fast as it went up once the cost is below it (the additive rules need (lambda - lambda*) /
-  (lr |J_c - d|) iterations, long when the cost is small against the multiplier); needs d > 0 and init > 0.
+* ``multiplicative``: a step in log lambda by the log ratio of cost to limit,
+  lambda <- clip(lambda (max(J_c, d / 10) / d)^lr, 1e-3, max): the step scales with the multiplier and is
+  symmetric in the ratio (a cost 4x the limit raises lambda as much as a quarter of it lowers it), so a
+  multiplier wound up while the cost was far above the limit comes down as fast once the cost is below it
+  (the additive rules need (lambda - lambda*) / (lr |J_c - d|) iterations, long when the cost is small against
+  the multiplier); needs d > 0 and init > 0.
+
+``max_multiplier`` > 0 caps every rule's multiplier (0: no cap; the multiplicative rule's default cap is 1e4).
 * ``none``: the multipliers stay at their initial value (unconstrained runs).
 
 Entries not observed in an iteration (``observed`` False: e.g. a graph of a size mixture
@@ -28,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 RULES = ("gradient", "pid", "multiplicative", "none")
-MULTIPLICATIVE_BOUNDS = (1e-3, 1e4)  # lambda_min, lambda_max of the multiplicative rule
+MULTIPLICATIVE_BOUNDS = (1e-3, 1e4)  # lambda_min, default lambda_max of the multiplicative rule
+LOG_RATIO_FLOOR = 0.1  # the multiplicative rule reads a cost below this fraction of the limit as this fraction
 
 
 @dataclass(frozen=True)
@@ -41,11 +45,12 @@ class LagrangeConfig:
     ki: float = 0.01
     kd: float = 0.0
     ema_alpha: float = 0.0  # smoothing of the P and D terms (0 = none)
+    max_multiplier: float = 0.0  # cap of the multiplier (0 = none)
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
             raise ValueError(f"lagrangian_rule: must be one of {', '.join(RULES)}; got {self.rule!r}")
-        for name in ("lr", "init", "kp", "ki", "kd"):
+        for name in ("lr", "init", "kp", "ki", "kd", "max_multiplier"):
             v = getattr(self, name)
             if not (np.isfinite(v) and v >= 0):
                 raise ValueError(f"lagrangian {name}: must be a finite number >= 0, got {v!r}")
@@ -57,7 +62,7 @@ class LagrangeConfig:
             if not all(c > 0 for c in self.cost_limit):
                 raise ValueError(f"cost_limit: the multiplicative rule scales the error by the limit, so it must be "
                                  f"> 0, got {self.cost_limit!r}")
-            lo, hi = MULTIPLICATIVE_BOUNDS
+            lo, hi = MULTIPLICATIVE_BOUNDS[0], self.max_multiplier or MULTIPLICATIVE_BOUNDS[1]
             if not lo <= self.init <= hi:
                 raise ValueError(f"lambda_init: the multiplicative rule needs a start in [{lo:g}, {hi:g}], got "
                                  f"{self.init!r}")
@@ -105,13 +110,16 @@ def update(cfg: LagrangeConfig, state: dict[str, list[float]], mean_cost, observ
         deriv = np.maximum(0.0, new_cost - prev_cost)
         lam = np.maximum(0.0, cfg.kp * s_delta + cfg.ki * integral + cfg.kd * deriv)
     elif cfg.rule == "multiplicative":
-        lo, hi = MULTIPLICATIVE_BOUNDS
-        lam = np.clip(lam * np.exp(np.clip(cfg.lr * delta / d, -50.0, 50.0)), lo, hi)
+        lo, hi = MULTIPLICATIVE_BOUNDS[0], cfg.max_multiplier or MULTIPLICATIVE_BOUNDS[1]
+        ratio = np.maximum(j, LOG_RATIO_FLOOR * d) / d
+        lam = np.clip(lam * np.exp(np.clip(cfg.lr * np.log(ratio), -50.0, 50.0)), lo, hi)
         prev_cost = s_cost
         new_cost = j
     else:
         prev_cost = s_cost
         new_cost = j
+    if cfg.max_multiplier > 0:
+        lam = np.minimum(lam, cfg.max_multiplier)
     return {"multiplier": lam.tolist(), "integral": integral.tolist(), "smoothed_delta": s_delta.tolist(),
             "smoothed_cost": np.asarray(new_cost, float).tolist(),
             "prev_smoothed_cost": np.asarray(prev_cost, float).tolist(),

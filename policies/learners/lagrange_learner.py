@@ -26,7 +26,7 @@ from cfmarl.policies.learners import lagrange
 
 LAGRANGE_STATE_KEY = "lagrange"
 LAGRANGE_FIELDS = ("cost_limit", "lagrangian_rule", "lambda_lr", "lambda_init", "pid_kp", "pid_ki", "pid_kd",
-                   "pid_ema_alpha", "multiplier_per_graph")
+                   "pid_ema_alpha", "multiplier_per_graph", "lambda_max")
 
 
 class LagrangeConfigMixin:
@@ -42,6 +42,7 @@ class LagrangeConfigMixin:
         self.pid_kd = 0.0
         self.pid_ema_alpha = 0.0
         self.multiplier_per_graph = False
+        self.lambda_max = 0.0
 
     def _set_given(self, values: dict, not_provided) -> None:
         for name, value in values.items():
@@ -52,7 +53,9 @@ class LagrangeConfigMixin:
         limits = self.cost_limit if isinstance(self.cost_limit, (list, tuple)) else [self.cost_limit]
         return lagrange.LagrangeConfig(cost_limit=tuple(float(c) for c in limits), rule=self.lagrangian_rule,
                                        lr=float(self.lambda_lr), init=float(self.lambda_init), kp=float(self.pid_kp),
-                                       ki=float(self.pid_ki), kd=float(self.pid_kd), ema_alpha=float(self.pid_ema_alpha))
+                                       ki=float(self.pid_ki), kd=float(self.pid_kd),
+                                       ema_alpha=float(self.pid_ema_alpha),
+                                       max_multiplier=float(self.lambda_max))
 
 
 class LagrangeLearnerMixin:

@@ -48,12 +48,13 @@ class PPOLagrangianConfig(LagrangeConfigMixin, PPOConfig):
 
     def training(self, *, cost_limit=NotProvided, lagrangian_rule=NotProvided, lambda_lr=NotProvided,
                  lambda_init=NotProvided, pid_kp=NotProvided, pid_ki=NotProvided, pid_kd=NotProvided,
-                 pid_ema_alpha=NotProvided, value_chunk_size=NotProvided, advantage_scaling=NotProvided,
+                 pid_ema_alpha=NotProvided, lambda_max=NotProvided, value_chunk_size=NotProvided,
+                 advantage_scaling=NotProvided,
                  multiplier_per_graph=NotProvided, **kwargs) -> "PPOLagrangianConfig":
         super().training(**kwargs)
         self._set_given(dict(cost_limit=cost_limit, lagrangian_rule=lagrangian_rule, lambda_lr=lambda_lr,
                              lambda_init=lambda_init, pid_kp=pid_kp, pid_ki=pid_ki, pid_kd=pid_kd,
-                             pid_ema_alpha=pid_ema_alpha, value_chunk_size=value_chunk_size,
+                             pid_ema_alpha=pid_ema_alpha, lambda_max=lambda_max, value_chunk_size=value_chunk_size,
                              advantage_scaling=advantage_scaling, multiplier_per_graph=multiplier_per_graph),
                         NotProvided)
         return self

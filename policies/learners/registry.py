@@ -61,7 +61,7 @@ def _ppo_common(a) -> dict:
 def _ppo_lagrangian_kwargs(a) -> dict:
     return dict(_ppo_common(a), cost_limit=a.cost_limit, lagrangian_rule=a.lagrangian_rule, lambda_lr=a.lambda_lr,
                 lambda_init=a.lambda_init, pid_kp=a.pid_kp, pid_ki=a.pid_ki, pid_kd=a.pid_kd,
-                pid_ema_alpha=a.pid_ema_alpha, advantage_scaling=a.advantage_scaling,
+                pid_ema_alpha=a.pid_ema_alpha, lambda_max=a.lambda_max, advantage_scaling=a.advantage_scaling,
                 multiplier_per_graph=a.multiplier_per_graph)
 
 
@@ -87,7 +87,7 @@ def _sac_common(a) -> dict:
 def _sac_lagrangian_kwargs(a, constrained: bool = True) -> dict:
     return dict(_sac_common(a), cost_limit=a.cost_limit, lagrangian_rule=a.lagrangian_rule if constrained else "none",
                 lambda_lr=a.lambda_lr, lambda_init=a.lambda_init if constrained else 0.0, pid_kp=a.pid_kp,
-                pid_ki=a.pid_ki, pid_kd=a.pid_kd, pid_ema_alpha=a.pid_ema_alpha,
+                pid_ki=a.pid_ki, pid_kd=a.pid_kd, pid_ema_alpha=a.pid_ema_alpha, lambda_max=a.lambda_max,
                 updates_per_iteration=a.updates_per_iteration, replay_in_checkpoint=a.replay_in_checkpoint,
                 target_entropy_per_dim=a.target_entropy_per_dim, action_l2=a.action_l2)
 

@@ -181,12 +181,14 @@ class SACLagrangianConfig(LagrangeConfigMixin, SACConfig):
 
     def training(self, *, cost_limit=NotProvided, lagrangian_rule=NotProvided, lambda_lr=NotProvided,
                  lambda_init=NotProvided, pid_kp=NotProvided, pid_ki=NotProvided, pid_kd=NotProvided,
-                 pid_ema_alpha=NotProvided, updates_per_iteration=NotProvided, replay_in_checkpoint=NotProvided,
+                 pid_ema_alpha=NotProvided, lambda_max=NotProvided, updates_per_iteration=NotProvided,
+                 replay_in_checkpoint=NotProvided,
                  target_entropy_per_dim=NotProvided, action_l2=NotProvided, **kwargs) -> "SACLagrangianConfig":
         super().training(**kwargs)
         self._set_given(dict(cost_limit=cost_limit, lagrangian_rule=lagrangian_rule, lambda_lr=lambda_lr,
                              lambda_init=lambda_init, pid_kp=pid_kp, pid_ki=pid_ki, pid_kd=pid_kd,
-                             pid_ema_alpha=pid_ema_alpha, updates_per_iteration=updates_per_iteration,
+                             pid_ema_alpha=pid_ema_alpha, lambda_max=lambda_max,
+                             updates_per_iteration=updates_per_iteration,
                              replay_in_checkpoint=replay_in_checkpoint,
                              target_entropy_per_dim=target_entropy_per_dim, action_l2=action_l2), NotProvided)
         return self

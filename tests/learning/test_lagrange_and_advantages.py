@@ -38,24 +38,38 @@ def test_pid_rule_by_hand():
 
 def test_multiplicative_rule_by_hand():
     cfg = lagrange.LagrangeConfig(cost_limit=(0.1,), rule="multiplicative", lr=0.5, init=2.0)
-    # 2 exp(0.5 (0.3 - 0.1) / 0.1) = 2 e; 2e exp(0.5 (0 - 0.1) / 0.1) = 2 e^0.5; then 2 e^0 = 2, 2 e^-0.5
+    # 2 (0.3 / 0.1)^0.5 = 2 sqrt(3); a cost of 0 reads as the floor d / 10: x 0.1^0.5 each time
     lams, _ = _run(cfg, [0.3, 0.0, 0.0, 0.0])
-    np.testing.assert_allclose(lams, [2 * np.e, 2 * np.exp(0.5), 2.0, 2 * np.exp(-0.5)], rtol=1e-12)
-    # bounded: a long run far below the limit stops at lambda_min, far above at lambda_max
+    r = np.sqrt(0.1)
+    np.testing.assert_allclose(lams, [2 * np.sqrt(3), 2 * np.sqrt(3) * r, 2 * np.sqrt(3) * r ** 2,
+                                      2 * np.sqrt(3) * r ** 3], rtol=1e-12)
+    # symmetric in the ratio: 4x the limit then a quarter of it returns to the start
+    assert _run(cfg, [0.4, 0.025])[0][-1] == pytest.approx(2.0, rel=1e-12)
+    # bounded: far below the limit it stops at lambda_min, far above at lambda_max (1e4, or max_multiplier)
     lo, hi = lagrange.MULTIPLICATIVE_BOUNDS
     assert _run(cfg, [0.0] * 100)[0][-1] == lo
     assert _run(cfg, [10.0] * 100)[0][-1] == hi
+    capped = lagrange.LagrangeConfig(cost_limit=(0.1,), rule="multiplicative", lr=0.5, init=2.0, max_multiplier=40.0)
+    assert _run(capped, [10.0] * 100)[0][-1] == 40.0
+
+
+def test_max_multiplier_caps_the_additive_rules_too():
+    for cfg in (lagrange.LagrangeConfig(cost_limit=(0.1,), rule="gradient", lr=10.0, max_multiplier=3.0),
+                lagrange.LagrangeConfig(cost_limit=(0.1,), rule="pid", kp=10.0, ki=10.0, max_multiplier=3.0)):
+        lams, _ = _run(cfg, [1.0] * 5)
+        assert max(lams) == 3.0
 
 
 def test_multiplicative_rule_unwinds_faster_than_gradient():
     """A multiplier wound up to 10 while the cost was above the limit, then a cost one order below the limit:
-    the additive rule needs (10 - 1) / (lr |J_c - d|) iterations to reach 1, the multiplicative one log(10) / lr."""
+    the additive rule needs (10 - 1) / (lr |J_c - d|) iterations to reach 1, the multiplicative one
+    log(10) / (lr log(10))."""
     grad = lagrange.LagrangeConfig(cost_limit=(0.014,), rule="gradient", lr=5.0, init=10.0)
     mult = lagrange.LagrangeConfig(cost_limit=(0.014,), rule="multiplicative", lr=0.3, init=10.0)
     g, _ = _run(grad, [0.0014] * 20)
     m, _ = _run(mult, [0.0014] * 20)
     assert g[-1] > 8.5  # 10 - 20 x 5 x 0.0126 = 8.74: only ~1.3 down
-    assert m[8] < 1.0  # 10 exp(-0.27 x 9) = 0.88
+    assert m[3] < 1.0  # 10 x 0.1^(0.3 x 4) = 0.63
 
 
 def test_multiplicative_rule_refuses_what_it_cannot_do():

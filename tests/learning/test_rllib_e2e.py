@@ -309,3 +309,11 @@ def test_remote_runner_gets_restored_weights(ray_session, tmp_path):
         assert r["env_runners"]["num_env_steps_sampled"] > 0
     finally:
         algo.stop()
+
+
+def test_multiplier_settings_reach_the_learner_config():
+    """algorithm.lagrangian_rule / lambda_lr / lambda_init / lambda_max of the experiment are the learner's
+    LagrangeConfig (PPO-Lagrangian here; SAC-Lagrangian shares the mixin)."""
+    cfg = build_algo_config(_exp(algorithm={"lagrangian_rule": "multiplicative", "lambda_lr": 0.3,
+                                            "lambda_init": 2.0, "lambda_max": 40.0})).lagrange_config()
+    assert (cfg.rule, cfg.lr, cfg.init, cfg.max_multiplier) == ("multiplicative", 0.3, 2.0, 40.0)
