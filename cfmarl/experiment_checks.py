@@ -87,16 +87,15 @@ def validate_experiment(exp) -> None:
         raise ConfigError(f"offline.seeds: needs a non-empty list of integers >= 0, got {exp.offline.seeds!r}")
     if not 0 <= exp.algorithm.pid_ema_alpha < 1:
         raise ConfigError(f"algorithm.pid_ema_alpha: must be in [0, 1), got {exp.algorithm.pid_ema_alpha!r}")
-    if exp.algorithm.lagrangian_rule == "multiplicative":
-        from cfmarl.policies.learners.lagrange import MULTIPLICATIVE_BOUNDS
+    if exp.algorithm.lagrangian_rule == "multiplicative":  # its own rules on cost_limit / lambda_init
+        from cfmarl.policies.learners.lagrange import LagrangeConfig
 
-        lo, hi = MULTIPLICATIVE_BOUNDS[0], exp.algorithm.lambda_max or MULTIPLICATIVE_BOUNDS[1]
-        if not exp.algorithm.cost_limit > 0:
-            raise ConfigError(f"algorithm.cost_limit: the multiplicative rule divides the error by the limit, so it "
-                              f"must be > 0, got {exp.algorithm.cost_limit!r}")
-        if not lo <= exp.algorithm.lambda_init <= hi:
-            raise ConfigError(f"algorithm.lambda_init: the multiplicative rule needs a start in [{lo:g}, {hi:g}] "
-                              f"(a multiplier of 0 would stay 0), got {exp.algorithm.lambda_init!r}")
+        a = exp.algorithm
+        try:
+            LagrangeConfig(cost_limit=(a.cost_limit,), rule=a.lagrangian_rule, lr=a.lambda_lr, init=a.lambda_init,
+                           max_multiplier=a.lambda_max)
+        except ValueError as exc:
+            raise ConfigError(f"algorithm.{exc}") from None
     from cfmarl.registry import get_env  # validate env name, scenario and overrides now, not at run time
 
     if exp.resources.allow_large:  # the user means it: this process and the Ray workers it starts

@@ -60,12 +60,12 @@ class LagrangeConfig:
             raise ValueError(f"cost_limit: must be finite numbers, got {self.cost_limit!r}")
         if self.rule == "multiplicative":
             if not all(c > 0 for c in self.cost_limit):
-                raise ValueError(f"cost_limit: the multiplicative rule scales the error by the limit, so it must be "
+                raise ValueError(f"cost_limit: the multiplicative rule divides the cost by the limit, so it must be "
                                  f"> 0, got {self.cost_limit!r}")
             lo, hi = MULTIPLICATIVE_BOUNDS[0], self.max_multiplier or MULTIPLICATIVE_BOUNDS[1]
             if not lo <= self.init <= hi:
-                raise ValueError(f"lambda_init: the multiplicative rule needs a start in [{lo:g}, {hi:g}], got "
-                                 f"{self.init!r}")
+                raise ValueError(f"lambda_init: the multiplicative rule needs a start in [{lo:g}, {hi:g}] (a "
+                                 f"multiplier of 0 would stay 0), got {self.init!r}")
 
 
 def initial_state(cfg: LagrangeConfig) -> dict[str, list[float]]:
