@@ -52,6 +52,7 @@ SCALE_RES = ROOT / "benchmarks" / "results" / "scale"
 RECIPE_VARIANTS = {  # variants of the medium recipe with 3 seeds x 2 mobilities (aps_reproduction.py --base
     # <folder>/base.yaml --only gnn_ped gnn_veh --out benchmarks/results/aps/<folder>): folder -> what differs
     "pid": "training target 0.02, PID multiplier",
+    "target0.03": "training target 0.03, PID multiplier",
     "target0.04": "training target 0.04, PID multiplier",
 }
 MIX_STUDIES = {  # mixture-of-sizes studies (cfmarl scale tune_configs/<name>.yaml): name -> what differs
