@@ -77,8 +77,8 @@ class AlgorithmSection:
     minibatch_size: int = 64  # env steps per minibatch (each carries all nodes)
     train_batch_size: int = 400  # env steps per iteration
     cost_limit: float = 0.02  # d: limit of the mean per-node cost
-    lagrangian_rule: str = "pid"  # gradient (paper eq. 14) | pid (Stooke 2020) | multiplicative (exponentiated
-    #                               gradient on (J_c - d) / d: steps scale with lambda) | none (unconstrained)
+    lagrangian_rule: str = "pid"  # gradient (paper eq. 14) | pid (Stooke 2020) | multiplicative (log lambda
+    #                               += lr log(J_c / d): steps scale with lambda) | none (unconstrained)
     lambda_lr: float = 0.05  # gradient / multiplicative rule step size
     lambda_init: float = 0.0
     lambda_max: float = 0.0  # cap of every multiplier (0 = none; multiplicative rule: 1e4)

@@ -13,9 +13,9 @@
   multiplier wound up while the cost was far above the limit comes down as fast once the cost is below it
   (the additive rules need (lambda - lambda*) / (lr |J_c - d|) iterations, long when the cost is small against
   the multiplier); needs d > 0 and init > 0.
+* ``none``: the multipliers stay at their initial value (unconstrained runs).
 
 ``max_multiplier`` > 0 caps every rule's multiplier (0: no cap; the multiplicative rule's default cap is 1e4).
-* ``none``: the multipliers stay at their initial value (unconstrained runs).
 
 Entries not observed in an iteration (``observed`` False: e.g. a graph of a size mixture
 that no episode of the batch was drawn on) keep their whole state, as if that
@@ -110,9 +110,8 @@ def update(cfg: LagrangeConfig, state: dict[str, list[float]], mean_cost, observ
         deriv = np.maximum(0.0, new_cost - prev_cost)
         lam = np.maximum(0.0, cfg.kp * s_delta + cfg.ki * integral + cfg.kd * deriv)
     elif cfg.rule == "multiplicative":
-        lo, hi = MULTIPLICATIVE_BOUNDS[0], cfg.max_multiplier or MULTIPLICATIVE_BOUNDS[1]
-        ratio = np.maximum(j, LOG_RATIO_FLOOR * d) / d
-        lam = np.clip(lam * np.exp(np.clip(cfg.lr * np.log(ratio), -50.0, 50.0)), lo, hi)
+        ratio = np.maximum(j, LOG_RATIO_FLOOR * d) / d  # max_multiplier, when set, caps it below
+        lam = np.clip(lam * np.exp(np.clip(cfg.lr * np.log(ratio), -50.0, 50.0)), *MULTIPLICATIVE_BOUNDS)
         prev_cost = s_cost
         new_cost = j
     else:

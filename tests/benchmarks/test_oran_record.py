@@ -25,7 +25,7 @@ def _load(name: str):
 
 
 op = _load("oran_precoding")
-report = _load("oran_report")
+report = sys.modules["oran_report"]  # the record module oran_precoding imported (the one merge_record uses)
 
 
 def _row(method: str, rate: float, seeds: int = 0, csi: float = 0.0) -> dict:
