@@ -54,6 +54,7 @@ RECIPE_VARIANTS = {  # variants of the medium recipe with 3 seeds x 2 mobilities
     "pid": "training target 0.02, PID multiplier",
     "target0.03": "training target 0.03, PID multiplier",
     "target0.04": "training target 0.04, PID multiplier",
+    "warmup_retarget": "critic warm-up (10 iterations), PID multiplier, training target steered by validation",
 }
 MIX_STUDIES = {  # mixture-of-sizes studies (cfmarl scale tune_configs/<name>.yaml): name -> what differs
     "aps_gnn_mix": "one multiplier shared by the sizes",

@@ -88,6 +88,8 @@ class AlgorithmSection:
     pid_ema_alpha: float = 0.0
     advantage_scaling: str = "joint"  # joint (reward and cost advantages share one scale) | separate
     multiplier_per_graph: bool = False  # with env.mix: one multiplier per size, each size meets the limit on its own
+    critic_warmup_iterations: int = 0  # first n iterations train the value heads only (the warm-started policy and
+    #                                    the shared encoder frozen), so the policy's first update has trained baselines
     # off-policy learners (sac_lagrangian, sac): train_batch_size = env steps sampled per iteration, minibatch_size =
     # replayed transitions per gradient update (each carries all nodes); lr, clip / vf / entropy settings unused
     actor_lr: float = 3e-4
@@ -137,6 +139,13 @@ class TrainingSection:
     #                            std. errors <= judged limit)
     validation_episodes: int = 5
     validation_seed: int = 500  # validation seeds are disjoint from training and evaluation seeds
+    # the training target steered by the judged policy's validation cost (needs selection: judged): after each
+    # validation, algorithm.cost_limit (the target the multiplier holds the *sampled* cost at) is multiplied by
+    # (aim / (validation cost + 2 std. errors))^retarget_rate, aim = retarget_aim x the judged limit, and clipped to
+    # retarget_bounds x the judged limit; 0 = the target stays algorithm.cost_limit
+    retarget_rate: float = 0.0
+    retarget_aim: float = 0.9
+    retarget_bounds: list = field(default_factory=lambda: [0.5, 3.0])
 
 
 @dataclass(frozen=True)
@@ -374,6 +383,9 @@ def load_tune_experiment(path: str | Path) -> TuneExperiment:
         where = f"tune.mutations.{key}"
         if key not in MUTABLE:
             raise ConfigError(f"{where}: not a mutable hyperparameter; allowed: {', '.join(MUTABLE)}")
+        if key == "algorithm.cost_limit" and exp.training.retarget_rate:
+            raise ConfigError(f"{where}: training.retarget_rate moves the training target itself (a mutated "
+                              f"cost_limit would be overridden); mutate one or the other")
         space = parse_space(where, raw)
         if space is None or space.is_grid:
             raise ConfigError(f"{where}: must be a search space {{choice | uniform | loguniform | randint: ...}}, "

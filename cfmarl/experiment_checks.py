@@ -41,13 +41,13 @@ _POSITIVE = {
     "tune.num_samples", "tune.perturbation_interval"}
 #: key paths that must be >= 0
 _NON_NEGATIVE = {
-    "algorithm.action_l2", "algorithm.cost_limit", "algorithm.entropy_coeff", "algorithm.exploration_noise",
+    "algorithm.action_l2", "algorithm.cost_limit", "algorithm.critic_warmup_iterations", "algorithm.entropy_coeff", "algorithm.exploration_noise",
     "algorithm.lambda_init", "algorithm.lambda_lr", "algorithm.lambda_max", "algorithm.learning_starts",
     "algorithm.pid_kd", "algorithm.pid_ki", "algorithm.pid_kp", "algorithm.target_noise",
     "algorithm.target_noise_clip", "algorithm.updates_per_iteration", "algorithm.vf_loss_coeff",
     "env.engineered_weight", "evaluation.cost_limit", "evaluation.seed", "offline.dataset_seed",
     "offline.finetune_from", "resources.num_env_runners", "training.validate_every", "training.validation_seed",
-    "tune.checkpoint_every", "tune.fitness_cost_limit", "tune.max_concurrent_trials", "tune.max_failures",
+    "training.retarget_rate", "tune.checkpoint_every", "tune.fitness_cost_limit", "tune.max_concurrent_trials", "tune.max_failures",
     "tune.penalty_weight"}
 #: key paths in [0, 1]
 _UNIT = {"algorithm.gamma", "algorithm.lambda_", "algorithm.tau", "model.pi_init_scale"}
@@ -144,6 +144,32 @@ def _validate_mix(exp, entry) -> None:
         check_run_memory(exp, entry, cfg)
 
 
+def _validate_retarget(exp, learner) -> None:
+    """training.retarget_*: the training target steered by the judged policy's validation cost."""
+    t, a = exp.training, exp.algorithm
+    if not learner.constrained or learner.offline is not None or a.lagrangian_rule == "none":
+        raise ConfigError(f"training.retarget_rate: moves the Lagrange multiplier's target, so it needs a constrained "
+                          f"online learner with a multiplier rule (got {a.name} with lagrangian_rule "
+                          f"{a.lagrangian_rule!r}); leave it 0")
+    if not t.validate_every or t.selection != "judged":
+        raise ConfigError("training.retarget_rate: steers by the judged validation, so it needs "
+                          "training.validate_every > 0 and training.selection: judged")
+    if a.multiplier_per_graph:
+        raise ConfigError("training.retarget_rate: not supported with algorithm.multiplier_per_graph (one target per "
+                          "size would need each size's validation); leave it 0")
+    if not exp.judged_limit() > 0:
+        raise ConfigError("training.retarget_rate: aims at a fraction of the judged limit, which is 0; set "
+                          "evaluation.cost_limit (or algorithm.cost_limit) > 0")
+    if not 0 < t.retarget_aim <= 1:
+        raise ConfigError(f"training.retarget_aim: must be in (0, 1] (a fraction of the judged limit), got "
+                          f"{t.retarget_aim!r}")
+    b = t.retarget_bounds
+    if not (isinstance(b, (list, tuple)) and len(b) == 2 and all(isinstance(x, (int, float)) and not isinstance(
+            x, bool) for x in b) and 0 < b[0] <= b[1] < float("inf")):
+        raise ConfigError(f"training.retarget_bounds: needs [lo, hi] with 0 < lo <= hi (multiples of the judged "
+                          f"limit), got {b!r}")
+
+
 def _validate_learner(exp, entry, env_cfg) -> None:
     """algorithm.name x model.mode x the env's action kind, and the action head."""
     from cfmarl.envs.declarations import action_levels
@@ -171,6 +197,12 @@ def _validate_learner(exp, entry, env_cfg) -> None:
             raise ConfigError(f"algorithm.multiplier_per_graph: not supported by {a.name} (supported by: {names})")
         if not exp.env.mix:
             raise ConfigError("algorithm.multiplier_per_graph: needs env.mix (a mixture of sizes, one multiplier each)")
+    if exp.training.retarget_rate:
+        _validate_retarget(exp, learner)
+    if a.critic_warmup_iterations and not learner.critic_warmup:
+        names = ", ".join(n for n, e in learner_registry().items() if e.critic_warmup)
+        raise ConfigError(f"algorithm.critic_warmup_iterations: not supported by {a.name} (supported by: {names}); "
+                          f"leave it 0")
     if learner.offline is not None:  # trained from a dataset by cfmarl/offline_train.py, not by RLlib
         from cfmarl.policies.offline.method import parse_options
 

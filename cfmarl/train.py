@@ -163,6 +163,24 @@ def selection_rule(exp: ExperimentConfig) -> tuple[float, float]:
     return exp.algorithm.cost_limit, 0.0
 
 
+def retarget(exp: ExperimentConfig, algo, val: dict) -> dict[str, float]:
+    """``training.retarget_rate``: steer the learners' training target by the judged policy's validation (its
+    selection bound, cost + z standard errors) towards ``retarget_aim`` x the judged limit; returns the new target
+    as ``retarget/cost_target`` (from the next iteration on)."""
+    limit, z = selection_rule(exp)
+    t = exp.training
+    bound = val["val/mean_cost"] + z * val.get("val/mean_cost_se", 0.0)
+    results = algo.learner_group.foreach_learner(
+        lambda learner: learner.retarget(bound, t.retarget_aim * limit, t.retarget_rate,
+                                         (t.retarget_bounds[0] * limit, t.retarget_bounds[1] * limit)))
+    targets = []  # one per learner, all equal (same state, same call)
+    for r in results:
+        if not r.ok:
+            raise r.get()
+        targets.append(r.get())
+    return {"retarget/cost_target": float(targets[0][MODULE][0])}
+
+
 def _better(val: dict, best: dict | None, limit: float, z: float = 0.0) -> bool:
     """Feasible (validation cost + z standard errors <= limit) beats infeasible; among feasible the higher
     team return wins, among infeasible the lower cost."""
@@ -417,6 +435,8 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
                 if exp.training.validate_every and (it % exp.training.validate_every == 0 or it == total):
                     val = validate(exp, algo)
                     row.update(val)
+                    if exp.training.retarget_rate:
+                        row.update(retarget(exp, algo, val))
                     rundir.write_csv(run / "metrics.csv", rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
                     if _better(val, best, *selection_rule(exp)):
                         best = dict(val, iteration=it)
@@ -476,4 +496,5 @@ def _progress_line(it: int, total: int, row: dict, exp: ExperimentConfig) -> str
     lams = indexed_keys(row, "lagrange/multiplier_")
     lam = f" | lambda {'/'.join(g(k) for k in lams)}" if lams else ""
     return (f"iter {it:>4}/{total} | return {g('episode_return', '{:.1f}')} | cost {cost}"
-            f" (limit {exp.algorithm.cost_limit:g}){lam} | {kpis} | {row['time_s']:.1f} s")
+            f" (limit {row.get('lagrange/cost_limit_0', exp.algorithm.cost_limit):.4g}){lam} | {kpis} | "
+            f"{row['time_s']:.1f} s")

@@ -143,7 +143,7 @@ class ExperimentTrainable(tune.Trainable):
     def step(self) -> dict[str, Any]:
         import ray
 
-        from cfmarl.train import MODULE, _module, init_from_checkpoint, metrics_row, pretrain, validate
+        from cfmarl.train import MODULE, _module, init_from_checkpoint, metrics_row, pretrain, retarget, validate
 
         quiet = lambda m: None  # noqa: E731  (Tune prints the progress table)
         if not self._init_from_done and self.exp.training.init_from and self.iteration == 0:
@@ -162,6 +162,8 @@ class ExperimentTrainable(tune.Trainable):
         if every and it % every == 0:
             self._last_val = validate(self.exp, self.algo)
             out.update(self._last_val)
+            if self.exp.training.retarget_rate:
+                out.update(retarget(self.exp, self.algo, self._last_val))
         use_val = self.exp.tune.fitness_source == "auto" and every and self._last_val is not None
         if use_val:
             ret, cost = self._last_val["val/team_return"], self._last_val["val/mean_cost"]

@@ -17,6 +17,12 @@
 
 ``max_multiplier`` > 0 caps every rule's multiplier (0: no cap; the multiplicative rule's default cap is 1e4).
 
+:func:`retarget` moves the training target d itself (an outer loop, slower than the multiplier's): the
+multiplier holds the *sampled* policy's cost at d, but a policy judged acting greedily can run at another cost
+(on AP selection ~0.6-0.8 of the sampled one while the policy recovers from its post-cloning collapse), so d is
+steered until the judged policy's validation cost sits at an aim: d <- clip(d (aim / max(c_val, aim / 10))^rate,
+lo, hi).
+
 Entries not observed in an iteration (``observed`` False: e.g. a graph of a size mixture
 that no episode of the batch was drawn on) keep their whole state, as if that
 iteration had not happened for them.
@@ -123,3 +129,18 @@ def update(cfg: LagrangeConfig, state: dict[str, list[float]], mean_cost, observ
             "smoothed_cost": np.asarray(new_cost, float).tolist(),
             "prev_smoothed_cost": np.asarray(prev_cost, float).tolist(),
             "updates": (np.asarray(state["updates"], float) + 1).tolist()}
+
+
+def retarget(target, validation_cost, aim: float, rate: float, bounds: tuple[float, float]) -> list[float]:
+    """New training targets d (one per constraint) after a validation of the judged policy measured
+    ``validation_cost`` (its selection bound, e.g. cost + 2 standard errors): a step in log d by ``rate`` times
+    log(aim / cost), the cost read as at least aim / 10, clipped to ``bounds`` = (lo, hi)."""
+    d = np.atleast_1d(np.asarray(target, float))
+    c = np.atleast_1d(np.asarray(validation_cost, float))
+    if c.shape != d.shape or not np.all(np.isfinite(c)):
+        raise ValueError(f"validation_cost: expected {d.size} finite value(s), got {c.tolist()}")
+    if not (aim > 0 and rate >= 0 and 0 < bounds[0] <= bounds[1]):
+        raise ValueError(f"retarget: needs aim > 0, rate >= 0 and 0 < lo <= hi, got aim {aim!r}, rate {rate!r}, "
+                         f"bounds {bounds!r}")
+    step = np.exp(rate * np.log(aim / np.maximum(c, aim * LOG_RATIO_FLOOR)))
+    return np.clip(d * step, *bounds).tolist()

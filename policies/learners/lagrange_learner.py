@@ -10,6 +10,11 @@
   ``learners/<module>/lagrange/{multiplier,mean_cost,cost_limit}_<i>``, and part of the
   learner state (checkpointed and restored with it).
 
+The training target d starts at ``cost_limit``; :meth:`LagrangeLearnerMixin.retarget` (called by the training
+loop after a validation when ``training.retarget_rate`` > 0) moves it towards the target at which the judged
+policy's validation cost sits at an aim (:func:`lagrange.retarget`). The moved target is part of the multiplier
+state (key ``target``; absent = ``cost_limit``), so it is checkpointed and resumed with the multipliers.
+
 With ``multiplier_per_graph`` (a module trained on a mixture of sizes, whose observations carry
 ``graph_id``), every graph has its own multipliers: entry ``g C + c`` is graph g's constraint c,
 updated from the mean cost of graph g's samples only, so each size must meet the limit on its own
@@ -25,6 +30,7 @@ import numpy as np
 from cfmarl.policies.learners import lagrange
 
 LAGRANGE_STATE_KEY = "lagrange"
+TARGET_KEY = "target"  # entry of a module's multiplier state: the training targets retarget() set
 LAGRANGE_FIELDS = ("cost_limit", "lagrangian_rule", "lambda_lr", "lambda_init", "pid_kp", "pid_ki", "pid_kd",
                    "pid_ema_alpha", "multiplier_per_graph", "lambda_max")
 
@@ -72,10 +78,29 @@ class LagrangeLearnerMixin:
         return int(getattr(self.module[module_id].unwrapped(), "n_graphs", 1))
 
     def module_lagrange_config(self, module_id: str) -> lagrange.LagrangeConfig:
-        """The module's multiplier settings, the cost limits repeated per graph (entry g C + c)."""
+        """The module's multiplier settings, the cost limits repeated per graph (entry g C + c), or the
+        training targets :meth:`retarget` set."""
         cfg = self.config.get_config_for_module(module_id).lagrange_config()
         g = self.n_graphs(module_id)
-        return cfg if g == 1 else dataclasses.replace(cfg, cost_limit=cfg.cost_limit * g)
+        cfg = cfg if g == 1 else dataclasses.replace(cfg, cost_limit=cfg.cost_limit * g)
+        target = self._lagrange.get(module_id, {}).get(TARGET_KEY)
+        return cfg if target is None else dataclasses.replace(cfg, cost_limit=tuple(float(t) for t in target))
+
+    def cost_targets(self, module_id: str) -> list[float]:
+        """The training targets d the multipliers hold the sampled cost at (one per multiplier)."""
+        return list(self.module_lagrange_config(module_id).cost_limit)
+
+    def retarget(self, validation_cost: float, aim: float, rate: float, bounds: tuple[float, float]
+                 ) -> dict[str, list[float]]:
+        """Move every module's training targets after a validation of the judged policy (see
+        :func:`lagrange.retarget`); returns the new targets per module."""
+        out = {}
+        for module_id in self.module.keys():
+            d = self.cost_targets(module_id)
+            new = lagrange.retarget(d, [validation_cost] * len(d), aim, rate, bounds)
+            self.lagrange_state(module_id)[TARGET_KEY] = new
+            out[module_id] = new
+        return out
 
     def lagrange_state(self, module_id: str) -> dict[str, list[float]]:
         if module_id not in self._lagrange:
@@ -95,7 +120,10 @@ class LagrangeLearnerMixin:
         cfg = self.module_lagrange_config(module_id)
         mean_cost = np.atleast_1d(np.asarray(mean_cost, float))
         seen = np.ones(mean_cost.shape, bool) if observed is None else np.atleast_1d(np.asarray(observed, bool))
-        self._lagrange[module_id] = lagrange.update(cfg, self.lagrange_state(module_id), mean_cost, seen)
+        state = self.lagrange_state(module_id)
+        self._lagrange[module_id] = lagrange.update(cfg, state, mean_cost, seen)
+        if TARGET_KEY in state:
+            self._lagrange[module_id][TARGET_KEY] = list(state[TARGET_KEY])
         for i, c in enumerate(mean_cost):
             if seen[i]:
                 self.metrics.log_value((module_id, f"lagrange/mean_cost_{i}"), float(c), window=1)

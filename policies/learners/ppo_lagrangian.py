@@ -3,7 +3,7 @@
 * :class:`PPOLagrangianConfig` - a typed ``PPOConfig`` subclass:
   ``.training(cost_limit=..., lagrangian_rule="gradient"|"pid"|"multiplicative"|"none", lambda_lr=...,
   lambda_init=..., pid_kp=..., pid_ki=..., pid_kd=..., pid_ema_alpha=..., value_chunk_size=...,
-  multiplier_per_graph=...)``.
+  multiplier_per_graph=..., critic_warmup_iterations=...)``.
 * :class:`PPOLagrangianTorchLearner` - per-node GAE for reward and cost
   (:class:`PerNodeGAE` replaces RLlib's GAE connector), the Lagrangian advantage
   (A_r - sum_i lambda_i A_c,i) / (1 + sum_i lambda_i), the clipped surrogate per
@@ -14,6 +14,13 @@
   multiplier per graph and constraint, each sample's advantage weighted by its own graph's; the
   multipliers and their rule state are learner state (checkpointed, restored) and logged every iteration under
   ``learners/<module>/lagrange/...``.
+
+Critic warm-up (``critic_warmup_iterations`` = W > 0): the first W iterations train only the reward and cost
+value heads, on embeddings detached from the shared encoder, so the policy (a behaviour-cloned warm start) stays
+exactly as it is while the critics learn its values; the policy's first update then uses trained baselines
+instead of freshly initialised ones. The multipliers update as usual meanwhile (they settle on the warm start's
+cost). The iteration count is the multiplier state's ``updates`` (checkpointed), so a resumed run continues the
+warm-up where it stopped.
 """
 
 from __future__ import annotations
@@ -45,18 +52,20 @@ class PPOLagrangianConfig(LagrangeConfigMixin, PPOConfig):
         self.value_chunk_size = 256
         self.advantage_scaling = "joint"
         self.use_kl_loss = False
+        self.critic_warmup_iterations = 0
 
     def training(self, *, cost_limit=NotProvided, lagrangian_rule=NotProvided, lambda_lr=NotProvided,
                  lambda_init=NotProvided, pid_kp=NotProvided, pid_ki=NotProvided, pid_kd=NotProvided,
                  pid_ema_alpha=NotProvided, lambda_max=NotProvided, value_chunk_size=NotProvided,
                  advantage_scaling=NotProvided,
-                 multiplier_per_graph=NotProvided, **kwargs) -> "PPOLagrangianConfig":
+                 multiplier_per_graph=NotProvided, critic_warmup_iterations=NotProvided,
+                 **kwargs) -> "PPOLagrangianConfig":
         super().training(**kwargs)
         self._set_given(dict(cost_limit=cost_limit, lagrangian_rule=lagrangian_rule, lambda_lr=lambda_lr,
                              lambda_init=lambda_init, pid_kp=pid_kp, pid_ki=pid_ki, pid_kd=pid_kd,
                              pid_ema_alpha=pid_ema_alpha, lambda_max=lambda_max, value_chunk_size=value_chunk_size,
-                             advantage_scaling=advantage_scaling, multiplier_per_graph=multiplier_per_graph),
-                        NotProvided)
+                             advantage_scaling=advantage_scaling, multiplier_per_graph=multiplier_per_graph,
+                             critic_warmup_iterations=critic_warmup_iterations), NotProvided)
         return self
 
     def validate(self) -> None:
@@ -68,6 +77,9 @@ class PPOLagrangianConfig(LagrangeConfigMixin, PPOConfig):
             raise ValueError(f"value_chunk_size: must be an integer >= 1, got {self.value_chunk_size!r}")
         if not isinstance(self.multiplier_per_graph, bool):
             raise ValueError(f"multiplier_per_graph: must be true or false, got {self.multiplier_per_graph!r}")
+        w = self.critic_warmup_iterations
+        if isinstance(w, bool) or not isinstance(w, int) or w < 0:
+            raise ValueError(f"critic_warmup_iterations: must be an integer >= 0, got {w!r}")
 
     def get_default_learner_class(self):
         return PPOLagrangianTorchLearner
@@ -143,6 +155,9 @@ class PPOLagrangianTorchLearner(LagrangeLearnerMixin, FusedGradientStepMixin, PP
         row_mask = batch[Columns.LOSS_MASK].to(node_mask.dtype) if Columns.LOSS_MASK in batch else \
             torch.ones(node_mask.shape[0], device=node_mask.device)
         emb = fwd_out[Columns.EMBEDDINGS]
+        warmup = self.in_critic_warmup(module_id)
+        if warmup:  # the value heads only: the shared encoder and the policy get no gradient
+            emb = emb.detach()
         values = module.compute_values(batch, embeddings=emb)
         cost_values = module.compute_cost_values(batch, embeddings=emb)
         lam = self.sample_multipliers(module_id, batch)
@@ -161,8 +176,16 @@ class PPOLagrangianTorchLearner(LagrangeLearnerMixin, FusedGradientStepMixin, PP
             weight=weight, multipliers=lam, clip_param=config.clip_param,
             vf_clip_param=config.vf_clip_param, vf_loss_coeff=config.vf_loss_coeff,
             entropy_coeff=self.entropy_coeff_schedulers_per_module[module_id].get_current_value())
+        if warmup:
+            total = config.vf_loss_coeff * (stats[VF_LOSS_KEY] + stats[COST_VF_LOSS_KEY])
         self.metrics.log_dict(stats, key=module_id, window=1)
+        self.metrics.log_value((module_id, "critic_warmup"), float(warmup), window=1)
         return total
+
+    def in_critic_warmup(self, module_id: str) -> bool:
+        """Whether this iteration trains the value heads only (the first ``critic_warmup_iterations``)."""
+        w = self.config.get_config_for_module(module_id).critic_warmup_iterations
+        return w > 0 and min(self.lagrange_state(module_id)["updates"]) < w
 
     def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
         super().after_gradient_based_update(timesteps=timesteps)

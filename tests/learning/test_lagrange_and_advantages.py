@@ -53,6 +53,25 @@ def test_multiplicative_rule_by_hand():
     assert _run(capped, [10.0] * 100)[0][-1] == 40.0
 
 
+def test_retarget_rule_by_hand():
+    """The training target steered by the judged validation cost: d (aim / c)^rate, c read as >= aim / 10,
+    clipped to the bounds."""
+    b = (0.01, 0.1)
+    # judged cost below the aim: 0.02 (0.018 / 0.015)^0.5 = 0.02 sqrt(1.2) -> a higher target
+    assert lagrange.retarget([0.02], [0.015], 0.018, 0.5, b) == pytest.approx([0.02 * np.sqrt(1.2)], rel=1e-12)
+    # above it: 0.03 (0.018 / 0.024)^1 = 0.0225 -> lower
+    assert lagrange.retarget([0.03], [0.024], 0.018, 1.0, b) == pytest.approx([0.0225], rel=1e-12)
+    # a cost of 0 reads as aim / 10: one step of 10^rate, then the bound
+    assert lagrange.retarget([0.02], [0.0], 0.018, 0.5, b) == pytest.approx([0.02 * np.sqrt(10)], rel=1e-12)
+    assert lagrange.retarget([0.05], [0.0], 0.018, 1.0, b) == [0.1]
+    assert lagrange.retarget([0.02], [1.0], 0.018, 1.0, b) == [0.01]
+    assert lagrange.retarget([0.02], [0.5], 0.018, 0.0, b) == [0.02]  # rate 0: unchanged
+    with pytest.raises(ValueError, match="validation_cost"):
+        lagrange.retarget([0.02], [float("nan")], 0.018, 0.5, b)
+    with pytest.raises(ValueError, match="aim > 0"):
+        lagrange.retarget([0.02], [0.01], 0.0, 0.5, b)
+
+
 def test_max_multiplier_caps_the_additive_rules_too():
     for cfg in (lagrange.LagrangeConfig(cost_limit=(0.1,), rule="gradient", lr=10.0, max_multiplier=3.0),
                 lagrange.LagrangeConfig(cost_limit=(0.1,), rule="pid", kp=10.0, ki=10.0, max_multiplier=3.0)):

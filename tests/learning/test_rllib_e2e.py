@@ -280,6 +280,18 @@ def test_experiment_file_errors_name_the_key(tmp_path):
                            "algorithm.lambda_init: the multiplicative rule needs a start"),
                           ("algorithm: {lagrangian_rule: multiplicative, cost_limit: 0.0, lambda_init: 1.0}",
                            "algorithm.cost_limit: the multiplicative rule divides"),
+                          ("training: {retarget_rate: 0.5, validate_every: 0}",
+                           "training.retarget_rate: steers by the judged validation"),
+                          ("training: {retarget_rate: 0.5, validate_every: 2, selection: judged}\n"
+                           "algorithm: {lagrangian_rule: none}", "training.retarget_rate: moves the Lagrange"),
+                          ("training: {retarget_rate: 0.5, validate_every: 2, selection: judged, retarget_aim: 1.5}",
+                           "training.retarget_aim: must be in"),
+                          ("training: {retarget_rate: 0.5, validate_every: 2, selection: judged, "
+                           "retarget_bounds: [2, 1]}", "training.retarget_bounds: needs"),
+                          ("training: {retarget_rate: -1}", "training.retarget_rate: must be >= 0"),
+                          ("env: {name: power, scenario: tiny}\n"
+                           "algorithm: {name: sac_lagrangian, critic_warmup_iterations: 2}",
+                           "algorithm.critic_warmup_iterations: not supported"),
                           ("nonsense: 1", "nonsense: unknown key")]:
         bad.write_text(text if text.startswith("env:") else "env: {name: aps}\n" + text)
         with pytest.raises(ConfigError, match=message):
@@ -317,3 +329,57 @@ def test_multiplier_settings_reach_the_learner_config():
     cfg = build_algo_config(_exp(algorithm={"lagrangian_rule": "multiplicative", "lambda_lr": 0.3,
                                             "lambda_init": 2.0, "lambda_max": 40.0})).lagrange_config()
     assert (cfg.rule, cfg.lr, cfg.init, cfg.max_multiplier) == ("multiplicative", 0.3, 2.0, 40.0)
+
+
+def test_retarget_moves_the_training_target_and_checkpoints_it(ray_session, tmp_path):
+    """training.retarget_rate: after a validation the learner's training target is d (aim / bound)^rate (bound =
+    validation cost + 2 standard errors, aim = retarget_aim x the judged limit); the multiplier rule holds the
+    sampled cost at the new target from the next iteration on, and the target is learner state (restored)."""
+    from cfmarl.train import retarget, validate
+
+    exp = _exp(training={"validate_every": 1, "selection": "judged", "retarget_rate": 0.5, "retarget_aim": 0.8,
+                         "retarget_bounds": [0.5, 3.0]}, pretrain={"enabled": False})
+    algo = build_algo_config(exp).build_algo()
+    try:
+        algo.train()
+        learner = algo.learner_group._learner
+        assert learner.cost_targets(MODULE_ID) == [0.05]
+        val = validate(exp, algo)
+        bound = val["val/mean_cost"] + 2 * val["val/mean_cost_se"]
+        want = float(np.clip(0.05 * (0.8 * 0.05 / max(bound, 0.004)) ** 0.5, 0.025, 0.15))
+        assert retarget(exp, algo, val)["retarget/cost_target"] == pytest.approx(want, rel=1e-12)
+        assert learner.cost_targets(MODULE_ID) == pytest.approx([want], rel=1e-12)
+        r = algo.train()["learners"][MODULE_ID]
+        assert r["lagrange/cost_limit_0"] == pytest.approx(want, rel=1e-12)
+        algo.save_to_path(str(tmp_path / "c"))
+    finally:
+        algo.stop()
+    fresh = build_algo_config(exp).build_algo()
+    try:
+        fresh.restore_from_path(str(tmp_path / "c"))
+        assert fresh.learner_group._learner.cost_targets(MODULE_ID) == pytest.approx([want], rel=1e-12)
+    finally:
+        fresh.stop()
+
+
+def test_critic_warmup_trains_the_value_heads_only(ray_session):
+    """algorithm.critic_warmup_iterations: the first W iterations leave the policy head and the shared encoder
+    bit-identical (only the reward / cost value heads move); from iteration W + 1 on the whole model trains."""
+    exp = _exp(algorithm={"critic_warmup_iterations": 1}, pretrain={"enabled": False})
+    algo = build_algo_config(exp).build_algo()
+    try:
+        module = algo.learner_group._learner.module[MODULE_ID]
+        snap = lambda: {k: v.detach().clone() for k, v in module.state_dict().items()}  # noqa: E731
+        before = snap()
+        r = algo.train()["learners"][MODULE_ID]
+        after = snap()
+        assert r["critic_warmup"] == 1.0
+        moved = {k for k in before if not torch.equal(before[k], after[k])}
+        assert moved and all(k.startswith(("vf.", "cf.")) for k in moved), moved
+        assert {"vf.weight", "cf.weight"} <= moved
+        r = algo.train()["learners"][MODULE_ID]
+        assert r["critic_warmup"] == 0.0
+        moved = {k for k, v in snap().items() if not torch.equal(after[k], v)}
+        assert "pi.weight" in moved and any(k.startswith("layers.") for k in moved)
+    finally:
+        algo.stop()
