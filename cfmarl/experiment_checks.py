@@ -41,14 +41,14 @@ _POSITIVE = {
     "tune.num_samples", "tune.perturbation_interval"}
 #: key paths that must be >= 0
 _NON_NEGATIVE = {
-    "algorithm.action_l2", "algorithm.cost_limit", "algorithm.critic_warmup_iterations", "algorithm.entropy_coeff", "algorithm.exploration_noise",
-    "algorithm.lambda_init", "algorithm.lambda_lr", "algorithm.lambda_max", "algorithm.learning_starts",
-    "algorithm.pid_kd", "algorithm.pid_ki", "algorithm.pid_kp", "algorithm.target_noise",
+    "algorithm.action_l2", "algorithm.cost_limit", "algorithm.critic_warmup_iterations", "algorithm.entropy_coeff",
+    "algorithm.exploration_noise", "algorithm.lambda_init", "algorithm.lambda_lr", "algorithm.lambda_max",
+    "algorithm.learning_starts", "algorithm.pid_kd", "algorithm.pid_ki", "algorithm.pid_kp", "algorithm.target_noise",
     "algorithm.target_noise_clip", "algorithm.updates_per_iteration", "algorithm.vf_loss_coeff",
     "env.engineered_weight", "evaluation.cost_limit", "evaluation.seed", "offline.dataset_seed",
     "offline.finetune_from", "resources.num_env_runners", "training.validate_every", "training.validation_seed",
-    "training.retarget_rate", "tune.checkpoint_every", "tune.fitness_cost_limit", "tune.max_concurrent_trials", "tune.max_failures",
-    "tune.penalty_weight"}
+    "training.retarget_rate", "tune.checkpoint_every", "tune.fitness_cost_limit", "tune.max_concurrent_trials",
+    "tune.max_failures", "tune.penalty_weight"}
 #: key paths in [0, 1]
 _UNIT = {"algorithm.gamma", "algorithm.lambda_", "algorithm.tau", "model.pi_init_scale"}
 
