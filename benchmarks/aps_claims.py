@@ -62,6 +62,7 @@ MIX_STUDIES = {  # mixture-of-sizes studies (cfmarl scale tune_configs/<name>.ya
     "aps_gnn_mix_per_size_pid": "one multiplier per size, PID rule",
     "aps_gnn_mix_per_size_mult": "one multiplier per size, multiplicative rule",
     "aps_gnn_mix_per_size_mult_lr01": "one multiplier per size, multiplicative rule with a third of the step",
+    "aps_gnn_mix_per_size_pid_warmup": "one multiplier per size, PID rule, critic warm-up (10 iterations)",
 }
 
 
