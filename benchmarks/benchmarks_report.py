@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from cfmarl import rundir
 
@@ -137,12 +138,16 @@ def latency(out: Path, seed: int, reps: int = 100) -> list[dict]:
 
     torch.set_num_threads(1)
     rows = []
+    gnn_run = out / "runs" / f"train-gnn_ped_s{seed}"
+    overrides = {}  # the env options the policies were trained with (e.g. an extra observation feature)
+    if (gnn_run / "experiment.yaml").exists():
+        overrides = dict((yaml.safe_load((gnn_run / "experiment.yaml").read_text())["env"] or {}).get("overrides")
+                         or {})
     for scen in ("medium", "large"):
-        core = ap_selection_v0.ApSelectionCore(ap_selection_v0.make_config(scen), 1)
+        core = ap_selection_v0.ApSelectionCore(ap_selection_v0.make_config(scen, **overrides), 1)
         state, obs = core.reset([0])
-        env_cfg = {"env": "aps", "scenario": scen}
+        env_cfg = {"env": "aps", "scenario": scen, "overrides": overrides}
         ctrls = [("4-strongest", KStrongest())]
-        gnn_run = out / "runs" / f"train-gnn_ped_s{seed}"
         if gnn_run.exists():
             ctrls.append(("APS-GNN", ModuleController(rebuild_for_env(load_module(latest_checkpoint_of(gnn_run)),
                                                                       env_cfg))))

@@ -185,6 +185,10 @@ def rebuild_for_env(module, env_config: dict):
     probe = GraphEnv(env_config)
     if probe.n_max == module.n_max and probe.observation_spaces["graph"] == module.observation_space:
         return module
+    n_features = getattr(module, "n_features", None)
+    if n_features is not None and n_features != probe.core.obs_dim:
+        raise ValueError(f"the policy observes {n_features} features per node but this env gives "
+                         f"{probe.core.obs_dim}: act on the env options it was trained with (env.overrides)")
     if not getattr(module, "per_node_critic", False):
         raise ValueError(f"a {type(module).__name__} is tied to its size ({module.n_max} nodes); "
                          f"it cannot act on {probe.n_max} nodes")

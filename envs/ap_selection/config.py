@@ -58,6 +58,10 @@ class ApSelectionConfig:
     # only channel history, and a policy cloned from a stable teacher learns "repeat the last action",
     # which turns exploration noise into a self-sustaining switch-off (see README).
     observe_previous_action: bool = False
+    # append the link's marginal SE of the window just played: UE k's window-average SE with link (l, k) on
+    # minus with it off, everything else as played, over the target (causal: the previous window's channels,
+    # which carry the phases the SNR history lacks). Off by default (the paper observes channel history only).
+    observe_link_gain: bool = False
 
     def __post_init__(self) -> None:
         c = type(self).__name__
@@ -92,6 +96,7 @@ class ApSelectionConfig:
         check_float(c, "vehicular_fraction", self.vehicular_fraction, 0.0, 1.0)
         check_int(c, "history_len", self.history_len, 1, 256)
         check_bool(c, "observe_previous_action", self.observe_previous_action)
+        check_bool(c, "observe_link_gain", self.observe_link_gain)
         check_memory(type(self).__name__, self.memory_terms())
 
     def memory_terms(self) -> list[tuple[str, tuple[str, ...], float]]:
@@ -101,7 +106,10 @@ class ApSelectionConfig:
         return [("channels of a window", ("window_slots", "num_aps", "num_ues"), 96.0 * self.window_slots * n),
                 ("SNR history", ("history_len", "num_aps", "num_ues"), 16.0 * self.history_len * n),
                 ("per-link state", ("num_aps", "num_ues"), 400.0 * n),
-                ("agent graph", ("num_aps", "num_ues"), 64.0 * n * (self.num_aps + self.num_ues - 2))]
+                ("agent graph", ("num_aps", "num_ues"), 64.0 * n * (self.num_aps + self.num_ues - 2))] + (
+            # one slot of toggled gains G' (L K K complex) and its powers, plus the window's unit phases
+            [("link-gain feature", ("num_aps", "num_ues", "num_ues"), 64.0 * n * self.num_ues
+              + 16.0 * self.window_slots * n)] if self.observe_link_gain else [])
 
     def describe(self) -> dict[str, str]:
         """One row of ``cfmarl envs``."""

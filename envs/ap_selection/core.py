@@ -19,7 +19,11 @@ Observation of link (l, k) (all link-local):
             ``observe_previous_action`` is set, else 0;
   * f[H+1]  the UE's achieved SE of the previous window over the target,
             clipped to [0, 4] (the UE reports its rate to its serving APs;
-            it is the same number for all links of that UE).
+            it is the same number for all links of that UE);
+  * f[H+2]  only with ``observe_link_gain``: the link's marginal SE of the
+            previous window, (SE_k with link (l, k) on - SE_k with it off) /
+            target, every other link as played, on that window's channels;
+            clipped to [-1, 4]; 0 before the first window (:meth:`link_gain`).
 Reward of link (l, k): -P_l / P_on = -1 if AP l is active this window, else 0
   (aps_gnn eq. (11): shared by all links of AP l).
 Cost of link (l, k): max(0, target - SE_k) / target (eq. (12): shared by all
@@ -46,6 +50,7 @@ OBS_SNR_CENTER_DB = 35.0
 OBS_SNR_SCALE_DB = 10.0
 OBS_SNR_CLIP = 8.0
 OBS_SE_RATIO_CLIP = 4.0
+OBS_GAIN_LOW = -1.0
 
 
 @dataclass
@@ -63,6 +68,7 @@ class ApSelectionState:
     snr_hist: np.ndarray  # (B, H, L, K) normalised SNR feature history
     prev_action: np.ndarray  # (B, L, K) bool
     prev_se_ratio: np.ndarray  # (B, K)
+    prev_link_gain: np.ndarray  # (B, L, K) marginal SE / target of the previous window (observe_link_gain)
     # last step's outputs (KPIs)
     se_window: np.ndarray  # (B, K) window-average SE [bit/s/Hz]
     active: np.ndarray  # (B, L) bool
@@ -78,7 +84,7 @@ class ApSelectionCore:
         self.num_envs = num_envs
         self.L, self.K = c.num_aps, c.num_ues
         self.n_agents = self.L * self.K
-        self.obs_dim = c.history_len + 2
+        self.obs_dim = c.history_len + 2 + int(c.observe_link_gain)
         self.n_costs = 1
         self.n_actions = 2  # Discrete(2) per agent
         self.sequence_features = c.history_len  # leading obs features form one scalar time series
@@ -88,8 +94,10 @@ class ApSelectionCore:
         self._wrap = c.area_size_m if c.wrap_around else None
         self._mean_speed, self._mean_leg, self._pause_prob, self._mean_pause = mobility.class_parameters(
             self.K, c.num_vehicular)
-        self._obs_low = np.concatenate([np.full(c.history_len, -OBS_SNR_CLIP), [0.0, 0.0]]).astype(np.float32)
-        self._obs_high = np.concatenate([np.full(c.history_len, OBS_SNR_CLIP), [1.0, OBS_SE_RATIO_CLIP]]
+        gain_low, gain_high = ([OBS_GAIN_LOW], [OBS_SE_RATIO_CLIP]) if c.observe_link_gain else ([], [])
+        self._obs_low = np.concatenate([np.full(c.history_len, -OBS_SNR_CLIP), [0.0, 0.0], gain_low]
+                                       ).astype(np.float32)
+        self._obs_high = np.concatenate([np.full(c.history_len, OBS_SNR_CLIP), [1.0, OBS_SE_RATIO_CLIP], gain_high]
                                         ).astype(np.float32)
 
     # ------------------------------------------------------------------ API
@@ -118,7 +126,8 @@ class ApSelectionCore:
             rngs=rngs, t=0, ap_pos=ap_pos, mob=mob, shadow_db=shadow, scatter=scatter,
             h_next=np.empty((B, c.window_slots, L, K), complex), beta_next=np.empty((B, L, K)),
             snr_hist=np.empty((B, c.history_len, L, K)), prev_action=np.zeros((B, L, K), bool),
-            prev_se_ratio=np.zeros((B, K)), se_window=np.zeros((B, K)), active=np.zeros((B, L), bool))
+            prev_se_ratio=np.zeros((B, K)), prev_link_gain=np.zeros((B, L, K)), se_window=np.zeros((B, K)),
+            active=np.zeros((B, L), bool))
         # warm-up: the history holds real past decision instants, not copies
         for i in range(c.history_len):
             self._advance_channels(state)
@@ -143,6 +152,9 @@ class ApSelectionCore:
         state.se_window, state.active = se, active
         state.prev_action = assoc
         state.prev_se_ratio = np.minimum(se / c.se_target_bps_hz, OBS_SE_RATIO_CLIP)
+        if c.observe_link_gain:
+            state.prev_link_gain = np.clip(self.link_gain(state.h_next, assoc, se) / c.se_target_bps_hz,
+                                           OBS_GAIN_LOW, OBS_SE_RATIO_CLIP)
         state.t += 1
         self._advance_channels(state)
         state.snr_hist[:, :-1] = state.snr_hist[:, 1:]
@@ -156,6 +168,41 @@ class ApSelectionCore:
         p = precoding.equal_power_split(assoc, self.config.ap_max_power_w)
         sinr = precoding.mrt_sinr(h, p[..., None, :, :], self.noise_w)
         return precoding.spectral_efficiency(sinr).mean(axis=-2)
+
+    def link_gain(self, h: np.ndarray, assoc: np.ndarray, se: np.ndarray | None = None) -> np.ndarray:
+        """Marginal window-average SE of every link, (B, L, K) [bit/s/Hz]: SE_k with link (l, k)
+        served minus SE_k with it not served, every other link as in ``assoc`` (B, L, K), over the
+        slots of ``h`` (B, T, L, K). ``se``: ``window_se(h, assoc)`` when already computed.
+
+        Toggling (l, k) changes only AP l's power split (MRT, equal split), so only AP l's terms
+        of UE k's gains G_kj move: G'_kj = G_kj + h_lk (sqrt(p'_lj) - sqrt(p_lj)) h_lj^* / |h_lj|.
+        All L K toggles at once, one slot at a time: O(T L K^2) per env copy, no per-link loop.
+        """
+        c = self.config
+        a = np.asarray(assoc, bool)
+        if se is None:
+            se = self.window_se(h, a)
+        B, T, L, K = h.shape
+        eye = np.eye(K, dtype=bool)
+        toggled = a[:, :, None, :] ^ eye  # (B, L, K toggled, K j)
+        n_new = toggled.sum(axis=-1, keepdims=True)
+        sp_new = np.sqrt(c.ap_max_power_w * toggled / np.maximum(n_new, 1))
+        sp_old = np.sqrt(precoding.equal_power_split(a, c.ap_max_power_w))
+        delta = sp_new - sp_old[:, :, None, :]  # (B, L, K, K)
+        p = sp_old * sp_old
+        se_new = np.zeros((B, L, K))
+        diag = np.arange(K)
+        for t in range(T):  # slots; every toggle of every env copy at once
+            ht = h[:, t]
+            mag = np.abs(ht)
+            unit = np.conj(ht) / np.where(mag > 0.0, mag, 1.0)  # (B, L, K)
+            g = precoding.mrt_received_amplitudes(ht, p)  # (B, K, K) [k, j]
+            g_new = g[:, None] + ht[:, :, :, None] * delta * unit[:, :, None, :]  # (B, L, K, K) [l, k, j]
+            pw = g_new.real * g_new.real + g_new.imag * g_new.imag
+            sig = pw[:, :, diag, diag]
+            se_new += precoding.spectral_efficiency(sig / (pw.sum(axis=-1) - sig + self.noise_w))
+        se_new /= T
+        return np.where(a, se[:, None, :] - se_new, se_new - se[:, None, :])
 
     def kpis(self, state: ApSelectionState) -> dict[str, np.ndarray]:
         """System KPIs of the last window per env copy, each of shape (B,)."""
@@ -264,11 +311,13 @@ class ApSelectionCore:
 
     def _observe(self, state: ApSelectionState) -> np.ndarray:
         c, B, H = self.config, self.num_envs, self.config.history_len
-        obs = np.empty((B, self.L, self.K, H + 2), np.float32)
+        obs = np.empty((B, self.L, self.K, self.obs_dim), np.float32)
         obs[..., :H] = np.moveaxis(state.snr_hist, 1, -1)
         obs[..., H] = state.prev_action if c.observe_previous_action else 0.0
         obs[..., H + 1] = state.prev_se_ratio[:, None, :]
-        return obs.reshape(B, self.n_agents, H + 2)
+        if c.observe_link_gain:
+            obs[..., H + 2] = state.prev_link_gain
+        return obs.reshape(B, self.n_agents, self.obs_dim)
 
     # ------------------------------------------------------------ global state
     @property

@@ -154,3 +154,35 @@ def test_rician_instantaneous_differs_from_large_scale():
     state, _ = core.reset([0])
     ratio = np.abs(state.h_next[0, 0]) ** 2 / state.beta_next[0]
     assert ratio.std() > 0.05 and ratio.mean() == pytest.approx(1.0, abs=0.25)
+
+
+def test_link_gain_feature_equals_brute_force_toggles():
+    """f[H+2] with observe_link_gain: UE k's window SE with link (l, k) on minus off, every other link as
+    played, on the window just played - checked against window_se of each toggled association."""
+    env = ap_selection_v0.parallel_env(scenario="tiny", history_len=2, se_target_bps_hz=2.0,
+                                       observe_link_gain=True)
+    obs, _ = env.reset(seed=4)
+    core = env.core
+    L, K = core.L, core.K
+    assert env.observation_space(env.possible_agents[0]).shape == (5,)
+    o = np.stack([obs[a] for a in env.possible_agents]).reshape(L, K, 5)
+    assert np.all(o[..., 4] == 0)  # nothing played yet
+    played = np.zeros((L, K), bool)
+    played[0, 0] = played[1, 0] = played[1, 1] = played[3, 1] = True
+    h = env._core_state.h_next.copy()  # the window the actions are played on
+    obs, *_ = env.step({f"ap{l}_ue{k}": int(played[l, k]) for l in range(L) for k in range(K)})
+    o2 = np.stack([obs[a] for a in env.possible_agents]).reshape(L, K, 5)
+    want = np.empty((L, K))
+    for l in range(L):
+        for k in range(K):
+            on, off = played.copy(), played.copy()
+            on[l, k], off[l, k] = True, False
+            want[l, k] = (core.window_se(h, on[None])[0, k] - core.window_se(h, off[None])[0, k]) / 2.0
+    np.testing.assert_allclose(o2[..., 4], np.clip(want, -1.0, 4.0), rtol=1e-5, atol=1e-6)
+    assert np.all(o2[played, 4] > 0)  # a served link carries part of its UE's signal
+    # the other features are those of the plain env on the same seed and actions
+    plain = ap_selection_v0.parallel_env(scenario="tiny", history_len=2, se_target_bps_hz=2.0)
+    plain.reset(seed=4)
+    obs_p, *_ = plain.step({f"ap{l}_ue{k}": int(played[l, k]) for l in range(L) for k in range(K)})
+    np.testing.assert_array_equal(np.stack([obs_p[a] for a in plain.possible_agents]).reshape(L, K, 4),
+                                  o2[..., :4])

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MEASURED = [
     ("aps", "medium", {"num_aps": 64, "num_ues": 16}),
     ("aps", "medium", {"num_aps": 128, "num_ues": 32, "window_slots": 40}),
+    ("aps", "medium", {"num_aps": 64, "num_ues": 64, "observe_link_gain": True}),
     ("power", "paper", {"num_aps": 400, "num_ues": 32}),
     ("power", "paper", {"num_aps": 100, "num_ues": 128}),
     ("precoding", "medium", {"num_orus": 64, "num_ues": 32, "oru_antennas": 16}),

@@ -251,6 +251,9 @@ def test_weights_transfer_to_another_graph_size():
                                  action_space=_env().action_spaces["graph"], model_config={})
     with pytest.raises(ValueError, match="tied to its size"):
         rebuild_for_env(central, {"env": "aps", "scenario": "medium"})
+    # a policy trained with another observation layout: one line naming both feature counts
+    with pytest.raises(ValueError, match="observes 6 features per node but this env gives 7"):
+        rebuild_for_env(small, {"env": "aps", "scenario": "medium", "overrides": {"observe_link_gain": True}})
 
 
 def test_dynamic_graph_output_follows_the_neighbourhood():
