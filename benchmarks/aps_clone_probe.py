@@ -64,7 +64,10 @@ def main(argv: list[str] | None = None) -> None:
            "episodes": args.episodes, "epochs": args.epochs, "seed": args.seed, "train_accuracy": res.train_score,
            "held_out_accuracy": res.val_score, "collect_s": t1 - t0, "clone_s": time.perf_counter() - t1}
     path = args.out / "clone_probe.csv"
-    rows = list(csv.DictReader(open(path, newline=""))) if path.exists() else []
+    rows = []
+    if path.exists():
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
     args.out.mkdir(parents=True, exist_ok=True)
     rundir.write_csv(path, rows + [row])
     print(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from cfmarl import rundir
 
@@ -133,6 +132,7 @@ def latency(out: Path, seed: int, reps: int = 100) -> list[dict]:
     import torch
 
     from cfmarl.envs import ap_selection_v0
+    from cfmarl.experiment import load_experiment
     from cfmarl.policies.baselines.ap_selection import KStrongest
     from cfmarl.policies.module_controller import ModuleController, latest_checkpoint_of, load_module, rebuild_for_env
 
@@ -141,8 +141,7 @@ def latency(out: Path, seed: int, reps: int = 100) -> list[dict]:
     gnn_run = out / "runs" / f"train-gnn_ped_s{seed}"
     overrides = {}  # the env options the policies were trained with (e.g. an extra observation feature)
     if (gnn_run / "experiment.yaml").exists():
-        overrides = dict((yaml.safe_load((gnn_run / "experiment.yaml").read_text())["env"] or {}).get("overrides")
-                         or {})
+        overrides = dict(load_experiment(gnn_run / "experiment.yaml").env.overrides)
     for scen in ("medium", "large"):
         core = ap_selection_v0.ApSelectionCore(ap_selection_v0.make_config(scen, **overrides), 1)
         state, obs = core.reset([0])

@@ -184,12 +184,9 @@ class ApSelectionCore:
             se = self.window_se(h, a)
         B, T, L, K = h.shape
         eye = np.eye(K, dtype=bool)
-        toggled = a[:, :, None, :] ^ eye  # (B, L, K toggled, K j)
-        n_new = toggled.sum(axis=-1, keepdims=True)
-        sp_new = np.sqrt(c.ap_max_power_w * toggled / np.maximum(n_new, 1))
-        sp_old = np.sqrt(precoding.equal_power_split(a, c.ap_max_power_w))
-        delta = sp_new - sp_old[:, :, None, :]  # (B, L, K, K)
-        p = sp_old * sp_old
+        toggled = a[:, :, None, :] ^ eye  # (B, L, K toggled, K j): AP l's association with link (l, k) toggled
+        p = precoding.equal_power_split(a, c.ap_max_power_w)
+        delta = np.sqrt(precoding.equal_power_split(toggled, c.ap_max_power_w)) - np.sqrt(p)[:, :, None, :]
         se_new = np.zeros((B, L, K))
         diag = np.arange(K)
         for t in range(T):  # slots; every toggle of every env copy at once
