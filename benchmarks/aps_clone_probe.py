@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--episodes", type=int, default=60)
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--link-gain", action="store_true", help="env option observe_link_gain")
+    ap.add_argument("--head", default="categorical", choices=["categorical", "gated"],
+                    help="model.action_head: per-link Bernoulli, or a gate per AP times a Bernoulli per link")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     exp = from_dict(ExperimentConfig, {
         "seed": args.seed, "env": {"name": "aps", "scenario": args.scenario, "overrides": overrides},
         "model": {"mode": "graph", "encoder": "gnn", "rounds": args.rounds, "hidden": args.hidden,
-                  "use_gru": True, "gru_hidden": 32}})
+                  "use_gru": True, "gru_hidden": 32, "action_head": args.head}})
     torch.manual_seed(args.seed)
     module = module_spec(exp, exp.env_config()).build()
     entry = get_env("aps")
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     t1 = time.perf_counter()
     res = behaviour_clone(module, obs, y, epochs=args.epochs, lr=exp.pretrain.lr,
                           minibatch_size=exp.pretrain.minibatch_size, seed=args.seed)
-    row = {"scenario": args.scenario, "teacher": args.teacher, "link_gain": bool(args.link_gain),
+    row = {"scenario": args.scenario, "teacher": args.teacher, "head": args.head, "link_gain": bool(args.link_gain),
            "rounds": args.rounds, "hidden": args.hidden, "parameters": sum(p.numel() for p in module.parameters()),
            "episodes": args.episodes, "epochs": args.epochs, "seed": args.seed, "train_accuracy": res.train_score,
            "held_out_accuracy": res.val_score, "collect_s": t1 - t0, "clone_s": time.perf_counter() - t1}
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     if path.exists():
         with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+            rows = [{"head": "categorical", **r} for r in csv.DictReader(f)]  # rows from before --head
     args.out.mkdir(parents=True, exist_ok=True)
     rundir.write_csv(path, rows + [row])
     print(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))

@@ -50,7 +50,7 @@ def module_spec(exp: ExperimentConfig, env_config: dict | None = None) -> Any:
                       "sequence_features": getattr(probe.core, "sequence_features", 0), "encoder": m.encoder,
                       "rounds": m.rounds, "hidden": m.hidden, "use_gru": m.use_gru, "gru_hidden": m.gru_hidden,
                       "num_costs": probe.core.n_costs, "action_head": head, "action_levels": levels,
-                      **critic})
+                      "gate_relation": m.gate_relation, **critic})
 
 
 def build_algo_config(exp: ExperimentConfig) -> Any:

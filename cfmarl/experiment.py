@@ -44,8 +44,10 @@ class ModelSection:
     mode: str = "graph"  # graph (per-node actor, dual per-node critics, one RLlib agent per env) | central (one
     #                      joint model, team critics) | per_agent (stock RLlib multi-agent, shared MLP)
     action_head: str = "auto"  # auto (categorical for discrete; hybrid where the env declares quantised action
-    #                            components, else beta) | categorical | beta | squashed_gaussian | hybrid
+    #                            components, else beta) | categorical | beta | squashed_gaussian | hybrid |
+    #                            gated (binary actions: a gate per group of nodes times a Bernoulli per node)
     #                            (see cfmarl.policies.heads)
+    gate_relation: int = 0  # gated head: the graph relation whose cliques are the groups (aps: 0 = links of one AP)
     encoder: str = "gnn"  # graph: gnn (relational TransformerConv) | mlp (no message passing); central: mlp
     #                       (concatenated state, the default) | deepsets (rows through one shared MLP + pooled
     #                       context) | mat (MAT-Lagr: transformer, per-node autoregressive actions, per-node

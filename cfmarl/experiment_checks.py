@@ -16,7 +16,7 @@ _CHOICES = {
     "algorithm.advantage_scaling": ("joint", "separate"),
     "algorithm.lagrangian_rule": ("gradient", "pid", "multiplicative", "none"),
     "env.reward_mode": ("local", "engineered", "team"),
-    "model.action_head": ("auto", "categorical", "beta", "squashed_gaussian", "hybrid", "deterministic"),
+    "model.action_head": ("auto", "categorical", "beta", "squashed_gaussian", "hybrid", "deterministic", "gated"),
     "model.critic": ("attention", "meanfield", "local"),
     "model.encoder": ("gnn", "mlp", "deepsets", "mat"),
     "model.mode": ("graph", "central", "per_agent"),
@@ -170,6 +170,33 @@ def _validate_retarget(exp, learner) -> None:
                           f"limit), got {b!r}")
 
 
+def _validate_gated(exp, entry, core, kind, learner) -> None:
+    """model.action_head gated: binary actions, graph mode with per-node critics, an on-policy learner, one static
+    graph whose relation model.gate_relation splits the nodes into cliques of one size."""
+    import numpy as np
+
+    from cfmarl.policies.models.relational_attention import clique_groups
+
+    if kind != "discrete" or int(getattr(core, "n_actions", 0)) != 2:
+        raise ConfigError(f"model.action_head: 'gated' is for binary actions (2 per node); env {entry.name!r} has "
+                          f"{kind} actions" + (f" with {core.n_actions} per node" if kind == "discrete" else ""))
+    if exp.model.mode != "graph" or learner.off_policy or learner.offline is not None:
+        raise ConfigError(f"model.action_head: 'gated' needs model.mode graph and an on-policy learner "
+                          f"(ppo_lagrangian); got mode {exp.model.mode!r}, {exp.algorithm.name}")
+    if exp.env.mix:
+        raise ConfigError("model.action_head: 'gated' needs one graph; env.mix trains on several sizes")
+    if not hasattr(core, "agent_graph"):
+        raise ConfigError(f"model.action_head: 'gated' needs a static agent graph; env {entry.name!r} has none")
+    e_i, e_t = (np.asarray(x) for x in core.agent_graph())
+    r = exp.model.gate_relation
+    if isinstance(r, bool) or not isinstance(r, int) or r < 0:
+        raise ConfigError(f"model.gate_relation: must be an integer >= 0 (a relation of the env's graph), got {r!r}")
+    if clique_groups(e_i[:, e_t == r], int(core.n_agents)) is None:
+        raise ConfigError(f"model.gate_relation: relation {r} of env {entry.name!r}'s graph must split the nodes into "
+                          f"disjoint cliques of one size (the gated groups); it does not "
+                          f"(relations present: {sorted(set(e_t.tolist()))})")
+
+
 def _validate_learner(exp, entry, env_cfg) -> None:
     """algorithm.name x model.mode x the env's action kind, and the action head."""
     from cfmarl.envs.declarations import action_levels
@@ -227,7 +254,9 @@ def _validate_learner(exp, entry, env_cfg) -> None:
     if learner.off_policy and not learner.deterministic and head not in ("auto", "squashed_gaussian", "beta"):
         raise ConfigError(f"model.action_head: {a.name} needs a reparameterisable head (squashed_gaussian or beta), "
                           f"got {head!r}")
-    if (kind == "discrete" and head not in ("auto", "categorical")) or (kind != "discrete" and head == "categorical"):
+    if head == "gated":
+        _validate_gated(exp, entry, core, kind, learner)
+    elif (kind == "discrete" and head not in ("auto", "categorical")) or (kind != "discrete" and head == "categorical"):
         raise ConfigError(f"model.action_head: {head!r} does not fit env {entry.name!r}'s {kind} actions")
     encoder = exp.model.encoder
     if (encoder in ("deepsets", "mat") and exp.model.mode != "central") or (

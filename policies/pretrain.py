@@ -130,6 +130,8 @@ def behaviour_clone(module, obs: dict[str, np.ndarray], y: np.ndarray, *, epochs
 
     def objective(idx):
         d = dist(idx, teacher=True)
+        if loss == "ce" and getattr(head, "joint_groups", False):  # gated: exact NLL of each group's configuration
+            return -node_mean(d.joint_logp_share(Y[idx]), idx)
         if loss == "ce":
             logits = d._dist.logits
             if W is None:

@@ -14,6 +14,9 @@ node, (B, N), summed over the components of a node's action.
   (``action_levels`` declared by the core: URLLC's thresholds and beam indices):
   :class:`PerNodeHybrid` (a categorical per quantised component, a Beta per continuous one);
   ``auto`` picks it when the env declares levels;
+* binary actions whose nodes form groups the env treats as a unit (AP selection's links of one AP):
+  :class:`PerNodeGated` (a gate per group times a Bernoulli per node; exact mixture log-probability,
+  per group; groups = the cliques of one graph relation, ``model.gate_relation``);
 * the deterministic actor of DDPG / TD3: :class:`PerNodeNoisyDeterministic` (D parameters per node,
   Gaussian exploration noise, no density).
 
@@ -31,20 +34,21 @@ from cfmarl.policies.heads.categorical import PerNodeArgmax, PerNodeCategorical
 from cfmarl.policies.heads.continuous import (PerNodeBeta, PerNodeDeterministic, PerNodeNoisyDeterministic,
                                               PerNodeSquashedGaussian, make_beta, make_noisy_deterministic,
                                               make_squashed_gaussian)
+from cfmarl.policies.heads.gated import PerNodeGated, make_gated
 from cfmarl.policies.heads.hybrid import PerNodeHybrid, check_levels, make_hybrid
 
-HEADS = ("auto", "categorical", "beta", "squashed_gaussian", "hybrid", "deterministic")
+HEADS = ("auto", "categorical", "beta", "squashed_gaussian", "hybrid", "deterministic", "gated")
 
 __all__ = ["HEADS", "PerNodeArgmax", "PerNodeBeta", "PerNodeCategorical", "PerNodeDeterministic", "PerNodeHybrid",
-           "PerNodeNoisyDeterministic", "PerNodeSquashedGaussian", "head_for", "head_input_dim", "make_beta",
-           "make_hybrid", "make_noisy_deterministic", "make_squashed_gaussian"]
+           "PerNodeGated", "PerNodeNoisyDeterministic", "PerNodeSquashedGaussian", "head_for", "head_input_dim",
+           "make_beta", "make_gated", "make_hybrid", "make_noisy_deterministic", "make_squashed_gaussian"]
 
 
 def _is_discrete(space: gym.Space) -> bool:
     return isinstance(space, gym.spaces.MultiDiscrete)
 
 
-def head_for(space: gym.Space, kind: str = "auto", levels=None, noise: float = 0.1):
+def head_for(space: gym.Space, kind: str = "auto", levels=None, noise: float = 0.1, groups=None):
     """The per-node distribution class for a graph-mode action space.
 
     ``space``: MultiDiscrete([A] * N) or Box(low, high, (N, D)) with bounds equal
@@ -53,6 +57,13 @@ def head_for(space: gym.Space, kind: str = "auto", levels=None, noise: float = 0
     continuous - else beta), categorical, beta, squashed_gaussian or hybrid."""
     if kind not in HEADS:
         raise ValueError(f"model.action_head: must be one of {', '.join(HEADS)}; got {kind!r}")
+    if _is_discrete(space) and kind == "gated":
+        if not np.all(np.asarray(space.nvec) == 2):
+            raise ValueError(f"model.action_head: 'gated' is for binary actions (2 per node); this env has "
+                             f"{sorted(set(np.asarray(space.nvec).reshape(-1).tolist()))}")
+        if groups is None:
+            raise ValueError("model.action_head: 'gated' needs the node groups (graph mode, a clique relation)")
+        return make_gated(tuple(int(i) for i in groups[0]), int(groups[1]))
     if _is_discrete(space):
         if kind not in ("auto", "categorical"):
             raise ValueError(f"model.action_head: {kind!r} is for continuous actions; this env's actions are "
@@ -60,6 +71,9 @@ def head_for(space: gym.Space, kind: str = "auto", levels=None, noise: float = 0
         return PerNodeCategorical
     if not isinstance(space, gym.spaces.Box) or len(space.shape) != 2:
         raise ValueError(f"per-node action heads need MultiDiscrete or Box(N, D) actions, got {space}")
+    if kind == "gated":
+        raise ValueError("model.action_head: 'gated' is for binary (discrete) actions; this env's actions are "
+                         "continuous")
     if kind == "categorical":
         raise ValueError("model.action_head: 'categorical' is for discrete actions; this env's actions are "
                          "continuous (use beta, squashed_gaussian or auto)")
@@ -82,6 +96,8 @@ def head_for(space: gym.Space, kind: str = "auto", levels=None, noise: float = 0
 
 def head_input_dim(space: gym.Space, head=None) -> int:
     """Parameters per node the model must output for ``space`` (and the chosen ``head`` class)."""
+    if head is not None and issubclass(head, PerNodeGated):
+        return head.required_input_dim()
     if _is_discrete(space):
         return int(space.nvec.reshape(-1)[0])
     if head is not None and issubclass(head, PerNodeHybrid):

@@ -19,7 +19,8 @@
 Both read ``batch["obs"] = {"x": (B, N, F), "node_mask": (B, N)[, "edge_mask": (B, E)]}``
 and emit per-node distribution parameters (B, N, P) for the head that fits the
 action space (:mod:`cfmarl.policies.heads`: categorical for discrete actions, Beta
-or squashed Gaussian for bounded continuous ones; ``model_config["action_head"]``).
+or squashed Gaussian for bounded continuous ones, the gated Bernoulli over a relation's cliques;
+``model_config["action_head"]``).
 The graph (``edge_index`` (2, E) and ``edge_type`` (E,) over the N real nodes) comes
 in ``model_config``; it is a non-persistent buffer, so weights load into a module
 built for another graph size (generalisation across sizes). When the observation
@@ -53,6 +54,22 @@ def scale_final_layer(layer: nn.Linear, scale: float) -> None:
             layer.weight.mul_(float(scale))
             layer.bias.zero_()
 
+
+def gate_groups(mc: dict, n_max: int, dynamic: bool = False) -> tuple[np.ndarray, int]:
+    """The gated head's groups (:mod:`cfmarl.policies.heads.gated`): the cliques of relation
+    ``gate_relation`` of the module's one static graph, as (perm, group size)."""
+    if "edge_index" not in mc or mc.get("graphs") and len(mc["graphs"]) > 1 or dynamic:
+        raise ValueError("model.action_head: 'gated' needs graph mode on one static graph (no env.mix)")
+    r = int(mc.get("gate_relation", 0))
+    e_i, e_t = np.asarray(mc["edge_index"], np.int64), np.asarray(mc["edge_type"], np.int64)
+    n = int(mc.get("num_nodes", n_max))
+    groups = clique_groups(e_i[:, e_t == r], n) if n == n_max else None
+    if groups is None:
+        raise ValueError(f"model.gate_relation: relation {r}'s edges must split all {n_max} nodes into disjoint "
+                         f"cliques of one size (the gated groups); they do not")
+    return groups
+
+
 class _GraphModuleBase(TorchRLModule, ValueFunctionAPI):
     """Shared plumbing: spaces, distribution classes, value API."""
 
@@ -63,8 +80,11 @@ class _GraphModuleBase(TorchRLModule, ValueFunctionAPI):
         fast_deterministic()
         xs = self.observation_space["x"]
         self.n_max, self.n_features = int(xs.shape[0]), int(xs.shape[1])
-        self.head = head_for(self.action_space, self.model_config.get("action_head", "auto"),
-                             self.model_config.get("action_levels"), self.model_config.get("exploration_noise", 0.1))
+        kind = self.model_config.get("action_head", "auto")
+        self.head = head_for(self.action_space, kind, self.model_config.get("action_levels"),
+                             self.model_config.get("exploration_noise", 0.1),
+                             groups=gate_groups(self.model_config, self.n_max, "edge_mask" in self.observation_space.spaces)
+                             if kind == "gated" else None)
         self.head_dim = head_input_dim(self.action_space, self.head)  # head parameters per node
         self.n_costs = int(self.model_config.get("num_costs", 1))
         self.dynamic_graph = "edge_mask" in self.observation_space.spaces

@@ -205,3 +205,116 @@ def test_hybrid_is_chosen_from_the_env_declaration():
         head_for(box, "hybrid", (1, 0, 0))
     with pytest.raises(ConfigError, match="model.action_head: 'hybrid' needs quantised"):
         from_dict(ExperimentConfig, {"env": {"name": "power", "scenario": "tiny"}, "model": {"action_head": "hybrid"}})
+
+
+# ---------------------------------------------------------------- gated head (a gate per group of binary nodes)
+def _gated_case(seed=0, group_size=3, groups=2):
+    """A gated head over ``groups`` groups whose nodes are interleaved (perm not the identity)."""
+    from cfmarl.policies.heads import make_gated
+
+    n = group_size * groups
+    perm = np.arange(n).reshape(group_size, groups).T.ravel()  # group j = nodes j, j + G, j + 2G, ...
+    head = make_gated(tuple(perm.tolist()), group_size)
+    logits = torch.randn(2, n, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 1.5
+    return head, logits, perm
+
+
+def _enumerate_gated(logits, perm, group_size):
+    """Brute force: P(a) of every action a in {0,1}^N by summing over the latent gates and link draws."""
+    import itertools
+
+    n = logits.shape[-2]
+    p_on = torch.softmax(logits[..., :2], -1)[..., 1]  # (B, N)
+    groups = perm.reshape(-1, group_size)
+    gate_p = torch.sigmoid(torch.stack([logits[..., g, 2].mean(-1) for g in groups], -1))  # (B, G)
+    actions = torch.tensor(list(itertools.product([0, 1], repeat=n)))
+    probs = torch.zeros(logits.shape[0], len(actions), dtype=logits.dtype)
+    for gates in itertools.product([0, 1], repeat=len(groups)):
+        pg = torch.ones(logits.shape[0], dtype=logits.dtype)
+        for j, gj in enumerate(gates):
+            pg = pg * (gate_p[:, j] if gj else 1 - gate_p[:, j])
+        # the action is links * gate; sum P(links) over the links mapping to each action
+        for links in itertools.product([0, 1], repeat=n):
+            links = torch.tensor(links)
+            pl = torch.prod(torch.where(links.bool(), p_on, 1 - p_on), -1)
+            gate_of_node = torch.zeros(n, dtype=torch.long)
+            for j, g in enumerate(groups):
+                gate_of_node[g] = gates[j]
+            a = links * gate_of_node
+            idx = int("".join(map(str, a.tolist())), 2)
+            probs[:, idx] += pg * pl
+    return actions, probs
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gated_logp_entropy_and_mode_by_enumeration(seed):
+    head, logits, perm = _gated_case(seed)
+    d = head.from_logits(logits)
+    actions, probs = _enumerate_gated(logits, perm, head.group_size)
+    assert torch.allclose(probs.sum(-1), torch.ones(2, dtype=probs.dtype), atol=1e-12)
+    # the joint log-probability: log P(a) / s on each node of a group, summed over nodes = log P(a)
+    acts = actions[:, None, :].expand(-1, 2, -1).long()  # (A, B, N)
+    share = d.joint_logp_share(acts)
+    groups = perm.reshape(-1, head.group_size)
+    for g in groups:  # every node of a group carries the same value
+        assert torch.allclose(share[..., g], share[..., g[:1]].expand_as(share[..., g]))
+    assert torch.allclose(share.sum(-1).T.exp(), probs, atol=1e-10)
+    # per node: the factors its action depends on - log g + log q_k(a_k) in an open group, log P(0) in a closed one
+    p_on = torch.softmax(logits[..., :2], -1)[..., 1]
+    lp = d.logp(acts)
+    for g in groups:
+        log_g = torch.nn.functional.logsigmoid(logits[..., g, 2].mean(-1))  # (B,)
+        a_g = acts[..., g]
+        on = a_g.amax(-1, keepdim=True) > 0
+        own = log_g[None, :, None] + torch.log(torch.where(a_g.bool(), p_on[:, g], 1 - p_on[:, g]))
+        log_p0 = torch.log(1 - log_g.exp() + log_g.exp() * (1 - p_on[:, g]).prod(-1))  # (B,)
+        want = torch.where(on, own, log_p0[None, :, None].expand_as(own))
+        assert torch.allclose(lp[..., g], want, atol=1e-10)
+    want_h = -(probs * torch.log(probs)).sum(-1)
+    h = d.entropy()  # each node carries its group's entropy / s: the sum over nodes is the joint entropy
+    for g in groups:
+        assert torch.allclose(h[:, g], h[:, g[:1]].expand(-1, len(g)))
+    assert torch.allclose(h.sum(-1), want_h, atol=1e-10)
+    mode = d.to_deterministic().sample()
+    for b in range(2):
+        assert torch.equal(mode[b], actions[int(probs[b].argmax())])
+
+
+def test_gated_samples_follow_the_mixture():
+    head, logits, perm = _gated_case(3, group_size=2, groups=2)
+    actions, probs = _enumerate_gated(logits, perm, 2)
+    d = head.from_logits(logits)
+    torch.manual_seed(0)
+    draws = d.sample(sample_shape=(40000,))  # (S, B, N)
+    codes = (draws * (2 ** torch.arange(3, -1, -1))).sum(-1)  # action index, node 0 most significant
+    freq = torch.stack([torch.bincount(codes[:, b], minlength=16) for b in range(2)]).double() / 40000
+    assert torch.allclose(freq, probs, atol=0.012)
+    assert set(draws.unique().tolist()) <= {0, 1}
+
+
+def test_gated_limits_and_errors():
+    from cfmarl.policies.heads import make_gated
+
+    head = make_gated((0, 1, 2, 3), 2)
+    big = 30.0
+    # gate closed: all off with probability 1; gate open: independent Bernoullis
+    z = torch.tensor([[[0.0, 0.0, -big], [0.0, 0.0, -big], [0.0, math.log(3.0), big], [0.0, 0.0, big]]])
+    d = head.from_logits(z)
+    a = torch.tensor([[0, 0, 1, 0]])
+    lp, share = d.logp(a)[0], d.joint_logp_share(a)[0]
+    assert lp[0].item() == pytest.approx(0.0, abs=1e-9) and lp[1].item() == lp[0].item()
+    assert lp[2].item() == pytest.approx(math.log(0.75), abs=1e-6) and lp[3].item() == pytest.approx(math.log(0.5))
+    assert share[2].item() == pytest.approx(math.log(0.75 * 0.5) / 2, abs=1e-6) and share[3] == share[2]
+    h = d.entropy()[0]
+    assert h[0].item() == pytest.approx(0.0, abs=1e-9)
+    h_b = lambda p: -(p * math.log(p) + (1 - p) * math.log(1 - p))  # noqa: E731
+    assert h[2].item() == pytest.approx((h_b(0.75) + h_b(0.5)) / 2, abs=1e-6)  # the group's entropy, halved
+    with pytest.raises(ValueError, match="permutation"):
+        make_gated((0, 0, 1, 2), 2)
+    with pytest.raises(ValueError, match=r"expected \(\.\.\., 4, 3\)"):
+        head.from_logits(torch.zeros(1, 4, 2))
+    with pytest.raises(ValueError, match="binary"):
+        head_for(gym.spaces.MultiDiscrete([3] * 4), "gated", groups=(np.arange(4), 2))
+    with pytest.raises(ValueError, match="discrete"):
+        head_for(_box(4, 1, 0.0, 1.0), "gated")
+    assert head_input_dim(gym.spaces.MultiDiscrete([2] * 4), head) == 3

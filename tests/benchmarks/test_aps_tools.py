@@ -1,0 +1,65 @@
+"""benchmarks/aps_frontier.py (fewest validation APs per validation-cost bin) on hand-made metrics, and
+benchmarks/aps_clone_probe.py on a tiny scenario (one row appended per call, older rows kept)."""
+
+import csv
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _metrics(path: Path, rows: list[tuple[int, float, float]]) -> None:
+    """metrics.csv with (iteration, val/mean_cost, val/active_aps); the odd iterations have no validation."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["iteration", "val/mean_cost", "val/active_aps"])
+        for it, c, a in rows:
+            w.writerow([it, c, a])
+            w.writerow([it + 1, "", ""])
+
+
+def test_frontier_takes_the_fewest_aps_per_bin_and_the_median_over_seeds(tmp_path):
+    fr = _load("aps_frontier")
+    cost = np.array([0.011, 0.012, 0.016, 0.030, 0.016])
+    aps = np.array([12.0, 11.5, 10.0, 9.0, 10.5])
+    got = fr.frontier(cost, aps)
+    assert got[0] == 11.5 and got[2] == 10.0 and math.isnan(got[1]) and all(math.isnan(v) for v in got[3:])
+    folder = tmp_path / "variant"
+    (folder / "runs" / "train-gnn_ped_s0").mkdir(parents=True)
+    _metrics(folder / "runs" / "train-gnn_ped_s0" / "metrics.csv", [(2, 0.012, 11.0), (14, 0.012, 12.0),
+                                                                    (16, 0.016, 10.0)])
+    _metrics(folder / "metrics_gnn_ped_s1.csv", [(14, 0.0125, 13.0), (16, 0.018, 9.0)])
+    _metrics(folder / "metrics_gnn_ped_s0.csv", [(14, 0.012, 1.0)])  # a copy of seed 0: the run folder wins
+    fr.main([f"v={folder}", "--out", str(tmp_path / "out")])
+    rows = list(csv.DictReader(open(tmp_path / "out" / "frontier.csv")))
+    cell = {r["cost_bin"]: r for r in rows if r["mobility"] == "ped"}
+    first = cell["[0.010, 0.013)"]  # iteration 2 left out (before 12): seed 0 12.0, seed 1 13.0
+    assert float(first["median_aps"]) == 12.5 and float(first["min_aps"]) == 12.0 and first["seeds_in_bin"] == "2"
+    assert float(cell["[0.015, 0.017)"]["median_aps"]) == 10.0 and cell["[0.015, 0.017)"]["seeds_in_bin"] == "1"
+    assert float(cell["[0.017, 0.019)"]["median_aps"]) == 9.0
+    assert (tmp_path / "out" / "frontier.png").stat().st_size > 0
+    assert "| v | 2 | 12.50 (12.00-13.00) | -" in (tmp_path / "out" / "frontier.md").read_text()
+
+
+def test_clone_probe_appends_a_row_per_call(tmp_path):
+    probe = _load("aps_clone_probe")
+    out = tmp_path / "probe"
+    out.mkdir()
+    with open(out / "clone_probe.csv", "w", newline="") as f:  # a row from before the --head option
+        f.write("scenario,teacher,train_accuracy\nmedium,all-on,1.0\n")
+    probe.main(["--scenario", "tiny", "--teacher", "k-strongest:k=2,by=large_scale", "--episodes", "3",
+                "--epochs", "1", "--head", "gated", "--out", str(out)])
+    rows = list(csv.DictReader(open(out / "clone_probe.csv")))
+    assert len(rows) == 2 and rows[0]["head"] == "categorical" and rows[0]["teacher"] == "all-on"
+    assert rows[1]["head"] == "gated" and rows[1]["scenario"] == "tiny" and rows[1]["episodes"] == "3"
+    assert 0.0 <= float(rows[1]["held_out_accuracy"]) <= 1.0 and int(rows[1]["parameters"]) > 0
