@@ -62,6 +62,13 @@ class ApSelectionConfig:
     # minus with it off, everything else as played, over the target (causal: the previous window's channels,
     # which carry the phases the SNR history lacks). Off by default (the paper observes channel history only).
     observe_link_gain: bool = False
+    # --- credit ------------------------------------------------------------------
+    # which links carry UE k's SE shortfall as their cost: "ue" (the paper's rule: every link (l, k) of UE k
+    # carries it) or "large_scale" (link (l, k) carries L beta_lk / sum_l' beta_l'k of it: the APs that matter
+    # to UE k get the credit, an AP's links together carry the shortfalls of the UEs it is strong for). Both
+    # give every UE's shortfall the same total over its L links, so the mean cost per link - the constraint -
+    # is the same number; only the credit moves.
+    cost_credit: str = "ue"
 
     def __post_init__(self) -> None:
         c = type(self).__name__
@@ -97,6 +104,7 @@ class ApSelectionConfig:
         check_int(c, "history_len", self.history_len, 1, 256)
         check_bool(c, "observe_previous_action", self.observe_previous_action)
         check_bool(c, "observe_link_gain", self.observe_link_gain)
+        check_choice(c, "cost_credit", self.cost_credit, ("ue", "large_scale"))
         check_memory(type(self).__name__, self.memory_terms())
 
     def memory_terms(self) -> list[tuple[str, tuple[str, ...], float]]:

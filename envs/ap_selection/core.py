@@ -148,7 +148,12 @@ class ApSelectionCore:
         active = assoc.any(axis=-1)  # (B, L)
         reward = np.broadcast_to(np.where(active, -1.0, 0.0)[:, :, None], assoc.shape).reshape(self.num_envs, -1)
         shortfall = np.maximum(c.se_target_bps_hz - se, 0.0) / c.se_target_bps_hz  # (B, K)
-        cost = np.broadcast_to(shortfall[:, None, :], assoc.shape).reshape(self.num_envs, -1, 1)
+        if c.cost_credit == "large_scale":  # UE k's shortfall shared by its links in proportion to beta_lk
+            beta = state.beta_next  # (B, L, K): the window just played (h_next before _advance_channels)
+            cost = (self.L * beta / beta.sum(axis=1, keepdims=True) * shortfall[:, None, :]).reshape(
+                self.num_envs, -1, 1)
+        else:
+            cost = np.broadcast_to(shortfall[:, None, :], assoc.shape).reshape(self.num_envs, -1, 1)
         state.se_window, state.active = se, active
         state.prev_action = assoc
         state.prev_se_ratio = np.minimum(se / c.se_target_bps_hz, OBS_SE_RATIO_CLIP)

@@ -186,3 +186,31 @@ def test_link_gain_feature_equals_brute_force_toggles():
     obs_p, *_ = plain.step({f"ap{l}_ue{k}": int(played[l, k]) for l in range(L) for k in range(K)})
     np.testing.assert_array_equal(np.stack([obs_p[a] for a in plain.possible_agents]).reshape(L, K, 4),
                                   o2[..., :4])
+
+
+def test_cost_credit_large_scale_moves_the_credit_not_the_mean():
+    """cost_credit large_scale: link (l, k) carries L beta_lk / sum_l' beta_l'k of UE k's shortfall (beta of the
+    window just played); per UE the links' costs add up to L x its shortfall, as with the paper's rule, so the
+    mean cost per link is the same number."""
+    kw = dict(scenario="medium", se_target_bps_hz=2.5, shadowing_std_db=4.0)
+    paper = ap_selection_v0.parallel_env(**kw)
+    moved = ap_selection_v0.parallel_env(**kw, cost_credit="large_scale")
+    paper.reset(seed=3)
+    moved.reset(seed=3)
+    L, K = paper.core.L, paper.core.K
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        a = (rng.random((L, K)) < 0.25).astype(int)
+        act = {f"ap{l}_ue{k}": int(a[l, k]) for l in range(L) for k in range(K)}
+        beta = moved._core_state.beta_next.copy()[0]  # (L, K): the window about to be played
+        _, rew_p, _, _, info_p = paper.step(act)
+        _, rew_m, _, _, info_m = moved.step(act)
+        c_p = np.array([[info_p[f"ap{l}_ue{k}"]["cost"] for k in range(K)] for l in range(L)])
+        c_m = np.array([[info_m[f"ap{l}_ue{k}"]["cost"] for k in range(K)] for l in range(L)])
+        assert rew_p == rew_m
+        np.testing.assert_allclose(c_m, L * beta / beta.sum(0, keepdims=True) * c_p, rtol=1e-10)
+        np.testing.assert_allclose(c_m.sum(0), L * c_p[0], rtol=1e-10)  # per UE: L x its shortfall
+        assert c_m.mean() == pytest.approx(c_p.mean(), rel=1e-12) and c_p.mean() > 0
+        assert not np.allclose(c_m, c_p)
+    with pytest.raises(Exception, match="cost_credit"):
+        ap_selection_v0.parallel_env(scenario="tiny", cost_credit="nearest")
