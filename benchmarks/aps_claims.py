@@ -55,6 +55,8 @@ RECIPE_VARIANTS = {  # variants of the medium recipe with 3 seeds x 2 mobilities
     "target0.03": "training target 0.03, PID multiplier",
     "target0.04": "training target 0.04, PID multiplier",
     "warmup_retarget": "critic warm-up (10 iterations), PID multiplier, training target steered by validation",
+    "credit": "critic warm-up, PID multiplier, steered target, cost credit by large-scale gain (env cost_credit)",
+    "credit150": "the cost-credit variant trained 150 iterations instead of 100",
 }
 MIX_STUDIES = {  # mixture-of-sizes studies (cfmarl scale tune_configs/<name>.yaml): name -> what differs
     "aps_gnn_mix": "one multiplier shared by the sizes",
