@@ -56,7 +56,7 @@ class PerNodeGated(TorchDistribution):
     contiguous) and ``group_size`` s."""
 
     discrete = True
-    joint_groups = True  # logp / entropy are per group, repeated on the group's nodes
+    joint_groups = True  # nodes are not independent: behaviour cloning uses joint_logp_share, not a cross-entropy
     perm: tuple[int, ...] = ()
     group_size: int = 1
 
