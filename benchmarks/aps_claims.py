@@ -41,6 +41,12 @@ def _read(name: str) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def _pct(saving: float) -> str:
+    """'12.3% fewer' / '4.1% more'; two decimals where one would round across the 10 % bar (9.96 % is not 10.0 %)."""
+    fmt = "{:.2%}" if 0.0995 <= abs(saving) < 0.1005 else "{:.1%}"
+    return fmt.format(abs(saving)) + (" fewer" if saving >= 0 else " more")
+
+
 def _pm(row: dict, key: str, fmt: str = "{:.2f}") -> str:
     std = float(row.get(f"{key}_std") or 0)
     return fmt.format(float(row[key])) + (f" ± {fmt.format(std)}" if int(row.get("seeds") or 1) > 1 else "")
@@ -131,7 +137,7 @@ def bar_claims(limit: float) -> list[dict]:
                               f"limit {limit} ({where})", "paper": "(issue 15 bar)",
                      "measured": f"{_pm(me, 'active_aps')} APs at cost {_pm(me, 'mean_cost', '{:.4f}')} vs "
                                  f"{k['policy'].split('(')[-1].rstrip(')')}: {kaps:.2f} APs at {float(k['mean_cost']):.4f}"
-                                 f" ({f'{saving:.1%} fewer' if saving >= 0 else f'{-saving:.1%} more'}){every}"
+                                 f" ({_pct(saving)}){every}"
                                  + ("; APS-GNN on large.csv's 5 test episodes, k on 20" if size == "large" else ""),
                      "holds": "yes" if ok else "partial" if feas and saving > 0 else "no",
                      "evidence": f"{me.get('source', 'benchmarks/results/aps/large.csv')}; {ev}"})
@@ -244,7 +250,7 @@ def variant_bar_claims(limit: float) -> list[dict]:
                          "measured": f"{_pm(me, 'active_aps')} APs at cost {_pm(me, 'mean_cost', '{:.4f}')} ({n}: "
                                      f"{per_seed}) vs {k['policy'].split('(')[-1].rstrip(')')}: {kaps:.2f} APs at "
                                      f"{float(k['mean_cost']):.4f} ("
-                                     + (f"{saving:.1%} fewer" if saving >= 0 else f"{-saving:.1%} more") + " on average)",
+                                     + _pct(saving) + " on average)",
                          "holds": ("yes" if every else "partial" if saving >= 0.10 else "no") if feas else "no",
                          "evidence": ev})
             rows.append({"claim": f"APS-GNN uses no more APs than the causal greedy where that is feasible ({where})",
