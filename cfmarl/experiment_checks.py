@@ -185,8 +185,8 @@ def _validate_gated(exp, entry, core, kind, learner) -> None:
                           f"(ppo_lagrangian); got mode {exp.model.mode!r}, {exp.algorithm.name}")
     if exp.env.mix:
         raise ConfigError("model.action_head: 'gated' needs one graph; env.mix trains on several sizes")
-    if not hasattr(core, "agent_graph"):
-        raise ConfigError(f"model.action_head: 'gated' needs a static agent graph; env {entry.name!r} has none")
+    if not hasattr(core, "agent_graph") or getattr(core, "graph_kind", "static") != "static":
+        raise ConfigError(f"model.action_head: 'gated' needs a static agent graph; env {entry.name!r}'s is absent or changes per episode")
     e_i, e_t = (np.asarray(x) for x in core.agent_graph())
     r = exp.model.gate_relation
     if isinstance(r, bool) or not isinstance(r, int) or r < 0:

@@ -58,7 +58,7 @@ def scale_final_layer(layer: nn.Linear, scale: float) -> None:
 def gate_groups(mc: dict, n_max: int, dynamic: bool = False) -> tuple[np.ndarray, int]:
     """The gated head's groups (:mod:`cfmarl.policies.heads.gated`): the cliques of relation
     ``gate_relation`` of the module's one static graph, as (perm, group size)."""
-    if "edge_index" not in mc or mc.get("graphs") and len(mc["graphs"]) > 1 or dynamic:
+    if "edge_index" not in mc or len(mc.get("graphs") or ()) > 1 or dynamic:
         raise ValueError("model.action_head: 'gated' needs graph mode on one static graph (no env.mix)")
     r = int(mc.get("gate_relation", 0))
     e_i, e_t = np.asarray(mc["edge_index"], np.int64), np.asarray(mc["edge_type"], np.int64)
