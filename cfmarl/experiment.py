@@ -68,6 +68,9 @@ class AlgorithmSection:
     name: str = "ppo_lagrangian"  # learner (cfmarl.policies.learners.registry): ppo_lagrangian | ppo (per_agent) |
     #                              sac_lagrangian | sac (continuous actions; `cfmarl learners` lists them)
     lr: float = 3e-4
+    lr_schedule: list = field(default_factory=list)  # [[iteration, lr], ...]: lr piecewise linear in training
+    #                                                  iterations (first point at 0; constant after the last);
+    #                                                  replaces lr; learners with one lr (ppo_lagrangian, ppo)
     gamma: float = 0.95
     lambda_: float = 0.95  # GAE lambda
     clip_param: float = 0.2
@@ -378,6 +381,9 @@ def load_tune_experiment(path: str | Path) -> TuneExperiment:
     for key, space in spaces.items():
         if key.startswith("tune."):
             raise ConfigError(f"{key}: tune settings cannot be searched")
+        if key == "algorithm.lr" and exp.algorithm.lr_schedule:
+            raise ConfigError(f"{key}: algorithm.lr_schedule replaces lr (a searched lr would be ignored); search "
+                              f"one or clear the schedule")
         for value in space.candidates():
             from_dict(ExperimentConfig, set_path(base, key, value))
     mutations = {}
@@ -388,6 +394,9 @@ def load_tune_experiment(path: str | Path) -> TuneExperiment:
         if key == "algorithm.cost_limit" and exp.training.retarget_rate:
             raise ConfigError(f"{where}: training.retarget_rate moves the training target itself (a mutated "
                               f"cost_limit would be overridden); mutate one or the other")
+        if key == "algorithm.lr" and exp.algorithm.lr_schedule:
+            raise ConfigError(f"{where}: algorithm.lr_schedule sets lr after every update (a mutated lr would be "
+                              f"overridden); mutate one or clear the schedule")
         space = parse_space(where, raw)
         if space is None or space.is_grid:
             raise ConfigError(f"{where}: must be a search space {{choice | uniform | loguniform | randint: ...}}, "

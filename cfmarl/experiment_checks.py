@@ -170,6 +170,24 @@ def _validate_retarget(exp, learner) -> None:
                           f"limit), got {b!r}")
 
 
+def _validate_lr_schedule(exp, learner) -> None:
+    """algorithm.lr_schedule: [[iteration, lr], ...] from iteration 0, increasing, lr > 0; a learner with one lr."""
+    from cfmarl.policies.learners.registry import learner_registry
+
+    a = exp.algorithm
+    if learner.offline is not None or learner.optimizer_lrs is not None:
+        names = ", ".join(n for n, e in learner_registry().items() if e.offline is None and e.optimizer_lrs is None)
+        raise ConfigError(f"algorithm.lr_schedule: for learners with one algorithm.lr ({names}), not {a.name}; "
+                          f"leave it []")
+    sched = a.lr_schedule
+    ok = isinstance(sched, (list, tuple)) and all(
+        isinstance(p, (list, tuple)) and len(p) == 2 and isinstance(p[0], int) and not isinstance(p[0], bool)
+        and isinstance(p[1], (int, float)) and not isinstance(p[1], bool) and 0 < p[1] < float("inf") for p in sched)
+    if not ok or sched[0][0] != 0 or any(q[0] <= p[0] for p, q in zip(sched, sched[1:])):
+        raise ConfigError(f"algorithm.lr_schedule: needs [[iteration, lr], ...] with the first iteration 0, "
+                          f"iterations increasing integers and every lr > 0, got {sched!r}")
+
+
 def _validate_gated(exp, entry, core, kind, learner) -> None:
     """model.action_head gated: binary actions, graph mode with per-node critics, an on-policy learner, one static
     graph whose relation model.gate_relation splits the nodes into cliques of one size."""
@@ -226,6 +244,8 @@ def _validate_learner(exp, entry, env_cfg) -> None:
             raise ConfigError("algorithm.multiplier_per_graph: needs env.mix (a mixture of sizes, one multiplier each)")
     if exp.training.retarget_rate:
         _validate_retarget(exp, learner)
+    if a.lr_schedule:
+        _validate_lr_schedule(exp, learner)
     if a.critic_warmup_iterations and not learner.critic_warmup:
         names = ", ".join(n for n, e in learner_registry().items() if e.critic_warmup)
         raise ConfigError(f"algorithm.critic_warmup_iterations: not supported by {a.name} (supported by: {names}); "

@@ -52,6 +52,8 @@ def metrics_row(it: int, result: dict, elapsed: float) -> dict[str, float]:
     for k, v in lr.items():
         if k.startswith("lagrange/"):
             row[k] = v
+        elif k.endswith("_learning_rate"):  # each optimizer's lr after the update (algorithm.lr_schedule moves it)
+            row[f"learner/{k}"] = v
     return {k: float(v) if not isinstance(v, (int, str)) else v for k, v in row.items()}
 
 

@@ -113,6 +113,8 @@ class ExperimentTrainable(tune.Trainable):
         learner = self._learner()
         entry = get_learner(self.exp.algorithm.name)
         lrs = entry.optimizer_lrs(self.exp.algorithm) if entry.optimizer_lrs else None
+        if not lrs and self.exp.algorithm.lr_schedule:
+            return  # the checkpoint's lr is the schedule's, which RLlib moves on after each update
         for name, opt in learner._named_optimizers.items():
             short = name[len(MODULE) + 1:] if name.startswith(MODULE + "_") else name
             learner._set_optimizer_lr(opt, lrs[short][1] if lrs else self.exp.algorithm.lr)

@@ -52,8 +52,16 @@ class LearnerEntry:
                              f"(it supports: {', '.join(sorted(self.actions))})")
 
 
+def lr_setting(a) -> float | list:
+    """algorithm.lr, or algorithm.lr_schedule as RLlib's piecewise-linear schedule over env steps sampled
+    (iteration i = i x train_batch_size env steps)."""
+    if not a.lr_schedule:
+        return a.lr
+    return [[int(it) * a.train_batch_size, float(lr)] for it, lr in a.lr_schedule]
+
+
 def _ppo_common(a) -> dict:
-    return dict(lr=a.lr, gamma=a.gamma, lambda_=a.lambda_, clip_param=a.clip_param, vf_clip_param=a.vf_clip_param,
+    return dict(lr=lr_setting(a), gamma=a.gamma, lambda_=a.lambda_, clip_param=a.clip_param, vf_clip_param=a.vf_clip_param,
                 grad_clip=a.grad_clip, entropy_coeff=a.entropy_coeff, vf_loss_coeff=a.vf_loss_coeff,
                 num_epochs=a.num_epochs, minibatch_size=a.minibatch_size,
                 train_batch_size_per_learner=a.train_batch_size)

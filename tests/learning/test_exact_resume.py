@@ -49,7 +49,8 @@ def _train(path: Path, out: Path, iterations: int, *extra: str) -> int:
     (TINY, {}),  # PPO-Lagrangian, GRU model, envs in the driver
     (SAC_TINY, {}),  # SAC-Lagrangian: replay buffer and its sampler, stochastic actions in the loss
     (TINY, {"resources": {"num_env_runners": 1, "num_envs_per_env_runner": 2}}),  # a remote env runner
-    (TINY, {"algorithm": {"critic_warmup_iterations": 3},  # interrupted inside the warm-up, with a steered target
+    (TINY, {"algorithm": {"critic_warmup_iterations": 3,  # interrupted inside the warm-up, with a steered target
+                          "lr_schedule": [[0, 3.0e-4], [3, 3.0e-5]]},  # and halfway down an lr schedule
             "training": {"selection": "judged", "retarget_rate": 0.5}}),
 ], ids=["ppo", "sac", "remote-runner", "warmup-retarget"])
 def test_resumed_train_equals_uninterrupted(ray_session, tmp_path, capsys, src, sections):

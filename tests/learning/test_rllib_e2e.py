@@ -292,6 +292,13 @@ def test_experiment_file_errors_name_the_key(tmp_path):
                           ("training: {retarget_rate: 0.5, validate_every: 2, selection: judged, "
                            "retarget_bounds: [2, 1]}", "training.retarget_bounds: needs"),
                           ("training: {retarget_rate: -1}", "training.retarget_rate: must be >= 0"),
+                          ("algorithm: {lr_schedule: [[1, 1.0e-4]]}", "algorithm.lr_schedule: needs"),
+                          ("algorithm: {lr_schedule: [[0, 1.0e-4], [0, 1.0e-5]]}", "algorithm.lr_schedule: needs"),
+                          ("algorithm: {lr_schedule: [[0, 0.0]]}", "algorithm.lr_schedule: needs"),
+                          ("algorithm: {lr_schedule: [0, 1.0e-4]}", "algorithm.lr_schedule: needs"),
+                          ("env: {name: power, scenario: tiny}\n"
+                           "algorithm: {name: sac_lagrangian, lr_schedule: [[0, 1.0e-4]]}",
+                           "algorithm.lr_schedule: for learners with one algorithm.lr"),
                           ("env: {name: power, scenario: tiny}\n"
                            "algorithm: {name: sac_lagrangian, critic_warmup_iterations: 2}",
                            "algorithm.critic_warmup_iterations: not supported"),
@@ -368,6 +375,24 @@ def test_retarget_moves_the_training_target_and_checkpoints_it(ray_session, tmp_
         assert fresh.learner_group._learner.cost_targets(MODULE_ID) == pytest.approx([want], rel=1e-12)
     finally:
         fresh.stop()
+
+
+def test_lr_schedule_sets_the_learning_rate_by_iteration(ray_session):
+    """algorithm.lr_schedule [[iteration, lr], ...]: after each iteration the optimizer's lr is the schedule,
+    linear between its points in the iterations done (env steps sampled / train_batch_size), flat after."""
+    exp = _exp(algorithm={"lr_schedule": [[0, 1.0e-3], [2, 2.0e-4]]}, pretrain={"enabled": False})
+    algo = build_algo_config(exp).build_algo()
+    try:
+        opts = list(algo.learner_group._learner._named_optimizers.values())
+        assert [o.param_groups[0]["lr"] for o in opts] == [1.0e-3]
+        for _ in range(3):
+            r = algo.train()
+            done = r["env_runners"]["num_env_steps_sampled_lifetime"] / exp.algorithm.train_batch_size
+            want = float(np.interp(done, [0, 2], [1.0e-3, 2.0e-4]))
+            assert opts[0].param_groups[0]["lr"] == pytest.approx(want, rel=1e-9)
+        assert done >= 2 and opts[0].param_groups[0]["lr"] == pytest.approx(2.0e-4, rel=1e-9)
+    finally:
+        algo.stop()
 
 
 def test_critic_warmup_trains_the_value_heads_only(ray_session):

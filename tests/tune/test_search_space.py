@@ -92,6 +92,21 @@ def test_mutations_are_validated(tmp_path):
     p = _write(tmp_path, """
         name: x
         env: {name: aps, scenario: tiny}
+        algorithm: {lr_schedule: [[0, 1.0e-4], [10, 1.0e-5]]}
+        tune: {scheduler: pbt, mutations: {algorithm.lr: {loguniform: [1.0e-5, 1.0e-3]}}}
+        """)
+    with pytest.raises(ConfigError, match=r"tune\.mutations\.algorithm\.lr: algorithm\.lr_schedule sets lr"):
+        load_tune_experiment(p)
+    p = _write(tmp_path, """
+        name: x
+        env: {name: aps, scenario: tiny}
+        algorithm: {lr: {loguniform: [1.0e-5, 1.0e-3]}, lr_schedule: [[0, 1.0e-4]]}
+        """)
+    with pytest.raises(ConfigError, match=r"algorithm\.lr: algorithm\.lr_schedule replaces lr"):
+        load_tune_experiment(p)
+    p = _write(tmp_path, """
+        name: x
+        env: {name: aps, scenario: tiny}
         tune: {scheduler: pbt}
         """)
     with pytest.raises(ConfigError, match="needs at least one mutation"):
