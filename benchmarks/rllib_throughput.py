@@ -34,7 +34,10 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def graph_mode(scenario: str, num_envs: int, steps: int, env: str = "aps", overrides: dict | None = None) -> dict:
+def graph_mode(scenario: str, num_envs: int, steps: int, env: str = "aps", overrides: dict | None = None,
+               learn_repeats: int = 1) -> dict:
+    import copy
+
     import torch
 
     from cfmarl.algo_builder import build_algo_config
@@ -57,13 +60,17 @@ def graph_mode(scenario: str, num_envs: int, steps: int, env: str = "aps", overr
     episodes = runner.sample(num_timesteps=steps * num_envs)
     t_sample = time.perf_counter() - t0
     env_steps = sum(len(e) for e in episodes)
-    t0 = time.perf_counter()
-    algo.learner_group.update(episodes=episodes, timesteps={"num_env_steps_sampled_lifetime": env_steps},
-                              num_epochs=1, minibatch_size=exp.algorithm.minibatch_size)
-    t_learn = time.perf_counter() - t0
+    t_learn = []
+    for _ in range(learn_repeats):  # the learner connector changes the episodes: each update gets a fresh copy
+        batch = copy.deepcopy(episodes) if learn_repeats > 1 else episodes
+        t0 = time.perf_counter()
+        algo.learner_group.update(episodes=batch, timesteps={"num_env_steps_sampled_lifetime": env_steps},
+                                  num_epochs=1, minibatch_size=exp.algorithm.minibatch_size)
+        t_learn.append(time.perf_counter() - t0)
     algo.stop()
     return {"sample_node_steps_per_s": env_steps * n_nodes / t_sample,
-            "learn_node_steps_per_s": env_steps * n_nodes / t_learn, "env_steps": env_steps, "nodes": n_nodes}
+            "learn_node_steps_per_s": env_steps * n_nodes / float(np.median(t_learn)), "env_steps": env_steps,
+            "nodes": n_nodes}
 
 
 def per_agent_mode(scenario: str, steps: int) -> dict:
@@ -129,11 +136,11 @@ def compare(args) -> None:
     rows = []
     try:
         jobs = [{"env": "aps", "scenario": sc, "num_envs": args.num_envs, "steps": args.steps,
-                 "overrides": {"episode_windows": 20}} for sc in args.scenario]
+                 "overrides": {"episode_windows": 20}, "learn_repeats": args.learn_repeats} for sc in args.scenario]
         for item in args.extra:
             env, _, sc = item.partition(":")
             jobs.append({"env": env, "scenario": sc, "num_envs": args.num_envs, "steps": args.steps,
-                         "overrides": _long_episodes(env, sc), "reference": False})
+                         "overrides": _long_episodes(env, sc), "reference": False, "learn_repeats": args.learn_repeats})
         for job in jobs:
             cur, ref = [], []
             for rep in range(args.repeats):  # alternate, so a slow phase of the machine hits both versions
@@ -155,6 +162,7 @@ def compare(args) -> None:
                 for k in ("sample_node_steps_per_s", "learn_node_steps_per_s"):
                     row[f"ref_{k}"] = float(np.median([x[k] for x in ref]))
                     row[f"ratio_{k}"] = med[k] / row[f"ref_{k}"]
+                row["pairs"] = [(c["learn_node_steps_per_s"], r["learn_node_steps_per_s"]) for c, r in zip(cur, ref)]
             rows.append(row)
     finally:
         if tree:
@@ -163,10 +171,11 @@ def compare(args) -> None:
     lines = ["# RLlib graph-mode throughput: current code vs a reference commit", "",
              f"Measured by `python benchmarks/rllib_throughput.py --reference {args.reference} "
              + " ".join(f"--scenario {s}" for s in args.scenario) + " " + " ".join(f"--extra {e}" for e in args.extra)
-             + f" --repeats {args.repeats}`: one local env runner (1 CPU, torch 1 thread), {args.num_envs} env "
-             f"copies, {args.steps} env steps each, one learner epoch timed after a warm-up sample and update; each "
-             "measurement in a fresh process, the two "
-             "versions alternating; medians.", "",
+             + f" --repeats {args.repeats} --learn-repeats {args.learn_repeats}`: one local env runner (1 CPU, torch "
+             f"1 thread), {args.num_envs} env copies, {args.steps} env steps each, one learner epoch over them timed "
+             f"after a warm-up sample and update ({args.learn_repeats} such epochs per process, each on a copy of the "
+             "same episodes, their median); each measurement in a fresh process, the two versions alternating; "
+             "medians over the processes.", "",
              f"Machine: {v['platform']}, {v['cpu_count']} CPUs; Python {v['python']}, ray {v['ray']}, "
              f"torch {v['torch']}, torch-geometric {v['torch-geometric']}, numpy {v['numpy']}.", "",
              f"| env / scenario | nodes | actions | graph | sampling [node-steps/s] | reference {sha} | ratio | "
@@ -179,6 +188,13 @@ def compare(args) -> None:
         lines.append(f"| {r['env']}/{r['scenario']} | {r['nodes']} | {r['action']} | {r['graph']} | "
                      f"{r['sample_node_steps_per_s']:,.0f} | {rs} | {rr} | {r['learn_node_steps_per_s']:,.0f} | {ls_} | {lr} |")
     lines.append("")
+    for r in rows:
+        if r.get("pairs"):
+            pairs = "; ".join(f"{c / 1e3:.1f} k / {f / 1e3:.1f} k ({c / f:.2f})" for c, f in r["pairs"])
+            med_ratio = float(np.median([c / f for c, f in r["pairs"]]))
+            lines.append(f"{r['env']}/{r['scenario']}, learning per repeat (current / reference, ratio): {pairs}; "
+                         f"median of the per-repeat ratios {med_ratio:.2f}.")
+    lines.append("")
     write_report(args.out, "\n".join(lines))
 
 
@@ -188,7 +204,8 @@ def worker(job: dict) -> None:
     import ray
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    r = graph_mode(job["scenario"], job["num_envs"], job["steps"], env=job["env"], overrides=job["overrides"])
+    r = graph_mode(job["scenario"], job["num_envs"], job["steps"], env=job["env"], overrides=job["overrides"],
+                   learn_repeats=job.get("learn_repeats", 1))
     import cfmarl
 
     r["code"] = str(Path(cfmarl.__file__).resolve().parent)  # which tree ran (current or the reference)
@@ -216,6 +233,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=40, help="env steps sampled per env copy (graph mode)")
     ap.add_argument("--per-agent-steps", type=int, default=5, help="env steps sampled in per-agent mode")
     ap.add_argument("--repeats", type=int, default=3, help="alternate the two modes this often; medians reported")
+    ap.add_argument("--learn-repeats", type=int, default=1,
+                    help="learner updates timed per process, each on a copy of the same sampled episodes (the "
+                         "median is the process's learning rate; one ~0.2 s update is at the mercy of the VM's jitter)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if args.worker:
