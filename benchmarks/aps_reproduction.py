@@ -7,7 +7,8 @@ under --out:
   main.csv, main.png          APS-GNN vs MAT-Lagr vs centralised PPO-Lagr vs 4-strongest vs greedy on medium,
                               pedestrian and vehicular, mean and std over the seeds
   ablations.csv, ablations.png  unconstrained (engineered reward, several weights), no-GRU, no-pretraining
-  large.csv                   APS-GNN fine-tuned on `large` (warm start from medium) vs 4-strongest and greedy
+  large.csv                   APS-GNN fine-tuned on `large` (warm start from medium; --large-mobility) vs the
+                              baselines of its evaluation, a row per policy and mobility
   latency.csv                 decision latency of one joint decision (batch of one env, CPU)
 
     python benchmarks/aps_reproduction.py --seeds 0 1 2 --iterations 70 --parallel 2
@@ -27,6 +28,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "tune_configs" / "aps_gnn_medium.yaml"
+
+
+LARGE_RUNS = {"ped": "gnn_large_finetune", "veh": "gnn_large_veh_finetune"}  # fine-tuned on `large`, per mobility
 
 
 def variant(base: dict, name: str, **changes) -> dict:
@@ -106,11 +110,18 @@ def main() -> None:
     ap.add_argument("--ablation-seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--iterations", type=int, default=70)
     ap.add_argument("--large-iterations", type=int, default=10)
+    ap.add_argument("--large-base", metavar="FILE",
+                    help="the experiment of the fine-tuning on `large` (its training.init_from may contain {mob}: "
+                         "ped / veh; env.scenario and the name are set per mobility); default: --base with "
+                         "pretraining off, 80 env steps per iteration, --large-iterations, 5 test episodes, "
+                         "initialised from this --out's runs/train-gnn_ped_s<first seed>")
+    ap.add_argument("--large-mobility", nargs="+", choices=["ped", "veh"], default=["ped"],
+                    help="mobilities fine-tuned on `large` (gnn_large_finetune, gnn_large_veh_finetune)")
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "aps"))
     ap.add_argument("--skip-training", action="store_true", help="only aggregate existing runs")
     ap.add_argument("--keep-latency", action="store_true",
-                    help="keep the recorded latency.csv (decision times are measured on an idle CPU; do not "
+                    help="do not measure latency.csv (decision times are measured on an idle CPU; do not "
                          "re-measure them while other jobs run)")
     ap.add_argument("--only", nargs="+", metavar="PREFIX",
                     help="run only the experiments whose names start with these prefixes (gnn_, mat_, central_, centralbc_, centraldata_, nogru_, "
@@ -129,12 +140,20 @@ def main() -> None:
         (out / "base.yaml").write_text(base_path.read_text())  # what every run here derives from
         run_all(exps, out, args.parallel)
     if not args.skip_training and (not args.only or any("gnn_large".startswith(p) for p in args.only)):
-        large = variant(base, "gnn_large_finetune", env__scenario="large", pretrain__enabled=False,
-                        training__iterations=args.large_iterations, training__checkpoint_every=5,
-                        training__init_from=str(out / "runs" / f"train-gnn_ped_s{args.seeds[0]}"),
-                        algorithm__train_batch_size=80, algorithm__minibatch_size=16,
-                        evaluation__episodes=5)
-        run_all({"gnn_large_finetune": large}, out, 1)
+        if args.large_base:
+            lbase = yaml.safe_load(Path(args.large_base).read_text())
+            (out / "large_base.yaml").write_text(Path(args.large_base).read_text())
+        else:
+            lbase = variant(base, "large", pretrain__enabled=False, training__iterations=args.large_iterations,
+                            training__checkpoint_every=5,
+                            training__init_from=str(out / "runs" / f"train-gnn_{{mob}}_s{args.seeds[0]}"),
+                            algorithm__train_batch_size=80, algorithm__minibatch_size=16, evaluation__episodes=5)
+        larges = {}
+        for mob in args.large_mobility:
+            name = LARGE_RUNS[mob]
+            larges[name] = variant(lbase, name, env__scenario={"ped": "large", "veh": "large-vehicular"}[mob],
+                                   training__init_from=lbase["training"]["init_from"].format(mob=mob))
+        run_all(larges, out, min(args.parallel, len(larges)))
     from benchmarks_report import write_reports  # noqa: E402  (same folder)
 
     write_reports(out, exps, args.seeds, args.ablation_seeds, base, measure_latency=not args.keep_latency)

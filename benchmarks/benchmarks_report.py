@@ -55,8 +55,9 @@ def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[
         for i, name in ((1, "4-strongest"), (3, "greedy oracle")):
             if evs and len(evs[0]) > i:
                 main_rows.append({"mobility": mob, "policy": name, **_agg([evs[0][i]])})
-    rundir.write_csv(out / "main.csv", main_rows)
-    rundir.write_csv(out / "main_seeds.csv", seed_rows)  # per seed: the "judged limit on every seed" check
+    if main_rows:
+        rundir.write_csv(out / "main.csv", main_rows)
+        rundir.write_csv(out / "main_seeds.csv", seed_rows)  # per seed: the "judged limit on every seed" check
     ab_rows, ab_seed_rows, groups = [], [], {}
     for name in exps:  # one row per ablation (seeds pooled: mean and std of the per-seed results)
         if name.startswith(("unconstrained", "nogru", "nopretrain")):
@@ -66,7 +67,7 @@ def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[
                 groups.setdefault(group, []).append(ev[0])
                 ab_seed_rows.append({"experiment": group, "seed": int(seed), **{k: float(ev[0][k]) for k in KPIS}})
     ab_rows = [{"experiment": g, **_agg(evs)} for g, evs in groups.items()]
-    for mob in ("ped", "veh"):
+    for mob in ("ped", "veh") if groups else ():  # the reference rows only beside ablations
         evs = [e for s in ablation_seeds if (e := _eval_rows(out, f"gnn_{mob}_s{s}"))]
         if evs:
             ab_rows.append({"experiment": f"gnn_{mob} (reference)", **_agg([e[0] for e in evs])})
@@ -74,11 +75,14 @@ def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[
                              for s in ablation_seeds if (e := _eval_rows(out, f"gnn_{mob}_s{s}"))]
     if ab_seed_rows:
         rundir.write_csv(out / "ablations_seeds.csv", ab_seed_rows)
-    rundir.write_csv(out / "ablations.csv", ab_rows)
-    large = _eval_rows(out, "gnn_large_finetune")
+    if ab_rows:
+        rundir.write_csv(out / "ablations.csv", ab_rows)
+    large = [{"policy": r["policy"], "mobility": mob, **{k: float(r[k]) for k in KPIS}}
+             for mob, run in (("ped", "gnn_large_finetune"), ("veh", "gnn_large_veh_finetune"))
+             for r in _eval_rows(out, run)]
     if large:
-        rundir.write_csv(out / "large.csv", [{"policy": r["policy"], **{k: float(r[k]) for k in KPIS}} for r in large])
-    if measure_latency or not (out / "latency.csv").exists():
+        rundir.write_csv(out / "large.csv", large)
+    if measure_latency:  # decision times: on an idle CPU only (--keep-latency keeps or omits latency.csv)
         rundir.write_csv(out / "latency.csv", latency(out, seeds[0]))
 
     if main_rows:

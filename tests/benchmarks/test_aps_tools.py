@@ -63,3 +63,29 @@ def test_clone_probe_appends_a_row_per_call(tmp_path):
     assert len(rows) == 2 and rows[0]["head"] == "categorical" and rows[0]["teacher"] == "all-on"
     assert rows[1]["head"] == "gated" and rows[1]["scenario"] == "tiny" and rows[1]["episodes"] == "3"
     assert 0.0 <= float(rows[1]["held_out_accuracy"]) <= 1.0 and int(rows[1]["parameters"]) > 0
+
+
+def test_reports_write_large_rows_per_mobility_and_no_empty_tables(tmp_path):
+    """benchmarks_report.write_reports: large.csv gets a row per policy of each mobility's fine-tuned run, with a
+    mobility column; a folder without medium runs or ablations gets no main / ablations tables and, with
+    measure_latency off, no latency.csv."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        report = _load("benchmarks_report")
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    for run, aps in (("gnn_large_finetune", 37.5), ("gnn_large_veh_finetune", 35.0)):
+        (tmp_path / "runs" / f"train-{run}").mkdir(parents=True)
+        with open(tmp_path / "runs" / f"train-{run}" / "evaluation.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, ["policy", *report.KPIS])
+            w.writeheader()
+            for policy, a in ((run, aps), ("k-strongest", 40.0)):
+                w.writerow({"policy": policy, **{k: 1.0 for k in report.KPIS}, "active_aps": a})
+    report.write_reports(tmp_path, {}, [0], [0], {"evaluation": {"cost_limit": 0.02}}, measure_latency=False)
+    rows = list(csv.DictReader(open(tmp_path / "large.csv")))
+    assert [(r["mobility"], r["policy"], float(r["active_aps"])) for r in rows] == [
+        ("ped", "gnn_large_finetune", 37.5), ("ped", "k-strongest", 40.0),
+        ("veh", "gnn_large_veh_finetune", 35.0), ("veh", "k-strongest", 40.0)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["large.csv", "runs"]
