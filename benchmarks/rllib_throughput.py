@@ -35,7 +35,7 @@ def _rss_mib() -> float:
 
 
 def graph_mode(scenario: str, num_envs: int, steps: int, env: str = "aps", overrides: dict | None = None,
-               learn_repeats: int = 1) -> dict:
+               learn_repeats: int = 1, torch_threads: int = 1) -> dict:
     import copy
 
     import torch
@@ -49,7 +49,7 @@ def graph_mode(scenario: str, num_envs: int, steps: int, env: str = "aps", overr
         "algorithm": {"train_batch_size": steps * num_envs, "minibatch_size": min(32, steps * num_envs),
                       "num_epochs": 1},
         "resources": {"num_env_runners": 0, "num_envs_per_env_runner": num_envs}})
-    torch.set_num_threads(1)
+    torch.set_num_threads(torch_threads)
     algo = build_algo_config(exp).build_algo()
     runner = algo.env_runner
     n_nodes = runner.env.envs[0].unwrapped.n if hasattr(runner.env, "envs") else runner.env.unwrapped.n
@@ -136,11 +136,13 @@ def compare(args) -> None:
     rows = []
     try:
         jobs = [{"env": "aps", "scenario": sc, "num_envs": args.num_envs, "steps": args.steps,
-                 "overrides": {"episode_windows": 20}, "learn_repeats": args.learn_repeats} for sc in args.scenario]
+                 "overrides": {"episode_windows": 20}, "learn_repeats": args.learn_repeats,
+                 "torch_threads": args.torch_threads} for sc in args.scenario]
         for item in args.extra:
             env, _, sc = item.partition(":")
             jobs.append({"env": env, "scenario": sc, "num_envs": args.num_envs, "steps": args.steps,
-                         "overrides": _long_episodes(env, sc), "reference": False, "learn_repeats": args.learn_repeats})
+                         "overrides": _long_episodes(env, sc), "reference": False, "learn_repeats": args.learn_repeats,
+                         "torch_threads": args.torch_threads})
         for job in jobs:
             cur, ref = [], []
             for rep in range(args.repeats):  # alternate, so a slow phase of the machine hits both versions
@@ -171,8 +173,8 @@ def compare(args) -> None:
     lines = ["# RLlib graph-mode throughput: current code vs a reference commit", "",
              f"Measured by `python benchmarks/rllib_throughput.py --reference {args.reference} "
              + " ".join(f"--scenario {s}" for s in args.scenario) + " " + " ".join(f"--extra {e}" for e in args.extra)
-             + f" --repeats {args.repeats} --learn-repeats {args.learn_repeats}`: one local env runner (1 CPU, torch "
-             f"1 thread), {args.num_envs} env copies, {args.steps} env steps each, one learner epoch over them timed "
+             + f" --repeats {args.repeats} --learn-repeats {args.learn_repeats} --torch-threads {args.torch_threads}`: "
+             f"one local env runner (torch {args.torch_threads} thread(s)), {args.num_envs} env copies, {args.steps} env steps each, one learner epoch over them timed "
              f"after a warm-up sample and update ({args.learn_repeats} such epochs per process, each on a copy of the "
              "same episodes, their median); each measurement in a fresh process, the two versions alternating; "
              "medians over the processes.", "",
@@ -205,7 +207,7 @@ def worker(job: dict) -> None:
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     r = graph_mode(job["scenario"], job["num_envs"], job["steps"], env=job["env"], overrides=job["overrides"],
-                   learn_repeats=job.get("learn_repeats", 1))
+                   learn_repeats=job.get("learn_repeats", 1), torch_threads=job.get("torch_threads", 1))
     import cfmarl
 
     r["code"] = str(Path(cfmarl.__file__).resolve().parent)  # which tree ran (current or the reference)
@@ -233,6 +235,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=40, help="env steps sampled per env copy (graph mode)")
     ap.add_argument("--per-agent-steps", type=int, default=5, help="env steps sampled in per-agent mode")
     ap.add_argument("--repeats", type=int, default=3, help="alternate the two modes this often; medians reported")
+    ap.add_argument("--torch-threads", type=int, default=1,
+                    help="torch threads of the process that samples and learns (graph mode; both versions)")
     ap.add_argument("--learn-repeats", type=int, default=1,
                     help="learner updates timed per process, each on a copy of the same sampled episodes (the "
                          "median is the process's learning rate; one ~0.2 s update is at the mercy of the VM's jitter)")
