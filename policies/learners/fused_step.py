@@ -1,4 +1,10 @@
-"""A cheaper gradient step for RLlib torch learners.
+"""A cheaper gradient step for RLlib torch learners: fused Adam, one finiteness check.
+
+RLlib's default ``torch.optim.Adam(params)`` runs torch's per-tensor loop on CPU
+(``foreach`` is chosen only for CUDA tensors): ~10 small ops per parameter tensor,
+1.4 ms per step for the 44 tensors of APS-GNN (5 % of a minibatch update at medium).
+:func:`adam` builds it with ``fused=True`` (one kernel per tensor; 0.26 ms measured
+for that model), the same update rule (torch tests the two against each other).
 
 RLlib's ``TorchLearner.apply_gradients`` checks every parameter's gradient for
 NaN / inf separately, twice (once to sanitise it, once before the optimizer
@@ -15,8 +21,22 @@ from __future__ import annotations
 import torch
 
 
+def adam(params, **kwargs) -> torch.optim.Adam:
+    """``torch.optim.Adam`` with the fused kernel where torch has one for these tensors (floating point on CPU,
+    CUDA, MPS or XPU), else torch's default implementation."""
+    params = list(params)
+    fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda", "mps", "xpu") for p in params)
+    return torch.optim.Adam(params, fused=fused or None, **kwargs)
+
+
 class FusedGradientStepMixin:
-    """Put before the RLlib torch learner class in the bases."""
+    """Put before the RLlib torch learner class in the bases. The default optimizer (one Adam over the module)
+    is the fused one; learners with their own optimizers use :func:`adam`."""
+
+    def configure_optimizers_for_module(self, module_id, config=None) -> None:
+        params = self.get_parameters(self._module[module_id])
+        self.register_optimizer(module_id=module_id, optimizer=adam(params), params=params,
+                                lr_or_lr_schedule=config.lr)
 
     def apply_gradients(self, gradients_dict) -> None:
         plain = (self._grad_scalers is None and self._lr_scheduler_classes is None

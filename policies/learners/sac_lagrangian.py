@@ -54,7 +54,7 @@ from ray.rllib.utils.metrics import (ALL_MODULES, ENV_RUNNER_RESULTS, ENV_RUNNER
                                      SYNCH_WORKER_WEIGHTS_TIMER, TIMERS)
 from ray.rllib.utils.replay_buffers.multi_agent_episode_buffer import MultiAgentEpisodeReplayBuffer
 
-from cfmarl.policies.learners.fused_step import FusedGradientStepMixin
+from cfmarl.policies.learners.fused_step import FusedGradientStepMixin, adam
 from cfmarl.policies.learners.lagrange_learner import LagrangeConfigMixin, LagrangeLearnerMixin
 from cfmarl.policies.models import graph_sac as gs
 
@@ -284,8 +284,8 @@ class SACLagrangianTorchLearner(LagrangeLearnerMixin, FusedGradientStepMixin, SA
         if self.uses_temperature:
             groups.append(("alpha", [self.curr_log_alpha[module_id]], config.alpha_lr))
         for name, params, lr in groups:
-            self.register_optimizer(module_id=module_id, optimizer_name=name, optimizer=torch.optim.Adam(
-                params, eps=1e-7), params=params, lr_or_lr_schedule=lr)
+            self.register_optimizer(module_id=module_id, optimizer_name=name, optimizer=adam(params, eps=1e-7),
+                                    params=params, lr_or_lr_schedule=lr)
 
     @staticmethod
     def _signals(module, config, batch, dtype):

@@ -56,6 +56,8 @@ def test_graph_mode_ppo_lagrangian_two_iterations(trained):
     assert lams[0] > 0
     learner = algo.learner_group._learner
     assert learner.multipliers(MODULE_ID) == [lams[-1]]
+    opts = list(learner._named_optimizers.values())  # one fused Adam (policies/learners/fused_step.py)
+    assert len(opts) == 1 and isinstance(opts[0], torch.optim.Adam) and opts[0].defaults["fused"] is True
 
 
 def test_cost_of_step_t_belongs_to_step_t(trained):
