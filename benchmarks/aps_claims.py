@@ -8,7 +8,7 @@ present) and ablations.csv, large.csv, latency.csv from ``make reproduce``; yard
 (">= 10 % fewer APs than the best feasible k-strongest", "no more APs than the causal greedy where that is
 feasible") per size and mobility, the same two bars for each recipe variant run with 3 seeds x 2 mobilities
 (RECIPE_VARIANTS), columns ``claim,paper,measured,holds,evidence``. A claim whose measurement
-does not exist (MAT-Lagr on large, large vehicular) is a ``no`` that says so; nothing here is typed in by hand.
+does not exist (MAT-Lagr on large) is a ``no`` that says so; nothing here is typed in by hand.
 APS-GNN and MAT-Lagr rows on medium come from judged/main.csv (``--out benchmarks/results/aps/judged``, the current
 aps_gnn_medium.yaml) where it exists.
 """
@@ -34,7 +34,10 @@ MOB = {"ped": "pedestrian", "veh": "vehicular"}
 
 
 #: APS-GNN on `large` (a medium policy fine-tuned there; seed 0): newest recipe first
-LARGE_SOURCES = (("large_credit/large.csv", "the cost-credit medium policy fine-tuned 60 iterations; 20 test episodes"),
+LARGE_SOURCES = (("large_credit80/large.csv", "the cost-credit medium policy fine-tuned 60 iterations, 80 validation "
+                                              "episodes; 20 test episodes"),
+                 ("large_credit/large.csv", "the cost-credit medium policy fine-tuned 60 iterations, 20 validation "
+                                            "episodes; 20 test episodes"),
                  ("large.csv", "the medium policy fine-tuned 10 iterations; 5 test episodes"))
 
 
@@ -68,6 +71,9 @@ RECIPE_VARIANTS = {  # variants of the medium recipe with 3 seeds x 2 mobilities
     "warmup_retarget": "critic warm-up (10 iterations), PID multiplier, training target steered by validation",
     "credit": "critic warm-up, PID multiplier, steered target, cost credit by large-scale gain (env cost_credit)",
     "credit150": "the cost-credit variant trained 150 iterations instead of 100",
+    "credit_floor": "credit150 with the steered target's lower bound at 0.25 x the limit (0.5 before)",
+    "credit_lr": "credit150 with the lr decayed linearly from 1e-4 (iteration 75) to 2e-5 (150)",
+    "credit_lam16": "credit150 with the multiplier started at 16 (8 before)",
 }
 MIX_STUDIES = {  # mixture-of-sizes studies (cfmarl scale tune_configs/<name>.yaml): name -> what differs
     "aps_gnn_mix": "one multiplier shared by the sizes",
