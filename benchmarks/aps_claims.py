@@ -198,10 +198,11 @@ def paper_claims(limit: float) -> list[dict]:
     if me and k:
         rows.append({"claim": "APS-GNN meets the SE target with fewer APs than k-strongest on large",
                      "paper": "substantially fewer APs than k-strongest on large (Fig. 6)",
-                     "measured": f"{float(me['active_aps']):.2f} APs (cost {float(me['mean_cost']):.4f}; {me['how']}) "
+                     "measured": f"{float(me['active_aps']):.2f} APs (cost {float(me['mean_cost']):.4f}; seed 0, {me['how']}) "
                                  f"vs {float(k['active_aps']):.2f} (cost {float(k['mean_cost']):.4f})",
-                     "holds": "yes" if float(me["active_aps"]) < float(k["active_aps"]) and float(me["mean_cost"])
-                     <= limit else "no", "evidence": f"{me['source']}; {ev}"})
+                     "holds": "no" if float(me["active_aps"]) >= float(k["active_aps"]) or float(me["mean_cost"]) > limit
+                     else "yes" if float(me["active_aps"]) <= 0.9 * float(k["active_aps"]) else "partial",  # the paper:
+                     "evidence": f"{me['source']}; {ev}"})  # "substantially"; partial = fewer by < 10 %, one seed
     for mob in ("ped", "veh"):
         me, mat = _main(mob, GNN), _main(mob, MAT)
         if me and mat:
