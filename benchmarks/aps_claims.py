@@ -21,6 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmarks_report import LARGE_RUNS  # noqa: E402  (same folder; names of the runs fine-tuned on large)
+
 ROOT = Path(__file__).resolve().parents[1]
 RES = ROOT / "benchmarks" / "results" / "aps"
 GNN = "APS-GNN (PPO-Lagr, GNN, pretrained)"
@@ -111,8 +114,7 @@ def learned(size: str, mob: str) -> dict | None:
     if size == "medium":
         return _main(mob, GNN)
     for name, how in LARGE_SOURCES:  # the first recorded fine-tuning of this mobility
-        r = next((r for r in _read(name) if r["policy"] == {"ped": "gnn_large_finetune",
-                                                              "veh": "gnn_large_veh_finetune"}[mob]), None)
+        r = next((r for r in _read(name) if r["policy"] == LARGE_RUNS[mob]), None)
         if r:
             return dict(r, seeds=1, source=f"benchmarks/results/aps/{name}", how=how)
     return None

@@ -30,9 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "tune_configs" / "aps_gnn_medium.yaml"
 
 
-LARGE_RUNS = {"ped": "gnn_large_finetune", "veh": "gnn_large_veh_finetune"}  # fine-tuned on `large`, per mobility
-
-
 def variant(base: dict, name: str, **changes) -> dict:
     cfg = copy.deepcopy(base)
     cfg["name"] = name
@@ -148,6 +145,8 @@ def main() -> None:
                             training__checkpoint_every=5,
                             training__init_from=str(out / "runs" / f"train-gnn_{{mob}}_s{args.seeds[0]}"),
                             algorithm__train_batch_size=80, algorithm__minibatch_size=16, evaluation__episodes=5)
+        from benchmarks_report import LARGE_RUNS  # noqa: E402  (same folder)
+
         larges = {}
         for mob in args.large_mobility:
             name = LARGE_RUNS[mob]

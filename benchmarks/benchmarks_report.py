@@ -10,6 +10,7 @@ import numpy as np
 
 from cfmarl import rundir
 
+LARGE_RUNS = {"ped": "gnn_large_finetune", "veh": "gnn_large_veh_finetune"}  # fine-tuned on `large`, per mobility
 KPIS = ("active_aps", "mean_se_bps_hz", "target_satisfaction", "mean_cost", "network_power_w",
         "energy_efficiency_bit_per_j", "decision_latency_ms")
 
@@ -78,8 +79,7 @@ def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[
     if ab_rows:
         rundir.write_csv(out / "ablations.csv", ab_rows)
     large = [{"policy": r["policy"], "mobility": mob, **{k: float(r[k]) for k in KPIS}}
-             for mob, run in (("ped", "gnn_large_finetune"), ("veh", "gnn_large_veh_finetune"))
-             for r in _eval_rows(out, run)]
+             for mob, run in LARGE_RUNS.items() for r in _eval_rows(out, run)]
     if large:
         rundir.write_csv(out / "large.csv", large)
     if measure_latency:  # decision times: on an idle CPU only (--keep-latency keeps or omits latency.csv)
