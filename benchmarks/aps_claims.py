@@ -113,10 +113,15 @@ def learned(size: str, mob: str) -> dict | None:
     large (pedestrian)."""
     if size == "medium":
         return _main(mob, GNN)
-    for name, how in LARGE_SOURCES:  # the first recorded fine-tuning of this mobility
-        r = next((r for r in _read(name) if r["policy"] == LARGE_RUNS[mob]), None)
-        if r:
-            return dict(r, seeds=1, source=f"benchmarks/results/aps/{name}", how=how)
+    run = LARGE_RUNS[mob]
+    for name, how in LARGE_SOURCES:  # the first recorded fine-tuning of this mobility: mean and std over its seeds
+        mine = [r for r in _read(name) if r["policy"] == run or r["policy"].startswith(f"{run}_s")]
+        if mine:
+            row: dict = {"seeds": len(mine), "per_seed": mine, "source": f"benchmarks/results/aps/{name}", "how": how}
+            for key in ("active_aps", "mean_cost"):
+                v = np.array([float(r[key]) for r in mine])
+                row[key], row[f"{key}_std"] = float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+            return row
     return None
 
 
@@ -141,7 +146,7 @@ def bar_claims(limit: float) -> list[dict]:
             continue
         aps, cost, kaps = float(me["active_aps"]), float(me["mean_cost"]), float(k["active_aps"])
         feas = cost <= limit
-        mine = _seed_rows(me, mob) if size == "medium" else []
+        mine = _seed_rows(me, mob) if size == "medium" else me["per_seed"] if len(me["per_seed"]) > 1 else []
         per_seed = ", ".join(f"{float(r['mean_cost']):.4f}" for r in mine)
         every = (f"; per seed cost {per_seed}" if mine else
                  "; per-seed costs not recorded in a file (benchmarks/results/aps/README.md lists them)"
@@ -197,14 +202,19 @@ def paper_claims(limit: float) -> list[dict]:
                          "evidence": f"{c.get('source', 'benchmarks/results/aps/main.csv')}; {ev}" if warm else
                          ev + "; partial: PPO-Lagr had no behaviour-cloning warm start, APS-GNN had one"})
     me, k = learned("large", "ped"), yardstick("large", "best feasible k-strongest by large-scale")
-    if me and k:
+    if me and k:  # the paper: "substantially"; partial = fewer and feasible on every seed, by < 10 % or on one seed
+        aps, kaps = float(me["active_aps"]), float(k["active_aps"])
+        feas = all(float(r["mean_cost"]) <= limit for r in me["per_seed"])
+        n = me["seeds"]
+        seeds = (f"{n} seeds: " + ", ".join(f"{float(r['active_aps']):.2f} / {float(r['mean_cost']):.4f}"
+                                             for r in me["per_seed"]) if n > 1 else "seed 0")
         rows.append({"claim": "APS-GNN meets the SE target with fewer APs than k-strongest on large",
                      "paper": "substantially fewer APs than k-strongest on large (Fig. 6)",
-                     "measured": f"{float(me['active_aps']):.2f} APs (cost {float(me['mean_cost']):.4f}; seed 0, {me['how']}) "
-                                 f"vs {float(k['active_aps']):.2f} (cost {float(k['mean_cost']):.4f})",
-                     "holds": "no" if float(me["active_aps"]) >= float(k["active_aps"]) or float(me["mean_cost"]) > limit
-                     else "yes" if float(me["active_aps"]) <= 0.9 * float(k["active_aps"]) else "partial",  # the paper:
-                     "evidence": f"{me['source']}; {ev}"})  # "substantially"; partial = fewer by < 10 %, one seed
+                     "measured": f"{_pm(me, 'active_aps')} APs (cost {_pm(me, 'mean_cost', '{:.4f}')}; {seeds}; "
+                                 f"{me['how']}) vs {kaps:.2f} (cost {float(k['mean_cost']):.4f}; {_pct(1 - aps / kaps)})",
+                     "holds": "no" if aps >= kaps or not feas
+                     else "yes" if aps <= 0.9 * kaps and n >= 3 else "partial",
+                     "evidence": f"{me['source']}; {ev}"})
     for mob in ("ped", "veh"):
         me, mat = _main(mob, GNN), _main(mob, MAT)
         if me and mat:

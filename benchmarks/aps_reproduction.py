@@ -7,8 +7,8 @@ under --out:
   main.csv, main.png          APS-GNN vs MAT-Lagr vs centralised PPO-Lagr vs 4-strongest vs greedy on medium,
                               pedestrian and vehicular, mean and std over the seeds
   ablations.csv, ablations.png  unconstrained (engineered reward, several weights), no-GRU, no-pretraining
-  large.csv                   APS-GNN fine-tuned on `large` (warm start from medium; --large-mobility) vs the
-                              baselines of its evaluation, a row per policy and mobility
+  large.csv                   APS-GNN fine-tuned on `large` (warm start from medium; --large-mobility,
+                              --large-seeds) vs the baselines of its evaluation, a row per policy, mobility and seed
   latency.csv                 decision latency of one joint decision (batch of one env, CPU)
 
     python benchmarks/aps_reproduction.py --seeds 0 1 2 --iterations 70 --parallel 2
@@ -109,9 +109,12 @@ def main() -> None:
     ap.add_argument("--large-iterations", type=int, default=10)
     ap.add_argument("--large-base", metavar="FILE",
                     help="the experiment of the fine-tuning on `large` (its training.init_from may contain {mob}: "
-                         "ped / veh; env.scenario and the name are set per mobility); default: --base with "
-                         "pretraining off, 80 env steps per iteration, --large-iterations, 5 test episodes, "
-                         "initialised from this --out's runs/train-gnn_ped_s<first seed>")
+                         "ped / veh, and {seed}; env.scenario, the seed and the name are set per run); default: "
+                         "--base with pretraining off, 80 env steps per iteration, --large-iterations, 5 test "
+                         "episodes, initialised from this --out's runs/train-gnn_<mob>_s<seed>")
+    ap.add_argument("--large-seeds", type=int, nargs="+", metavar="SEED",
+                    help="seeds of the fine-tuning on `large` (runs gnn_large_finetune_s<seed>, "
+                         "gnn_large_veh_finetune_s<seed>); default: the first of --seeds")
     ap.add_argument("--large-mobility", nargs="+", choices=["ped", "veh"], default=["ped"],
                     help="mobilities fine-tuned on `large` (gnn_large_finetune, gnn_large_veh_finetune)")
     ap.add_argument("--parallel", type=int, default=2)
@@ -143,15 +146,17 @@ def main() -> None:
         else:
             lbase = variant(base, "large", pretrain__enabled=False, training__iterations=args.large_iterations,
                             training__checkpoint_every=5,
-                            training__init_from=str(out / "runs" / f"train-gnn_{{mob}}_s{args.seeds[0]}"),
+                            training__init_from=str(out / "runs" / "train-gnn_{mob}_s{seed}"),
                             algorithm__train_batch_size=80, algorithm__minibatch_size=16, evaluation__episodes=5)
-        from benchmarks_report import LARGE_RUNS  # noqa: E402  (same folder)
+        from benchmarks_report import large_run  # noqa: E402  (same folder)
 
         larges = {}
-        for mob in args.large_mobility:
-            name = LARGE_RUNS[mob]
-            larges[name] = variant(lbase, name, env__scenario={"ped": "large", "veh": "large-vehicular"}[mob],
-                                   training__init_from=lbase["training"]["init_from"].format(mob=mob))
+        for s in args.large_seeds or args.seeds[:1]:
+            for mob in args.large_mobility:
+                name = large_run(mob, s)
+                larges[name] = variant(lbase, name, seed=s,
+                                       env__scenario={"ped": "large", "veh": "large-vehicular"}[mob],
+                                       training__init_from=lbase["training"]["init_from"].format(mob=mob, seed=s))
         run_all(larges, out, min(args.parallel, len(larges)))
     from benchmarks_report import write_reports  # noqa: E402  (same folder)
 

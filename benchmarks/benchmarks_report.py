@@ -11,6 +11,24 @@ import numpy as np
 from cfmarl import rundir
 
 LARGE_RUNS = {"ped": "gnn_large_finetune", "veh": "gnn_large_veh_finetune"}  # fine-tuned on `large`, per mobility
+
+
+def large_run(mob: str, seed: int) -> str:
+    """Name of the run fine-tuned on `large` for a mobility and seed (aps_reproduction.py --large-seeds)."""
+    return f"{LARGE_RUNS[mob]}_s{seed}"
+
+
+def large_runs(out: Path) -> list[tuple[str, str, str]]:
+    """(mobility, seed, run) of every run fine-tuned on `large` under out/runs, by mobility and seed; the single
+    unsuffixed run of the earlier reproductions (one seed, 0) comes with seed ''."""
+    found = []
+    for mob, run in LARGE_RUNS.items():
+        if (out / "runs" / f"train-{run}").is_dir():
+            found.append((mob, "", run))
+        seeded = [(int(p.name.rsplit("_s", 1)[1]), p.name[len("train-"):])
+                  for p in (out / "runs").glob(f"train-{run}_s*") if p.name.rsplit("_s", 1)[1].isdigit()]
+        found += [(mob, str(s), name) for s, name in sorted(seeded)]
+    return found
 KPIS = ("active_aps", "mean_se_bps_hz", "target_satisfaction", "mean_cost", "network_power_w",
         "energy_efficiency_bit_per_j", "decision_latency_ms")
 
@@ -78,8 +96,8 @@ def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[
         rundir.write_csv(out / "ablations_seeds.csv", ab_seed_rows)
     if ab_rows:
         rundir.write_csv(out / "ablations.csv", ab_rows)
-    large = [{"policy": r["policy"], "mobility": mob, **{k: float(r[k]) for k in KPIS}}
-             for mob, run in LARGE_RUNS.items() for r in _eval_rows(out, run)]
+    large = [{"policy": r["policy"], "mobility": mob, "seed": seed, **{k: float(r[k]) for k in KPIS}}
+             for mob, seed, run in large_runs(out) for r in _eval_rows(out, run)]
     if large:
         rundir.write_csv(out / "large.csv", large)
     if measure_latency:  # decision times: on an idle CPU only (--keep-latency keeps or omits latency.csv)

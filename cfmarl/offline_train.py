@@ -193,7 +193,8 @@ def train_offline(exp: ExperimentConfig, path: str, out: str = "runs", fresh: bo
 
     from cfmarl.datasets import load_dataset
     from cfmarl.policies.offline.method import make_spec, parse_options, split_episodes
-    from cfmarl.train import _better, _read_rows, selection_rule
+    from cfmarl.selection import better, selection_rule
+    from cfmarl.train import _read_rows
 
     say = (lambda m: print(m, flush=True))
     total = iterations or exp.training.iterations
@@ -272,7 +273,7 @@ def train_offline(exp: ExperimentConfig, path: str, out: str = "runs", fresh: bo
                    **{f"heldout/{k}": v for k, v in held.items()}}
             if exp.training.validate_every and (epoch % exp.training.validate_every == 0 or epoch == total):
                 row.update(validate(exp, method))
-                if _better(row, best, *selection_rule(exp)):
+                if better(row, best, *selection_rule(exp)):
                     best = {k: v for k, v in row.items() if k.startswith("val/")} | {"iteration": epoch}
                     _save(method, ckpt_root / "best", dict(meta, epoch=epoch), rng)
                     rundir.write_json(ckpt_root / "best.json", best)
@@ -322,7 +323,7 @@ def _progress(epoch: int, total: int, row: dict) -> str:
 
 def validate(exp: ExperimentConfig, method) -> dict[str, float]:
     from cfmarl.policies.offline.method import OfflineController
-    from cfmarl.train import validate_controller
+    from cfmarl.selection import validate_controller
 
     out = validate_controller(exp, OfflineController(method, "validation", seed=exp.training.validation_seed))
     method.train()

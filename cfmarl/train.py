@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from cfmarl import checkpoints, rundir
+from cfmarl import checkpoints, rundir, selection
 from cfmarl.envs.validation import ConfigError
 from cfmarl.experiment import ExperimentConfig, load_experiment, to_dict
 
@@ -99,77 +99,16 @@ def reseed_envs(algo, seed: int, iteration: int, stream: int | None = None) -> N
     algo.env_runner_group.foreach_env_runner(_reseed, local_env_runner=True)
 
 
-def _shown(key: str) -> bool:
-    """Validation keys printed on one line (each size's of a mixture stay in metrics.csv)."""
-    return key.startswith("val/") and "/" not in key[4:]
-
-
 def validate(exp: ExperimentConfig, algo) -> dict[str, float]:
-    """Greedy policy on the validation seeds: mean cost, team return and the env's progress
-    KPIs (prefixed ``val/``). With ``env.mix``, at every size: the worst size's cost (and its standard error)
-    decides feasibility, team returns add up, KPIs are the sizes' means, each size's also as ``val/<size>/...``."""
-    from cfmarl.policies.module_controller import controller_for, rebuild_for_env
-
-    module = _module(algo)
-    kw = dict(stochastic=exp.evaluation.stochastic, seed=exp.training.validation_seed)
-    out = validate_controller(exp, controller_for(module, "validation", **kw))
-    if exp.env.mix:
-        per_size = {exp.scale_label(): out}
-        for size, over, cfg in zip(exp.mix_sizes(), exp.mix_overrides(), exp.size_env_configs()[1:]):
-            env_config = {**exp.env_config(), "overrides": over}
-            per_size[size] = validate_controller(exp, controller_for(rebuild_for_env(module, env_config),
-                                                                     "validation", **kw), cfg)
-        out = combine_validations(per_size)
-    module.train()
-    return out
-
-
-def combine_validations(per_size: dict[str, dict[str, float]]) -> dict[str, float]:
-    """One validation record from several sizes' (see :func:`validate`)."""
-    worst = max(per_size, key=lambda k: per_size[k].get("val/mean_cost", -np.inf))
-    keys = dict.fromkeys(k for v in per_size.values() for k in v)
-    out = {k: float(np.mean([v[k] for v in per_size.values() if k in v])) for k in keys}
-    out["val/team_return"] = float(sum(v.get("val/team_return", 0.0) for v in per_size.values()))
-    for k in ("val/mean_cost", "val/mean_cost_se"):
-        if k in per_size[worst]:
-            out[k] = per_size[worst][k]
-    for size, v in per_size.items():
-        out.update({f"val/{size}/{k[4:]}": x for k, x in v.items()})
-    return out
-
-
-def validate_controller(exp: ExperimentConfig, ctrl, env_cfg=None) -> dict[str, float]:
-    """Any controller on the experiment's validation seeds -> ``val/`` metrics (RLlib and offline runs);
-    ``env_cfg``: another size's env config (``env.mix``)."""
-    from cfmarl import evaluate
-
-    entry = exp.env_entry()
-    env_cfg = env_cfg if env_cfg is not None else exp.make_env_config()
-    res = evaluate.run_policy(lambda n: entry.make_core(env_cfg, n), ctrl,
-                              evaluate.episode_seeds(exp.training.validation_seed, exp.training.validation_episodes))
-    s = res.summary()
-    keys = ("mean_cost", "team_return", *entry.declaration.progress)
-    out = {f"val/{k}": float(s[k]) for k in keys if k in s}
-    if "mean_cost_std" in s:  # the standard error of the validation cost (training.selection: judged)
-        out["val/mean_cost_se"] = float(s["mean_cost_std"]) / np.sqrt(exp.training.validation_episodes)
-    return out
-
-
-def selection_rule(exp: ExperimentConfig) -> tuple[float, float]:
-    """(limit, z) of checkpoint selection: a validation is feasible when its cost + z standard errors is
-    within the limit. ``training.selection: target`` = the training target, z = 0; ``judged`` = the limit the
-    policy is judged by (evaluation.cost_limit) with z = 2, so that the chosen checkpoint stays within it on
-    unseen episodes (an upper confidence bound instead of a point estimate under a hand-set margin)."""
-    if exp.training.selection == "judged":
-        return exp.evaluation.judged_limit(exp.algorithm), 2.0
-    return exp.algorithm.cost_limit, 0.0
+    """The trained module's validation (:func:`cfmarl.selection.validate`)."""
+    return selection.validate(exp, _module(algo))
 
 
 def retarget(exp: ExperimentConfig, algo, val: dict) -> dict[str, float]:
     """``training.retarget_rate``: steer the learners' training target by the judged policy's validation (its
     selection bound, cost + z standard errors) towards ``retarget_aim`` x the judged limit; returns the new target
     as ``retarget/cost_target`` (from the next iteration on)."""
-    limit, z = selection_rule(exp)
+    limit, z = selection.selection_rule(exp)
     t = exp.training
     bound = val["val/mean_cost"] + z * val.get("val/mean_cost_se", 0.0)
     results = algo.learner_group.foreach_learner(
@@ -181,41 +120,6 @@ def retarget(exp: ExperimentConfig, algo, val: dict) -> dict[str, float]:
             raise r.get()
         targets.append(r.get())
     return {"retarget/cost_target": float(targets[0][MODULE][0])}
-
-
-def _better(val: dict, best: dict | None, limit: float, z: float = 0.0) -> bool:
-    """Feasible (validation cost + z standard errors <= limit) beats infeasible; among feasible the higher
-    team return wins, among infeasible the lower cost."""
-    if best is None:
-        return True
-    bound = lambda v: v["val/mean_cost"] + z * v.get("val/mean_cost_se", 0.0)  # noqa: E731
-    feas, best_feas = bound(val) <= limit, bound(best) <= limit
-    if feas != best_feas:
-        return feas
-    if feas:
-        return val["val/team_return"] > best["val/team_return"]
-    return val["val/mean_cost"] < best["val/mean_cost"]
-
-
-def _read_best(ckpt_root: Path, say) -> dict | None:
-    """The best-validated record, if it and its checkpoint are intact (else it is re-chosen from the
-    validations still to come, and the user is told)."""
-    import json
-
-    p = ckpt_root / "best.json"
-    if not p.exists():
-        return None
-    try:
-        best = json.loads(p.read_text())
-        float(best["val/mean_cost"]), int(best["iteration"])
-    except Exception:  # noqa: BLE001 - any unreadable record
-        say(f"Ignoring {p}: unreadable; the best checkpoint is chosen again from the coming validations")
-        return None
-    why = checkpoints.damage(ckpt_root / "best")
-    if why is not None:
-        say(f"Ignoring the best checkpoint {ckpt_root / 'best'}: {why}; chosen again from the coming validations")
-        return None
-    return best
 
 
 def _read_rows(path: Path, upto: int, say) -> list[dict]:
@@ -409,13 +313,13 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
             if exp.pretrain.enabled:
                 pretrain(exp, algo, run, say)
         rows = _read_rows(run / "metrics.csv", start, say)
-        best = _read_best(ckpt_root, say)
+        best = selection.read_best(ckpt_root, say)
         if start == 0 and best is None and exp.training.validate_every and (exp.training.init_from or exp.pretrain.enabled):
             best = dict(validate(exp, algo), iteration=0)  # the starting policy is a candidate: fine-tuning
             checkpoints.save(algo, ckpt_root / "best", runtime=False, iteration=0)  # never ends below it
             rundir.write_json(ckpt_root / "best.json", best)
             say("Validated the starting policy: " + ", ".join(f"{k[4:]} {v:.4g}" for k, v in best.items()
-                                                              if _shown(k)))
+                                                              if selection.shown(k)))
         from tensorboardX import SummaryWriter
 
         writer = SummaryWriter(str(run / "tb"), purge_step=start + 1)
@@ -440,7 +344,7 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
                     if exp.training.retarget_rate:
                         row.update(retarget(exp, algo, val))
                     rundir.write_csv(run / "metrics.csv", rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
-                    if _better(val, best, *selection_rule(exp)):
+                    if selection.better(val, best, *selection.selection_rule(exp)):
                         best = dict(val, iteration=it)
                         checkpoints.save(algo, ckpt_root / "best", runtime=False, iteration=it)
                         rundir.write_json(ckpt_root / "best.json", best)
@@ -464,7 +368,7 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
             from cfmarl.policies.module_controller import load_module
 
             module = load_module(ckpt_root / "best")
-            shown = ", ".join(f"{k[4:]} {v:.4g}" for k, v in best.items() if _shown(k) and k != "val/mean_cost")
+            shown = ", ".join(f"{k[4:]} {v:.4g}" for k, v in best.items() if selection.shown(k) and k != "val/mean_cost")
             say(f"Evaluating the best validated checkpoint (iteration {best['iteration']}: validation cost "
                 f"{best['val/mean_cost']:.4f}, {shown})")
         summaries = evaluate_final(exp, module, run, say)

@@ -65,10 +65,11 @@ def test_clone_probe_appends_a_row_per_call(tmp_path):
     assert 0.0 <= float(rows[1]["held_out_accuracy"]) <= 1.0 and int(rows[1]["parameters"]) > 0
 
 
-def test_reports_write_large_rows_per_mobility_and_no_empty_tables(tmp_path):
-    """benchmarks_report.write_reports: large.csv gets a row per policy of each mobility's fine-tuned run, with a
-    mobility column; a folder without medium runs or ablations gets no main / ablations tables and, with
-    measure_latency off, no latency.csv."""
+def test_reports_write_large_rows_per_mobility_and_seed_and_no_empty_tables(tmp_path):
+    """benchmarks_report.write_reports: large.csv gets a row per policy of each run fine-tuned on `large`, with
+    mobility and seed columns (runs <name>_s<seed> of --large-seeds, by seed; the unsuffixed run of the earlier
+    reproductions with an empty seed); a folder without medium runs or ablations gets no main / ablations tables
+    and, with measure_latency off, no latency.csv."""
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -76,7 +77,9 @@ def test_reports_write_large_rows_per_mobility_and_no_empty_tables(tmp_path):
         report = _load("benchmarks_report")
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
-    for run, aps in (("gnn_large_finetune", 37.5), ("gnn_large_veh_finetune", 35.0)):
+    assert report.large_run("veh", 2) == "gnn_large_veh_finetune_s2"
+    for run, aps in (("gnn_large_finetune_s10", 36.0), ("gnn_large_finetune_s2", 37.5),
+                     ("gnn_large_veh_finetune", 35.0), ("gnn_large_veh_finetune_sx", 1.0)):
         (tmp_path / "runs" / f"train-{run}").mkdir(parents=True)
         with open(tmp_path / "runs" / f"train-{run}" / "evaluation.csv", "w", newline="") as f:
             w = csv.DictWriter(f, ["policy", *report.KPIS])
@@ -85,7 +88,8 @@ def test_reports_write_large_rows_per_mobility_and_no_empty_tables(tmp_path):
                 w.writerow({"policy": policy, **{k: 1.0 for k in report.KPIS}, "active_aps": a})
     report.write_reports(tmp_path, {}, [0], [0], {"evaluation": {"cost_limit": 0.02}}, measure_latency=False)
     rows = list(csv.DictReader(open(tmp_path / "large.csv")))
-    assert [(r["mobility"], r["policy"], float(r["active_aps"])) for r in rows] == [
-        ("ped", "gnn_large_finetune", 37.5), ("ped", "k-strongest", 40.0),
-        ("veh", "gnn_large_veh_finetune", 35.0), ("veh", "k-strongest", 40.0)]
+    assert [(r["mobility"], r["seed"], r["policy"], float(r["active_aps"])) for r in rows] == [
+        ("ped", "2", "gnn_large_finetune_s2", 37.5), ("ped", "2", "k-strongest", 40.0),
+        ("ped", "10", "gnn_large_finetune_s10", 36.0), ("ped", "10", "k-strongest", 40.0),
+        ("veh", "", "gnn_large_veh_finetune", 35.0), ("veh", "", "k-strongest", 40.0)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["large.csv", "runs"]

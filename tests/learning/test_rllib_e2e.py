@@ -238,7 +238,7 @@ def test_train_command_resumes_and_evaluates(ray_session, tmp_path, capsys, monk
 
 
 def test_model_selection_rule():
-    from cfmarl.train import _better
+    from cfmarl.selection import better as _better
 
     def v(cost, ret):
         return {"val/mean_cost": cost, "val/team_return": ret}
@@ -253,7 +253,7 @@ def test_judged_selection_uses_an_upper_confidence_bound():
     import dataclasses
 
     from cfmarl.experiment import load_experiment
-    from cfmarl.train import _better, selection_rule
+    from cfmarl.selection import better as _better, selection_rule
 
     shipped = load_experiment("tune_configs/aps_gnn_medium.yaml")  # target 0.014, judged 0.02
     exp = dataclasses.replace(shipped, training=dataclasses.replace(shipped.training, selection="target"))
