@@ -154,9 +154,6 @@ def _validate_retarget(exp, learner) -> None:
     if not t.validate_every or t.selection != "judged":
         raise ConfigError("training.retarget_rate: steers by the judged validation, so it needs "
                           "training.validate_every > 0 and training.selection: judged")
-    if a.multiplier_per_graph:
-        raise ConfigError("training.retarget_rate: not supported with algorithm.multiplier_per_graph (one target per "
-                          "size would need each size's validation); leave it 0")
     if not exp.judged_limit() > 0:
         raise ConfigError("training.retarget_rate: aims at a fraction of the judged limit, which is 0; set "
                           "evaluation.cost_limit (or algorithm.cost_limit) > 0")

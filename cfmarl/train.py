@@ -106,20 +106,27 @@ def validate(exp: ExperimentConfig, algo) -> dict[str, float]:
 
 def retarget(exp: ExperimentConfig, algo, val: dict) -> dict[str, float]:
     """``training.retarget_rate``: steer the learners' training target by the judged policy's validation (its
-    selection bound, cost + z standard errors) towards ``retarget_aim`` x the judged limit; returns the new target
-    as ``retarget/cost_target`` (from the next iteration on)."""
+    selection bound, cost + z standard errors) towards ``retarget_aim`` x the judged limit; with
+    ``algorithm.multiplier_per_graph`` each size of the mixture by its own validation. Returns the new target as
+    ``retarget/cost_target`` (each size's also as ``retarget/<size>/cost_target``), from the next iteration on."""
     limit, z = selection.selection_rule(exp)
     t = exp.training
-    bound = val["val/mean_cost"] + z * val.get("val/mean_cost_se", 0.0)
+    sizes = [exp.scale_label(), *exp.mix_sizes()] if exp.env.mix and exp.algorithm.multiplier_per_graph else []
+    bound = lambda p: val[f"{p}mean_cost"] + z * val.get(f"{p}mean_cost_se", 0.0)  # noqa: E731
+    cost = [bound(f"val/{s}/") for s in sizes] if sizes else bound("val/")
     results = algo.learner_group.foreach_learner(
-        lambda learner: learner.retarget(bound, t.retarget_aim * limit, t.retarget_rate,
+        lambda learner: learner.retarget(cost, t.retarget_aim * limit, t.retarget_rate,
                                          (t.retarget_bounds[0] * limit, t.retarget_bounds[1] * limit)))
     targets = []  # one per learner, all equal (same state, same call)
     for r in results:
         if not r.ok:
             raise r.get()
         targets.append(r.get())
-    return {"retarget/cost_target": float(targets[0][MODULE][0])}
+    new = targets[0][MODULE]
+    out = {"retarget/cost_target": float(new[0])}
+    per = len(new) // max(len(sizes), 1)
+    out.update({f"retarget/{s}/cost_target": float(new[g * per]) for g, s in enumerate(sizes)})
+    return out
 
 
 def _read_rows(path: Path, upto: int, say) -> list[dict]:

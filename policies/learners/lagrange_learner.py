@@ -90,14 +90,21 @@ class LagrangeLearnerMixin:
         """The training targets d the multipliers hold the sampled cost at (one per multiplier)."""
         return list(self.module_lagrange_config(module_id).cost_limit)
 
-    def retarget(self, validation_cost: float, aim: float, rate: float, bounds: tuple[float, float]
+    def retarget(self, validation_cost, aim: float, rate: float, bounds: tuple[float, float]
                  ) -> dict[str, list[float]]:
         """Move every module's training targets after a validation of the judged policy (see
-        :func:`lagrange.retarget`); returns the new targets per module."""
+        :func:`lagrange.retarget`): ``validation_cost`` is one value for all targets, or one per graph of the size
+        mixture (``multiplier_per_graph``: each size's targets move by that size's validation); returns the new
+        targets per module."""
         out = {}
         for module_id in self.module.keys():
             d = self.cost_targets(module_id)
-            new = lagrange.retarget(d, [validation_cost] * len(d), aim, rate, bounds)
+            g = self.n_graphs(module_id)
+            costs = np.atleast_1d(np.asarray(validation_cost, float))
+            if costs.size not in (1, g):
+                raise ValueError(f"retarget: expected one validation cost or one per graph ({g}), got {costs.tolist()}")
+            per_entry = np.repeat(np.broadcast_to(costs, (g,)), len(d) // g)  # entry g C + c: graph g's cost
+            new = lagrange.retarget(d, per_entry.tolist(), aim, rate, bounds)
             self.lagrange_state(module_id)[TARGET_KEY] = new
             out[module_id] = new
         return out

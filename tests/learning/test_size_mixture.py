@@ -122,13 +122,16 @@ def test_bad_mixtures_name_the_key(change, match):
 
 
 def test_train_command_on_a_mixture(ray_session, tmp_path, capsys):
-    """A real run: behaviour cloning on both sizes, PPO-Lagrangian on episodes of both, validation at each size
-    (the worst size's cost is the run's), evaluation at the own size."""
+    """A real run: behaviour cloning on both sizes, PPO-Lagrangian on episodes of both (one multiplier per size),
+    validation at each size (the worst size's cost is the run's), each size's target steered by its own
+    validation and used by the next iteration, evaluation at the own size."""
     from cfmarl.cli import main
 
     data = yaml.safe_load(TINY.read_text())
     data["name"] = "tiny_mix"
     data["env"]["mix"] = ["8x3"]
+    data["algorithm"]["multiplier_per_graph"] = True
+    data["training"].update(selection="judged", retarget_rate=0.5)
     path = tmp_path / "tiny_mix.yaml"
     path.write_text(yaml.safe_dump(data))
     assert main(["train", str(path), "--out", str(tmp_path / "runs"), "--iterations", "2", "--quiet"]) == 0
@@ -139,6 +142,8 @@ def test_train_command_on_a_mixture(ray_session, tmp_path, capsys):
     last = rows[-1]
     costs = [float(last["val/4x2/mean_cost"]), float(last["val/8x3/mean_cost"])]
     assert float(last["val/mean_cost"]) == max(costs)
+    for g, size in enumerate(("4x2", "8x3")):  # iteration 1's steered targets are iteration 2's
+        assert float(rows[1][f"lagrange/cost_limit_{g}"]) == pytest.approx(float(rows[0][f"retarget/{size}/cost_target"]))
     assert float(last["val/team_return"]) == pytest.approx(float(last["val/4x2/team_return"])
                                                            + float(last["val/8x3/team_return"]))
     ev = list(csv.DictReader(open(run / "evaluation.csv")))
@@ -182,6 +187,44 @@ def test_one_multiplier_per_size(ray_session):
         assert len(set(np.round(expected[counts > 0], 12))) > 1  # the sizes' costs differ: one shared value would not
         state = learner.get_state()["lagrange"][MODULE]
         assert len(state["multiplier"]) == 3 and state["updates"] == [float(c > 0) for c in counts]
+    finally:
+        algo.stop()
+
+
+def test_each_size_retargeted_by_its_own_validation(ray_session):
+    """training.retarget_rate with algorithm.multiplier_per_graph: each size's training target moves by that size's
+    validation bound (cost + 2 standard errors), by hand from lagrange.retarget; the returned row names each
+    size's target; a mismatched number of costs is refused."""
+    from cfmarl.algo_builder import build_algo_config
+    from cfmarl.train import MODULE, retarget
+    from policies.learners import lagrange
+
+    exp = from_dict(ExperimentConfig, {
+        "env": {"name": "aps", "scenario": "tiny", "mix": ["8x3", "6x4"], "overrides": {"episode_windows": 4}},
+        "model": {"hidden": 16, "rounds": 1, "gru_hidden": 8},
+        "algorithm": {"train_batch_size": 48, "minibatch_size": 24, "num_epochs": 1, "cost_limit": 0.02,
+                      "lagrangian_rule": "pid", "multiplier_per_graph": True},
+        "training": {"validate_every": 1, "selection": "judged", "retarget_rate": 0.5, "retarget_aim": 0.9,
+                     "retarget_bounds": [0.5, 2.5]},
+        "evaluation": {"cost_limit": 0.02},
+        "resources": {"num_env_runners": 0, "num_envs_per_env_runner": 1}})
+    labels = [exp.scale_label(), "8x3", "6x4"]
+    val = {"val/mean_cost": 0.03, "val/mean_cost_se": 0.002}  # the worst size's, as selection.validate gives it
+    for s, c in zip(labels, (0.004, 0.03, 0.018)):
+        val.update({f"val/{s}/mean_cost": c, f"val/{s}/mean_cost_se": 0.001})
+    algo = build_algo_config(exp).build_algo()
+    try:
+        learner = algo.learner_group._learner
+        assert learner.cost_targets(MODULE) == [0.02, 0.02, 0.02]
+        row = retarget(exp, algo, val)
+        expected = [lagrange.retarget([0.02], [c + 2 * 0.001], 0.9 * 0.02, 0.5, (0.01, 0.05))[0]
+                    for c in (0.004, 0.03, 0.018)]
+        np.testing.assert_allclose(learner.cost_targets(MODULE), expected, rtol=1e-12)
+        assert expected[0] > 0.02 > expected[2] > expected[1]  # the slack size up, the two over the aim down
+        assert row == pytest.approx({"retarget/cost_target": expected[0], **{
+            f"retarget/{s}/cost_target": e for s, e in zip(labels, expected)}})
+        with pytest.raises(ValueError, match=r"one validation cost or one per graph \(3\)"):
+            learner.retarget([0.01, 0.02], 0.018, 0.5, (0.01, 0.05))
     finally:
         algo.stop()
 
