@@ -36,8 +36,10 @@ SCENARIOS = {("medium", "ped"): "medium", ("medium", "veh"): "medium-vehicular",
 MOB = {"ped": "pedestrian", "veh": "vehicular"}
 
 
-#: APS-GNN on `large` (a medium policy fine-tuned there; seed 0): newest recipe first
-LARGE_SOURCES = (("large_credit80/large.csv", "the cost-credit medium policy fine-tuned 60 iterations, 80 validation "
+#: APS-GNN on `large` (a medium policy fine-tuned there): newest recipe first
+LARGE_SOURCES = (("large_seeds/large.csv", "the cost-credit medium policy of the same seed fine-tuned 60 iterations, 80 "
+                                           "validation episodes; 20 test episodes"),
+                 ("large_credit80/large.csv", "the cost-credit medium policy fine-tuned 60 iterations, 80 validation "
                                               "episodes; 20 test episodes"),
                  ("large_credit/large.csv", "the cost-credit medium policy fine-tuned 60 iterations, 20 validation "
                                             "episodes; 20 test episodes"),
@@ -77,6 +79,7 @@ RECIPE_VARIANTS = {  # variants of the medium recipe with 3 seeds x 2 mobilities
     "credit_floor": "credit150 with the steered target's lower bound at 0.25 x the limit (0.5 before)",
     "credit_lr": "credit150 with the lr decayed linearly from 1e-4 (iteration 75) to 2e-5 (150)",
     "credit_lam16": "credit150 with the multiplier started at 16 (8 before)",
+    "large_seeds": "credit150 retrained with the fused Adam (the medium policies the large fine-tunings start from)",
 }
 MIX_STUDIES = {  # mixture-of-sizes studies (cfmarl scale tune_configs/<name>.yaml): name -> what differs
     "aps_gnn_mix": "one multiplier shared by the sizes",

@@ -109,7 +109,8 @@ def main() -> None:
     ap.add_argument("--large-iterations", type=int, default=10)
     ap.add_argument("--large-base", metavar="FILE",
                     help="the experiment of the fine-tuning on `large` (its training.init_from may contain {mob}: "
-                         "ped / veh, and {seed}; env.scenario, the seed and the name are set per run); default: "
+                         "ped / veh, and {seed}; without one the runs train on large from their own start, e.g. "
+                         "behaviour cloning; env.scenario, the seed and the name are set per run); default: "
                          "--base with pretraining off, 80 env steps per iteration, --large-iterations, 5 test "
                          "episodes, initialised from this --out's runs/train-gnn_<mob>_s<seed>")
     ap.add_argument("--large-seeds", type=int, nargs="+", metavar="SEED",
@@ -154,9 +155,10 @@ def main() -> None:
         for s in args.large_seeds or args.seeds[:1]:
             for mob in args.large_mobility:
                 name = large_run(mob, s)
+                init = {"training__init_from": lbase["training"]["init_from"].format(mob=mob, seed=s)} \
+                    if lbase.get("training", {}).get("init_from") else {}  # else trained on large from its start
                 larges[name] = variant(lbase, name, seed=s,
-                                       env__scenario={"ped": "large", "veh": "large-vehicular"}[mob],
-                                       training__init_from=lbase["training"]["init_from"].format(mob=mob, seed=s))
+                                       env__scenario={"ped": "large", "veh": "large-vehicular"}[mob], **init)
         run_all(larges, out, min(args.parallel, len(larges)))
     from benchmarks_report import write_reports  # noqa: E402  (same folder)
 
