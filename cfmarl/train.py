@@ -220,6 +220,8 @@ def pretrain(exp: ExperimentConfig, algo, run: Path | None, say) -> dict:
     info = {"teacher": exp.pretrain.teacher, "samples": res.samples, "nodes": int(y.shape[1]), "metric": res.metric,
             "train_score": res.train_score, "val_score": res.val_score, "final_loss": res.final_loss,
             "seconds": time.perf_counter() - t0}
+    if res.metric == "accuracy":  # what always taking the teacher's most common action would score
+        info["majority_score"] = res.majority
     if run is not None:
         rundir.write_json(run / "pretrain.json", info)
     say(f"Pretraining done: {res.describe()}")

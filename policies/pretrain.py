@@ -35,6 +35,18 @@ from ray.rllib.core.columns import Columns
 NLL_MARGIN = 0.01  # fraction of the action range: teacher actions on a bound are fitted this far inside it
 
 
+MAJORITY_MARGIN = 0.005  # a held-out accuracy within this of the majority action's share is flagged
+
+
+def majority_share(y: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Discrete actions ``y`` (samples, nodes[, components]): the share of real nodes' actions that always taking
+    each component's most common action gets right (mean over the components) - the accuracy a clone must beat."""
+    y = np.asarray(y).reshape(y.shape[0], y.shape[1], -1)
+    real = np.ones(y.shape[:2], bool) if mask is None else np.asarray(mask)[:, :y.shape[1]] > 0
+    shares = [np.unique(y[..., c][real], return_counts=True)[1].max() / real.sum() for c in range(y.shape[-1])]
+    return float(np.mean(shares))
+
+
 @dataclass
 class BCResult:
     samples: int  # env steps in the dataset
@@ -42,11 +54,16 @@ class BCResult:
     train_score: float
     val_score: float
     final_loss: float
+    majority: float = float("nan")  # discrete: the accuracy of always taking the teacher's most common action
 
     def describe(self) -> str:
         if self.metric == "accuracy":
-            return (f"imitation accuracy {100 * self.train_score:.1f} % (train), {100 * self.val_score:.1f} % "
-                    "(held out)")
+            out = (f"imitation accuracy {100 * self.train_score:.1f} % (train), {100 * self.val_score:.1f} % "
+                   f"(held out); the teacher's most common action alone: {100 * self.majority:.1f} %")
+            if self.val_score <= self.majority + MAJORITY_MARGIN and self.val_score < 1 - MAJORITY_MARGIN:
+                out += (" - WARNING: the clone is no better than always taking it (give it more gradient steps: "
+                        "pretrain.epochs, a smaller pretrain.minibatch_size, more pretrain.episodes)")
+            return out
         return (f"mean |action - teacher| {100 * self.train_score:.2f} % of the range (train), "
                 f"{100 * self.val_score:.2f} % (held out)")
 
@@ -178,5 +195,6 @@ def behaviour_clone(module, obs: dict[str, np.ndarray], y: np.ndarray, *, epochs
         nodes = float(W[idx].sum()) if W is not None else len(idx) * Y.shape[1]
         return total / (nodes * per_node)
 
+    majority = majority_share(y, obs.get("node_mask")) if discrete and n else float("nan")
     return BCResult(samples=n, metric="accuracy" if discrete else "mean_abs_error", train_score=score(tr_idx),
-                    val_score=score(val_idx), final_loss=loss_val)
+                    val_score=score(val_idx), final_loss=loss_val, majority=majority)
