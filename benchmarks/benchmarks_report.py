@@ -11,6 +11,8 @@ import numpy as np
 from cfmarl import rundir
 
 LARGE_RUNS = {"ped": "gnn_large_finetune", "veh": "gnn_large_veh_finetune"}  # fine-tuned on `large`, per mobility
+KPIS = ("active_aps", "mean_se_bps_hz", "target_satisfaction", "mean_cost", "network_power_w",
+        "energy_efficiency_bit_per_j", "decision_latency_ms")
 
 
 def large_run(mob: str, seed: int) -> str:
@@ -29,8 +31,6 @@ def large_runs(out: Path) -> list[tuple[str, str, str]]:
                   for p in (out / "runs").glob(f"train-{run}_s*") if p.name.rsplit("_s", 1)[1].isdigit()]
         found += [(mob, str(s), name) for s, name in sorted(seeded)]
     return found
-KPIS = ("active_aps", "mean_se_bps_hz", "target_satisfaction", "mean_cost", "network_power_w",
-        "energy_efficiency_bit_per_j", "decision_latency_ms")
 
 
 def _eval_rows(out: Path, name: str) -> list[dict]:
