@@ -88,6 +88,8 @@ MIX_STUDIES = {  # mixture-of-sizes studies (cfmarl scale tune_configs/<name>.ya
     "aps_gnn_mix_per_size_mult": "one multiplier per size, multiplicative rule",
     "aps_gnn_mix_per_size_mult_lr01": "one multiplier per size, multiplicative rule with a third of the step",
     "aps_gnn_mix_per_size_pid_warmup": "one multiplier per size, PID rule, critic warm-up (10 iterations)",
+    "aps_gnn_mix_credit": "the medium cost-credit recipe: one PID multiplier per size, each size's target steered by "
+                          "its own validation, cost credit by large-scale gain, critic warm-up",
 }
 
 
