@@ -83,13 +83,19 @@ def selection_rule(exp: ExperimentConfig) -> tuple[float, float]:
     return exp.algorithm.cost_limit, 0.0
 
 
+def upper_bound(val: dict, z: float, size: str | None = None) -> float:
+    """A validation's cost + z standard errors (of one size of ``env.mix`` with ``size``): what selection and
+    retargeting compare with the limit."""
+    p = "val/" if size is None else f"val/{size}/"
+    return val[f"{p}mean_cost"] + z * val.get(f"{p}mean_cost_se", 0.0)
+
+
 def better(val: dict, best: dict | None, limit: float, z: float = 0.0) -> bool:
     """Feasible (validation cost + z standard errors <= limit) beats infeasible; among feasible the higher
     team return wins, among infeasible the lower cost."""
     if best is None:
         return True
-    bound = lambda v: v["val/mean_cost"] + z * v.get("val/mean_cost_se", 0.0)  # noqa: E731
-    feas, best_feas = bound(val) <= limit, bound(best) <= limit
+    feas, best_feas = upper_bound(val, z) <= limit, upper_bound(best, z) <= limit
     if feas != best_feas:
         return feas
     if feas:

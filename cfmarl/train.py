@@ -112,8 +112,7 @@ def retarget(exp: ExperimentConfig, algo, val: dict) -> dict[str, float]:
     limit, z = selection.selection_rule(exp)
     t = exp.training
     sizes = [exp.scale_label(), *exp.mix_sizes()] if exp.env.mix and exp.algorithm.multiplier_per_graph else []
-    bound = lambda p: val[f"{p}mean_cost"] + z * val.get(f"{p}mean_cost_se", 0.0)  # noqa: E731
-    cost = [bound(f"val/{s}/") for s in sizes] if sizes else bound("val/")
+    cost = [selection.upper_bound(val, z, s) for s in sizes] if sizes else selection.upper_bound(val, z)
     results = algo.learner_group.foreach_learner(
         lambda learner: learner.retarget(cost, t.retarget_aim * limit, t.retarget_rate,
                                          (t.retarget_bounds[0] * limit, t.retarget_bounds[1] * limit)))

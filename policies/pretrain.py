@@ -33,8 +33,6 @@ from ray.rllib.core.columns import Columns
 
 
 NLL_MARGIN = 0.01  # fraction of the action range: teacher actions on a bound are fitted this far inside it
-
-
 MAJORITY_MARGIN = 0.005  # a held-out accuracy within this of the majority action's share is flagged
 
 

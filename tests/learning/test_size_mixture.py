@@ -143,7 +143,8 @@ def test_train_command_on_a_mixture(ray_session, tmp_path, capsys):
     costs = [float(last["val/4x2/mean_cost"]), float(last["val/8x3/mean_cost"])]
     assert float(last["val/mean_cost"]) == max(costs)
     for g, size in enumerate(("4x2", "8x3")):  # iteration 1's steered targets are iteration 2's
-        assert float(rows[1][f"lagrange/cost_limit_{g}"]) == pytest.approx(float(rows[0][f"retarget/{size}/cost_target"]))
+        steered = float(rows[0][f"retarget/{size}/cost_target"])
+        assert float(rows[1][f"lagrange/cost_limit_{g}"]) == pytest.approx(steered)
     assert float(last["val/team_return"]) == pytest.approx(float(last["val/4x2/team_return"])
                                                            + float(last["val/8x3/team_return"]))
     ev = list(csv.DictReader(open(run / "evaluation.csv")))
