@@ -31,8 +31,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--episodes", type=int, default=60)
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--link-gain", action="store_true", help="env option observe_link_gain")
+    ap.add_argument("--link-rank", action="store_true", help="env option observe_link_rank")
+    ap.add_argument("--minibatch", type=int, default=None,
+                    help="decisions per behaviour-cloning minibatch (default: pretrain.minibatch_size)")
     ap.add_argument("--head", default="categorical", choices=["categorical", "gated"],
                     help="model.action_head: per-link Bernoulli, or a gate per AP times a Bernoulli per link")
+    ap.add_argument("--acting-episodes", type=int, default=20,
+                    help="validation episodes on which the greedy clone and the teacher act (0: skip)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
@@ -44,13 +49,16 @@ def main(argv: list[str] | None = None) -> None:
     from cfmarl.experiment import ExperimentConfig, from_dict
     from cfmarl.policies.pretrain import behaviour_clone, collect_teacher_dataset
     from cfmarl.registry import get_env
+    from cfmarl.selection import validate, validate_controller
 
     torch.set_num_threads(1)
-    overrides = {"se_target_bps_hz": 1.0, "observe_link_gain": bool(args.link_gain)}
+    overrides = {"se_target_bps_hz": 1.0, "observe_link_gain": bool(args.link_gain),
+                 "observe_link_rank": bool(args.link_rank)}
     exp = from_dict(ExperimentConfig, {
         "seed": args.seed, "env": {"name": "aps", "scenario": args.scenario, "overrides": overrides},
         "model": {"mode": "graph", "encoder": "gnn", "rounds": args.rounds, "hidden": args.hidden,
-                  "use_gru": True, "gru_hidden": 32, "action_head": args.head}})
+                  "use_gru": True, "gru_hidden": 32, "action_head": args.head},
+        "training": {"validation_episodes": max(args.acting_episodes, 1)}})
     torch.manual_seed(args.seed)
     module = module_spec(exp, exp.env_config()).build()
     entry = get_env("aps")
@@ -60,16 +68,23 @@ def main(argv: list[str] | None = None) -> None:
                                      args.episodes, seed=args.seed + 7919, n_max=module.n_max)
     t1 = time.perf_counter()
     res = behaviour_clone(module, obs, y, epochs=args.epochs, lr=exp.pretrain.lr,
-                          minibatch_size=exp.pretrain.minibatch_size, seed=args.seed)
+                          minibatch_size=args.minibatch or exp.pretrain.minibatch_size, seed=args.seed)
+    acting = {}
+    if args.acting_episodes:  # accuracy per link hides which links are wrong: what the clone does when it acts
+        clone, teacher = validate(exp, module), validate_controller(exp, entry.make_baseline(args.teacher))
+        acting = {"clone_active_aps": clone["val/active_aps"], "clone_mean_cost": clone["val/mean_cost"],
+                  "teacher_active_aps": teacher["val/active_aps"], "teacher_mean_cost": teacher["val/mean_cost"]}
     row = {"scenario": args.scenario, "teacher": args.teacher, "head": args.head, "link_gain": bool(args.link_gain),
+           "link_rank": bool(args.link_rank), "minibatch": args.minibatch or exp.pretrain.minibatch_size,
            "rounds": args.rounds, "hidden": args.hidden, "parameters": sum(p.numel() for p in module.parameters()),
            "episodes": args.episodes, "epochs": args.epochs, "seed": args.seed, "train_accuracy": res.train_score,
-           "held_out_accuracy": res.val_score, "collect_s": t1 - t0, "clone_s": time.perf_counter() - t1}
+           "held_out_accuracy": res.val_score, "collect_s": t1 - t0, "clone_s": time.perf_counter() - t1, **acting}
     path = args.out / "clone_probe.csv"
     rows = []
     if path.exists():
         with open(path, newline="") as f:
-            rows = [{"head": "categorical", **r} for r in csv.DictReader(f)]  # rows from before --head
+            # rows from before --head / --link-rank / --minibatch
+            rows = [{"head": "categorical", "link_rank": False, "minibatch": 64, **r} for r in csv.DictReader(f)]
     args.out.mkdir(parents=True, exist_ok=True)
     rundir.write_csv(path, rows + [row])
     print(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))

@@ -10,7 +10,7 @@ window-average spectral-efficiency target.
 | Parallel API      | yes (``parallel_env``); AEC via ``env``                  |
 | Agents            | one per (AP, UE) link: ``ap{l}_ue{k}``, AP-major order   |
 | Agent count       | L x K (medium 16 x 6 = 96, large 64 x 16, xlarge 128 x 32) |
-| Observation shape | (history_len + 2,) float32 (+1 with observe_link_gain)  |
+| Observation shape | (history_len + 2,) float32 (+1 each: observe_link_gain, observe_link_rank) |
 | Costs             | ``infos[agent]["cost"]`` on every step                   |
 
 **System.** L single-antenna APs and K single-antenna UEs dropped uniformly in
@@ -30,7 +30,9 @@ the association is held for the window and each UE's SE is the window average.
 ``observe_previous_action=True``; 0 otherwise) and its UE's previous SE
 relative to the target, and with ``observe_link_gain=True`` the link's marginal
 SE of the window just played (UE k's SE with the link on minus off, over the
-target; see :mod:`.ap_selection.core`). Every feature is link-local.
+target; see :mod:`.ap_selection.core`), and with ``observe_link_rank=True`` the
+link's rank among its UE's links by the current SNR (min(rank, 8) / 8). Every
+feature is link-local (the rank is what UE k's own pilot measurements give).
 
 **Reward and cost** (local, eqs. (11)-(12)): reward = -1 if the link's AP is
 active (-P_l / P_on), shared by every link of that AP; cost =

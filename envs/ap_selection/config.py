@@ -62,6 +62,11 @@ class ApSelectionConfig:
     # minus with it off, everything else as played, over the target (causal: the previous window's channels,
     # which carry the phases the SNR history lacks). Off by default (the paper observes channel history only).
     observe_link_gain: bool = False
+    # append the link's rank among its UE's L links by the current SNR (0 = the UE's strongest AP), as
+    # min(rank, 8) / 8: what the UE's pilot measurements tell each of its serving APs. Size-free (a rank,
+    # not a gain), so k-strongest is one threshold on it at every network size. Off by default (the paper
+    # observes channel history only).
+    observe_link_rank: bool = False
     # --- credit ------------------------------------------------------------------
     # which links carry UE k's SE shortfall as their cost: "ue" (the paper's rule: every link (l, k) of UE k
     # carries it) or "large_scale" (link (l, k) carries L beta_lk / sum_l' beta_l'k of it: the APs that matter
@@ -104,6 +109,7 @@ class ApSelectionConfig:
         check_int(c, "history_len", self.history_len, 1, 256)
         check_bool(c, "observe_previous_action", self.observe_previous_action)
         check_bool(c, "observe_link_gain", self.observe_link_gain)
+        check_bool(c, "observe_link_rank", self.observe_link_rank)
         check_choice(c, "cost_credit", self.cost_credit, ("ue", "large_scale"))
         check_memory(type(self).__name__, self.memory_terms())
 

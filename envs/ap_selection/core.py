@@ -24,6 +24,8 @@ Observation of link (l, k) (all link-local):
             previous window, (SE_k with link (l, k) on - SE_k with it off) /
             target, every other link as played, on that window's channels;
             clipped to [-1, 4]; 0 before the first window (:meth:`link_gain`).
+  * last    only with ``observe_link_rank``: the link's rank among UE k's L
+            links by the current SNR (0 = strongest), min(rank, 8) / 8.
 Reward of link (l, k): -P_l / P_on = -1 if AP l is active this window, else 0
   (aps_gnn eq. (11): shared by all links of AP l).
 Cost of link (l, k): max(0, target - SE_k) / target (eq. (12): shared by all
@@ -51,6 +53,7 @@ OBS_SNR_SCALE_DB = 10.0
 OBS_SNR_CLIP = 8.0
 OBS_SE_RATIO_CLIP = 4.0
 OBS_GAIN_LOW = -1.0
+OBS_RANK_CLIP = 8  # ranks from 8 on read as 1
 
 
 @dataclass
@@ -84,7 +87,7 @@ class ApSelectionCore:
         self.num_envs = num_envs
         self.L, self.K = c.num_aps, c.num_ues
         self.n_agents = self.L * self.K
-        self.obs_dim = c.history_len + 2 + int(c.observe_link_gain)
+        self.obs_dim = c.history_len + 2 + int(c.observe_link_gain) + int(c.observe_link_rank)
         self.n_costs = 1
         self.n_actions = 2  # Discrete(2) per agent
         self.sequence_features = c.history_len  # leading obs features form one scalar time series
@@ -95,10 +98,11 @@ class ApSelectionCore:
         self._mean_speed, self._mean_leg, self._pause_prob, self._mean_pause = mobility.class_parameters(
             self.K, c.num_vehicular)
         gain_low, gain_high = ([OBS_GAIN_LOW], [OBS_SE_RATIO_CLIP]) if c.observe_link_gain else ([], [])
-        self._obs_low = np.concatenate([np.full(c.history_len, -OBS_SNR_CLIP), [0.0, 0.0], gain_low]
+        rank_low, rank_high = ([0.0], [1.0]) if c.observe_link_rank else ([], [])
+        self._obs_low = np.concatenate([np.full(c.history_len, -OBS_SNR_CLIP), [0.0, 0.0], gain_low, rank_low]
                                        ).astype(np.float32)
-        self._obs_high = np.concatenate([np.full(c.history_len, OBS_SNR_CLIP), [1.0, OBS_SE_RATIO_CLIP], gain_high]
-                                        ).astype(np.float32)
+        self._obs_high = np.concatenate([np.full(c.history_len, OBS_SNR_CLIP), [1.0, OBS_SE_RATIO_CLIP], gain_high,
+                                         rank_high]).astype(np.float32)
 
     # ------------------------------------------------------------------ API
     @property
@@ -311,6 +315,15 @@ class ApSelectionCore:
         snr_db = 10.0 * np.log10(np.maximum(snr, 1e-30))
         return np.clip((snr_db - OBS_SNR_CENTER_DB) / OBS_SNR_SCALE_DB, -OBS_SNR_CLIP, OBS_SNR_CLIP)
 
+    @staticmethod
+    def link_rank(snr: np.ndarray) -> np.ndarray:
+        """Rank feature of every link, (B, L, K): link (l, k)'s place among UE k's L links by ``snr``
+        (B, L, K), 0 = strongest (ties by AP index), as min(rank, OBS_RANK_CLIP) / OBS_RANK_CLIP."""
+        order = np.argsort(-snr, axis=1, kind="stable")  # (B, L, K): APs of each UE, strongest first
+        rank = np.empty_like(order)
+        np.put_along_axis(rank, order, np.arange(snr.shape[1])[None, :, None], axis=1)
+        return np.minimum(rank, OBS_RANK_CLIP) / OBS_RANK_CLIP
+
     def _observe(self, state: ApSelectionState) -> np.ndarray:
         c, B, H = self.config, self.num_envs, self.config.history_len
         obs = np.empty((B, self.L, self.K, self.obs_dim), np.float32)
@@ -319,6 +332,8 @@ class ApSelectionCore:
         obs[..., H + 1] = state.prev_se_ratio[:, None, :]
         if c.observe_link_gain:
             obs[..., H + 2] = state.prev_link_gain
+        if c.observe_link_rank:
+            obs[..., -1] = self.link_rank(state.snr_hist[:, -1])
         return obs.reshape(B, self.n_agents, self.obs_dim)
 
     # ------------------------------------------------------------ global state

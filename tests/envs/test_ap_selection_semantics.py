@@ -188,6 +188,45 @@ def test_link_gain_feature_equals_brute_force_toggles():
                                   o2[..., :4])
 
 
+def test_link_rank_hand_computed():
+    """Rank among a UE's links, strongest 0, ties by AP index, clipped at 8 and scaled to [0, 1]."""
+    snr = np.array([[3.0, -1.0], [5.0, -1.0], [1.0, 2.0]])[None]  # (B=1, L=3, K=2)
+    want = np.array([[1, 1], [0, 2], [2, 0]]) / 8.0
+    np.testing.assert_array_equal(ap_selection_v0.ApSelectionCore.link_rank(snr)[0], want)
+    many = -np.arange(12.0)[None, :, None]  # 12 APs of one UE, AP 0 strongest
+    np.testing.assert_array_equal(ap_selection_v0.ApSelectionCore.link_rank(many)[0, :, 0],
+                                  np.minimum(np.arange(12), 8) / 8.0)
+
+
+def test_link_rank_feature_orders_each_ues_links_by_current_snr():
+    """The last feature with observe_link_rank (after the link gain when both are on): the link's rank among
+    its UE's links by the current SNR (f[H-1]); thresholding it at k / 8 is k-strongest by instantaneous
+    gain, and the other features are those of the plain env on the same seed."""
+    kw = dict(scenario="medium", history_len=2, se_target_bps_hz=1.0)
+    env = ap_selection_v0.parallel_env(**kw, observe_link_gain=True, observe_link_rank=True)
+    plain = ap_selection_v0.parallel_env(**kw)
+    obs, _ = env.reset(seed=5)
+    obs_p, _ = plain.reset(seed=5)
+    L, K = env.core.L, env.core.K
+    space = env.observation_space(env.possible_agents[0])
+    assert space.shape == (6,) and space.low[-1] == 0.0 and space.high[-1] == 1.0
+    for _ in range(2):
+        o = np.stack([obs[a] for a in env.possible_agents]).reshape(L, K, 6)
+        assert space.contains(obs[env.possible_agents[0]])
+        snr = o[..., 1]  # the current instant
+        for k in range(K):
+            order = np.argsort(-snr[:, k], kind="stable")
+            np.testing.assert_array_equal(o[order, k, 5], np.minimum(np.arange(L), 8) / 8.0)
+        top3 = o[..., 5] < 3 / 8
+        assert np.all(top3.sum(axis=0) == 3)
+        np.testing.assert_array_equal(top3, snr >= np.sort(snr, axis=0)[-3])
+        np.testing.assert_array_equal(np.stack([obs_p[a] for a in plain.possible_agents]).reshape(L, K, 4),
+                                      o[..., :4])
+        act = {a: int(top3.reshape(-1)[i]) for i, a in enumerate(env.possible_agents)}
+        obs, *_ = env.step(act)
+        obs_p, *_ = plain.step(act)
+
+
 def test_cost_credit_large_scale_moves_the_credit_not_the_mean():
     """cost_credit large_scale: link (l, k) carries L beta_lk / sum_l' beta_l'k of UE k's shortfall (beta of the
     window just played); per UE the links' costs add up to L x its shortfall, as with the paper's rule, so the
