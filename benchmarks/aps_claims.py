@@ -36,8 +36,10 @@ SCENARIOS = {("medium", "ped"): "medium", ("medium", "veh"): "medium-vehicular",
 MOB = {"ped": "pedestrian", "veh": "vehicular"}
 
 
-#: APS-GNN on `large` (a medium policy fine-tuned there): newest recipe first
-LARGE_SOURCES = (("large_seeds/large.csv", "the cost-credit medium policy of the same seed fine-tuned 60 iterations, 80 "
+#: APS-GNN on `large` (trained there from its own clone, or a medium policy fine-tuned there): newest recipe first
+LARGE_SOURCES = (("large_rank/large.csv", "trained on large from its own clone of 4-strongest (30 episodes), with the "
+                                          "link-rank feature, 80 iterations, 80 validation episodes; 20 test episodes"),
+                 ("large_seeds/large.csv", "the cost-credit medium policy of the same seed fine-tuned 60 iterations, 80 "
                                            "validation episodes; 20 test episodes"),
                  ("large_credit80/large.csv", "the cost-credit medium policy fine-tuned 60 iterations, 80 validation "
                                               "episodes; 20 test episodes"),
@@ -80,6 +82,7 @@ RECIPE_VARIANTS = {  # variants of the medium recipe with 3 seeds x 2 mobilities
     "credit_lr": "credit150 with the lr decayed linearly from 1e-4 (iteration 75) to 2e-5 (150)",
     "credit_lam16": "credit150 with the multiplier started at 16 (8 before)",
     "large_seeds": "credit150 retrained with the fused Adam (the medium policies the large fine-tunings start from)",
+    "rank": "credit150 with the link-rank feature (env observe_link_rank: the link's rank among its UE's APs)",
 }
 MIX_STUDIES = {  # mixture-of-sizes studies (cfmarl scale tune_configs/<name>.yaml): name -> what differs
     "aps_gnn_mix": "one multiplier shared by the sizes",
@@ -90,6 +93,7 @@ MIX_STUDIES = {  # mixture-of-sizes studies (cfmarl scale tune_configs/<name>.ya
     "aps_gnn_mix_per_size_pid_warmup": "one multiplier per size, PID rule, critic warm-up (10 iterations)",
     "aps_gnn_mix_credit": "the medium cost-credit recipe: one PID multiplier per size, each size's target steered by "
                           "its own validation, cost credit by large-scale gain, critic warm-up",
+    "aps_gnn_mix_rank": "aps_gnn_mix_credit with the link-rank feature (env observe_link_rank)",
 }
 
 
