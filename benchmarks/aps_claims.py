@@ -161,7 +161,11 @@ def bar_claims(limit: float) -> list[dict]:
                  "; per-seed costs not recorded in a file (benchmarks/results/aps/README.md lists them)"
                  if size == "medium" else "; one run")
         saving = 1 - aps / kaps
-        ok = feas and saving >= 0.10 and (not mine or all(float(r["mean_cost"]) <= limit for r in mine))
+        # `yes` needs every seed within the limit and past the bar (the issue: "on every seed, not only on
+        # average"); the mean alone past it is `partial`
+        seed_aps = [float(r["active_aps"]) for r in mine] or [aps]
+        every_feas = all(float(r["mean_cost"]) <= limit for r in mine)
+        ok = feas and every_feas and all(1 - a / kaps >= 0.10 for a in seed_aps)
         rows.append({"claim": f"APS-GNN uses >= 10 % fewer APs than the best feasible k-strongest and meets the "
                               f"limit {limit} ({where})", "paper": "(issue 15 bar)",
                      "measured": f"{_pm(me, 'active_aps')} APs at cost {_pm(me, 'mean_cost', '{:.4f}')} vs "
@@ -173,10 +177,13 @@ def bar_claims(limit: float) -> list[dict]:
         cg_aps, cg_feas = float(cg["active_aps"]), float(cg["mean_cost"]) <= limit
         rows.append({"claim": f"APS-GNN uses no more APs than the causal greedy where that is feasible ({where})",
                      "paper": "(issue 15 bar)",
-                     "measured": f"{aps:.2f} APs (cost {cost:.4f}) vs causal greedy {cg_aps:.2f} APs (cost "
+                     "measured": f"{aps:.2f} APs (cost {cost:.4f}"
+                                 + (f"; per seed {', '.join(f'{a:.2f}' for a in seed_aps)}" if mine else "")
+                                 + f") vs causal greedy {cg_aps:.2f} APs (cost "
                                  f"{float(cg['mean_cost']):.4f}, {'feasible' if cg_feas else 'infeasible'})",
-                     "holds": ("yes" if feas and aps <= cg_aps else "no") if cg_feas else
-                     ("yes" if feas else "no"), "evidence": ev})
+                     "holds": ("yes" if feas and every_feas and max(seed_aps) <= cg_aps else
+                               "partial" if feas and aps <= cg_aps else "no") if cg_feas else
+                     ("yes" if feas and every_feas else "no"), "evidence": ev})
     return rows
 
 
