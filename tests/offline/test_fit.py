@@ -50,7 +50,7 @@ def test_rerun_reuses_and_a_damaged_file_is_refused(fitted, tmp_path):
 
 
 @pytest.mark.parametrize("field,value", [("epochs", 0), ("alpha", 1.5), ("families", ("diffusion", "flow")),
-                                         ("ddim_steps", 500), ("kan_hidden", ())])
+                                         ("ddim_steps", 500), ("kan_hidden", ()), ("transition_z_prior", "flat")])
 def test_spec_validated(field, value):
     with pytest.raises(ConfigError, match=field if field != "ddim_steps" else "ddim_steps"):
         ModelSpec(**{field: value})
@@ -65,3 +65,15 @@ def test_a_changed_spec_drops_interrupted_fits(fitted, tmp_path):
     other = ModelSpec(**{**TINY.__dict__, "lr": 2e-3})
     man = fit_models(root / "data", out, other, log=lambda m: None)
     assert not stale.exists() and man["spec_digest"] == other.digest() != TINY.digest()
+
+
+def test_the_z_prior_option_keeps_recorded_digests_and_builds_its_model():
+    """transition_z_prior was added after models were recorded: at its default the digest is what it was (the
+    value below is ModelSpec().digest() before the field existed); another value is another fit."""
+    assert ModelSpec().digest() == "a9cd64a399f512a3"
+    cond = ModelSpec(transition_z_prior="conditional")
+    assert cond.digest() != ModelSpec().digest()
+    from cfmarl.policies.offline.virtual_cmdp.fit import build
+
+    assert build("ea_cgmm", {"x": 3, "cond": 2}, cond).prior_net is not None
+    assert build("ea_cgmm", {"x": 3, "cond": 2}, ModelSpec()).prior_net is None

@@ -179,6 +179,53 @@ def test_ea_cgmm_on_two_moons_is_accurate_and_keeps_both_branches():
     assert (at0 > 0.75).mean() > 0.15 and (at0 < 0.6).mean() > 0.15  # upper moon top and lower moon arm
 
 
+def test_conditional_z_prior_loss_is_the_kl_to_the_fixed_posterior_and_leaves_the_joint_as_the_paper():
+    """KL(q(z | y, w) || p(z | w)) of two diagonal Gaussians by hand; the joint's gradients equal the standard
+    model's (q detached in the prior term), the prior network alone learns from it."""
+    torch.manual_seed(0)
+    std = EaCgmm(2, 3, components=2, latent=2, hidden=8).double()
+    cond = EaCgmm(2, 3, components=2, latent=2, hidden=8, z_prior="conditional").double()
+    cond.joint.load_state_dict(std.joint.state_dict())
+    y, w = torch.randn(5, 2, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64)
+    torch.manual_seed(1)
+    ts = std.loss_terms(y, w)
+    torch.manual_seed(1)
+    tc = cond.loss_terms(y, w)
+    qm, qlv = tc["z_mean"].detach().numpy(), tc["z_logvar"].detach().numpy()
+    pm, plv = (t.detach().numpy() for t in cond.prior_params(w))
+    want = (0.5 * (plv - qlv + (np.exp(qlv) + (qm - pm) ** 2) / np.exp(plv) - 1)).sum(-1).mean()
+    assert tc["prior_kl"].item() == pytest.approx(want, rel=1e-10)
+    assert tc["loss"].item() == pytest.approx(ts["loss"].item() + want, rel=1e-10)
+    ts["loss"].backward()
+    tc["loss"].backward()
+    for (name, a), b in zip(std.joint.named_parameters(), cond.joint.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-12, atol=1e-12, msg=name)
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in cond.prior_net.parameters())
+    with pytest.raises(ValueError, match="z_prior"):
+        EaCgmm(2, 3, z_prior="flat")
+
+
+def test_conditional_z_prior_feeds_its_draws_to_the_decoder():
+    """A joint whose one component sits at (y, w) = (2 z, z), tight and uncorrelated: with z ~ N(0, I) the draw
+    of y given w is 2 z for a z unrelated to w; the prior p(z | w) = N(w, e^-12) makes it 2 w."""
+    m = EaCgmm(1, 1, components=1, latent=1, hidden=1, z_prior="conditional").double()
+    j = m.joint
+    with torch.no_grad():
+        j.trunk = torch.nn.Identity()  # h = z
+        for head in (j.logits, j.diag, j.off):
+            head.weight.zero_()
+        j.diag.bias.fill_(20.0)  # diag U ~ 20: std 0.05 on each axis
+        j.mu.weight.copy_(torch.tensor([[2.0], [1.0]]))
+        j.mu.bias.zero_()
+        m.prior_net = torch.nn.Linear(1, 2).double()  # (mean, log-variance) = (w, -12)
+        m.prior_net.weight.copy_(torch.tensor([[1.0], [0.0]]))
+        m.prior_net.bias.copy_(torch.tensor([0.0, -12.0]))
+    w = torch.linspace(-2, 2, 200, dtype=torch.float64)[:, None]
+    assert (m.sample(w, torch.Generator().manual_seed(0)) - 2 * w).abs().max() < 0.3
+    m.prior_net = None  # the standard prior
+    assert (m.sample(w, torch.Generator().manual_seed(0)) - 2 * w).abs().mean() > 1.0
+
+
 @pytest.mark.parametrize("sampler,steps", [("ddim", 5), ("ddpm", 50)])
 def test_clip_bounds_the_x0_prediction_and_keeps_the_oracle_exact(sampler, steps):
     d = Diffusion(3)

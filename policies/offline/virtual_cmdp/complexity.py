@@ -9,7 +9,7 @@ Counting rules (2 FLOPs per multiply-add, as torch's counter and the paper's FLO
   one triangular solve U_g^-1 eps, D^2 FLOPs;
 * EA-CGMM draw (Alg. 1): the joint decoder over D = m + c, then per component the conditional mean
   (U12 diff: 2 m c, one m x m solve: m^2) and the evidence (U22 diff: c^2, as U22 is triangular), then
-  one m x m solve for the draw;
+  one m x m solve for the draw; with the conditional z prior also its network (c -> h -> h -> 2 latent);
 * KAN (pykan, order k, grid G): per edge the SiLU base (4), the Cox-de Boor recursion over G + 2k knots
   (about 6 per basis function and level: 6 k (G + k)), the spline's weighted sum (2 (G + k)) and the two
   scales (4), plus the node sums - an estimate: torch's counter sees none of it (no matrix product);
@@ -41,11 +41,12 @@ def vae_chmdn_draw_flops(dim: int, components: int, latent: int, hidden: int) ->
     return linear_flops(model, skip=("encoder",)) + dim * dim
 
 
-def ea_cgmm_draw_flops(target: int, cond: int, components: int, latent: int, hidden: int) -> int:
+def ea_cgmm_draw_flops(target: int, cond: int, components: int, latent: int, hidden: int,
+                       z_prior: str = "standard") -> int:
     from cfmarl.policies.offline.virtual_cmdp.vae_chmdn import EaCgmm
 
     with torch.device("meta"):
-        model = EaCgmm(target, cond, components, latent, hidden)
+        model = EaCgmm(target, cond, components, latent, hidden, z_prior=z_prior)
     m, c = target, cond
     return (linear_flops(model, skip=("joint.encoder",)) + components * (2 * m * c + m * m + c * c) + m * m)
 
@@ -79,13 +80,13 @@ def module_flops(size: Sizes, spec=None, policy_hidden: int = 256) -> dict[str, 
     spec = spec or ModelSpec()
     lay = Layout(size.B, size.U, size.K, size.M, 1.0, 1.0, 1, 1.0)
     G, J = spec.components, spec.transition_components
-    ch, qc = lay.channel_dim, lay.queue_cond_dim
+    ch, qc, zp = lay.channel_dim, lay.queue_cond_dim, spec.transition_z_prior
     return {
         "ppo_policy": mlp_policy_flops(lay.obs_dim, lay.action_dim, policy_hidden),
         "reward_cost_kan": 2 * kan_flops([lay.obs_dim + lay.action_dim, *spec.kan_hidden, 1], spec.kan_grid,
                                          spec.kan_order),
-        "transition_ea_cgmm": size.U * (ea_cgmm_draw_flops(ch, ch, J, spec.latent, spec.hidden)
-                                        + ea_cgmm_draw_flops(2, qc, J, spec.latent, spec.hidden)),
+        "transition_ea_cgmm": size.U * (ea_cgmm_draw_flops(ch, ch, J, spec.latent, spec.hidden, zp)
+                                        + ea_cgmm_draw_flops(2, qc, J, spec.latent, spec.hidden, zp)),
         "initial_vae_chmdn": size.U * (vae_chmdn_draw_flops(ch, G, spec.latent, spec.hidden)
                                        + vae_chmdn_draw_flops(2, G, spec.latent, spec.hidden)),
     }

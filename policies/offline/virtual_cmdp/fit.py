@@ -34,6 +34,7 @@ import torch
 from cfmarl.envs.validation import ConfigError
 from cfmarl.policies.offline.virtual_cmdp import metrics
 from cfmarl.policies.offline.virtual_cmdp.data import Layout, Normaliser, Split, split_dataset
+from cfmarl.policies.offline.virtual_cmdp.vae_chmdn import Z_PRIORS
 
 FRAMEWORKS = {"vae_chmdn": ("vae_chmdn", "ea_cgmm"), "diffusion": ("ddpm", "ddim"), "vae": ("vae", "cvae"),
               "gan": ("gan", "cgan")}
@@ -62,6 +63,9 @@ class ModelSpec:
     latent: int = 16
     hidden: int = 128
     alpha: float = 0.03
+    # where EA-CGMM's z comes from in a draw: "standard" N(0, I) (the paper) or "conditional" a learnt p(z | s, a)
+    # fitted to the encoder's posteriors beside the paper's loss (vae_chmdn.py)
+    transition_z_prior: str = "standard"
     diffusion_hidden: int = 256
     diffusion_layers: int = 3
     diffusion_train_steps: int = 100
@@ -95,6 +99,9 @@ class ModelSpec:
                 raise ConfigError(f"models.{name}: must be in (0, 1), got {v!r}")
         if not 0 < self.alpha < 1:
             raise ConfigError(f"models.alpha: must be in (0, 1), got {self.alpha!r}")
+        if self.transition_z_prior not in Z_PRIORS:
+            raise ConfigError(f"models.transition_z_prior: one of {', '.join(Z_PRIORS)}, got "
+                              f"{self.transition_z_prior!r}")
         if isinstance(self.diffusion_clip, bool) or not isinstance(self.diffusion_clip, (int, float)) \
                 or self.diffusion_clip < 0:
             raise ConfigError(f"models.diffusion_clip: a number >= 0 (0 = no clipping), got {self.diffusion_clip!r}")
@@ -113,11 +120,14 @@ class ModelSpec:
     def digest(self) -> str:
         """Fingerprint of what the fits depend on (sampling-only options are left out: changing them
         re-measures the fidelity without refitting)."""
-        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in SAMPLING_ONLY}
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in SAMPLING_ONLY
+                  and not (k in ADDED_LATER and v == ADDED_LATER[k])}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
 SAMPLING_ONLY = ("diffusion_clip",)
+# fields added after models were recorded: left out of the digest while at their default, so those fits stay valid
+ADDED_LATER = {"transition_z_prior": "standard"}
 
 
 # ----------------------------------------------------------------------------- model zoo
@@ -138,7 +148,8 @@ def build(kind: str, dims: dict, spec: ModelSpec) -> torch.nn.Module:
     if kind == "vae_chmdn":
         return VaeChMdn(x, spec.components, spec.latent, spec.hidden)
     if kind == "ea_cgmm":
-        return EaCgmm(x, c, spec.transition_components, spec.latent, spec.hidden, spec.alpha)
+        return EaCgmm(x, c, spec.transition_components, spec.latent, spec.hidden, spec.alpha,
+                      z_prior=spec.transition_z_prior)
     if kind in ("ddpm", "ddim"):
         return gen.Diffusion(x, c, spec.diffusion_hidden, spec.diffusion_layers, spec.diffusion_train_steps,
                              spec.p_uncond if c else 0.0)
