@@ -37,7 +37,10 @@ MOB = {"ped": "pedestrian", "veh": "vehicular"}
 
 
 #: APS-GNN on `large` (trained there from its own clone, or a medium policy fine-tuned there): newest recipe first
-LARGE_SOURCES = (("large_rank/large.csv", "trained on large from its own clone of 4-strongest (30 episodes), with the "
+LARGE_SOURCES = (("large_rank_lam1/large.csv", "trained on large from its own clone of 4-strongest (30 episodes), with "
+                                               "the link-rank feature and the multiplier started at 1, 80 iterations, "
+                                               "80 validation episodes; 20 test episodes"),
+                 ("large_rank/large.csv", "trained on large from its own clone of 4-strongest (30 episodes), with the "
                                           "link-rank feature, 80 iterations, 80 validation episodes; 20 test episodes"),
                  ("large_seeds/large.csv", "the cost-credit medium policy of the same seed fine-tuned 60 iterations, 80 "
                                            "validation episodes; 20 test episodes"),
