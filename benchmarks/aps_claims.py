@@ -97,6 +97,10 @@ MIX_STUDIES = {  # mixture-of-sizes studies (cfmarl scale tune_configs/<name>.ya
     "aps_gnn_mix_credit": "the medium cost-credit recipe: one PID multiplier per size, each size's target steered by "
                           "its own validation, cost credit by large-scale gain, critic warm-up",
     "aps_gnn_mix_rank": "aps_gnn_mix_credit with the link-rank feature (env observe_link_rank)",
+    "aps_gnn_mix_rank_steady": "aps_gnn_mix_rank with the multiplier started at 1 and the steered target moving at "
+                               "half the rate within [0.75, 1.5] x the limit",
+    "aps_gnn_mix_rank_bounds": "aps_gnn_mix_rank with the steered target moving at half the rate within [0.75, 1.5] x "
+                               "the limit",
 }
 
 
@@ -357,8 +361,8 @@ def mixture_claims(limit: float) -> list[dict]:
 
     rows = []
     for name, variant in MIX_STUDIES.items():
-        dirs = [d for d in [SCALE_RES / f"scale-{name}", *sorted(SCALE_RES.glob(f"scale-{name}_s*"))]
-                if (d / "scale.csv").exists()]
+        seeded = [d for d in sorted(SCALE_RES.glob(f"scale-{name}_s*")) if d.name[len(f"scale-{name}_s"):].isdigit()]
+        dirs = [d for d in [SCALE_RES / f"scale-{name}", *seeded] if (d / "scale.csv").exists()]  # not _steady_s0
         claim = (f"One APS-GNN policy trained on a mixture of sizes ({variant}) is feasible with fewer APs than the "
                  f"best feasible k-strongest at every size")
         command = f"cfmarl scale tune_configs/{name}.yaml [--seed N] --out benchmarks/results/scale"
