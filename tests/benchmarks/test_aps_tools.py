@@ -131,3 +131,25 @@ def test_bar_claims_need_every_seed_past_the_bar(tmp_path, monkeypatch):
                     ("vehicular", "k"): "partial", ("vehicular", "greedy"): "partial"}
     assert "per seed 30.00, 37.00, 32.00" in next(r["measured"] for c, r in rows.items()
                                                   if "causal greedy" in c and "(large, vehicular)" in c)
+
+
+def test_mixture_claims_read_only_the_studys_own_seed_folders(tmp_path, monkeypatch):
+    """scale-<study>_s<N> are the study's seeds; scale-<study>_steady_s0 is another study (its glob matched)."""
+    claims = _load("aps_claims")
+    head = "kind,size,policy,trained_at,active_aps,mean_cost\n"
+
+    def scale(folder: str, aps: float, cost: float) -> None:
+        d = tmp_path / folder
+        d.mkdir()
+        (d / "scale.csv").write_text(head + f"kpi,16x6,mine,16x6,{aps},{cost}\n"
+                                            "kpi,16x6,k-strongest:k=3,,11.5,0.011\n")
+        (d / "train.yaml").write_text("scale: {evaluation_episodes: 20}\n")
+
+    scale("scale-mystudy_s0", 10.0, 0.010)
+    scale("scale-mystudy_s1", 11.0, 0.012)
+    scale("scale-mystudy_steady_s0", 30.0, 0.050)
+    monkeypatch.setattr(claims, "SCALE_RES", tmp_path)
+    monkeypatch.setattr(claims, "MIX_STUDIES", {"mystudy": "a study"})
+    (row,) = claims.mixture_claims(0.02)
+    assert "10.50 ± 0.50" in row["measured"] and "2 seeds" in row["measured"]
+    assert row["holds"] == "partial" and "steady" not in row["evidence"]
