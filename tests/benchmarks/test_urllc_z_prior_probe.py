@@ -33,6 +33,7 @@ def test_probe_rows_per_prior_and_budget(tmp_path, capsys):
         assert int(r["train_rows"]) == 30 and int(r["test_conditions"]) == 8
         assert 0 < float(r["median_abs"]) <= float(r["p99_abs"]) <= float(r["max_abs"])
         assert 0 <= float(r["credible_components"]) <= 8 and float(r["us_per_draw"]) > 0
+        assert 0 <= float(r["fallback_share"]) <= 1
     assert "| conditional | 30 | 2 |" in (tmp_path / "z_prior_probe.md").read_text()
     with pytest.raises(SystemExit):
         probe.main(["--dataset", str(tmp_path / "nowhere")])
