@@ -17,7 +17,8 @@ instead of N(0, I). With the standard prior a z drawn for the condition w* decod
 (y, w), so few of its components explain w* and the evidence step falls back to the least bad one (measured on the
 URLLC channel transitions: 1.01 credible components per draw, heavy-tailed errors). The prior network is fitted
 beside the paper's loss to the encoder's posteriors, KL(q(z | y, w) || p(z | w)) with q held fixed (gradient stopped),
-so the joint model - its encoder, decoder and loss - is exactly the paper's and only the z fed to Alg. 1 changes.
+so the joint model - its encoder, decoder and loss - is exactly the paper's and only the z fed to Alg. 1 changes
+(early stopping on the validation loss then watches the sum, so the kept epoch can differ).
 """
 
 from __future__ import annotations
