@@ -34,16 +34,10 @@ FIELDS = ("z_prior", "train_rows", "epochs", "best_epoch", "fit_s", "test_condit
 def _credible(model, w: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Per row, the number of components whose marginal explains w (eq. 34's test) for the z that ``model.sample``
     draws first from a generator in the same state (0: Alg. 1 falls back to the marginal likelihoods)."""
-    from scipy.stats import chi2
+    from cfmarl.policies.offline.virtual_cmdp import gmm
 
-    z = torch.randn(w.shape[0], model.joint.latent, generator=generator)
-    if model.prior_net is not None:
-        mean, logvar = model.prior_params(w)
-        z = mean + torch.exp(0.5 * logvar) * z
-    _, mu, u = model.joint.mixture(z)
-    m = model.target_dim
-    d = (u[..., m:, m:] @ (w[:, None, :] - mu[..., m:]).unsqueeze(-1)).squeeze(-1)
-    return ((d * d).sum(-1) < chi2.ppf(1.0 - model.alpha, w.shape[-1])).sum(-1)
+    _, mu, u = model.draw_mixture(w, generator)
+    return gmm.credible(mu, u, w, model.target_dim, model.alpha)[0].sum(-1)
 
 
 def probe(dataset: Path, z_prior: str, rows: int, epochs: int, conditions: int, draw_seeds: int,

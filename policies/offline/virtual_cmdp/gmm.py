@@ -72,17 +72,26 @@ def condition(mu: torch.Tensor, u: torch.Tensor, w: torch.Tensor, m: int) -> tup
     return mu[..., :m] - shift, u11
 
 
-def evidence_weights(mu: torch.Tensor, u: torch.Tensor, w: torch.Tensor, m: int, alpha: float,
-                     logits: torch.Tensor | None = None, use_prior: bool = False) -> torch.Tensor:
-    """EA-CGMM component weights pi'_j (N, G) for the condition w (N, D - m) (eqs. 34-36)."""
+def credible(mu: torch.Tensor, u: torch.Tensor, w: torch.Tensor, m: int, alpha: float
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. 34's test for the condition w (N, D - m): squared Mahalanobis distances eps_j (N, G) of w under each
+    component's marginal, and the mask (N, G, bool) of the components that explain it (eps_j below the chi-square
+    1 - alpha quantile)."""
     from scipy.stats import chi2
 
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha: must be in (0, 1), got {alpha}")
+    z = (u[..., m:, m:] @ (w[:, None, :] - mu[..., m:]).unsqueeze(-1)).squeeze(-1)
+    eps = (z * z).sum(-1)
+    return eps < float(chi2.ppf(1.0 - alpha, w.shape[-1])), eps
+
+
+def evidence_weights(mu: torch.Tensor, u: torch.Tensor, w: torch.Tensor, m: int, alpha: float,
+                     logits: torch.Tensor | None = None, use_prior: bool = False) -> torch.Tensor:
+    """EA-CGMM component weights pi'_j (N, G) for the condition w (N, D - m) (eqs. 34-36)."""
+    is_credible, eps = credible(mu, u, w, m, alpha)
     u22 = u[..., m:, m:]
-    z = (u22 @ (w[:, None, :] - mu[..., m:]).unsqueeze(-1)).squeeze(-1)
-    eps = (z * z).sum(-1)  # (N, G) squared Mahalanobis distances
-    mask = (eps < float(chi2.ppf(1.0 - alpha, w.shape[-1]))).to(mu.dtype)
+    mask = is_credible.to(mu.dtype)
     prior = torch.softmax(logits, -1) if use_prior and logits is not None else torch.ones_like(eps)
     inside = mask * prior
     score = -0.5 * eps + torch.log(torch.diagonal(u22, dim1=-2, dim2=-1)).sum(-1)

@@ -138,15 +138,22 @@ class EaCgmm(nn.Module):
         return terms
 
     @torch.no_grad()
-    def conditional(self, w: torch.Tensor, generator: torch.Generator | None = None
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """For conditions w (N, cond_dim): evidence weights (N, G), conditional means (N, G, m) and precision
-        factors (N, G, m, m) of the mixture decoded from one z per row, drawn from the prior."""
+    def draw_mixture(self, w: torch.Tensor, generator: torch.Generator | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The joint mixture (logits, means, precision factors) decoded from one z per row of w, z drawn from
+        the prior (the generator's first draw)."""
         z = torch.randn(w.shape[0], self.joint.latent, generator=generator, dtype=w.dtype)
         if self.prior_net is not None:
             mean, logvar = self.prior_params(w)
             z = mean + torch.exp(0.5 * logvar) * z
-        logits, mu, u = self.joint.mixture(z)
+        return self.joint.mixture(z)
+
+    @torch.no_grad()
+    def conditional(self, w: torch.Tensor, generator: torch.Generator | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """For conditions w (N, cond_dim): evidence weights (N, G), conditional means (N, G, m) and precision
+        factors (N, G, m, m) of the mixture decoded from one z per row, drawn from the prior."""
+        logits, mu, u = self.draw_mixture(w, generator)
         weights = gmm.evidence_weights(mu, u, w, self.target_dim, self.alpha, logits, self.use_prior)
         mean, u11 = gmm.condition(mu, u, w, self.target_dim)
         return weights, mean, u11
