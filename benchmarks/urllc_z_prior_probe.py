@@ -6,7 +6,8 @@ the evidence step falls back to the least bad one (benchmarks/results/urllc/READ
 twice on the same rows with the same budget - ``transition_z_prior`` standard and conditional - and measures, on
 held-out test transitions and several draw seeds, the absolute error of the draws (mean, median, 99th percentile,
 maximum, standardised units), the credible components per draw and the time per draw; persistence (next = now)
-is the floor every model should beat.
+is the floor every model should beat. ``--z-draws`` measures each fitted model again with k candidate z per draw
+resampled by their importance weights (``transition_z_draws``, a draw-time option: no refit; 1 = the paper).
 
     cfmarl collect --env urllc --scenario paper --policy random:seed=32 --episodes 150 --seed 32 \\
         --set episode_slots=200 --out datasets/urllc_random
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-FIELDS = ("z_prior", "train_rows", "epochs", "best_epoch", "fit_s", "test_conditions", "draw_seeds", "mae",
+FIELDS = ("z_prior", "z_draws", "train_rows", "epochs", "best_epoch", "fit_s", "test_conditions", "draw_seeds", "mae",
           "median_abs", "p99_abs", "max_abs", "credible_components", "fallback_share", "mae_credible", "mae_fallback", "us_per_draw",
           "persistence_mae")
 
@@ -41,7 +42,8 @@ def _credible(model, w: torch.Tensor, generator: torch.Generator) -> torch.Tenso
 
 
 def probe(dataset: Path, z_prior: str, rows: int, epochs: int, conditions: int, draw_seeds: int,
-          log=print) -> dict:
+          z_draws=(1,), log=print) -> list[dict]:
+    """Fit EA-CGMM with ``z_prior`` once, then measure its draws with each of ``z_draws``: a row per value."""
     from cfmarl.datasets import load_dataset
     from cfmarl.policies.offline.virtual_cmdp.data import split_dataset
     from cfmarl.policies.offline.virtual_cmdp.fit import ModelSpec, build, tables
@@ -63,24 +65,29 @@ def probe(dataset: Path, z_prior: str, rows: int, epochs: int, conditions: int, 
     n_test = tab.r_now["test"].shape[0]
     pick = torch.as_tensor(np.sort(np.random.default_rng(0).permutation(n_test)[:conditions]))
     wt, yt = tab.r_now["test"][pick], tab.r_next["test"][pick]
-    errs, cred, secs = [], [], 0.0
-    with torch.no_grad():
-        for s in range(draw_seeds):
-            t1 = time.perf_counter()
-            y = model.sample(wt, torch.Generator().manual_seed(s))
-            secs += time.perf_counter() - t1
-            errs.append((y - yt).abs().numpy())
-            cred.append(_credible(model, wt, torch.Generator().manual_seed(s)).numpy())
-    rows_err, counts = np.concatenate(errs), np.concatenate(cred)  # (draws, features), (draws,)
-    e, fell = rows_err.ravel(), counts == 0
-    part = lambda mask: float(rows_err[mask].mean()) if mask.any() else float("nan")  # noqa: E731
-    return {"z_prior": z_prior, "train_rows": int(keep.numel()), "epochs": epochs, "best_epoch": res.best_epoch,
-            "fit_s": round(fit_s, 1), "test_conditions": int(pick.numel()), "draw_seeds": draw_seeds,
-            "mae": float(e.mean()), "median_abs": float(np.median(e)), "p99_abs": float(np.quantile(e, 0.99)),
-            "max_abs": float(e.max()), "credible_components": float(counts.mean()),
-            "fallback_share": float(fell.mean()), "mae_credible": part(~fell), "mae_fallback": part(fell),
-            "us_per_draw": 1e6 * secs / (draw_seeds * pick.numel()),
-            "persistence_mae": float((wt - yt).abs().mean())}
+    out = []
+    for k in z_draws:
+        model.z_draws = k
+        errs, cred, secs = [], [], 0.0
+        with torch.no_grad():
+            for s in range(draw_seeds):
+                t1 = time.perf_counter()
+                y = model.sample(wt, torch.Generator().manual_seed(s))
+                secs += time.perf_counter() - t1
+                errs.append((y - yt).abs().numpy())
+                cred.append(_credible(model, wt, torch.Generator().manual_seed(s)).numpy())
+        rows_err, counts = np.concatenate(errs), np.concatenate(cred)  # (draws, features), (draws,)
+        e, fell = rows_err.ravel(), counts == 0
+        part = lambda mask: float(rows_err[mask].mean()) if mask.any() else float("nan")  # noqa: E731
+        out.append({"z_prior": z_prior, "z_draws": k, "train_rows": int(keep.numel()), "epochs": epochs,
+                    "best_epoch": res.best_epoch, "fit_s": round(fit_s, 1), "test_conditions": int(pick.numel()),
+                    "draw_seeds": draw_seeds, "mae": float(e.mean()), "median_abs": float(np.median(e)),
+                    "p99_abs": float(np.quantile(e, 0.99)), "max_abs": float(e.max()),
+                    "credible_components": float(counts.mean()), "fallback_share": float(fell.mean()),
+                    "mae_credible": part(~fell), "mae_fallback": part(fell),
+                    "us_per_draw": 1e6 * secs / (draw_seeds * pick.numel()),
+                    "persistence_mae": float((wt - yt).abs().mean())})
+    return out
 
 
 def write(out: Path, rows: list[dict]) -> None:
@@ -88,9 +95,11 @@ def write(out: Path, rows: list[dict]) -> None:
 
     path = out / "z_prior_probe.csv"
     old = list(csv.DictReader(path.open())) if path.exists() else []
-    new_keys = {(r["z_prior"], str(r["train_rows"]), str(r["epochs"])) for r in rows}
-    kept = [r for r in old if (r["z_prior"], r["train_rows"], r["epochs"]) not in new_keys]
-    allrows = [{k: r.get(k, "") for k in FIELDS} for r in kept]  # rows written before a column existed
+    key = lambda r: (r["z_prior"], str(r.get("z_draws") or 1), str(r["train_rows"]), str(r["epochs"]))  # noqa: E731
+    new_keys = {key(r) for r in rows}
+    kept = [r for r in old if key(r) not in new_keys]
+    # rows written before a column existed (z_draws: 1, the paper's single z)
+    allrows = [{k: r.get(k) or ("1" if k == "z_draws" else "") for k in FIELDS} for r in kept]
     allrows += [{k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
     lines = [",".join(FIELDS)] + [",".join(str(r[k]) for k in FIELDS) for r in allrows]
     atomic_write_text(path, "\n".join(lines) + "\n")
@@ -111,7 +120,11 @@ def main(argv=None) -> int:
     ap.add_argument("--conditions", type=int, default=1000, help="test conditions")
     ap.add_argument("--draw-seeds", type=int, default=4)
     ap.add_argument("--priors", nargs="+", default=["standard", "conditional"], choices=["standard", "conditional"])
+    ap.add_argument("--z-draws", nargs="+", type=int, default=[1],
+                    help="candidate z per draw to measure each fitted model with (1 = the paper's Alg. 1)")
     args = ap.parse_args(argv)
+    if any(k < 1 for k in args.z_draws):
+        ap.error(f"--z-draws: integers >= 1, got {args.z_draws}")
     for name in ("rows", "epochs", "conditions", "draw_seeds"):
         if getattr(args, name) < 1:
             ap.error(f"--{name.replace('_', '-')}: must be >= 1, got {getattr(args, name)}")
@@ -121,12 +134,14 @@ def main(argv=None) -> int:
     rows = []
     for prior in args.priors:
         print(f"EA-CGMM, z prior {prior}: fitting on {args.rows} rows, {args.epochs} epochs at most", flush=True)
-        rows.append(probe(args.dataset, prior, args.rows, args.epochs, args.conditions, args.draw_seeds))
-        r = rows[-1]
-        print(f"  MAE {r['mae']:.3f} (median {r['median_abs']:.3f}, p99 {r['p99_abs']:.2f}, max {r['max_abs']:.3g}),"
-              f" {r['credible_components']:.2f} credible components; {100 * r['fallback_share']:.0f} % of draws fall "
-              f"back (MAE {r['mae_fallback']:.3f} there, {r['mae_credible']:.3f} elsewhere); {r['us_per_draw']:.0f} us "
-              f"per draw; persistence {r['persistence_mae']:.3f}", flush=True)
+        for r in probe(args.dataset, prior, args.rows, args.epochs, args.conditions, args.draw_seeds,
+                       tuple(args.z_draws)):
+            rows.append(r)
+            print(f"  z draws {r['z_draws']}: MAE {r['mae']:.3f} (median {r['median_abs']:.3f}, p99 "
+                  f"{r['p99_abs']:.2f}, max {r['max_abs']:.3g}), {r['credible_components']:.2f} credible components; "
+                  f"{100 * r['fallback_share']:.0f} % of draws fall back (MAE {r['mae_fallback']:.3f} there, "
+                  f"{r['mae_credible']:.3f} elsewhere); {r['us_per_draw']:.0f} us per draw; persistence "
+                  f"{r['persistence_mae']:.3f}", flush=True)
     write(args.out, rows)
     print(f"Files: {args.out / 'z_prior_probe.csv'}, {args.out / 'z_prior_probe.md'}")
     return 0

@@ -77,3 +77,29 @@ def test_the_z_prior_option_keeps_recorded_digests_and_builds_its_model():
 
     assert build("ea_cgmm", {"x": 3, "cond": 2}, cond).prior_net is not None
     assert build("ea_cgmm", {"x": 3, "cond": 2}, ModelSpec()).prior_net is None
+
+
+def test_a_sampling_option_remeasures_without_refitting(fitted, tmp_path):
+    """transition_z_draws (like diffusion_clip) changes only how models are drawn: a rerun with another value keeps
+    every fitted file and the digest and measures the fidelity again; a manifest written before the option
+    existed reads as its default (no re-measuring)."""
+    import shutil
+
+    root, man, _, TINY = fitted
+    out = tmp_path / "models"
+    shutil.copytree(root / "models", out)
+    lines = []
+    resampled = ModelSpec(**{**TINY.__dict__, "transition_z_draws": 3})
+    again = fit_models(root / "data", out, resampled, log=lines.append)
+    assert any("sampling options changed" in line for line in lines)
+    assert again["models"] == man["models"] and again["spec_digest"] == TINY.digest() == resampled.digest()
+    assert again["spec"]["transition_z_draws"] == 3
+    assert np.isfinite(again["fidelity"]["transition"]["next_r_ea_cgmm"]["mae"])
+    old = json.loads((out / "manifest.json").read_text())
+    old["spec"].pop("transition_z_draws")
+    (out / "manifest.json").write_text(json.dumps(old))
+    lines.clear()
+    fit_models(root / "data", out, TINY, log=lines.append)
+    assert not any("sampling options changed" in line for line in lines)
+    with pytest.raises(ConfigError, match="transition_z_draws"):
+        ModelSpec(transition_z_draws=0)

@@ -226,6 +226,63 @@ def test_conditional_z_prior_feeds_its_draws_to_the_decoder():
     assert (m.sample(w, torch.Generator().manual_seed(0)) - 2 * w).abs().mean() > 1.0
 
 
+def _linear_joint(diag: float, prior: str = "standard") -> EaCgmm:
+    """A one-component joint decoded from z as (y, w) ~ N((2 z, z), diag^-2 I)."""
+    m = EaCgmm(1, 1, components=1, latent=1, hidden=1, z_prior=prior).double()
+    j = m.joint
+    with torch.no_grad():
+        j.trunk = torch.nn.Identity()  # h = z
+        for head in (j.logits, j.diag, j.off):
+            head.weight.zero_()
+        j.diag.bias.fill_(float(np.log(np.expm1(diag))))  # softplus -> diag
+        j.mu.weight.copy_(torch.tensor([[2.0], [1.0]]))
+        j.mu.bias.zero_()
+    return m
+
+
+def test_resampled_z_draws_the_exact_conditional_of_a_linear_gaussian_joint():
+    """z ~ N(0, 1), w | z ~ N(z, s^2), y | z ~ N(2 z, s^2), s = 0.5: y | w = 1 is N(2 / (1 + s^2), 4 s^2 / (1 +
+    s^2) + s^2) = N(1.6, 1.05). z_draws = 512 gets it (also from a poor proposal, the conditional prior N(w, 1),
+    through the importance weights p(z) / q(z)); the paper's single z gives y = 2 z, z ~ N(0, 1): N(0, 4.25)."""
+    w = torch.ones(4000, 1, dtype=torch.float64)
+    paper = _linear_joint(2.0)
+    y1 = paper.sample(w, torch.Generator().manual_seed(0))[:, 0]
+    assert abs(y1.mean().item()) < 0.15 and y1.var().item() == pytest.approx(4.25, rel=0.1)
+    for prior in ("standard", "conditional"):
+        m = _linear_joint(2.0, prior)
+        m.z_draws = 512
+        if prior == "conditional":
+            m.prior_net = torch.nn.Linear(1, 2).double()  # (mean, log-variance) = (w, 0)
+            with torch.no_grad():
+                m.prior_net.weight.copy_(torch.tensor([[1.0], [0.0]]))
+                m.prior_net.bias.zero_()
+        y = m.sample(w, torch.Generator().manual_seed(1))[:, 0]
+        assert y.mean().item() == pytest.approx(1.6, abs=0.06), prior
+        assert y.var().item() == pytest.approx(1.05, rel=0.1), prior
+    again = _linear_joint(2.0)
+    again.z_draws = 512
+    torch.testing.assert_close(again.sample(w[:300], torch.Generator().manual_seed(1)),
+                               again.sample(w[:300], torch.Generator().manual_seed(1)))  # seeded
+    with pytest.raises(ValueError, match="z_draws"):
+        EaCgmm(1, 1, z_draws=0)
+
+
+def test_resampled_z_chunks_rows_like_one_pass(monkeypatch):
+    """Chunked decoding (rows per chunk from a memory bound) draws what one pass draws."""
+    import cfmarl.policies.offline.virtual_cmdp.vae_chmdn as vc
+
+    torch.manual_seed(0)
+    m = EaCgmm(2, 3, components=2, latent=2, hidden=8, z_draws=5).double()
+    w = torch.randn(37, 3, dtype=torch.float64)
+    whole = m.sample(w, torch.Generator().manual_seed(3))
+    calls = []
+    decode = m.joint.mixture
+    monkeypatch.setattr(m.joint, "mixture", lambda z: calls.append(len(z)) or decode(z))
+    monkeypatch.setattr(vc, "RESAMPLE_CHUNK_BYTES", 5 * 2 * 5 * 5 * 8 * 4)  # 4 rows of 5 candidates a chunk
+    torch.testing.assert_close(m.sample(w, torch.Generator().manual_seed(3)), whole)
+    assert calls == [20] * 9 + [5]
+
+
 @pytest.mark.parametrize("sampler,steps", [("ddim", 5), ("ddpm", 50)])
 def test_clip_bounds_the_x0_prediction_and_keeps_the_oracle_exact(sampler, steps):
     d = Diffusion(3)

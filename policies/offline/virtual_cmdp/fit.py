@@ -66,6 +66,9 @@ class ModelSpec:
     # where EA-CGMM's z comes from in a draw: "standard" N(0, I) (the paper) or "conditional" a learnt p(z | s, a)
     # fitted to the encoder's posteriors beside the paper's loss (vae_chmdn.py)
     transition_z_prior: str = "standard"
+    # candidate z per EA-CGMM draw, one kept by its importance weight p(w | z) p(z) / prior(z) (vae_chmdn.py): 1 =
+    # the paper's Alg. 1; a draw-time option (no refit)
+    transition_z_draws: int = 1
     diffusion_hidden: int = 256
     diffusion_layers: int = 3
     diffusion_train_steps: int = 100
@@ -89,7 +92,7 @@ class ModelSpec:
         for name in ("epochs", "patience", "batch_size", "kan_grid", "kan_order", "components",
                      "transition_components", "latent", "hidden", "diffusion_hidden", "diffusion_layers",
                      "diffusion_train_steps", "ddpm_steps", "ddim_steps", "gan_epochs", "fidelity_draws",
-                     "max_train_rows"):
+                     "max_train_rows", "transition_z_draws"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"models.{name}: must be an integer >= 1, got {v!r}")
@@ -125,7 +128,7 @@ class ModelSpec:
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
-SAMPLING_ONLY = ("diffusion_clip",)
+SAMPLING_ONLY = ("diffusion_clip", "transition_z_draws")
 # fields added after models were recorded: left out of the digest while at their default, so those fits stay valid
 ADDED_LATER = {"transition_z_prior": "standard"}
 
@@ -149,7 +152,7 @@ def build(kind: str, dims: dict, spec: ModelSpec) -> torch.nn.Module:
         return VaeChMdn(x, spec.components, spec.latent, spec.hidden)
     if kind == "ea_cgmm":
         return EaCgmm(x, c, spec.transition_components, spec.latent, spec.hidden, spec.alpha,
-                      z_prior=spec.transition_z_prior)
+                      z_prior=spec.transition_z_prior, z_draws=spec.transition_z_draws)
     if kind in ("ddpm", "ddim"):
         return gen.Diffusion(x, c, spec.diffusion_hidden, spec.diffusion_layers, spec.diffusion_train_steps,
                              spec.p_uncond if c else 0.0)
@@ -269,7 +272,8 @@ def fit_models(dataset_dir: str | Path, out: str | Path, spec: ModelSpec | None 
     if same and old.get("complete") and all((out / e["file"]).exists() for e in old["models"].values()):
         log(f"  every model fitted before ({len(old['models'])}; manifest {mpath})")
         now = dataclasses.asdict(spec)
-        if all(old["spec"].get(k) == now[k] for k in SAMPLING_ONLY):
+        # a sampling option missing from an older manifest was at its default
+        if all(old["spec"].get(k, ModelSpec.__dataclass_fields__[k].default) == now[k] for k in SAMPLING_ONLY):
             return old
         log(f"  sampling options changed ({', '.join(SAMPLING_ONLY)}): fidelity measured again")
         models = {name: load_model(out / e["file"], spec, e["sha256"])[1] for name, e in old["models"].items()}

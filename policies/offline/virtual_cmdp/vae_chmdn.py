@@ -19,6 +19,13 @@ URLLC channel transitions: 1.01 credible components per draw, heavy-tailed error
 beside the paper's loss to the encoder's posteriors, KL(q(z | y, w) || p(z | w)) with q held fixed (gradient stopped),
 so the joint model - its encoder, decoder and loss - is exactly the paper's and only the z fed to Alg. 1 changes
 (early stopping on the validation loss then watches the sum, so the kept epoch can differ).
+
+``z_draws`` = k > 1 (not in the paper; 1 by default, a draw-time option that needs no refit) draws k candidate z per
+condition and keeps one with probability proportional to its importance weight p(w* | z) p(z) / q(z) (q the prior
+the candidates come from: N(0, I), or p(z | w) with the conditional prior), where p(w* | z) = sum_g pi_g(z) N(w*;
+mu_w,g(z), (U22_g^T U22_g)^-1) is the likelihood of the condition under the decoded mixture's marginal: sampling /
+importance resampling of the posterior p(z | w*) of the fitted joint, exact as k grows. Alg. 1 then runs on the kept
+z. It costs k decodes a draw.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from torch import nn
 from cfmarl.policies.offline.virtual_cmdp import gmm
 
 _SOFTPLUS_ONE = math.log(math.e - 1.0)  # softplus(x) = 1
+RESAMPLE_CHUNK_BYTES = 64 << 20  # EaCgmm.z_draws > 1: decoded precision factors held at once, at most
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -103,12 +111,15 @@ class EaCgmm(nn.Module):
     draw comes from, ``standard`` N(0, I) (the paper) or ``conditional`` a learnt p(z | w) (module docstring)."""
 
     def __init__(self, target_dim: int, cond_dim: int, components: int = 8, latent: int = 16, hidden: int = 128,
-                 alpha: float = 0.03, use_prior: bool = False, z_prior: str = "standard"):
+                 alpha: float = 0.03, use_prior: bool = False, z_prior: str = "standard", z_draws: int = 1):
         super().__init__()
         if not 0.0 < alpha < 1.0:
             raise ValueError(f"alpha: must be in (0, 1), got {alpha!r}")
         if z_prior not in Z_PRIORS:
             raise ValueError(f"z_prior: one of {', '.join(Z_PRIORS)}, got {z_prior!r}")
+        if isinstance(z_draws, bool) or not isinstance(z_draws, int) or z_draws < 1:
+            raise ValueError(f"z_draws: an integer >= 1, got {z_draws!r}")
+        self.z_draws = z_draws
         self.target_dim, self.cond_dim, self.alpha, self.use_prior = target_dim, cond_dim, alpha, use_prior
         self.joint = VaeChMdn(target_dim + cond_dim, components, latent, hidden)
         self.z_prior = z_prior
@@ -142,11 +153,36 @@ class EaCgmm(nn.Module):
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The joint mixture (logits, means, precision factors) decoded from one z per row of w, z drawn from
         the prior (the generator's first draw)."""
+        if self.z_draws > 1:
+            return self._resampled_mixture(w, generator)
         z = torch.randn(w.shape[0], self.joint.latent, generator=generator, dtype=w.dtype)
         if self.prior_net is not None:
             mean, logvar = self.prior_params(w)
             z = mean + torch.exp(0.5 * logvar) * z
         return self.joint.mixture(z)
+
+    def _resampled_mixture(self, w: torch.Tensor, generator: torch.Generator | None
+                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """draw_mixture with ``z_draws`` = k candidates per row, one kept by importance weight (class docstring);
+        decoded in chunks of rows so the k (G, D, D) precision factors of a chunk stay within RESAMPLE_CHUNK_BYTES."""
+        n, k, latent, m = w.shape[0], self.z_draws, self.joint.latent, self.target_dim
+        eps = torch.randn(n, k, latent, generator=generator, dtype=w.dtype)
+        mean, logvar = self.prior_params(w)
+        z = mean[:, None] + torch.exp(0.5 * logvar)[:, None] * eps
+        # log p(z) - log q(z): 0 for the standard prior
+        log_ratio = -0.5 * (z * z - eps * eps).sum(-1) + 0.5 * logvar.sum(-1, keepdim=True)
+        dim, comps = self.joint.dim, self.joint.components
+        rows = max(1, RESAMPLE_CHUNK_BYTES // (k * comps * dim * dim * w.element_size()))
+        out = []
+        for lo in range(0, n, rows):
+            hi = min(n, lo + rows)
+            logits, mu, u = self.joint.mixture(z[lo:hi].reshape(-1, latent))
+            wk = w[lo:hi].repeat_interleave(k, 0)
+            loglik = gmm.gmm_log_prob(wk, logits, mu[..., m:], u[..., m:, m:]).view(hi - lo, k)
+            pick = torch.multinomial(torch.softmax(loglik + log_ratio[lo:hi], -1), 1, generator=generator)
+            flat = (torch.arange(lo, hi)[:, None] - lo) * k + pick
+            out.append((logits[flat[:, 0]], mu[flat[:, 0]], u[flat[:, 0]]))
+        return tuple(torch.cat(parts) for parts in zip(*out))
 
     @torch.no_grad()
     def conditional(self, w: torch.Tensor, generator: torch.Generator | None = None
