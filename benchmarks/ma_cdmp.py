@@ -6,6 +6,7 @@
     python benchmarks/ma_cdmp.py scaling [--seeds 0] [--episodes 8]
     python benchmarks/ma_cdmp.py horizons [--seeds 0] [--jobs 1]
     python benchmarks/ma_cdmp.py report
+    python benchmarks/ma_cdmp.py train|evaluate|report --scenario n8-4:4   # another of the paper's settings
 
 ``train`` collects the shared dataset once, then runs ``cfmarl train`` on every method's experiment
 (tune_configs/mftdma_<method>_n8.yaml, the online PPO-Lagrangian of mftdma_ppo_n8.yaml beside them) with the
@@ -20,6 +21,12 @@ MA-CDMP with other planning horizons H (Fig. 7; the main configuration's H reuse
 test episodes. ``report`` writes
 benchmarks/results/mftdma/ma_cdmp.md /
 .csv / .png, ma_cdmp_sweeps.png and claims.csv. Everything runs under runs/ma_cdmp/.
+
+``--scenario`` runs ``train``, ``evaluate`` and ``report`` on another MF-TDMA scenario (the paper's settings n8-2:6,
+n8-4:4, n9-2:7, n9-4:5, each also ``-limited``: limited RF) with the same experiments (the env's scenario changed), its
+own dataset and runs under runs/ma_cdmp/<scenario>/; ``evaluate`` also copies its rows to
+benchmarks/results/mftdma/settings/<scenario>.csv, from which ``report`` writes ma_cdmp_settings.md and the
+setting's rows of claims.csv (the other rows kept). The sweeps, scaling and horizon studies are of n8-2:6.
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "runs" / "ma_cdmp"
+RUNS = ROOT / "runs" / "ma_cdmp"
+OUT = RUNS  # this invocation's run folder (main() moves it for another --scenario)
 RESULTS = ROOT / "benchmarks" / "results" / "mftdma"
 METHODS = {"cdmp": "mftdma_cdmp_n8", "cdmp_nomf": "mftdma_cdmp_nomf_n8", "bc": "mftdma_bc_n8",
            "td3bc": "mftdma_td3bc_n8", "cql": "mftdma_cql_n8", "ppo": "mftdma_ppo_n8"}
@@ -47,6 +55,17 @@ SWEEP_FRAMES = 100  # sweep episodes are the first 100 frames of the test episod
 SAMPLING = (("dpm", 2), ("dpm", 5), ("dpm", 10), ("dpm", 20), ("ddpm", 100))
 CANDIDATES = (1, 4, 16)  # beyond the paper: plans per decision, the classifier executes the best (on DPM-10)
 HORIZONS = (4, 8, 16, 32)  # Fig. 7: planning horizon H (divisible by 4 for the 3-level U-Net)
+MAIN_SCENARIO = "n8-2:6"  # the experiments' own scenario; the sweeps, scaling and horizon studies use it
+SCENARIO = MAIN_SCENARIO  # the scenario of this invocation (--scenario): main() sets it and OUT
+
+
+def slug(scenario: str) -> str:
+    return scenario.replace(":", "-")
+
+
+def out_dir(scenario: str) -> Path:
+    """runs/ma_cdmp/ for the main scenario (as before settings existed), runs/ma_cdmp/<scenario>/ for the others."""
+    return RUNS if scenario == MAIN_SCENARIO else RUNS / slug(scenario)
 
 
 def run_name(method: str, seed: int) -> str:
@@ -57,6 +76,7 @@ def derived_config(method: str, seed: int, name: str = "", **options) -> Path:
     """The method's experiment file with the seed (and algorithm options) changed, under runs/ma_cdmp/configs/."""
     data = yaml.safe_load((ROOT / "tune_configs" / f"{METHODS[method]}.yaml").read_text())
     data["name"], data["seed"] = name or run_name(method, seed), seed
+    data["env"]["scenario"] = SCENARIO
     data["algorithm"]["options"] = {**data["algorithm"].get("options", {}), **options}
     path = OUT / "configs" / f"{data['name']}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +187,7 @@ def on_common_episodes(ctrl) -> dict:
     from cfmarl.registry import get_env
 
     entry = get_env("mftdma")
-    cfg = entry.make_config("n8-2:6", episode_frames=TEST_FRAMES)
+    cfg = entry.make_config(SCENARIO, episode_frames=TEST_FRAMES)
     t0 = time.perf_counter()
     res = evaluate.run_policy(lambda n: entry.make_core(cfg, n), ctrl, evaluate.episode_seeds(1000, TEST_EPISODES),
                               batch=TEST_EPISODES).summary()
@@ -196,6 +216,9 @@ def evaluate_all(seeds: list[int]) -> Path:
         write_csv(path, rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
         print(f"  {method} seed {seed}: return {res['team_return']:.1f}, delay {res['mean_delay_ms']:.2f} ms "
               f"({res['seconds']:.0f} s)", flush=True)
+    keep = [r for p in sorted(OUT.glob("evaluation-seeds*.csv")) for r in csv.DictReader(open(p))]
+    write_csv(RESULTS / "settings" / f"{slug(SCENARIO)}.csv", keep,  # what report reads (runs/ is not kept)
+              fields=list(dict.fromkeys(k for r in keep for k in r)))
     return path
 
 
@@ -282,7 +305,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--episodes", type=int, default=8, help="sweeps: test episodes per setting")
     p.add_argument("--horizons", nargs="*", type=int, default=list(HORIZONS), help="horizons: the H values")
+    p.add_argument("--scenario", default=MAIN_SCENARIO,
+                   help="train / evaluate / report on this MF-TDMA scenario (the paper's: n8-2:6, n8-4:4, n9-2:7, "
+                        "n9-4:5, each also -limited)")
     args = p.parse_args(argv)
+    from cfmarl.registry import get_env
+
+    known = get_env("mftdma").scenario_names()
+    if args.scenario not in known:
+        p.error(f"--scenario: {args.scenario!r} is not an MF-TDMA scenario; known: {', '.join(known)}")
+    if args.scenario != MAIN_SCENARIO and args.stage in ("sweeps", "scaling", "horizons"):
+        p.error(f"--scenario: the {args.stage} study runs on {MAIN_SCENARIO} only")
+    global OUT, SCENARIO
+    OUT, SCENARIO = out_dir(args.scenario), args.scenario
     OUT.mkdir(parents=True, exist_ok=True)
     if args.stage == "train":
         train(args.methods, args.seeds, args.jobs)
@@ -295,9 +330,12 @@ def main(argv: list[str] | None = None) -> int:
     elif args.stage == "horizons":
         horizons(args.seeds, args.jobs, tuple(args.horizons))
     else:
-        from ma_cdmp_report import report  # noqa: PLC0415 (benchmarks/ is the script folder)
+        from ma_cdmp_report import report, report_settings  # noqa: PLC0415 (benchmarks/ is the script folder)
 
-        report(OUT, RESULTS, args.seeds)
+        if SCENARIO == MAIN_SCENARIO:
+            report(OUT, RESULTS, args.seeds)
+        else:
+            report_settings(RESULTS, args.seeds)
     return 0
 
 

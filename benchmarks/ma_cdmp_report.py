@@ -3,7 +3,8 @@
 Reads the common test-episode evaluations (runs/ma_cdmp/evaluation-seeds*.csv), the sampling sweeps
 (sweeps.csv), the scaling study (scaling.csv) and the planning-horizon runs (horizons.csv), and writes into
 benchmarks/results/mftdma/: ma_cdmp.md, ma_cdmp.csv, ma_cdmp.png, ma_cdmp_sweeps.png, ma_cdmp_scaling.png,
-ma_cdmp_horizons.png and claims.csv.
+ma_cdmp_horizons.png and claims.csv. The other scenarios (``--scenario``) are reported from the rows ``evaluate``
+keeps in benchmarks/results/mftdma/settings/<scenario>.csv: ma_cdmp_settings.md and their rows of claims.csv.
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ def _read(path: Path) -> list[dict]:
 def collect(out: Path, results: Path, seeds: list[int]) -> tuple[dict, dict]:
     """method -> {kpi: array over seeds}; classical -> {kpi: value}, from the common test episodes
     (runs/ma_cdmp/evaluation-seeds*.csv, ``python benchmarks/ma_cdmp.py evaluate``)."""
-    rows = [r for p in sorted(out.glob("evaluation-seeds*.csv")) for r in _read(p)]
+    return collect_rows([r for p in sorted(out.glob("evaluation-seeds*.csv")) for r in _read(p)], seeds)
+
+
+def collect_rows(rows: list[dict], seeds: list[int]) -> tuple[dict, dict]:
+    """:func:`collect` on evaluation rows (method, seed, KPIs)."""
     learned, classical = {}, {}
     for r in rows:
         if r["seed"] == "-":
@@ -73,7 +78,7 @@ def claims(learned: dict, classical: dict, sweeps: list[dict]) -> list[dict]:
     return rows + _sweep_claims(sweeps)
 
 
-def _claims_of(key: str, learned: dict, classical: dict, ev: str) -> list[dict]:
+def _claims_of(key: str, learned: dict, classical: dict, ev: str, where: str = "n8 2:6, ideal RF") -> list[dict]:
     rows = []
     cd, me = learned[key], LABELS[key]
     opponents = [(m, LABELS[m], learned[m]) for m in ("td3bc", "cql", "bc") if m in learned]
@@ -85,7 +90,7 @@ def _claims_of(key: str, learned: dict, classical: dict, ev: str) -> list[dict]:
         measured = "; ".join(f"{name}: {_fmt(cd[k], k)} vs {_fmt(kp[k], k)}" for k, name, _ in KPIS)
         paper = "MA-CDMP best on reward, throughput, delay, loss (Figs. 3-4)" if m in ("td3bc", "cql") else \
             "(not in the paper; issue: compare with the strongest baseline)"
-        rows.append({"claim": f"{me} beats {label} on reward / throughput / delay / loss (n8 2:6, ideal RF)",
+        rows.append({"claim": f"{me} beats {label} on reward / throughput / delay / loss ({where})",
                      "paper": paper, "measured": measured,
                      "holds": "yes" if len(wins) == len(KPIS) else "partial" if wins else "no", "evidence": ev})
     nomf = key.replace("cdmp", "cdmp_nomf")
@@ -93,7 +98,7 @@ def _claims_of(key: str, learned: dict, classical: dict, ev: str) -> list[dict]:
         a, b = cd["team_return"], learned[nomf]["team_return"]
         diff = float(np.mean(a) - np.mean(b))
         se2 = 2 * float(np.sqrt(sum(np.var(x, ddof=1) / len(x) for x in (a, b) if len(x) > 1)))
-        rows.append({"claim": f"Removing the mean field lowers the reward of {me} (n8 2:6)",
+        rows.append({"claim": f"Removing the mean field lowers the reward of {me} ({where.split(', ')[0]})",
                      "paper": "MA-CDMP > MA-CDMP_w/o_MF at every node number (Fig. 6)",
                      "measured": f"team return {_fmt(a, 'team_return')} with MF vs {_fmt(b, 'team_return')} without "
                                  f"(difference {diff:+.4g}, 2 standard errors {se2:.3g})",
@@ -336,11 +341,65 @@ def report(out: Path, results: Path, seeds: list[int]) -> None:
     if sweeps:
         plot_sweeps(sweeps, results / "ma_cdmp_sweeps.png")
     rows = claims(learned, classical, sweeps) + scaling_claims(scale_rows) + horizon_claims(horizon_rows)
-    write_csv(results / "claims.csv", rows,
+    write_csv(results / "claims.csv", rows + settings(results, seeds),
               fields=["claim", "paper", "measured", "holds", "evidence"])
     print("\n".join(lines))
     print(f"\nFiles in {results}/: ma_cdmp.md, ma_cdmp.csv, ma_cdmp.png, ma_cdmp_sweeps.png, ma_cdmp_scaling.png, "
           "ma_cdmp_horizons.png, claims.csv")
+
+
+# ----------------------------------------------------------------------------- the paper's other settings
+SETTINGS_EVIDENCE = "benchmarks/results/mftdma/ma_cdmp_settings.md"
+
+
+def where(scenario: str) -> str:
+    """'n8-4:4-limited' -> 'n8 4:4, limited RF'."""
+    size, _, rf = scenario.partition("-")[2].partition("-")
+    return f"{scenario.split('-')[0]} {size}, {rf or 'ideal'} RF"
+
+
+def settings(results: Path, seeds: list[int]) -> list[dict]:
+    """Claims rows of every scenario but the main one kept in results/settings/<scenario>.csv (``evaluate
+    --scenario``), and ma_cdmp_settings.md with their tables."""
+    from cfmarl.rundir import atomic_write_text
+
+    from ma_cdmp import MAIN_SCENARIO, slug  # noqa: I001
+
+    rows, lines = [], ["# MA-CDMP and the offline baselines on the paper's other MF-TDMA settings", "",
+                       "Per setting: `python benchmarks/ma_cdmp.py train --scenario S` (its own dataset, same "
+                       "experiments), `evaluate --scenario S` (8 test episodes of 100 frames, seed 1000, the same for "
+                       "every row), `report --scenario S`; learned rows mean ± std over training seeds."]
+    for path in sorted((results / "settings").glob("*.csv")):
+        scenario = next((s for s in _scenarios() if slug(s) == path.stem), None)
+        if scenario is None or scenario == MAIN_SCENARIO:
+            continue
+        learned, classical = collect_rows(_read(path), seeds)
+        lines += ["", f"## {where(scenario)} (`--scenario {scenario}`)", "", *table(learned, classical)]
+        if "cdmp" in learned:
+            ev = f"{SETTINGS_EVIDENCE} (python benchmarks/ma_cdmp.py train / evaluate / report --scenario {scenario})"
+            rows += _claims_of("cdmp", learned, classical, ev, where(scenario))
+    if len(lines) > 1:
+        atomic_write_text(results / "ma_cdmp_settings.md", "\n".join(lines) + "\n")
+    return rows
+
+
+def _scenarios() -> list[str]:
+    from cfmarl.registry import get_env
+
+    return get_env("mftdma").scenario_names()
+
+
+def report_settings(results: Path, seeds: list[int]) -> None:
+    """``report --scenario``: the settings' rows of claims.csv written again, the main setting's rows kept."""
+    from cfmarl.rundir import write_csv
+
+    path = results / "claims.csv"
+    kept = [r for r in _read(path) if not r["evidence"].startswith(SETTINGS_EVIDENCE)] if path.exists() else []
+    new = settings(results, seeds)
+    write_csv(path, kept + new, fields=["claim", "paper", "measured", "holds", "evidence"])
+    for r in new:
+        print(f"  [{r['holds']}] {r['claim']}: {r['measured']}")
+    print(f"\nFiles in {results}/: ma_cdmp_settings.md, claims.csv ({len(kept)} rows kept, {len(new)} of the settings)")
 
 
 assert set(OFFLINE) <= set(METHODS)

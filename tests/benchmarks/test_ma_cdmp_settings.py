@@ -1,0 +1,82 @@
+"""benchmarks/ma_cdmp.py --scenario: another of the paper's MF-TDMA settings gets its own runs folder and dataset,
+its experiments the scenario, and `report --scenario` writes that setting's claims beside the main setting's rows
+(kept) from the evaluation rows results/settings/<scenario>.csv, which `evaluate` keeps."""
+
+import csv
+
+import pytest
+
+KPI = {"team_return": -900.0, "throughput_mbps": 2.0, "mean_delay_ms": 9.0, "packet_loss_rate": 0.001,
+       "mean_cost": 0.0, "decision_latency_ms": 3.0, "seconds": 1.0}
+
+
+def _row(method, seed, **kpi):
+    return {"method": method, "seed": seed, **KPI, **kpi}
+
+
+def _write(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+@pytest.fixture
+def scripts(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import ma_cdmp
+    import ma_cdmp_report
+
+    monkeypatch.setattr(ma_cdmp, "SCENARIO", ma_cdmp.MAIN_SCENARIO)
+    monkeypatch.setattr(ma_cdmp, "OUT", ma_cdmp.RUNS)
+    return ma_cdmp, ma_cdmp_report
+
+
+def test_report_of_a_setting_keeps_the_main_rows(scripts, tmp_path):
+    ma_cdmp, rep = scripts
+    main_row = {"claim": "MA-CDMP beats BC on reward / throughput / delay / loss (n8 2:6, ideal RF)", "paper": "-",
+                "measured": "-", "holds": "no", "evidence": "benchmarks/results/mftdma/ma_cdmp.md"}
+    _write(tmp_path / "claims.csv", [main_row])
+    rows = [_row("cdmp", 0, team_return=-800.0), _row("cdmp", 1, team_return=-700.0),
+            _row("cdmp_nomf", 0, team_return=-1000.0), _row("cdmp_nomf", 1, team_return=-1100.0),
+            _row("bc", 0, team_return=-600.0, mean_delay_ms=6.0), _row("td3bc", 0, team_return=-2000.0,
+                                                                       mean_delay_ms=20.0, throughput_mbps=1.0,
+                                                                       packet_loss_rate=0.01),
+            _row("load-proportional", "-", team_return=-650.0)]
+    _write(tmp_path / "settings" / "n8-4-4.csv", rows)
+    _write(tmp_path / "settings" / "n8-2-6.csv", rows)  # the main setting is reported by `report` alone
+    for _ in range(2):  # a second report replaces the setting's rows, it does not add them again
+        rep.report_settings(tmp_path, [0, 1])
+    got = list(csv.DictReader(open(tmp_path / "claims.csv")))
+    assert got[0] == main_row and len(got) == 1 + 3 + 1  # BC, TD3+BC, load-proportional; the mean field
+    by = {r["claim"]: r for r in got[1:]}
+    assert by["MA-CDMP beats MA-TD3+BC on reward / throughput / delay / loss (n8 4:4, ideal RF)"]["holds"] == "yes"
+    assert by["MA-CDMP beats BC on reward / throughput / delay / loss (n8 4:4, ideal RF)"]["holds"] == "no"
+    mf = by["Removing the mean field lowers the reward of MA-CDMP (n8 4:4)"]
+    assert mf["holds"] == "yes" and "-750 ± 70.71 with MF" in mf["measured"]
+    assert all("--scenario n8-4:4" in r["evidence"] for r in got[1:])
+    md = (tmp_path / "ma_cdmp_settings.md").read_text()
+    assert "## n8 4:4, ideal RF (`--scenario n8-4:4`)" in md and "n8 2:6" not in md
+
+
+def test_a_setting_moves_runs_and_the_experiments_scenario(scripts, tmp_path, monkeypatch, capsys):
+    ma_cdmp, _ = scripts
+    monkeypatch.setattr(ma_cdmp, "RUNS", tmp_path / "runs")
+    assert ma_cdmp.out_dir("n8-2:6") == tmp_path / "runs"
+    assert ma_cdmp.out_dir("n9-2:7-limited") == tmp_path / "runs" / "n9-2-7-limited"
+    monkeypatch.setattr(ma_cdmp, "OUT", ma_cdmp.out_dir("n9-4:5"))
+    monkeypatch.setattr(ma_cdmp, "SCENARIO", "n9-4:5")
+    import yaml
+
+    cfg = yaml.safe_load(ma_cdmp.derived_config("bc", 1).read_text())
+    assert cfg["env"]["scenario"] == "n9-4:5" and cfg["seed"] == 1
+    assert ma_cdmp.derived_config("bc", 1).parent == tmp_path / "runs" / "n9-4-5" / "configs"
+    with pytest.raises(SystemExit):
+        ma_cdmp.main(["sweeps", "--scenario", "n8-4:4"])
+    assert "the sweeps study runs on n8-2:6 only" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        ma_cdmp.main(["report", "--scenario", "n8-5:3"])
+    assert "'n8-5:3' is not an MF-TDMA scenario" in capsys.readouterr().err
