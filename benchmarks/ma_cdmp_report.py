@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ma_cdmp import LABELS, METHODS  # noqa: I001 (benchmarks/ is the script folder)
+from ma_cdmp import LABELS, MAIN_SCENARIO, METHODS, slug  # noqa: I001 (benchmarks/ is the script folder)
 
 KPIS = (("team_return", "reward (team return)", "higher"), ("throughput_mbps", "throughput [Mbit/s]", "higher"),
         ("mean_delay_ms", "delay [ms]", "lower"), ("packet_loss_rate", "packet loss", "lower"))
@@ -362,8 +362,6 @@ def settings(results: Path, seeds: list[int]) -> list[dict]:
     """Claims rows of every scenario but the main one kept in results/settings/<scenario>.csv (``evaluate
     --scenario``), and ma_cdmp_settings.md with their tables."""
     from cfmarl.rundir import atomic_write_text
-
-    from ma_cdmp import MAIN_SCENARIO, slug  # noqa: I001
 
     rows, lines = [], ["# MA-CDMP and the offline baselines on the paper's other MF-TDMA settings", "",
                        "Per setting: `python benchmarks/ma_cdmp.py train --scenario S` (its own dataset, same "
