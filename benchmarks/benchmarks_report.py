@@ -104,27 +104,7 @@ def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[
         rundir.write_csv(out / "latency.csv", latency(out, seeds[0]))
 
     if main_rows:
-        fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
-        for ax, (key, title) in zip(axes, (("active_aps", "active APs"), ("mean_cost", "mean SE shortfall (cost)"),
-                                           ("target_satisfaction", "UEs meeting the target"))):
-            pols = list(dict.fromkeys(r["policy"] for r in main_rows))
-            for j, mob in enumerate(("ped", "veh")):
-                rows = {r["policy"]: r for r in main_rows if r["mobility"] == mob}
-                x = np.arange(len(pols)) + (j - 0.5) * 0.38
-                ax.bar(x, [rows.get(p, {}).get(key, np.nan) for p in pols], 0.38,
-                       yerr=[rows.get(p, {}).get(f"{key}_std", 0) for p in pols], capsize=3,
-                       label={"ped": "pedestrian", "veh": "vehicular"}[mob])
-            ax.set_xticks(np.arange(len(pols)), [p.replace(" (", "\n(") for p in pols], rotation=30, ha="right",
-                          fontsize=7)
-            if key == "mean_cost":
-                ax.axhline(limit, color="k", ls="--", lw=1, label="cost limit")
-            ax.set_title(title)
-            ax.grid(axis="y", alpha=0.3)
-            ax.legend(fontsize=8)
-        fig.suptitle(f"AP selection, medium (16 APs x 6 UEs): mean +- std over {len(seeds)} seeds")
-        fig.tight_layout()
-        fig.savefig(out / "main.png", dpi=100)
-        plt.close(fig)
+        plot_main(out / "main.png", main_rows, limit, f"mean +- std over {len(seeds)} seeds")
     if ab_rows:
         fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
         for ax, mob, title in zip(axes, ("ped", "veh"), ("pedestrian", "vehicular")):
@@ -147,6 +127,37 @@ def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[
         fig.savefig(out / "ablations.png", dpi=100)
         plt.close(fig)
     print(f"reports written to {out}")
+
+
+
+def plot_main(path: Path, main_rows: list[dict], limit: float, over: str) -> None:
+    """Bars of main.csv's rows (active APs, cost, satisfaction; both mobilities), ``over`` in the title."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    for ax, (key, title) in zip(axes, (("active_aps", "active APs"), ("mean_cost", "mean SE shortfall (cost)"),
+                                       ("target_satisfaction", "UEs meeting the target"))):
+        pols = list(dict.fromkeys(r["policy"] for r in main_rows))
+        for j, mob in enumerate(("ped", "veh")):
+            rows = {r["policy"]: r for r in main_rows if r["mobility"] == mob}
+            x = np.arange(len(pols)) + (j - 0.5) * 0.38
+            ax.bar(x, [rows.get(p, {}).get(key, np.nan) for p in pols], 0.38,
+                   yerr=[rows.get(p, {}).get(f"{key}_std", 0) for p in pols], capsize=3,
+                   label={"ped": "pedestrian", "veh": "vehicular"}[mob])
+        ax.set_xticks(np.arange(len(pols)), [p.replace(" (", "\n(") for p in pols], rotation=30, ha="right",
+                      fontsize=7)
+        if key == "mean_cost":
+            ax.axhline(limit, color="k", ls="--", lw=1, label="cost limit")
+        ax.set_title(title)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"AP selection, medium (16 APs x 6 UEs): {over}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def latency(out: Path, seed: int, reps: int = 100) -> list[dict]:
