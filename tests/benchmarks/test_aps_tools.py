@@ -97,6 +97,12 @@ def test_reports_write_large_rows_per_mobility_and_seed_and_no_empty_tables(tmp_
         ("veh", "", "gnn_large_veh_finetune", 35.0), ("veh", "", "k-strongest", 40.0)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["large.csv", "runs"]
 
+    report.plot_main(tmp_path / "main.png", [  # main.csv's rows (both mobilities, one with a std) as a bar figure
+        {"mobility": "ped", "policy": "APS-GNN", "active_aps": 12.0, "active_aps_std": 0.2, "mean_cost": 0.015,
+         "target_satisfaction": 0.9}, {"mobility": "veh", "policy": "4-strongest", "active_aps": 12.6,
+                                       "mean_cost": 0.005, "target_satisfaction": 0.95}], 0.02, "2 seeds")
+    assert (tmp_path / "main.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
 
 def test_bar_claims_need_every_seed_past_the_bar(tmp_path, monkeypatch):
     """aps_claims.bar_claims on large: `yes` needs every seed within the limit and past the bar (>= 10 % fewer
