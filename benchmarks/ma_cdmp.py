@@ -216,9 +216,19 @@ def evaluate_all(seeds: list[int]) -> Path:
         write_csv(path, rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
         print(f"  {method} seed {seed}: return {res['team_return']:.1f}, delay {res['mean_delay_ms']:.2f} ms "
               f"({res['seconds']:.0f} s)", flush=True)
+    keep_setting_rows()
+    return path
+
+
+def keep_setting_rows() -> Path:
+    """Every evaluation row of this scenario's runs folder copied to results/settings/<scenario>.csv: what
+    ``report --scenario`` reads (runs/ is not kept)."""
+    from cfmarl.rundir import write_csv
+
     keep = [r for p in sorted(OUT.glob("evaluation-seeds*.csv")) for r in csv.DictReader(open(p))]
-    write_csv(RESULTS / "settings" / f"{slug(SCENARIO)}.csv", keep,  # what report reads (runs/ is not kept)
-              fields=list(dict.fromkeys(k for r in keep for k in r)))
+    path = RESULTS / "settings" / f"{slug(SCENARIO)}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(path, keep, fields=list(dict.fromkeys(k for r in keep for k in r)))
     return path
 
 

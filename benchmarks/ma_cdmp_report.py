@@ -101,10 +101,12 @@ def _claims_of(key: str, learned: dict, classical: dict, ev: str, where: str = "
         rows.append({"claim": f"Removing the mean field lowers the reward of {me} ({where.split(', ')[0]})",
                      "paper": "MA-CDMP > MA-CDMP_w/o_MF at every node number (Fig. 6)",
                      "measured": f"team return {_fmt(a, 'team_return')} with MF vs {_fmt(b, 'team_return')} without "
-                                 f"(difference {diff:+.4g}, 2 standard errors {se2:.3g})",
+                                 + (f"(difference {diff:+.4g}, 2 standard errors {se2:.3g})" if se2 > 0 else
+                                    f"(difference {diff:+.4g}; one seed each: no standard error)"),
                      "holds": "yes" if diff > se2 > 0 else "partial" if diff > 0 else "no",
                      "evidence": ev + ("; partial: the direction holds, the difference is within 2 standard errors"
-                                       if 0 < diff <= se2 else "")})
+                                       if 0 < diff <= se2 else "; partial: the direction holds on one seed"
+                                       if diff > 0 and se2 == 0 else "")})
     return rows
 
 

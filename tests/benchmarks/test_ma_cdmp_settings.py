@@ -80,3 +80,18 @@ def test_a_setting_moves_runs_and_the_experiments_scenario(scripts, tmp_path, mo
     with pytest.raises(SystemExit):
         ma_cdmp.main(["report", "--scenario", "n8-5:3"])
     assert "'n8-5:3' is not an MF-TDMA scenario" in capsys.readouterr().err
+
+
+def test_evaluation_rows_are_kept_beside_the_results(scripts, tmp_path, monkeypatch):
+    """`evaluate --scenario` ends by copying every evaluation file's rows of the scenario's runs folder to
+    results/settings/<scenario>.csv (the folder made when missing)."""
+    ma_cdmp, _ = scripts
+    monkeypatch.setattr(ma_cdmp, "OUT", tmp_path / "runs" / "n8-4-4")
+    monkeypatch.setattr(ma_cdmp, "SCENARIO", "n8-4:4")
+    monkeypatch.setattr(ma_cdmp, "RESULTS", tmp_path / "results")
+    _write(ma_cdmp.OUT / "evaluation-seeds0.csv", [_row("cdmp", 0), _row("equal", "-")])
+    _write(ma_cdmp.OUT / "evaluation-seeds1.csv", [_row("cdmp", 1)])
+    path = ma_cdmp.keep_setting_rows()
+    assert path == tmp_path / "results" / "settings" / "n8-4-4.csv"
+    assert [(r["method"], r["seed"]) for r in csv.DictReader(open(path))] == [("cdmp", "0"), ("equal", "-"),
+                                                                               ("cdmp", "1")]
