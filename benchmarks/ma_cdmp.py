@@ -63,6 +63,13 @@ def slug(scenario: str) -> str:
     return scenario.replace(":", "-")
 
 
+def scenarios() -> list[str]:
+    """Every MF-TDMA scenario name (the env's)."""
+    from cfmarl.registry import get_env
+
+    return get_env("mftdma").scenario_names()
+
+
 def out_dir(scenario: str) -> Path:
     """runs/ma_cdmp/ for the main scenario (as before settings existed), runs/ma_cdmp/<scenario>/ for the others."""
     return RUNS if scenario == MAIN_SCENARIO else RUNS / slug(scenario)
@@ -319,9 +326,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="train / evaluate / report on this MF-TDMA scenario (the paper's: n8-2:6, n8-4:4, n9-2:7, "
                         "n9-4:5, each also -limited)")
     args = p.parse_args(argv)
-    from cfmarl.registry import get_env
-
-    known = get_env("mftdma").scenario_names()
+    known = scenarios()
     if args.scenario not in known:
         p.error(f"--scenario: {args.scenario!r} is not an MF-TDMA scenario; known: {', '.join(known)}")
     if args.scenario != MAIN_SCENARIO and args.stage in ("sweeps", "scaling", "horizons"):

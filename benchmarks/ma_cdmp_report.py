@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ma_cdmp import LABELS, MAIN_SCENARIO, METHODS, slug  # noqa: I001 (benchmarks/ is the script folder)
+from ma_cdmp import LABELS, MAIN_SCENARIO, METHODS, scenarios, slug  # noqa: I001 (benchmarks/ is the script folder)
 
 KPIS = (("team_return", "reward (team return)", "higher"), ("throughput_mbps", "throughput [Mbit/s]", "higher"),
         ("mean_delay_ms", "delay [ms]", "lower"), ("packet_loss_rate", "packet loss", "lower"))
@@ -370,7 +370,7 @@ def settings(results: Path, seeds: list[int]) -> list[dict]:
                        "experiments), `evaluate --scenario S` (8 test episodes of 100 frames, seed 1000, the same for "
                        "every row), `report --scenario S`; learned rows mean ± std over training seeds."]
     for path in sorted((results / "settings").glob("*.csv")):
-        scenario = next((s for s in _scenarios() if slug(s) == path.stem), None)
+        scenario = next((s for s in scenarios() if slug(s) == path.stem), None)
         if scenario is None or scenario == MAIN_SCENARIO:
             continue
         learned, classical = collect_rows(_read(path), seeds)
@@ -381,12 +381,6 @@ def settings(results: Path, seeds: list[int]) -> list[dict]:
     if len(lines) > 1:
         atomic_write_text(results / "ma_cdmp_settings.md", "\n".join(lines) + "\n")
     return rows
-
-
-def _scenarios() -> list[str]:
-    from cfmarl.registry import get_env
-
-    return get_env("mftdma").scenario_names()
 
 
 def report_settings(results: Path, seeds: list[int]) -> None:

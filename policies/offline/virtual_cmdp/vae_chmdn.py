@@ -152,7 +152,7 @@ class EaCgmm(nn.Module):
     def draw_mixture(self, w: torch.Tensor, generator: torch.Generator | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The joint mixture (logits, means, precision factors) decoded from one z per row of w, z drawn from
-        the prior (the generator's first draw)."""
+        the prior (the generator's first draw), or with ``z_draws`` > 1 resampled from that many candidates."""
         if self.z_draws > 1:
             return self._resampled_mixture(w, generator)
         z = torch.randn(w.shape[0], self.joint.latent, generator=generator, dtype=w.dtype)
@@ -180,8 +180,8 @@ class EaCgmm(nn.Module):
             wk = w[lo:hi].repeat_interleave(k, 0)
             loglik = gmm.gmm_log_prob(wk, logits, mu[..., m:], u[..., m:, m:]).view(hi - lo, k)
             pick = torch.multinomial(torch.softmax(loglik + log_ratio[lo:hi], -1), 1, generator=generator)
-            flat = (torch.arange(lo, hi)[:, None] - lo) * k + pick
-            out.append((logits[flat[:, 0]], mu[flat[:, 0]], u[flat[:, 0]]))
+            flat = torch.arange(hi - lo) * k + pick[:, 0]  # the kept candidate's row in the chunk's decodes
+            out.append((logits[flat], mu[flat], u[flat]))
         return tuple(torch.cat(parts) for parts in zip(*out))
 
     @torch.no_grad()
