@@ -151,6 +151,12 @@ class TrainingSection:
     retarget_rate: float = 0.0
     retarget_aim: float = 0.9
     retarget_bounds: list = field(default_factory=lambda: [0.5, 3.0])
+    # going back to the best validated policy when a walk overshoots: after a validation that is infeasible by the
+    # selection rule while the best validated checkpoint is feasible, the learner's weights (policy and value heads)
+    # are replaced by that checkpoint's - the multipliers, training targets and optimizer moments are kept - and the
+    # learning rate is multiplied by rollback_lr_factor (1 = unchanged; < 1 narrows the step each time)
+    rollback: bool = False
+    rollback_lr_factor: float = 1.0
 
 
 @dataclass(frozen=True)

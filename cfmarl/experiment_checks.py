@@ -167,6 +167,25 @@ def _validate_retarget(exp, learner) -> None:
                           f"limit), got {b!r}")
 
 
+def _validate_rollback(exp, learner) -> None:
+    """training.rollback: back to the best validated checkpoint after an infeasible validation."""
+    from cfmarl.policies.learners.registry import learner_registry
+
+    t = exp.training
+    if t.rollback is not True:
+        raise ConfigError(f"training.rollback: must be true or false, got {t.rollback!r}")
+    if not learner.rollback:
+        names = ", ".join(n for n, e in learner_registry().items() if e.rollback)
+        raise ConfigError(f"training.rollback: not supported by {exp.algorithm.name} (supported by: {names})")
+    if not t.validate_every:
+        raise ConfigError("training.rollback: goes back to the best validated checkpoint, so it needs "
+                          "training.validate_every > 0")
+    f = t.rollback_lr_factor
+    if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 1:
+        raise ConfigError(f"training.rollback_lr_factor: must be in (0, 1] (the learning rate's factor at each "
+                          f"rollback), got {f!r}")
+
+
 def _validate_lr_schedule(exp, learner) -> None:
     """algorithm.lr_schedule: [[iteration, lr], ...] from iteration 0, increasing, lr > 0; a learner with one lr."""
     from cfmarl.policies.learners.registry import learner_registry
@@ -241,6 +260,10 @@ def _validate_learner(exp, entry, env_cfg) -> None:
             raise ConfigError("algorithm.multiplier_per_graph: needs env.mix (a mixture of sizes, one multiplier each)")
     if exp.training.retarget_rate:
         _validate_retarget(exp, learner)
+    if exp.training.rollback is not False:
+        _validate_rollback(exp, learner)
+    elif exp.training.rollback_lr_factor != 1.0:
+        raise ConfigError("training.rollback_lr_factor: only used with training.rollback: true")
     if a.lr_schedule:
         _validate_lr_schedule(exp, learner)
     if a.critic_warmup_iterations and not learner.critic_warmup:

@@ -128,6 +128,19 @@ def retarget(exp: ExperimentConfig, algo, val: dict) -> dict[str, float]:
     return out
 
 
+def rollback(exp: ExperimentConfig, algo, best_path: Path) -> dict[str, float]:
+    """``training.rollback``: replace the learner's weights by the best validated checkpoint's (in the runners
+    too), keep its multipliers, targets and optimizer moments, and multiply its learning rate by
+    ``training.rollback_lr_factor``. Returns ``rollback/lr_scale`` (the product of the factors so far)."""
+    from cfmarl.policies.module_controller import load_module
+
+    _module(algo).load_state_dict(load_module(best_path).state_dict())
+    force_sync_weights(algo)
+    scales = [r.get() for r in algo.learner_group.foreach_learner(
+        lambda learner: learner.scale_lr(exp.training.rollback_lr_factor))]
+    return {"rollback/lr_scale": float(scales[0][MODULE])}
+
+
 def _read_rows(path: Path, upto: int, say) -> list[dict]:
     """metrics.csv rows up to iteration ``upto``; unreadable (e.g. truncated) rows are dropped with a
     message (rows after ``upto`` are recomputed anyway)."""
@@ -351,11 +364,19 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
                     row.update(val)
                     if exp.training.retarget_rate:
                         row.update(retarget(exp, algo, val))
-                    rundir.write_csv(run / "metrics.csv", rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
-                    if selection.better(val, best, *selection.selection_rule(exp)):
+                    limit, z = selection.selection_rule(exp)
+                    if selection.better(val, best, limit, z):
                         best = dict(val, iteration=it)
                         checkpoints.save(algo, ckpt_root / "best", runtime=False, iteration=it)
                         rundir.write_json(ckpt_root / "best.json", best)
+                    elif (exp.training.rollback and selection.upper_bound(best, z) <= limit < selection.upper_bound(
+                            val, z) and checkpoints.damage(ckpt_root / "best") is None):
+                        row.update(rollback(exp, algo, ckpt_root / "best"), **{"rollback/to_iteration": best[
+                            "iteration"]})
+                        if not quiet:
+                            say(f"  rolled back to the best validated policy (iteration {best['iteration']}); lr x "
+                                f"{row['rollback/lr_scale']:.3g}")
+                    rundir.write_csv(run / "metrics.csv", rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
                 if it % exp.training.checkpoint_every == 0 or it == total:
                     _save_checkpoint(algo, ckpt_root, it, exp.training.keep_checkpoints)
         except KeyboardInterrupt:

@@ -96,6 +96,10 @@ def scheduler(texp: TuneExperiment, iterations: int):
 
 def _check_consistency(texp: TuneExperiment) -> None:
     t, tr = texp.exp.tune, texp.exp.training
+    if tr.rollback:
+        raise ConfigError("training.rollback: goes back to the run's best validated checkpoint, which only "
+                          "`cfmarl train` keeps; set it false under `cfmarl tune` (PBT's exploit does the same "
+                          "across trials)")
     if (t.scheduler in ("pbt", "pb2") and t.fitness_source == "auto" and tr.validate_every
             and t.perturbation_interval % tr.validate_every):
         raise ConfigError(f"tune.perturbation_interval: must be a multiple of training.validate_every "

@@ -14,11 +14,20 @@ all gradients with one ``isfinite`` over their concatenation and steps the
 optimizers directly when they are all finite; in every other case (a non-finite
 gradient, gradient scalers, torch LR-scheduler classes, ``torch_skip_nan_gradients``)
 it hands over to RLlib's method, so the behaviour is RLlib's in all cases.
+
+The mixin also carries a learning-rate scale (:meth:`scale_lr`, learner state, so
+checkpointed): every optimizer's lr is its schedule's value times the scale, set
+after each update as RLlib sets the schedule's (``training.rollback_lr_factor``
+shrinks it each time training goes back to the best validated policy).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
+
+LR_SCALE_KEY = "cfmarl_lr_scale"  # learner-state entry: {module_id: scale}
 
 
 def adam(params, **kwargs) -> torch.optim.Adam:
@@ -37,6 +46,42 @@ class FusedGradientStepMixin:
         params = self.get_parameters(self._module[module_id])
         self.register_optimizer(module_id=module_id, optimizer=adam(params), params=params,
                                 lr_or_lr_schedule=config.lr)
+
+    def lr_scale(self, module_id: str) -> float:
+        return float(getattr(self, "_lr_scale", {}).get(module_id, 1.0))
+
+    def scale_lr(self, factor: float) -> dict[str, float]:
+        """Multiply every module's learning rate by ``factor`` from the next update on (on top of earlier
+        factors and of the lr schedule); returns the scale per module."""
+        if not factor > 0:
+            raise ValueError(f"scale_lr: the factor must be > 0, got {factor!r}")
+        self._lr_scale = {mid: self.lr_scale(mid) * float(factor) for mid in self.module.keys()}
+        self._apply_lr_scale()
+        return dict(self._lr_scale)
+
+    def _apply_lr_scale(self) -> None:
+        for module_id, names in self._module_optimizers.items():
+            scale = self.lr_scale(module_id)
+            for name in names:
+                optimizer = self._named_optimizers[name]
+                schedule = self._optimizer_lr_schedules.get(optimizer)
+                if schedule is not None and scale != 1.0:
+                    self._set_optimizer_lr(optimizer, lr=schedule.get_current_value() * scale)
+
+    def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
+        super().after_gradient_based_update(timesteps=timesteps)  # sets each optimizer's lr from its schedule
+        self._apply_lr_scale()
+
+    def get_state(self, components=None, *, not_components=None, **kwargs):
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        state[LR_SCALE_KEY] = dict(getattr(self, "_lr_scale", {}))
+        return state
+
+    def set_state(self, state) -> None:
+        super().set_state(state)
+        if LR_SCALE_KEY in state:
+            self._lr_scale = {mid: float(v) for mid, v in state[LR_SCALE_KEY].items()}
+            self._apply_lr_scale()
 
     def apply_gradients(self, gradients_dict) -> None:
         plain = (self._grad_scalers is None and self._lr_scheduler_classes is None

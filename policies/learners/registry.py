@@ -41,6 +41,7 @@ class LearnerEntry:
     #                                          cfmarl/offline_train.py instead of RLlib (make_config unused)
     per_graph_multipliers: bool = False  # supports algorithm.multiplier_per_graph (one multiplier per env.mix size)
     critic_warmup: bool = False  # supports algorithm.critic_warmup_iterations (value heads first, policy frozen)
+    rollback: bool = False  # supports training.rollback (its weights replaced by the best checkpoint's, lr scaled)
 
     def check(self, action_kind: str, mode: str) -> None:
         """Raise ValueError (one line, naming both) when this learner cannot run the pair."""
@@ -154,7 +155,7 @@ def _builtin() -> list[LearnerEntry]:
                                  "constraint (gradient / PID), parameter sharing",
                      make_config=_ppo_lagrangian_config, training_kwargs=_ppo_lagrangian_kwargs,
                      actions=frozenset(ACTION_KINDS), modes=frozenset({"graph", "central"}),
-                     per_graph_multipliers=True, critic_warmup=True),
+                     per_graph_multipliers=True, critic_warmup=True, rollback=True),
         LearnerEntry(name="ppo",
                      description="stock RLlib PPO on the env reward (unconstrained; costs are logged), "
                                  "per-agent shared MLP, for comparisons",

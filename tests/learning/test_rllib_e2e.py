@@ -295,6 +295,13 @@ def test_experiment_file_errors_name_the_key(tmp_path):
                           ("training: {retarget_rate: 0.5, validate_every: 2, selection: judged, "
                            "retarget_bounds: [2, 1]}", "training.retarget_bounds: needs"),
                           ("training: {retarget_rate: -1}", "training.retarget_rate: must be >= 0"),
+                          ("training: {rollback: true, validate_every: 0}", "training.rollback: goes back"),
+                          ("training: {rollback: yes please}", "training.rollback: must be true or false"),
+                          ("training: {rollback: true, validate_every: 1, rollback_lr_factor: 0}", "training.rollback_lr_factor: must"),
+                          ("training: {rollback_lr_factor: 0.5}", "training.rollback_lr_factor: only used with"),
+                          ("env: {name: power, scenario: tiny}\nalgorithm: {name: sac_lagrangian}\n"
+                           "training: {rollback: true, validate_every: 1}",
+                           "training.rollback: not supported by sac_lagrangian"),
                           ("algorithm: {lr_schedule: [[1, 1.0e-4]]}", "algorithm.lr_schedule: needs"),
                           ("algorithm: {lr_schedule: [[0, 1.0e-4], [0, 1.0e-5]]}", "algorithm.lr_schedule: needs"),
                           ("algorithm: {lr_schedule: [[0, 0.0]]}", "algorithm.lr_schedule: needs"),
