@@ -113,3 +113,33 @@ def test_missing_or_unfinished_models_are_named(tmp_path, fitted):
         make_config("flow")
     with pytest.raises(ConfigError, match="predictor"):
         make_config("vae_chmdn", predictor="tree")
+
+
+def test_replay_starts_from_real_states_and_predicts_like_one_step(fitted):
+    """rollouts.replay: every copy starts from the given real observation (already on the env's grid, so
+    unchanged) and its first slot's reward / cost are the predictors' on (s0, a0) - what one_step gives on the
+    recorded transitions; later slots follow the model, seeded per copy."""
+    from cfmarl.datasets import load_dataset
+    from cfmarl.policies.offline.virtual_cmdp.data import split_dataset
+    from cfmarl.policies.offline.virtual_cmdp.rollouts import episodes_of, one_step, replay
+
+    root = fitted[0]
+    split = split_dataset(load_dataset(root / "data"))
+    ep = episodes_of(split["test"], split.layout)
+    E, T = ep["r"].shape
+    core = _core(fitted, n=E)
+    state, obs = core.start_from(ep["s"][:, 0], list(range(E)))
+    np.testing.assert_allclose(obs[:, 0], ep["s"][:, 0], atol=1e-6)
+    np.testing.assert_allclose(state.packets[..., 0].sum(-1), ep["buffered"][:, 0], atol=1e-9)
+    out = replay(core, ep["s"][:, 0], ep["a"], list(range(E)))
+    assert {k: v.shape for k, v in out.items()} == {"r": (E, T), "c": (E, T), "buffered": (E, T)}
+    first = one_step(core, ep["s"][:, 0], ep["a"][:, 0])
+    np.testing.assert_allclose(out["r"][:, 0], first["r"], rtol=1e-6)
+    np.testing.assert_allclose(out["c"][:, 0], first["c"], rtol=1e-6)
+    np.testing.assert_array_equal(out["buffered"][:, 0], ep["buffered"][:, 0])
+    again = replay(_core(fitted, n=E), ep["s"][:, 0], ep["a"], list(range(E)))
+    for k in out:
+        np.testing.assert_array_equal(out[k], again[k])
+    assert ((out["c"] >= 0) & (out["c"] <= 1)).all() and (out["r"] >= 0).all()
+    with pytest.raises(ValueError, match="start_from: obs must be"):
+        core.start_from(ep["s"][:1, 0], [0])

@@ -224,22 +224,41 @@ class VirtualCmdpCore:
         state = VirtualState(rngs=rngs, t=0, obs=obs, reward=z.copy(), cost=z.copy(), power_w=z.copy(), packets=q)
         return state, obs[:, None]
 
-    def step(self, state: VirtualState, actions):
+    def start_from(self, obs: np.ndarray, seeds) -> tuple[VirtualState, np.ndarray]:
+        """Like :meth:`reset`, but every copy starts from a given central observation (E, obs_dim) - e.g. a real
+        episode's first state - instead of a drawn one (snapped onto the env's grid as generated states are)."""
+        obs = np.asarray(obs, np.float64)
+        if obs.shape != (self.num_envs, self.obs_dim):
+            raise ValueError(f"start_from: obs must be ({self.num_envs}, {self.obs_dim}), got {obs.shape}")
+        lay = self.layout
+        o, q = self._assemble(lay.ue_channel(obs).reshape(self.num_envs, self.U, -1),
+                              lay.ue_queue(obs).reshape(self.num_envs, self.U, 2))
+        z = np.zeros(self.num_envs)
+        state = VirtualState(rngs=make_rngs(seeds, self.num_envs), t=0, obs=o, reward=z.copy(), cost=z.copy(),
+                             power_w=z.copy(), packets=q)
+        return state, o[:, None]
+
+    def predict(self, s: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Reward and cost predictions and the transmitted power for (N, obs_dim) observations and (N, A)
+        actions: the predictors' values with the env's rules (no power spent, no energy efficiency - eq. 16 is 0
+        there, not a prediction; reward >= 0; cost in [0, 1])."""
         import torch
 
-        a = coerce_box_actions(actions, self.num_envs, self.action_dim, -1.0, 1.0, self.agent_ids,
-                               per_agent=self.action_dim)
-        lay, E = self.layout, self.num_envs
-        s = state.obs.astype(np.float64)
         sa = torch.as_tensor(self.norms["sa"](np.concatenate([s, a], -1)))
         p = self.config.predictor
         with torch.no_grad():
             r = self.norms["r"].inverse(self.nets[f"reward_{p}"](sa).numpy()[:, None].astype(np.float64))[:, 0]
             c = self.norms["c"].inverse(self.nets[f"cost_{p}"](sa).numpy()[:, None].astype(np.float64))[:, 0]
-        zeta, _, power = lay.decode(a)
-        state.power_w = (zeta * power).sum((1, 2, 3))
-        # as in the env: no energy spent, no energy efficiency (eq. 16 is 0 there, not a prediction)
-        r, c = np.where(state.power_w > 0, np.maximum(r, 0.0), 0.0), np.clip(c, 0.0, 1.0)
+        zeta, _, power = self.layout.decode(a)
+        power_w = (zeta * power).sum((1, 2, 3))
+        return np.where(power_w > 0, np.maximum(r, 0.0), 0.0), np.clip(c, 0.0, 1.0), power_w
+
+    def step(self, state: VirtualState, actions):
+        a = coerce_box_actions(actions, self.num_envs, self.action_dim, -1.0, 1.0, self.agent_ids,
+                               per_agent=self.action_dim)
+        lay, E = self.layout, self.num_envs
+        s = state.obs.astype(np.float64)
+        r, c, state.power_w = self.predict(s, a)
         ch_now = lay.ue_channel(s).reshape(E, self.U, -1)
         q_cond = lay.queue_condition(s, a).reshape(E, self.U, -1)
         kind = self.kinds["next"]

@@ -1,0 +1,154 @@
+"""URLLC virtual CMDP: model rollouts against the recorded real episodes under the same actions.
+
+Every held-out test episode of the offline dataset is replayed open loop in each learned env (initial + transition
+family, KAN predictors): the env copy starts from the episode's real first state and takes the episode's
+recorded actions (the uniform behaviour policy's) slot by slot. The model's per-slot reward (energy efficiency),
+cost (delay violation) and buffered packets are set beside the recorded ones, and the predictors alone on the
+recorded (s, a) ("one step") separate their bias from the transition models' drift. Writes
+``vcmdp_rollouts.md`` / ``.csv`` / ``.png`` to ``--out``.
+
+    python benchmarks/urllc_vcmdp_rollouts.py --runs runs/offline-urllc_vcmdp_paper
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results" / "urllc"
+RUNS = ROOT / "runs" / "offline-urllc_vcmdp_paper"
+LABEL = {"vae_chmdn": "VAE-ChMDN + EA-CGMM", "diffusion": "DDPM + DDIM", "vae": "VAE + CVAE", "gan": "GAN + CGAN"}
+
+
+def summarise(source: str, r: np.ndarray, c: np.ndarray, buffered: np.ndarray | None, real: dict) -> dict:
+    """One table row: means over episodes and slots, the early / late slots and the ratio to the real episodes."""
+    T = r.shape[1]
+    early, late = slice(0, max(1, T // 10)), slice(T - max(1, T // 4), T)
+    row = {"source": source, "reward_mbit_per_j": float(r.mean()), "reward_ratio": float(r.mean() / real["r"].mean()),
+           "violation_rate": float(c.mean()), "violation_first_10pct": float(c[:, early].mean()),
+           "violation_last_25pct": float(c[:, late].mean()),
+           "episode_violation_mae": float(np.abs(c.mean(1) - real["c"].mean(1)).mean()),
+           "episode_reward_corr": float(np.corrcoef(r.mean(1), real["r"].mean(1))[0, 1]) if len(r) > 1 else float("nan")}
+    if buffered is not None:
+        row.update(buffered_packets=float(buffered.mean()), buffered_last_25pct=float(buffered[:, late].mean()))
+    return row
+
+
+def plot(curves: dict[str, dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for name, cur in curves.items():
+        style = dict(color="black", lw=2.2) if name == "real env" else dict(lw=1.3)
+        for ax, key in zip(axes, ("c", "r", "buffered")):
+            if key in cur:
+                y = cur[key].mean(0)
+                k = 5  # a 5-slot moving mean: the per-slot means over 30 episodes are noisy
+                ax.plot(np.convolve(y, np.ones(k) / k, mode="valid"), label=name, **style)
+    for ax, lab in zip(axes, ("delay-violation rate (cost)", "energy efficiency [Mbit/J] (reward)",
+                              "buffered packets (all UEs)")):
+        ax.set_xlabel("slot")
+        ax.set_ylabel(lab)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def table(rows: list[dict]) -> str:
+    def f(v, fmt):
+        return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, fmt)
+    lines = ["| source | EE [Mbit/J] (x real) | violation rate | first 10 % / last 25 % of slots | per-episode "
+             "violation MAE | per-episode EE corr. | buffered packets (last 25 %) |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['source']} | {f(r['reward_mbit_per_j'], '.1f')} ({f(r['reward_ratio'], '.2f')}x) | "
+                     f"{f(r['violation_rate'], '.4f')} | {f(r['violation_first_10pct'], '.4f')} / "
+                     f"{f(r['violation_last_25pct'], '.4f')} | {f(r['episode_violation_mae'], '.4f')} | "
+                     f"{f(r['episode_reward_corr'], '.2f')} | {f(r.get('buffered_packets'), '.2f')} "
+                     f"({f(r.get('buffered_last_25pct'), '.2f')}) |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", default=str(RUNS), help="the `cfmarl offline` folder (dataset/ and models/)")
+    ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--frameworks", nargs="*", default=list(LABEL), choices=list(LABEL))
+    ap.add_argument("--episodes", type=int, default=0, help="test episodes replayed (0 = all)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--stem", default="vcmdp_rollouts")
+    args = ap.parse_args(argv)
+    from cfmarl.datasets import load_dataset
+    from cfmarl.envs.validation import ConfigError
+    from cfmarl.policies.offline.virtual_cmdp.data import split_dataset
+    from cfmarl.policies.offline.virtual_cmdp.env import VirtualCmdpCore, make_config, open_models
+    from cfmarl.policies.offline.virtual_cmdp.rollouts import episodes_of, one_step, replay
+    from cfmarl.rundir import atomic_write_text, write_csv
+
+    runs, out = Path(args.runs), Path(args.out)
+    models = runs / "models"
+    try:
+        man = open_models(str(models))[0]
+        data = load_dataset(runs / "dataset")
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    split = split_dataset(data, seed=int(man["spec"].get("split_seed", 32)))
+    if sorted(split.episodes["test"].tolist()) != sorted(man["split"]["test"]):
+        print("error: the dataset's test split differs from the one the models were fitted with", file=sys.stderr)
+        return 2
+    real = episodes_of(split["test"], split.layout)
+    if args.episodes:
+        real = {k: v[:args.episodes] for k, v in real.items()}
+    E, T = real["r"].shape
+    seeds = [args.seed * 100_003 + i for i in range(E)]
+    print(f"{E} test episodes x {T} slots from {runs / 'dataset'}; models {models}")
+    rows = [summarise("real env (recorded)", real["r"], real["c"], real["buffered"], real)]
+    curves = {"real env": {"r": real["r"], "c": real["c"], "buffered": real["buffered"]}}
+    for predictor in ("kan", "mlp"):
+        core = VirtualCmdpCore(make_config("vae_chmdn", models=str(models), predictor=predictor, episode_slots=T), E)
+        pred = one_step(core, real["s"], real["a"])
+        rows.append(summarise(f"one step, {predictor.upper()} predictors on the recorded (s, a)", pred["r"],
+                              pred["c"], None, real))
+    for fw in args.frameworks:
+        t0 = time.perf_counter()
+        core = VirtualCmdpCore(make_config(fw, models=str(models), episode_slots=T), E)
+        roll = replay(core, real["s"][:, 0], real["a"], seeds)
+        rows.append(summarise(f"rollout, {LABEL[fw]} (KAN predictors)", roll["r"], roll["c"], roll["buffered"], real))
+        curves[LABEL[fw]] = roll
+        print(f"  {LABEL[fw]:22s} EE {rows[-1]['reward_mbit_per_j']:9.1f} ({rows[-1]['reward_ratio']:.2f}x real)  "
+              f"violation {rows[-1]['violation_rate']:.4f} (real {rows[0]['violation_rate']:.4f})  buffered "
+              f"{rows[-1]['buffered_packets']:.2f} (real {rows[0]['buffered_packets']:.2f})  "
+              f"{time.perf_counter() - t0:.0f} s")
+    spec = man["spec"]
+    opts = (f"transition z prior {spec.get('transition_z_prior', 'standard')}, "
+            f"{spec.get('transition_z_draws', 1)} z draw(s)")
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(out / f"{args.stem}.csv", rows)
+    plot(curves, out / f"{args.stem}.png", f"{E} held-out episodes replayed open loop with their recorded actions "
+                                             f"({runs.name}; {opts})")
+    atomic_write_text(out / f"{args.stem}.md", (
+        f"# URLLC virtual CMDP: model rollouts vs the recorded episodes\n\n`python benchmarks/urllc_vcmdp_rollouts.py "
+        f"--runs {args.runs}{'' if args.stem == 'vcmdp_rollouts' else ' --stem ' + args.stem}` ({opts}): the {E} held-out test episodes ({T} slots, uniform behaviour policy) replayed "
+        f"open loop in each learned env from their real first state with their recorded actions; 'one step' = the "
+        f"predictors on the recorded (s, a) themselves. Per-episode columns compare each episode's mean with its "
+        f"real mean; versions {man['versions']}.\n\n" + table(rows) + f"\n\n![rollouts]({args.stem}.png)\n"))
+    print(f"files in {out}: {args.stem}.md, {args.stem}.csv, {args.stem}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

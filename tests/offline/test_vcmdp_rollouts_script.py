@@ -1,0 +1,44 @@
+"""benchmarks/urllc_vcmdp_rollouts.py on the tiny fitted models: the recorded episodes' own row, one row per
+predictor and per learned env, the plot, and a missing model folder named in one line."""
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("kan")
+pytest.importorskip("diffusers")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("urllc_vcmdp_rollouts", ROOT / "benchmarks" / "urllc_vcmdp_rollouts.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rollout_table_rows_and_plot(fitted, tmp_path, capsys):
+    root = fitted[0]
+    runs = tmp_path / "offline-x"
+    runs.mkdir()
+    (runs / "dataset").symlink_to(root / "data")
+    (runs / "models").symlink_to(root / "models")
+    script = _script()
+    assert script.main(["--runs", str(runs), "--out", str(tmp_path / "out"), "--frameworks", "vae_chmdn", "vae"]) == 0
+    rows = list(csv.DictReader((tmp_path / "out" / "vcmdp_rollouts.csv").open()))
+    assert [r["source"] for r in rows] == [
+        "real env (recorded)", "one step, KAN predictors on the recorded (s, a)",
+        "one step, MLP predictors on the recorded (s, a)", "rollout, VAE-ChMDN + EA-CGMM (KAN predictors)",
+        "rollout, VAE + CVAE (KAN predictors)"]
+    real = rows[0]
+    assert float(real["reward_ratio"]) == pytest.approx(1.0) and float(real["episode_violation_mae"]) == 0.0
+    for r in rows:
+        assert 0 <= float(r["violation_rate"]) <= 1 and float(r["reward_mbit_per_j"]) >= 0
+    assert float(rows[3]["buffered_packets"]) >= 0
+    assert (tmp_path / "out" / "vcmdp_rollouts.png").stat().st_size > 0
+    assert "| real env (recorded) |" in (tmp_path / "out" / "vcmdp_rollouts.md").read_text()
+    assert script.main(["--runs", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
+    assert "no manifest.json" in capsys.readouterr().err
