@@ -86,6 +86,8 @@ RECIPE_VARIANTS = {  # variants of the medium recipe with 3 seeds x 2 mobilities
     "credit_lam16": "credit150 with the multiplier started at 16 (8 before)",
     "large_seeds": "credit150 retrained with the fused Adam (the medium policies the large fine-tunings start from)",
     "rank": "credit150 with the link-rank feature (env observe_link_rank: the link's rank among its UE's APs)",
+    "rank_rollback": "rank with training.rollback (back to the best validated checkpoint after an infeasible "
+                     "validation, lr x 0.7 each time)",
 }
 MIX_STUDIES = {  # mixture-of-sizes studies (cfmarl scale tune_configs/<name>.yaml): name -> what differs
     "aps_gnn_mix": "one multiplier shared by the sizes",
