@@ -86,7 +86,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", default=str(RUNS), help="the `cfmarl offline` folder (dataset/ and models/)")
     ap.add_argument("--out", default=str(OUT))
-    ap.add_argument("--frameworks", nargs="*", default=list(LABEL), choices=list(LABEL))
+    ap.add_argument("--frameworks", nargs="*", choices=list(LABEL),
+                    help="learned envs to replay (default: every family the models folder holds)")
     ap.add_argument("--episodes", type=int, default=0, help="test episodes replayed (0 = all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--stem", default="vcmdp_rollouts")
@@ -106,6 +107,13 @@ def main(argv=None) -> int:
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    fitted = [f for f in LABEL if f in man["spec"].get("families", LABEL)]
+    frameworks = fitted if args.frameworks is None else args.frameworks
+    missing = [f for f in frameworks if f not in fitted]
+    if missing or not frameworks:
+        print(f"error: --frameworks: {missing or '(none)'} not fitted in {models} (fitted: {', '.join(fitted)})",
+              file=sys.stderr)
+        return 2
     split = split_dataset(data, seed=int(man["spec"].get("split_seed", 32)))
     if sorted(split.episodes["test"].tolist()) != sorted(man["split"]["test"]):
         print("error: the dataset's test split differs from the one the models were fitted with", file=sys.stderr)
@@ -119,11 +127,11 @@ def main(argv=None) -> int:
     rows = [summarise("real env (recorded)", real["r"], real["c"], real["buffered"], real)]
     curves = {"real env": {"r": real["r"], "c": real["c"], "buffered": real["buffered"]}}
     for predictor in ("kan", "mlp"):
-        core = VirtualCmdpCore(make_config("vae_chmdn", models=str(models), predictor=predictor, episode_slots=T), E)
+        core = VirtualCmdpCore(make_config(frameworks[0], models=str(models), predictor=predictor, episode_slots=T), E)
         pred = one_step(core, real["s"], real["a"])
         rows.append(summarise(f"one step, {predictor.upper()} predictors on the recorded (s, a)", pred["r"],
                               pred["c"], None, real))
-    for fw in args.frameworks:
+    for fw in frameworks:
         t0 = time.perf_counter()
         core = VirtualCmdpCore(make_config(fw, models=str(models), episode_slots=T), E)
         roll = replay(core, real["s"][:, 0], real["a"], seeds)

@@ -42,3 +42,5 @@ def test_rollout_table_rows_and_plot(fitted, tmp_path, capsys):
     assert "| real env (recorded) |" in (tmp_path / "out" / "vcmdp_rollouts.md").read_text()
     assert script.main(["--runs", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
     assert "no manifest.json" in capsys.readouterr().err
+    assert script.main(["--runs", str(runs), "--out", str(tmp_path / "out"), "--frameworks"]) == 2
+    assert "--frameworks: (none) not fitted" in capsys.readouterr().err
