@@ -214,15 +214,19 @@ class VirtualCmdpCore:
         packets = np.rint(q.astype(np.float64) * max(lay.arrival_rate, 1.0)).reshape(self.num_envs, self.U, 2)
         return lay.assemble(ch, q).astype(np.float32), packets
 
+    def _first_state(self, rngs, channel: np.ndarray, queue: np.ndarray) -> tuple[VirtualState, np.ndarray]:
+        """The state at slot 0 from per-UE channel and queue views (E, U, .)."""
+        obs, q = self._assemble(channel, queue)
+        z = np.zeros(self.num_envs)
+        state = VirtualState(rngs=rngs, t=0, obs=obs, reward=z.copy(), cost=z.copy(), power_w=z.copy(), packets=q)
+        return state, obs[:, None]
+
     # ------------------------------------------------------------------ API
     def reset(self, seeds):
         rngs = make_rngs(seeds, self.num_envs)
         r0 = self._draw(f"init_r_{self.kinds['init']}", self.kinds["init"], None, "r0", None, rngs)
         q0 = self._draw(f"init_q_{self.kinds['init']}", self.kinds["init"], None, "q0", None, rngs)
-        obs, q = self._assemble(r0, q0)
-        z = np.zeros(self.num_envs)
-        state = VirtualState(rngs=rngs, t=0, obs=obs, reward=z.copy(), cost=z.copy(), power_w=z.copy(), packets=q)
-        return state, obs[:, None]
+        return self._first_state(rngs, r0, q0)
 
     def start_from(self, obs: np.ndarray, seeds) -> tuple[VirtualState, np.ndarray]:
         """Like :meth:`reset`, but every copy starts from a given central observation (E, obs_dim) - e.g. a real
@@ -230,13 +234,9 @@ class VirtualCmdpCore:
         obs = np.asarray(obs, np.float64)
         if obs.shape != (self.num_envs, self.obs_dim):
             raise ValueError(f"start_from: obs must be ({self.num_envs}, {self.obs_dim}), got {obs.shape}")
-        lay = self.layout
-        o, q = self._assemble(lay.ue_channel(obs).reshape(self.num_envs, self.U, -1),
-                              lay.ue_queue(obs).reshape(self.num_envs, self.U, 2))
-        z = np.zeros(self.num_envs)
-        state = VirtualState(rngs=make_rngs(seeds, self.num_envs), t=0, obs=o, reward=z.copy(), cost=z.copy(),
-                             power_w=z.copy(), packets=q)
-        return state, o[:, None]
+        E, lay = self.num_envs, self.layout
+        return self._first_state(make_rngs(seeds, E), lay.ue_channel(obs).reshape(E, self.U, -1),
+                                 lay.ue_queue(obs).reshape(E, self.U, 2))
 
     def predict(self, s: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Reward and cost predictions and the transmitted power for (N, obs_dim) observations and (N, A)
