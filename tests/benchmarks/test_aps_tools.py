@@ -2,20 +2,11 @@
 benchmarks/aps_clone_probe.py on a tiny scenario (one row appended per call, older rows kept)."""
 
 import csv
-import importlib.util
 import math
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from bench_scripts import load as _load
 
 
 def _metrics(path: Path, rows: list[tuple[int, float, float]]) -> None:
@@ -73,13 +64,7 @@ def test_reports_write_large_rows_per_mobility_and_seed_and_no_empty_tables(tmp_
     mobility and seed columns (runs <name>_s<seed> of --large-seeds, by seed; the unsuffixed run of the earlier
     reproductions with an empty seed); a folder without medium runs or ablations gets no main / ablations tables
     and, with measure_latency off, no latency.csv."""
-    import sys
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        report = _load("benchmarks_report")
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    report = _load("benchmarks_report", siblings=True)
     assert report.large_run("veh", 2) == "gnn_large_veh_finetune_s2"
     for run, aps in (("gnn_large_finetune_s10", 36.0), ("gnn_large_finetune_s2", 37.5),
                      ("gnn_large_veh_finetune", 35.0), ("gnn_large_veh_finetune_sx", 1.0)):
@@ -108,13 +93,7 @@ def test_bar_claims_need_every_seed_past_the_bar(tmp_path, monkeypatch):
     """aps_claims.bar_claims on large: `yes` needs every seed within the limit and past the bar (>= 10 % fewer
     APs than the best feasible k-strongest; at or below the feasible causal greedy); the mean alone past it is
     `partial`, a mean short of it `no`."""
-    import sys
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        claims = _load("aps_claims")
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    claims = _load("aps_claims", siblings=True)
     monkeypatch.setattr(claims, "RES", tmp_path)
     with open(tmp_path / "yardsticks.csv", "w", newline="") as f:
         w = csv.writer(f)

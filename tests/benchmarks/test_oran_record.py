@@ -3,28 +3,17 @@ only when the classical schemes it evaluated again agree with it, and the claims
 files are the recorded claims.csv (the record and the code that reads it have not drifted apart)."""
 
 import csv
-import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
+from bench_scripts import load
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORD = ROOT / "benchmarks" / "results" / "precoding"
 
 
-def _load(name: str):
-    sys.path.insert(0, str(ROOT / "benchmarks"))  # the scripts import their siblings (seed_runs, oran_report)
-    try:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-
-
-op = _load("oran_precoding")
+op = load("oran_precoding", siblings=True)  # it imports its siblings (seed_runs, oran_report)
 report = sys.modules["oran_report"]  # the record module oran_precoding imported (the one merge_record uses)
 
 

@@ -1,17 +1,7 @@
 """benchmarks/urllc_vcmdp.py pretraining claims from a pipeline report: the paper's arm judged by the paper's
 numbers, another learned env's arm named as a variant in every claim, a missing arm reported as not measured."""
 
-import importlib.util
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("urllc_vcmdp", ROOT / "benchmarks" / "urllc_vcmdp.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from bench_scripts import load
 
 
 def _report(arm: str, ee0: float, v0: float, ee1: float, steps: float) -> list[dict]:
@@ -24,7 +14,7 @@ def _report(arm: str, ee0: float, v0: float, ee1: float, steps: float) -> list[d
 
 
 def test_paper_arm_and_variant_arm():
-    m = _script()
+    m = load("urllc_vcmdp")
     paper = {r["claim"]: r for r in m.pretraining_claims(_report("pretrained (vae_chmdn)", 6.3e7, 0.01, 1.6e9, 60000),
                                                           {})}
     first = paper["Pretraining in the virtual CMDP doubles the initial energy efficiency in the real env"]

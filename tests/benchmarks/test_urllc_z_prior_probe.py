@@ -2,19 +2,9 @@
 budget kept, bad arguments refused by name."""
 
 import csv
-import importlib.util
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _probe():
-    spec = importlib.util.spec_from_file_location("urllc_z_prior_probe", ROOT / "benchmarks" / "urllc_z_prior_probe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from bench_scripts import load
 
 
 def test_probe_rows_per_prior_and_budget(tmp_path, capsys):
@@ -22,7 +12,7 @@ def test_probe_rows_per_prior_and_budget(tmp_path, capsys):
 
     collect("urllc", "s2222", {"episode_slots": 5}, ["random"], episodes=10, seed=32, out=tmp_path / "data",
             quiet=True)
-    probe = _probe()
+    probe = load("urllc_z_prior_probe")
     args = ["--dataset", str(tmp_path / "data"), "--conditions", "8", "--draw-seeds", "2", "--out", str(tmp_path)]
     assert probe.main(args + ["--rows", "30", "--epochs", "1"]) == 0
     assert probe.main(args + ["--rows", "30", "--epochs", "2", "--priors", "conditional", "--z-draws", "1", "3"]) == 0

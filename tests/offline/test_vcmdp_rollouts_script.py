@@ -2,22 +2,12 @@
 predictor and per learned env, the plot, and a missing model folder named in one line."""
 
 import csv
-import importlib.util
-from pathlib import Path
 
 import pytest
+from bench_scripts import load
 
 pytest.importorskip("kan")
 pytest.importorskip("diffusers")
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("urllc_vcmdp_rollouts", ROOT / "benchmarks" / "urllc_vcmdp_rollouts.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_rollout_table_rows_and_plot(fitted, tmp_path, capsys):
@@ -26,7 +16,7 @@ def test_rollout_table_rows_and_plot(fitted, tmp_path, capsys):
     runs.mkdir()
     (runs / "dataset").symlink_to(root / "data")
     (runs / "models").symlink_to(root / "models")
-    script = _script()
+    script = load("urllc_vcmdp_rollouts")
     assert script.main(["--runs", str(runs), "--out", str(tmp_path / "out"), "--frameworks", "vae_chmdn", "vae"]) == 0
     rows = list(csv.DictReader((tmp_path / "out" / "vcmdp_rollouts.csv").open()))
     assert [r["source"] for r in rows] == [
