@@ -7,7 +7,15 @@ cost (delay violation) and buffered packets are set beside the recorded ones, an
 recorded (s, a) ("one step") separate their bias from the transition models' drift. Writes
 ``vcmdp_rollouts.md`` / ``.csv`` / ``.png`` to ``--out``.
 
+With ``--policy RUN`` (a training run or checkpoint, e.g. a pretraining arm of the same ``cfmarl offline``
+folder) the check runs closed loop instead: the policy acts in the real env for ``--episodes`` episodes (sampled
+actions, as in training, unless ``--greedy``), the predictors are scored on the (s, a) it visited, its real
+actions are replayed open loop in each learned env, and it acts in each learned env from the same first states.
+A policy pretrained in a learned env that errs in its favour shows the gap here (model exploitation).
+
     python benchmarks/urllc_vcmdp_rollouts.py --runs runs/offline-urllc_vcmdp_paper
+    python benchmarks/urllc_vcmdp_rollouts.py --runs runs/offline-urllc_vcmdp_cvae \
+        --policy runs/offline-urllc_vcmdp_cvae/rl/train-pretrain-vae-s0 --stem vcmdp_policy_rollouts_cvae
 """
 
 from __future__ import annotations
@@ -91,6 +99,8 @@ def main(argv=None) -> int:
     ap.add_argument("--episodes", type=int, default=0, help="test episodes replayed (0 = all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--stem", default="vcmdp_rollouts")
+    ap.add_argument("--policy", help="closed-loop check of this training run / checkpoint (see above)")
+    ap.add_argument("--greedy", action="store_true", help="with --policy: deterministic actions instead of samples")
     args = ap.parse_args(argv)
     from cfmarl.datasets import load_dataset
     from cfmarl.envs.validation import ConfigError
@@ -118,6 +128,8 @@ def main(argv=None) -> int:
     if sorted(split.episodes["test"].tolist()) != sorted(man["split"]["test"]):
         print("error: the dataset's test split differs from the one the models were fitted with", file=sys.stderr)
         return 2
+    if args.policy:
+        return closed_loop_check(args, runs, out, models, man, frameworks, split.layout)
     real = episodes_of(split["test"], split.layout)
     if args.episodes:
         real = {k: v[:args.episodes] for k, v in real.items()}
@@ -154,6 +166,67 @@ def main(argv=None) -> int:
         f"open loop in each learned env from their real first state with their recorded actions; 'one step' = the "
         f"predictors on the recorded (s, a) themselves. Per-episode columns compare each episode's mean with its "
         f"real mean; versions {man['versions']}.\n\n" + table(rows) + f"\n\n![rollouts]({args.stem}.png)\n"))
+    print(f"files in {out}: {args.stem}.md, {args.stem}.csv, {args.stem}.png")
+    return 0
+
+
+def closed_loop_check(args, runs: Path, out: Path, models: Path, man: dict, frameworks: list[str], layout) -> int:
+    """The ``--policy`` mode (module documentation)."""
+    from cfmarl.envs.urllc_ofdm.config import UrllcConfig
+    from cfmarl.envs.urllc_ofdm.core import UrllcCore
+    from cfmarl.policies.module_controller import controller_for, latest_checkpoint_of, load_module
+    from cfmarl.policies.offline.virtual_cmdp.env import VirtualCmdpCore, make_config
+    from cfmarl.policies.offline.virtual_cmdp.rollouts import closed_loop, one_step, real_episodes, replay
+    from cfmarl.rundir import atomic_write_text, write_csv
+
+    try:
+        path = latest_checkpoint_of(args.policy)
+        ctrl = controller_for(load_module(path), path.name, stochastic=not args.greedy, seed=args.seed)
+    except ValueError as exc:
+        print(f"error: --policy: {exc}", file=sys.stderr)
+        return 2
+    E = args.episodes or 30
+    env_cfg = {k: v for k, v in man["env_config"].items() if k in UrllcConfig.__dataclass_fields__}
+    seeds = [args.seed * 100_003 + i for i in range(E)]
+    t0 = time.perf_counter()
+    real = real_episodes(UrllcCore(UrllcConfig(**env_cfg), num_envs=E), ctrl, seeds, layout)
+    T = real["r"].shape[1]
+    acting = "greedy" if args.greedy else "sampled"
+    print(f"{path}: {E} real episodes x {T} slots ({acting} actions) in {time.perf_counter() - t0:.0f} s: EE "
+          f"{real['r'].mean():.1f} Mbit/J, violation {real['c'].mean():.4f}")
+    rows = [summarise("real env, the policy", real["r"], real["c"], real["buffered"], real)]
+    curves = {"real env": real}
+    for predictor in ("kan", "mlp"):
+        core = VirtualCmdpCore(make_config(frameworks[0], models=str(models), predictor=predictor, episode_slots=T), E)
+        pred = one_step(core, real["s"], real["a"])
+        rows.append(summarise(f"one step, {predictor.upper()} predictors on the policy's real (s, a)", pred["r"],
+                              pred["c"], None, real))
+    for fw in frameworks:
+        t0 = time.perf_counter()
+        core = VirtualCmdpCore(make_config(fw, models=str(models), episode_slots=T), E)
+        roll = replay(core, real["s"][:, 0], real["a"], seeds)
+        rows.append(summarise(f"open loop, the policy's real actions in {LABEL[fw]}", roll["r"], roll["c"],
+                              roll["buffered"], real))
+        loop = closed_loop(core, ctrl, real["s"][:, 0], T, seeds)
+        rows.append(summarise(f"closed loop, the policy in {LABEL[fw]}", loop["r"], loop["c"], loop["buffered"], real))
+        curves[f"{LABEL[fw]}, open loop"] = roll
+        curves[f"{LABEL[fw]}, closed loop"] = loop
+        print(f"  {LABEL[fw]:22s} closed loop: EE {rows[-1]['reward_mbit_per_j']:9.1f} ({rows[-1]['reward_ratio']:.2f}x "
+              f"real)  violation {rows[-1]['violation_rate']:.4f} (real {rows[0]['violation_rate']:.4f})  "
+              f"{time.perf_counter() - t0:.0f} s")
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(out / f"{args.stem}.csv", rows)
+    plot(curves, out / f"{args.stem}.png", f"{path.parent.parent.name}@{path.name} ({acting}) in the real env and in "
+                                           f"the learned env(s) from the same {E} first states ({runs.name})")
+    cmd = (f"python benchmarks/urllc_vcmdp_rollouts.py --runs {args.runs} --policy {args.policy} --episodes {E}"
+           f"{' --greedy' if args.greedy else ''} --stem {args.stem}")
+    atomic_write_text(out / f"{args.stem}.md", (
+        f"# URLLC virtual CMDP: a policy in the learned env vs the real env (closed loop)\n\n`{cmd}`: "
+        f"{path.parent.parent.name}@{path.name} acts ({acting}) for {E} episodes of {T} slots in the real env; "
+        f"'one step' = the predictors on the (s, a) it visited there; 'open loop' = its real actions replayed in the "
+        f"learned env from the same first states; 'closed loop' = the policy acting in the learned env from those "
+        f"states. A closed-loop row far from the real row is what pretraining in that env optimises against; "
+        f"versions {man['versions']}.\n\n" + table(rows) + f"\n\n![closed loop]({args.stem}.png)\n"))
     print(f"files in {out}: {args.stem}.md, {args.stem}.csv, {args.stem}.png")
     return 0
 

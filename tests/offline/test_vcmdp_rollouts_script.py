@@ -34,3 +34,6 @@ def test_rollout_table_rows_and_plot(fitted, tmp_path, capsys):
     assert "no manifest.json" in capsys.readouterr().err
     assert script.main(["--runs", str(runs), "--out", str(tmp_path / "out"), "--frameworks"]) == 2
     assert "--frameworks: (none) not fitted" in capsys.readouterr().err
+    assert script.main(["--runs", str(runs), "--out", str(tmp_path / "out"), "--policy", str(tmp_path / "no-run")]) == 2
+    err = capsys.readouterr().err
+    assert "--policy: " in err and "no such checkpoint or run directory" in err

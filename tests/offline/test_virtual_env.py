@@ -143,3 +143,63 @@ def test_replay_starts_from_real_states_and_predicts_like_one_step(fitted):
     assert ((out["c"] >= 0) & (out["c"] <= 1)).all() and (out["r"] >= 0).all()
     with pytest.raises(ValueError, match="start_from: obs must be"):
         core.start_from(ep["s"][:1, 0], [0])
+
+
+class _Recorded:
+    """A controller that plays recorded actions slot by slot (and notes the buffered packets it is shown)."""
+
+    def __init__(self, actions):
+        self.actions, self.t, self.seen = actions, 0, []
+
+    def act(self, core, state, obs):
+        self.seen.append(np.asarray(state.qlen).sum(-1).astype(float))
+        a = self.actions[:, self.t]
+        self.t += 1
+        return a[:, None]
+
+
+def test_closed_loop_with_recorded_actions_is_the_open_loop_replay(fitted):
+    """rollouts.closed_loop feeds the controller the learned env's own states; a controller that plays the recorded
+    actions therefore gives exactly replay()'s reward, cost and buffered packets."""
+    from cfmarl.datasets import load_dataset
+    from cfmarl.policies.offline.virtual_cmdp.data import split_dataset
+    from cfmarl.policies.offline.virtual_cmdp.rollouts import closed_loop, episodes_of, replay
+
+    split = split_dataset(load_dataset(fitted[0] / "data"))
+    ep = episodes_of(split["test"], split.layout)
+    E, T = ep["r"].shape
+    ctrl = _Recorded(ep["a"])
+    loop = closed_loop(_core(fitted, n=E), ctrl, ep["s"][:, 0], T, list(range(E)))
+    ref = replay(_core(fitted, n=E), ep["s"][:, 0], ep["a"], list(range(E)))
+    for k in ref:
+        np.testing.assert_array_equal(loop[k], ref[k])
+    np.testing.assert_array_equal(np.stack(ctrl.seen, 1), loop["buffered"])
+
+
+def test_real_episodes_record_what_the_policy_saw_and_did(fitted):
+    """rollouts.real_episodes in the real env: the first observation is the reset's, the actions are the
+    controller's, the buffered packets read from the observation are the env's queue lengths, and the same seeds
+    give the same episodes."""
+    from cfmarl.datasets import load_dataset
+    from cfmarl.envs.urllc_ofdm.config import UrllcConfig
+    from cfmarl.envs.urllc_ofdm.core import UrllcCore
+    from cfmarl.policies.offline.virtual_cmdp.data import split_dataset
+    from cfmarl.policies.offline.virtual_cmdp.rollouts import real_episodes
+
+    man = fitted[1]
+    split = split_dataset(load_dataset(fitted[0] / "data"))
+    cfg = UrllcConfig(**{k: v for k, v in man["env_config"].items() if k in UrllcConfig.__dataclass_fields__})
+    T = cfg.episode_slots
+    actions = np.random.default_rng(5).uniform(-1, 1, (2, T, split.layout.B * 3 * split.layout.U * split.layout.K))
+    ctrl = _Recorded(actions)
+    out = real_episodes(UrllcCore(cfg, num_envs=2), ctrl, [7, 8], split.layout)
+    assert {k: v.shape for k, v in out.items()} == {"s": (2, T, split["test"]["s"].shape[-1]), "a": actions.shape,
+                                                    "r": (2, T), "c": (2, T), "buffered": (2, T)}
+    _, obs0 = UrllcCore(cfg, num_envs=2).reset([7, 8])
+    np.testing.assert_allclose(out["s"][:, 0], obs0[:, 0])
+    np.testing.assert_array_equal(out["a"], actions)
+    np.testing.assert_allclose(out["buffered"], np.stack(ctrl.seen, 1), atol=1e-6)
+    again = real_episodes(UrllcCore(cfg, num_envs=2), _Recorded(actions), [7, 8], split.layout)
+    for k in out:
+        np.testing.assert_array_equal(out[k], again[k])
+    assert ((out["c"] >= 0) & (out["c"] <= 1)).all() and (out["r"] >= 0).all()
