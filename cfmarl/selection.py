@@ -3,7 +3,8 @@
 A policy is validated on fixed seeds (``training.validation_seed`` / ``validation_episodes``) every
 ``training.validate_every`` iterations: :func:`validate` for a trained RLModule (each size of ``env.mix``),
 :func:`validate_controller` for any controller (offline learners). :func:`selection_rule` says when a validation
-is feasible, :func:`better` which of two validations wins, :func:`read_best` reloads the record of the best
+is feasible, :func:`better` which of two validations wins, :func:`revalidated` when an unchanged best policy's
+newer checkpoint replaces it, :func:`read_best` reloads the record of the best
 checkpoint of an interrupted run. Used by ``cfmarl train`` (cfmarl/train.py), offline training
 (cfmarl/offline_train.py) and Tune trials (cfmarl/tune_trainable.py).
 """
@@ -101,6 +102,14 @@ def better(val: dict, best: dict | None, limit: float, z: float = 0.0) -> bool:
     if feas:
         return val["val/team_return"] > best["val/team_return"]
     return val["val/mean_cost"] < best["val/mean_cost"]
+
+
+def revalidated(val: dict, best: dict | None) -> bool:
+    """The best policy validated again, unchanged (every ``val/`` number equal - e.g. frozen while the critics warm
+    up): its newer checkpoint is the better one to keep, since it carries the value heads trained since, and a
+    rollback (``training.rollback``) then lands on trained critics instead of the warm start's untrained ones."""
+    keys = [k for k in val if k.startswith("val/")]
+    return best is not None and bool(keys) and all(k in best and val[k] == best[k] for k in keys)
 
 
 def read_best(ckpt_root: Path, say) -> dict | None:

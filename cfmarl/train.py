@@ -365,7 +365,7 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
                     if exp.training.retarget_rate:
                         row.update(retarget(exp, algo, val))
                     limit, z = selection.selection_rule(exp)
-                    if selection.better(val, best, limit, z):
+                    if selection.better(val, best, limit, z) or selection.revalidated(val, best):
                         best = dict(val, iteration=it)
                         checkpoints.save(algo, ckpt_root / "best", runtime=False, iteration=it)
                         rundir.write_json(ckpt_root / "best.json", best)

@@ -73,3 +73,49 @@ def test_no_rollback_while_the_best_is_infeasible(ray_session, tmp_path, monkeyp
     assert main(["train", str(y), "--out", str(tmp_path), "--iterations", "2", "--quiet"]) == 0
     rows = list(csv.DictReader(open(tmp_path / "train-rb0" / "metrics.csv")))
     assert all("rollback/lr_scale" not in r for r in rows)
+
+
+def test_rollback_lands_on_the_newest_checkpoint_of_an_unchanged_best(ray_session, tmp_path, monkeypatch):
+    """The same validation twice (an unchanged policy): the best checkpoint moves to the newer iteration, so a
+    rollback restores that iteration's weights (its value heads trained since), not the first one's."""
+    data = yaml.safe_load(TINY.read_text())
+    data["name"] = "rbtie"
+    data["pretrain"] = {"enabled": False}
+    data["training"].update(rollback=True, keep_checkpoints=5)
+    y = tmp_path / "rbtie.yaml"
+    y.write_text(yaml.safe_dump(data))
+    script = iter([(0.01, 5.0), (0.01, 5.0), (0.5, 9.0)])
+    monkeypatch.setattr(train_mod, "validate", lambda exp, algo: dict(
+        zip(("val/mean_cost", "val/team_return"), next(script))))
+    assert main(["train", str(y), "--out", str(tmp_path), "--iterations", "3", "--quiet"]) == 0
+    run = tmp_path / "train-rbtie"
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [r.get("rollback/to_iteration") or "" for r in rows] == ["", "", "2"]
+    second = _weights(load_module(run / "checkpoints" / "iter_000002"))
+    first = _weights(load_module(run / "checkpoints" / "iter_000001"))
+    restored = _weights(load_module(run / "checkpoints" / "iter_000003"))
+    assert any(not torch.equal(first[k], second[k]) for k in first)  # iteration 2 trained: the two differ
+    assert all(torch.equal(restored[k], second[k]) for k in second)
+
+
+def test_critic_warmup_keeps_the_policy_so_the_best_moves_to_the_warmed_critics(ray_session, tmp_path):
+    """Real validations during a critic warm-up: the policy does not move, so every validation is the same and
+    the best checkpoint follows the newest one - with the value heads trained, the policy's weights untouched."""
+    data = yaml.safe_load(TINY.read_text())
+    data["name"] = "warm"
+    data["algorithm"]["critic_warmup_iterations"] = 2
+    data["training"].update(keep_checkpoints=5)
+    y = tmp_path / "warm.yaml"
+    y.write_text(yaml.safe_dump(data))
+    assert main(["train", str(y), "--out", str(tmp_path), "--iterations", "2", "--quiet"]) == 0
+    run = tmp_path / "train-warm"
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert rows[0]["val/mean_cost"] == rows[1]["val/mean_cost"]
+    import json
+
+    assert json.loads((run / "checkpoints" / "best.json").read_text())["iteration"] == 2
+    best = _weights(load_module(run / "checkpoints" / "best"))
+    first = _weights(load_module(run / "checkpoints" / "iter_000001"))
+    heads = [k for k in best if k.split(".")[0] in ("vf", "cf")]
+    assert heads and any(not torch.equal(best[k], first[k]) for k in heads)
+    assert all(torch.equal(best[k], first[k]) for k in best if k not in heads)
