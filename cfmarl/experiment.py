@@ -154,9 +154,12 @@ class TrainingSection:
     # going back to the best validated policy when a walk overshoots: after a validation that is infeasible by the
     # selection rule while the best validated checkpoint is feasible, the learner's weights (policy and value heads)
     # are replaced by that checkpoint's - the multipliers, training targets and optimizer moments are kept - and the
-    # learning rate is multiplied by rollback_lr_factor (1 = unchanged; < 1 narrows the step each time)
+    # learning rate is multiplied by rollback_lr_factor (1 = unchanged; < 1 narrows the step each time);
+    # rollback_patience: that many validations in a row must break the rule first (1 = at the first; more gives the
+    # multiplier time to pull an overshooting walk back on its own)
     rollback: bool = False
     rollback_lr_factor: float = 1.0
+    rollback_patience: int = 1
 
 
 @dataclass(frozen=True)

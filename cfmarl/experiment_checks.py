@@ -184,6 +184,10 @@ def _validate_rollback(exp, learner) -> None:
     if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 1:
         raise ConfigError(f"training.rollback_lr_factor: must be in (0, 1] (the learning rate's factor at each "
                           f"rollback), got {f!r}")
+    n = t.rollback_patience
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
+        raise ConfigError(f"training.rollback_patience: an integer in [1, 1000] (validations in a row that break the "
+                          f"rule before a rollback), got {n!r}")
 
 
 def _validate_lr_schedule(exp, learner) -> None:
@@ -262,8 +266,9 @@ def _validate_learner(exp, entry, env_cfg) -> None:
         _validate_retarget(exp, learner)
     if exp.training.rollback is not False:
         _validate_rollback(exp, learner)
-    elif exp.training.rollback_lr_factor != 1.0:
-        raise ConfigError("training.rollback_lr_factor: only used with training.rollback: true")
+    elif exp.training.rollback_lr_factor != 1.0 or exp.training.rollback_patience != 1:
+        which = "rollback_lr_factor" if exp.training.rollback_lr_factor != 1.0 else "rollback_patience"
+        raise ConfigError(f"training.{which}: only used with training.rollback: true")
     if a.lr_schedule:
         _validate_lr_schedule(exp, learner)
     if a.critic_warmup_iterations and not learner.critic_warmup:

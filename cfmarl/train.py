@@ -141,6 +141,19 @@ def rollback(exp: ExperimentConfig, algo, best_path: Path) -> dict[str, float]:
     return {"rollback/lr_scale": float(scales[0][MODULE])}
 
 
+def rule_breaks_in_a_row(exp: ExperimentConfig, rows: list[dict]) -> int:
+    """Validations in ``rows`` (metrics.csv, oldest first) that broke the selection rule since the last one that
+    kept it or the last rollback - what ``training.rollback_patience`` counts, recomputed on a resume."""
+    limit, z = selection.selection_rule(exp)
+    n = 0
+    for r in rows:
+        if "val/mean_cost" in r:
+            n = n + 1 if selection.upper_bound(r, z) > limit else 0
+        if "rollback/to_iteration" in r:
+            n = 0
+    return n
+
+
 def _read_rows(path: Path, upto: int, say) -> list[dict]:
     """metrics.csv rows up to iteration ``upto``; unreadable (e.g. truncated) rows are dropped with a
     message (rows after ``upto`` are recomputed anyway)."""
@@ -344,6 +357,7 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
         from tensorboardX import SummaryWriter
 
         writer = SummaryWriter(str(run / "tb"), purge_step=start + 1)
+        breaks = rule_breaks_in_a_row(exp, rows)  # validations since the last feasible one or rollback
         t_run = time.perf_counter()
         interrupted = False
         try:
@@ -365,12 +379,14 @@ def train(path: str, out: str = "runs", fresh: bool = False, iterations: int | N
                     if exp.training.retarget_rate:
                         row.update(retarget(exp, algo, val))
                     limit, z = selection.selection_rule(exp)
+                    breaks = breaks + 1 if selection.upper_bound(val, z) > limit else 0
                     if selection.better(val, best, limit, z) or selection.revalidated(val, best):
                         best = dict(val, iteration=it)
                         checkpoints.save(algo, ckpt_root / "best", runtime=False, iteration=it)
                         rundir.write_json(ckpt_root / "best.json", best)
-                    elif (exp.training.rollback and selection.upper_bound(best, z) <= limit < selection.upper_bound(
-                            val, z) and checkpoints.damage(ckpt_root / "best") is None):
+                    elif (exp.training.rollback and breaks >= exp.training.rollback_patience
+                          and selection.upper_bound(best, z) <= limit and checkpoints.damage(ckpt_root / "best") is None):
+                        breaks = 0
                         row.update(rollback(exp, algo, ckpt_root / "best"), **{"rollback/to_iteration": best[
                             "iteration"]})
                         if not quiet:

@@ -299,6 +299,9 @@ def test_experiment_file_errors_name_the_key(tmp_path):
                           ("training: {rollback: yes please}", "training.rollback: must be true or false"),
                           ("training: {rollback: true, validate_every: 1, rollback_lr_factor: 0}", "training.rollback_lr_factor: must"),
                           ("training: {rollback_lr_factor: 0.5}", "training.rollback_lr_factor: only used with"),
+                          ("training: {rollback: true, validate_every: 1, rollback_patience: 0}",
+                           "training.rollback_patience: an integer in"),
+                          ("training: {rollback_patience: 3}", "training.rollback_patience: only used with"),
                           ("env: {name: power, scenario: tiny}\nalgorithm: {name: sac_lagrangian}\n"
                            "training: {rollback: true, validate_every: 1}",
                            "training.rollback: not supported by sac_lagrangian"),

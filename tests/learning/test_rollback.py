@@ -119,3 +119,33 @@ def test_critic_warmup_keeps_the_policy_so_the_best_moves_to_the_warmed_critics(
     heads = [k for k in best if k.split(".")[0] in ("vf", "cf")]
     assert heads and any(not torch.equal(best[k], first[k]) for k in heads)
     assert all(torch.equal(best[k], first[k]) for k in best if k not in heads)
+
+
+def test_rollback_patience_waits_for_breaks_in_a_row(ray_session, tmp_path, monkeypatch):
+    """rollback_patience 2: one infeasible validation followed by a feasible one rolls nothing back; two in a row
+    do, and the count starts again after the rollback."""
+    data = yaml.safe_load(TINY.read_text())
+    data["name"] = "rbpat"
+    data["pretrain"] = {"enabled": False}
+    data["training"].update(rollback=True, rollback_patience=2)
+    y = tmp_path / "rbpat.yaml"
+    y.write_text(yaml.safe_dump(data))
+    script = iter([(0.01, 5.0), (0.5, 9.0), (0.01, 4.0), (0.5, 9.0), (0.5, 9.0), (0.5, 9.0)])
+    monkeypatch.setattr(train_mod, "validate", lambda exp, algo: dict(
+        zip(("val/mean_cost", "val/team_return"), next(script))))
+    assert main(["train", str(y), "--out", str(tmp_path), "--iterations", "6", "--quiet"]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "train-rbpat" / "metrics.csv")))
+    assert [r.get("rollback/to_iteration") or "" for r in rows] == ["", "", "", "", "1", ""]
+
+
+def test_rule_breaks_in_a_row_is_recounted_from_the_metrics_rows():
+    """What a resumed run counts: validations breaking the rule since the last feasible one or rollback."""
+    exp = load_experiment(TINY)  # selection: target, limit = algorithm.cost_limit 0.05, z = 0
+    rows = [{"iteration": 1, "val/mean_cost": 0.01}, {"iteration": 2}, {"iteration": 3, "val/mean_cost": 0.5},
+            {"iteration": 4, "val/mean_cost": 0.6}]
+    assert train_mod.rule_breaks_in_a_row(exp, rows) == 2
+    assert train_mod.rule_breaks_in_a_row(exp, rows + [{"iteration": 5, "val/mean_cost": 0.04}]) == 0
+    rows[-1]["rollback/to_iteration"] = 1.0
+    assert train_mod.rule_breaks_in_a_row(exp, rows) == 0
+    assert train_mod.rule_breaks_in_a_row(exp, rows + [{"iteration": 5, "val/mean_cost": 0.3}]) == 1
+    assert train_mod.rule_breaks_in_a_row(exp, []) == 0
