@@ -88,6 +88,8 @@ RECIPE_VARIANTS = {  # variants of the medium recipe with 3 seeds x 2 mobilities
     "rank": "credit150 with the link-rank feature (env observe_link_rank: the link's rank among its UE's APs)",
     "rank_rollback": "rank with training.rollback (back to the best validated checkpoint after an infeasible "
                      "validation, lr x 0.7 each time)",
+    "rank_rollback_p3": "rank with training.rollback after 3 infeasible validations in a row (rollback_patience 3), "
+                        "the step kept, onto the warmed critics",
 }
 MIX_STUDIES = {  # mixture-of-sizes studies (cfmarl scale tune_configs/<name>.yaml): name -> what differs
     "aps_gnn_mix": "one multiplier shared by the sizes",
