@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--frameworks", nargs="*", choices=list(LABEL),
                     help="learned envs to replay (default: every family the models folder holds)")
-    ap.add_argument("--episodes", type=int, default=0, help="test episodes replayed (0 = all)")
+    ap.add_argument("--episodes", type=int, default=0, help="test episodes replayed (0 = all); with --policy, episodes run (0 = 30)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--stem", default="vcmdp_rollouts")
     ap.add_argument("--policy", help="closed-loop check of this training run / checkpoint (see above)")
