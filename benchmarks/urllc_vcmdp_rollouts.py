@@ -12,6 +12,9 @@ folder) the check runs closed loop instead: the policy acts in the real env for 
 actions, as in training, unless ``--greedy``), the predictors are scored on the (s, a) it visited, its real
 actions are replayed open loop in each learned env, and it acts in each learned env from the same first states.
 A policy pretrained in a learned env that errs in its favour shows the gap here (model exploitation).
+``--ensemble N`` adds whether a bootstrap ensemble's disagreement would flag those (s, a) (the premise of a
+MOPO-style uncertainty penalty): N MLP predictors on resampled training rows, their spread and error on the test
+data and on the policy's real (s, a).
 
     python benchmarks/urllc_vcmdp_rollouts.py --runs runs/offline-urllc_vcmdp_paper
     python benchmarks/urllc_vcmdp_rollouts.py --runs runs/offline-urllc_vcmdp_cvae \
@@ -21,6 +24,7 @@ A policy pretrained in a learned env that errs in its favour shows the gap here 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -101,6 +105,9 @@ def main(argv=None) -> int:
     ap.add_argument("--stem", default="vcmdp_rollouts")
     ap.add_argument("--policy", help="closed-loop check of this training run / checkpoint (see above)")
     ap.add_argument("--greedy", action="store_true", help="with --policy: deterministic actions instead of samples")
+    ap.add_argument("--ensemble", type=int, default=0, metavar="N",
+                    help="with --policy: also fit N bootstrap MLP reward / cost predictors and compare their "
+                         "disagreement on the policy's (s, a) with that on the test data (an uncertainty-penalty check)")
     args = ap.parse_args(argv)
     from cfmarl.datasets import load_dataset
     from cfmarl.envs.validation import ConfigError
@@ -179,6 +186,9 @@ def closed_loop_check(args, runs: Path, out: Path, models: Path, man: dict, fram
     from cfmarl.policies.offline.virtual_cmdp.rollouts import closed_loop, one_step, real_episodes, replay
     from cfmarl.rundir import atomic_write_text, write_csv
 
+    if args.ensemble < 0 or args.ensemble == 1:
+        print(f"error: --ensemble: 0 (none) or at least 2 members, got {args.ensemble}", file=sys.stderr)
+        return 2
     try:
         path = latest_checkpoint_of(args.policy)
         ctrl = controller_for(load_module(path), path.name, stochastic=not args.greedy, seed=args.seed)
@@ -214,21 +224,62 @@ def closed_loop_check(args, runs: Path, out: Path, models: Path, man: dict, fram
         print(f"  {LABEL[fw]:22s} closed loop: EE {rows[-1]['reward_mbit_per_j']:9.1f} ({rows[-1]['reward_ratio']:.2f}x "
               f"real)  violation {rows[-1]['violation_rate']:.4f} (real {rows[0]['violation_rate']:.4f})  "
               f"{time.perf_counter() - t0:.0f} s")
+    extra = ensemble_section(args, models, real) if args.ensemble else ""
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / f"{args.stem}.csv", rows)
     plot(curves, out / f"{args.stem}.png", f"{path.parent.parent.name}@{path.name} ({acting}) in the real env and in "
                                            f"the learned env(s) from the same {E} first states ({runs.name})")
     cmd = (f"python benchmarks/urllc_vcmdp_rollouts.py --runs {args.runs} --policy {args.policy} --episodes {E}"
-           f"{' --greedy' if args.greedy else ''} --stem {args.stem}")
+           f"{' --greedy' if args.greedy else ''}{f' --ensemble {args.ensemble}' if args.ensemble else ''} --stem {args.stem}")
     atomic_write_text(out / f"{args.stem}.md", (
         f"# URLLC virtual CMDP: a policy in the learned env vs the real env (closed loop)\n\n`{cmd}`: "
         f"{path.parent.parent.name}@{path.name} acts ({acting}) for {E} episodes of {T} slots in the real env; "
         f"'one step' = the predictors on the (s, a) it visited there; 'open loop' = its real actions replayed in the "
         f"learned env from the same first states; 'closed loop' = the policy acting in the learned env from those "
         f"states. A closed-loop row far from the real row is what pretraining in that env optimises against; "
-        f"versions {man['versions']}.\n\n" + table(rows) + f"\n\n![closed loop]({args.stem}.png)\n"))
+        f"versions {man['versions']}.\n\n" + table(rows) + f"\n\n![closed loop]({args.stem}.png)\n" + extra))
     print(f"files in {out}: {args.stem}.md, {args.stem}.csv, {args.stem}.png")
     return 0
+
+
+def ensemble_section(args, models: Path, real: dict) -> str:
+    """The ``--ensemble`` table (markdown): bootstrap MLP predictors on the fitted models' training rows, scored on
+    the test data and on the policy's real (s, a), in the predictors' normalised units."""
+    import torch
+
+    from cfmarl.datasets import load_dataset
+    from cfmarl.policies.offline.virtual_cmdp.data import split_dataset
+    from cfmarl.policies.offline.virtual_cmdp.fit import ModelSpec, tables
+    from cfmarl.policies.offline.virtual_cmdp.rollouts import bootstrap_disagreement
+
+    man = json.loads((models / "manifest.json").read_text())
+    spec = man["spec"]
+    tab = tables(split_dataset(load_dataset(Path(args.runs) / "dataset"), seed=int(spec.get("split_seed", 32))))
+    rows_max = int(spec.get("max_train_rows", ModelSpec.max_train_rows))
+    keep = torch.as_tensor(np.sort(np.random.default_rng(int(spec.get("seed", 32))).permutation(
+        len(tab.sa["train"]))[:rows_max]))
+    F = real["s"].shape[-1]
+    sa = torch.as_tensor(tab.norms["sa"](np.concatenate([real["s"].reshape(-1, F), real["a"].reshape(
+        -1, real["a"].shape[-1])], -1)), dtype=torch.float32)
+    lines = [f"\n## Would an ensemble's disagreement flag these (s, a)?\n\n{args.ensemble} MLP predictors, each on a "
+             f"bootstrap resample of the same {len(keep)} training rows as the fitted predictors (early-stopped on the "
+             f"validation episodes), in the predictors' normalised units (the training range mapped to [0, 1]): a "
+             f"MOPO-style penalty kappa x std helps where the std grows with the error.\n",
+             "| target | data | mean prediction | truth | ensemble std (mean / 90 %) | abs. error of the mean |",
+             "|---|---|---:|---:|---:|---:|"]
+    for target, name in (("c", "cost"), ("r", "reward")):
+        y = getattr(tab, target)
+        truth = tab.norms[target](real[target].reshape(-1, 1))[:, 0]
+        res = bootstrap_disagreement(tab.sa["train"][keep], y["train"][keep], tab.sa["val"], y["val"],
+                                     {"test data": (tab.sa["test"], y["test"].numpy()), "the policy's real (s, a)":
+                                      (sa, truth)}, members=args.ensemble, seed=100)
+        for k, v in res.items():
+            lines.append(f"| {name} | {k} | {v['mean_prediction']:.4f} | {v['truth']:.4f} | {v['ensemble_std']:.4f} / "
+                         f"{v['ensemble_std_p90']:.4f} | {v['abs_error']:.4f} |")
+        t, q = res["test data"], res["the policy's real (s, a)"]
+        print(f"  ensemble ({name}): std {t['ensemble_std']:.4f} on the test data vs {q['ensemble_std']:.4f} on the "
+              f"policy's; error {t['abs_error']:.4f} vs {q['abs_error']:.4f}")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -37,3 +37,6 @@ def test_rollout_table_rows_and_plot(fitted, tmp_path, capsys):
     assert script.main(["--runs", str(runs), "--out", str(tmp_path / "out"), "--policy", str(tmp_path / "no-run")]) == 2
     err = capsys.readouterr().err
     assert "--policy: " in err and "no such checkpoint or run directory" in err
+    assert script.main(["--runs", str(runs), "--out", str(tmp_path / "out"), "--policy", str(tmp_path / "no-run"),
+                        "--ensemble", "1"]) == 2
+    assert "--ensemble: 0 (none) or at least 2" in capsys.readouterr().err

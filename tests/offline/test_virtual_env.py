@@ -203,3 +203,25 @@ def test_real_episodes_record_what_the_policy_saw_and_did(fitted):
     for k in out:
         np.testing.assert_array_equal(out[k], again[k])
     assert ((out["c"] >= 0) & (out["c"] <= 1)).all() and (out["r"] >= 0).all()
+
+
+def test_bootstrap_disagreement_grows_off_the_data_and_scores_the_error():
+    """rollouts.bootstrap_disagreement on y = sin(3 x0) over x in [-1, 1]^3: the members agree on held-out points
+    from the training box and disagree far outside it; the error column is |ensemble mean - truth|."""
+    import torch
+
+    from cfmarl.policies.offline.virtual_cmdp.rollouts import bootstrap_disagreement
+
+    g = np.random.default_rng(0)
+    f = lambda x: np.sin(3 * x[:, 0])  # noqa: E731
+    x = g.uniform(-1, 1, (600, 3))
+    xv, xin, xout = g.uniform(-1, 1, (100, 3)), g.uniform(-1, 1, (200, 3)), g.uniform(4, 6, (200, 3))
+    T = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    res = bootstrap_disagreement(T(x), T(f(x)), T(xv), T(f(xv)), {"in": (T(xin), f(xin)), "out": (T(xout), f(xout))},
+                                 members=3, hidden=16, epochs=40, patience=40, seed=1)
+    assert res["out"]["ensemble_std"] > 3 * res["in"]["ensemble_std"]
+    assert res["in"]["abs_error"] < res["out"]["abs_error"]
+    assert res["in"]["truth"] == pytest.approx(f(xin).mean())
+    again = bootstrap_disagreement(T(x), T(f(x)), T(xv), T(f(xv)), {"in": (T(xin), f(xin))}, members=3, hidden=16,
+                                   epochs=40, patience=40, seed=1)
+    assert again["in"] == res["in"]

@@ -80,3 +80,35 @@ def closed_loop(core, controller, s0: np.ndarray, steps: int, seeds) -> dict[str
         state, obs, r, c, _ = core.step(state, a[:, None])
         out["r"][:, t], out["c"][:, t] = r[:, 0], c[:, 0, 0]
     return out
+
+
+def bootstrap_disagreement(x_train, y_train, x_val, y_val, probes: dict, members: int = 5, hidden: int = 90,
+                           epochs: int = 60, patience: int = 8, seed: int = 100) -> dict[str, dict[str, float]]:
+    """Does an ensemble's disagreement flag where a predictor errs (the premise of a MOPO-style uncertainty
+    penalty)? ``members`` MLP regressors, each fitted on a bootstrap resample of (x_train, y_train) (normalised
+    tensors, early-stopped on the validation rows), are scored on every probe set ``name -> (x, y)``: mean
+    prediction, truth, mean and 90 % quantile of the members' standard deviation, and the ensemble mean's absolute
+    error."""
+    import torch
+
+    from cfmarl.policies.offline.virtual_cmdp.kan_models import MlpRegressor
+    from cfmarl.policies.offline.virtual_cmdp.training import fit
+
+    preds: dict[str, list[np.ndarray]] = {k: [] for k in probes}
+    n = len(x_train)
+    for i in range(members):
+        idx = torch.as_tensor(np.random.default_rng(seed + i).integers(0, n, n))
+        torch.manual_seed(seed + i)
+        m = MlpRegressor(x_train.shape[1], hidden)
+        fit(m, lambda x, y, m=m: ((m(x) - y) ** 2).mean(), (x_train[idx], y_train[idx]), (x_val, y_val),
+            epochs=epochs, batch_size=256, lr=1e-3, patience=patience, seed=seed + i)
+        with torch.no_grad():
+            for k, (x, _) in probes.items():
+                preds[k].append(m(x).numpy())
+    out = {}
+    for k, (_, y) in probes.items():
+        p = np.stack(preds[k])
+        mean, std, truth = p.mean(0), p.std(0), np.asarray(y, np.float64)
+        out[k] = {"mean_prediction": float(mean.mean()), "truth": float(truth.mean()), "ensemble_std": float(std.mean()),
+                  "ensemble_std_p90": float(np.quantile(std, 0.9)), "abs_error": float(np.abs(mean - truth).mean())}
+    return out
