@@ -113,7 +113,7 @@ def main(argv=None) -> int:
     from cfmarl.envs.validation import ConfigError
     from cfmarl.policies.offline.virtual_cmdp.data import split_dataset
     from cfmarl.policies.offline.virtual_cmdp.env import VirtualCmdpCore, make_config, open_models
-    from cfmarl.policies.offline.virtual_cmdp.rollouts import episodes_of, one_step, replay
+    from cfmarl.policies.offline.virtual_cmdp.rollouts import episodes_of, replay
     from cfmarl.rundir import atomic_write_text, write_csv
 
     runs, out = Path(args.runs), Path(args.out)
@@ -145,11 +145,7 @@ def main(argv=None) -> int:
     print(f"{E} test episodes x {T} slots from {runs / 'dataset'}; models {models}")
     rows = [summarise("real env (recorded)", real["r"], real["c"], real["buffered"], real)]
     curves = {"real env": {"r": real["r"], "c": real["c"], "buffered": real["buffered"]}}
-    for predictor in ("kan", "mlp"):
-        core = VirtualCmdpCore(make_config(frameworks[0], models=str(models), predictor=predictor, episode_slots=T), E)
-        pred = one_step(core, real["s"], real["a"])
-        rows.append(summarise(f"one step, {predictor.upper()} predictors on the recorded (s, a)", pred["r"],
-                              pred["c"], None, real))
+    rows += predictor_rows(frameworks[0], models, real, "the recorded (s, a)")
     for fw in frameworks:
         t0 = time.perf_counter()
         core = VirtualCmdpCore(make_config(fw, models=str(models), episode_slots=T), E)
@@ -177,13 +173,27 @@ def main(argv=None) -> int:
     return 0
 
 
+def predictor_rows(framework: str, models: Path, real: dict, what: str) -> list[dict]:
+    """One table row per predictor family (KAN, MLP): its reward / cost on the (s, a) of ``real`` (episodes of
+    :func:`.rollouts.episodes_of`'s layout), described as ``what``."""
+    from cfmarl.policies.offline.virtual_cmdp.env import VirtualCmdpCore, make_config
+    from cfmarl.policies.offline.virtual_cmdp.rollouts import one_step
+
+    E, T = real["r"].shape
+    rows = []
+    for predictor in ("kan", "mlp"):
+        core = VirtualCmdpCore(make_config(framework, models=str(models), predictor=predictor, episode_slots=T), E)
+        pred = one_step(core, real["s"], real["a"])
+        rows.append(summarise(f"one step, {predictor.upper()} predictors on {what}", pred["r"], pred["c"], None, real))
+    return rows
+
+
 def closed_loop_check(args, runs: Path, out: Path, models: Path, man: dict, frameworks: list[str], layout) -> int:
     """The ``--policy`` mode (module documentation)."""
-    from cfmarl.envs.urllc_ofdm.config import UrllcConfig
     from cfmarl.envs.urllc_ofdm.core import UrllcCore
     from cfmarl.policies.module_controller import controller_for, latest_checkpoint_of, load_module
     from cfmarl.policies.offline.virtual_cmdp.env import VirtualCmdpCore, make_config
-    from cfmarl.policies.offline.virtual_cmdp.rollouts import closed_loop, one_step, real_episodes, replay
+    from cfmarl.policies.offline.virtual_cmdp.rollouts import closed_loop, real_episodes, replay
     from cfmarl.rundir import atomic_write_text, write_csv
 
     if args.ensemble < 0 or args.ensemble == 1:
@@ -196,21 +206,17 @@ def closed_loop_check(args, runs: Path, out: Path, models: Path, man: dict, fram
         print(f"error: --policy: {exc}", file=sys.stderr)
         return 2
     E = args.episodes or 30
-    env_cfg = {k: v for k, v in man["env_config"].items() if k in UrllcConfig.__dataclass_fields__}
     seeds = [args.seed * 100_003 + i for i in range(E)]
     t0 = time.perf_counter()
-    real = real_episodes(UrllcCore(UrllcConfig(**env_cfg), num_envs=E), ctrl, seeds, layout)
+    real_config = VirtualCmdpCore(make_config(frameworks[0], models=str(models)), 1).real_config  # the fitted env's
+    real = real_episodes(UrllcCore(real_config, num_envs=E), ctrl, seeds, layout)
     T = real["r"].shape[1]
     acting = "greedy" if args.greedy else "sampled"
     print(f"{path}: {E} real episodes x {T} slots ({acting} actions) in {time.perf_counter() - t0:.0f} s: EE "
           f"{real['r'].mean():.1f} Mbit/J, violation {real['c'].mean():.4f}")
     rows = [summarise("real env, the policy", real["r"], real["c"], real["buffered"], real)]
     curves = {"real env": real}
-    for predictor in ("kan", "mlp"):
-        core = VirtualCmdpCore(make_config(frameworks[0], models=str(models), predictor=predictor, episode_slots=T), E)
-        pred = one_step(core, real["s"], real["a"])
-        rows.append(summarise(f"one step, {predictor.upper()} predictors on the policy's real (s, a)", pred["r"],
-                              pred["c"], None, real))
+    rows += predictor_rows(frameworks[0], models, real, "the policy's real (s, a)")
     for fw in frameworks:
         t0 = time.perf_counter()
         core = VirtualCmdpCore(make_config(fw, models=str(models), episode_slots=T), E)

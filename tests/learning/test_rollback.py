@@ -2,6 +2,7 @@
 (real Ray / RLlib, tiny sizes; the validations are scripted so that the overshoot happens on cue)."""
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -23,18 +24,30 @@ def _weights(module) -> dict:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
-def test_rollback_restores_the_best_weights_and_narrows_the_lr(ray_session, tmp_path, monkeypatch):
+def _tiny(tmp_path, name: str, training: dict, algorithm: dict | None = None, pretrain: bool = False) -> Path:
+    """The tiny APS experiment as ``name`` with these training / algorithm fields (pretraining off unless asked)."""
     data = yaml.safe_load(TINY.read_text())
-    data["name"] = "rb"
-    data["pretrain"] = {"enabled": False}
-    data["algorithm"]["lr"] = 4.0e-4
-    data["training"].update(rollback=True, rollback_lr_factor=0.5)
-    y = tmp_path / "rb.yaml"
+    data["name"] = name
+    if not pretrain:
+        data["pretrain"] = {"enabled": False}
+    data["algorithm"].update(algorithm or {})
+    data["training"].update(training)
+    y = tmp_path / f"{name}.yaml"
     y.write_text(yaml.safe_dump(data))
-    # iteration 1 feasible (the best), 2 and 3 infeasible (cost 0.5 > limit 0.05): two rollbacks to iteration 1
-    script = iter([(0.01, 5.0), (0.5, 9.0), (0.5, 9.0)])
+    return y
+
+
+def _script_validations(monkeypatch, results) -> None:
+    """train.validate returns (mean cost, team return) from ``results`` in turn."""
+    script = iter(results)
     monkeypatch.setattr(train_mod, "validate", lambda exp, algo: dict(
         zip(("val/mean_cost", "val/team_return"), next(script))))
+
+
+def test_rollback_restores_the_best_weights_and_narrows_the_lr(ray_session, tmp_path, monkeypatch):
+    y = _tiny(tmp_path, "rb", dict(rollback=True, rollback_lr_factor=0.5), dict(lr=4.0e-4))
+    # iteration 1 feasible (the best), 2 and 3 infeasible (cost 0.5 > limit 0.05): two rollbacks to iteration 1
+    _script_validations(monkeypatch, [(0.01, 5.0), (0.5, 9.0), (0.5, 9.0)])
     assert main(["train", str(y), "--out", str(tmp_path), "--iterations", "3", "--quiet"]) == 0
     run = tmp_path / "train-rb"
     rows = list(csv.DictReader(open(run / "metrics.csv")))
@@ -61,15 +74,8 @@ def test_rollback_restores_the_best_weights_and_narrows_the_lr(ray_session, tmp_
 
 def test_no_rollback_while_the_best_is_infeasible(ray_session, tmp_path, monkeypatch):
     """Nothing feasible validated yet: nothing to go back to, training goes on (lr unchanged)."""
-    data = yaml.safe_load(TINY.read_text())
-    data["name"] = "rb0"
-    data["pretrain"] = {"enabled": False}
-    data["training"].update(rollback=True)
-    y = tmp_path / "rb0.yaml"
-    y.write_text(yaml.safe_dump(data))
-    script = iter([(0.5, 5.0), (0.6, 9.0)])
-    monkeypatch.setattr(train_mod, "validate", lambda exp, algo: dict(
-        zip(("val/mean_cost", "val/team_return"), next(script))))
+    y = _tiny(tmp_path, "rb0", dict(rollback=True))
+    _script_validations(monkeypatch, [(0.5, 5.0), (0.6, 9.0)])
     assert main(["train", str(y), "--out", str(tmp_path), "--iterations", "2", "--quiet"]) == 0
     rows = list(csv.DictReader(open(tmp_path / "train-rb0" / "metrics.csv")))
     assert all("rollback/lr_scale" not in r for r in rows)
@@ -78,15 +84,8 @@ def test_no_rollback_while_the_best_is_infeasible(ray_session, tmp_path, monkeyp
 def test_rollback_lands_on_the_newest_checkpoint_of_an_unchanged_best(ray_session, tmp_path, monkeypatch):
     """The same validation twice (an unchanged policy): the best checkpoint moves to the newer iteration, so a
     rollback restores that iteration's weights (its value heads trained since), not the first one's."""
-    data = yaml.safe_load(TINY.read_text())
-    data["name"] = "rbtie"
-    data["pretrain"] = {"enabled": False}
-    data["training"].update(rollback=True, keep_checkpoints=5)
-    y = tmp_path / "rbtie.yaml"
-    y.write_text(yaml.safe_dump(data))
-    script = iter([(0.01, 5.0), (0.01, 5.0), (0.5, 9.0)])
-    monkeypatch.setattr(train_mod, "validate", lambda exp, algo: dict(
-        zip(("val/mean_cost", "val/team_return"), next(script))))
+    y = _tiny(tmp_path, "rbtie", dict(rollback=True, keep_checkpoints=5))
+    _script_validations(monkeypatch, [(0.01, 5.0), (0.01, 5.0), (0.5, 9.0)])
     assert main(["train", str(y), "--out", str(tmp_path), "--iterations", "3", "--quiet"]) == 0
     run = tmp_path / "train-rbtie"
     rows = list(csv.DictReader(open(run / "metrics.csv")))
@@ -101,18 +100,11 @@ def test_rollback_lands_on_the_newest_checkpoint_of_an_unchanged_best(ray_sessio
 def test_critic_warmup_keeps_the_policy_so_the_best_moves_to_the_warmed_critics(ray_session, tmp_path):
     """Real validations during a critic warm-up: the policy does not move, so every validation is the same and
     the best checkpoint follows the newest one - with the value heads trained, the policy's weights untouched."""
-    data = yaml.safe_load(TINY.read_text())
-    data["name"] = "warm"
-    data["algorithm"]["critic_warmup_iterations"] = 2
-    data["training"].update(keep_checkpoints=5)
-    y = tmp_path / "warm.yaml"
-    y.write_text(yaml.safe_dump(data))
+    y = _tiny(tmp_path, "warm", dict(keep_checkpoints=5), dict(critic_warmup_iterations=2), pretrain=True)
     assert main(["train", str(y), "--out", str(tmp_path), "--iterations", "2", "--quiet"]) == 0
     run = tmp_path / "train-warm"
     rows = list(csv.DictReader(open(run / "metrics.csv")))
     assert rows[0]["val/mean_cost"] == rows[1]["val/mean_cost"]
-    import json
-
     assert json.loads((run / "checkpoints" / "best.json").read_text())["iteration"] == 2
     best = _weights(load_module(run / "checkpoints" / "best"))
     first = _weights(load_module(run / "checkpoints" / "iter_000001"))
@@ -124,15 +116,8 @@ def test_critic_warmup_keeps_the_policy_so_the_best_moves_to_the_warmed_critics(
 def test_rollback_patience_waits_for_breaks_in_a_row(ray_session, tmp_path, monkeypatch):
     """rollback_patience 2: one infeasible validation followed by a feasible one rolls nothing back; two in a row
     do, and the count starts again after the rollback."""
-    data = yaml.safe_load(TINY.read_text())
-    data["name"] = "rbpat"
-    data["pretrain"] = {"enabled": False}
-    data["training"].update(rollback=True, rollback_patience=2)
-    y = tmp_path / "rbpat.yaml"
-    y.write_text(yaml.safe_dump(data))
-    script = iter([(0.01, 5.0), (0.5, 9.0), (0.01, 4.0), (0.5, 9.0), (0.5, 9.0), (0.5, 9.0)])
-    monkeypatch.setattr(train_mod, "validate", lambda exp, algo: dict(
-        zip(("val/mean_cost", "val/team_return"), next(script))))
+    y = _tiny(tmp_path, "rbpat", dict(rollback=True, rollback_patience=2))
+    _script_validations(monkeypatch, [(0.01, 5.0), (0.5, 9.0), (0.01, 4.0), (0.5, 9.0), (0.5, 9.0), (0.5, 9.0)])
     assert main(["train", str(y), "--out", str(tmp_path), "--iterations", "6", "--quiet"]) == 0
     rows = list(csv.DictReader(open(tmp_path / "train-rbpat" / "metrics.csv")))
     assert [r.get("rollback/to_iteration") or "" for r in rows] == ["", "", "", "", "1", ""]

@@ -181,14 +181,12 @@ def test_real_episodes_record_what_the_policy_saw_and_did(fitted):
     controller's, the buffered packets read from the observation are the env's queue lengths, and the same seeds
     give the same episodes."""
     from cfmarl.datasets import load_dataset
-    from cfmarl.envs.urllc_ofdm.config import UrllcConfig
     from cfmarl.envs.urllc_ofdm.core import UrllcCore
     from cfmarl.policies.offline.virtual_cmdp.data import split_dataset
     from cfmarl.policies.offline.virtual_cmdp.rollouts import real_episodes
 
-    man = fitted[1]
     split = split_dataset(load_dataset(fitted[0] / "data"))
-    cfg = UrllcConfig(**{k: v for k, v in man["env_config"].items() if k in UrllcConfig.__dataclass_fields__})
+    cfg = _core(fitted, n=1).real_config  # the env the dataset was recorded in
     T = cfg.episode_slots
     actions = np.random.default_rng(5).uniform(-1, 1, (2, T, split.layout.B * 3 * split.layout.U * split.layout.K))
     ctrl = _Recorded(actions)
