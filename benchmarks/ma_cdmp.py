@@ -2,6 +2,7 @@
 
     python benchmarks/ma_cdmp.py train  [--seeds 0 1 2] [--jobs 2] [--methods cdmp cdmp_nomf bc td3bc cql ppo]
     python benchmarks/ma_cdmp.py evaluate [--seeds 0 1 2]
+    python benchmarks/ma_cdmp.py samplers [--seeds 0 1 2] [--scenario S]
     python benchmarks/ma_cdmp.py sweeps [--seeds 0 1 2] [--episodes 8]
     python benchmarks/ma_cdmp.py scaling [--seeds 0] [--episodes 8]
     python benchmarks/ma_cdmp.py horizons [--seeds 0] [--jobs 1]
@@ -12,7 +13,9 @@
 (tune_configs/mftdma_<method>_n8.yaml, the online PPO-Lagrangian of mftdma_ppo_n8.yaml beside them) with the
 seed changed, ``--jobs`` at a time; finished runs are reused, interrupted ones resume. ``evaluate`` runs
 every trained policy and the classical baselines on the same 8 test episodes (seed 1000) of 100 frames
-(the DDPM planner costs seconds per frame on a CPU), resumable per row. ``sweeps`` evaluates the trained MA-CDMP policies
+(the DDPM planner costs seconds per frame on a CPU), resumable per row. ``samplers`` evaluates the trained
+MA-CDMP runs again on those episodes with the fast samplers (DPM-Solver++ at 5-20 steps, its ODE and its SDE
+form) beside their DDPM rows. ``sweeps`` evaluates the trained MA-CDMP policies
 with other sampling settings (guidance scale zeta on the DDPM chain; DPM-Solver steps vs the full DDPM chain;
 ranked candidate plans on DPM-Solver, beyond the paper) on the first
 ``--episodes`` test episodes cut to their first 100 frames; resumable per row. ``scaling`` evaluates the n8-trained
@@ -22,11 +25,12 @@ test episodes. ``report`` writes
 benchmarks/results/mftdma/ma_cdmp.md /
 .csv / .png, ma_cdmp_sweeps.png and claims.csv. Everything runs under runs/ma_cdmp/.
 
-``--scenario`` runs ``train``, ``evaluate`` and ``report`` on another MF-TDMA scenario (the paper's settings n8-2:6,
-n8-4:4, n9-2:7, n9-4:5, each also ``-limited``: limited RF) with the same experiments (the env's scenario changed), its
-own dataset and runs under runs/ma_cdmp/<scenario>/; ``evaluate`` also copies its rows to
-benchmarks/results/mftdma/settings/<scenario>.csv, from which ``report`` writes ma_cdmp_settings.md and the
-setting's rows of claims.csv (the other rows kept). The sweeps, scaling and horizon studies are of n8-2:6.
+``--scenario`` runs ``train``, ``evaluate``, ``samplers`` and ``report`` on another MF-TDMA scenario (the paper's
+settings n8-2:6, n8-4:4, n9-2:7, n9-4:5, each also ``-limited``: limited RF) with the same experiments (the env's
+scenario changed), its own dataset and runs under runs/ma_cdmp/<scenario>/; ``evaluate`` also copies its rows to
+benchmarks/results/mftdma/settings/<scenario>.csv and ``samplers`` to samplers/<scenario>.csv, from which
+``report`` writes ma_cdmp_settings.md, ma_cdmp_samplers.png and the settings' rows of claims.csv (the other rows
+kept). The sweeps, scaling and horizon studies are of n8-2:6.
 """
 
 from __future__ import annotations
@@ -164,14 +168,16 @@ def sweeps(seeds: list[int], episodes: int) -> Path:
 TEST_EPISODES, TEST_FRAMES = 8, 100  # the DDPM planner costs ~3 s per frame of 8 env copies on this CPU
 
 
-def sampling(method: str) -> str:
+def sampling(method: str, **change) -> str:
     """``:option=value,...`` of the method's current experiment file for the options that only change sampling
-    (a run evaluates with the sampling its experiment asks for now, whatever it was trained with)."""
+    (a run evaluates with the sampling its experiment asks for now, whatever it was trained with), ``change``
+    replacing some of them."""
     from cfmarl.experiment import load_experiment
     from cfmarl.offline_train import method_class
 
     exp = load_experiment(ROOT / "tune_configs" / f"{METHODS[method]}.yaml")
     opts = {k: v for k, v in exp.algorithm.options.items() if k in method_class(exp.algorithm.name).SAMPLING}
+    opts.update(change)
     return (":" + ",".join(f"{k}={v}" for k, v in opts.items())) if opts else ""
 
 
@@ -237,6 +243,53 @@ def keep_setting_rows() -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_csv(path, keep, fields=list(dict.fromkeys(k for r in keep for k in r)))
     return path
+
+
+# ----------------------------------------------------------------------------- samplers (Fig. 9), any setting
+FAST_SAMPLERS = (("dpm", 10), ("dpm", 20), ("sde-dpm", 5), ("sde-dpm", 10), ("sde-dpm", 20))
+
+
+def samplers(seeds: list[int]) -> Path:
+    """This scenario's trained MA-CDMP runs on the common test episodes with the fast samplers (FAST_SAMPLERS:
+    the first-order DPM-Solver++, ODE and SDE, at few steps; guidance and the rest as the experiment file says),
+    beside their own DDPM evaluation (``evaluate``'s row, the same episodes and controller seed); resumable per
+    row (runs/ma_cdmp[/<scenario>]/samplers.csv), kept in benchmarks/results/mftdma/samplers/<scenario>.csv."""
+    from cfmarl.experiment import load_experiment
+    from cfmarl.offline_train import controller_from_spec
+    from cfmarl.rundir import write_csv
+
+    path = OUT / "samplers.csv"
+    rows = list(csv.DictReader(open(path))) if path.exists() else []
+    done = {(r["seed"], r["sampler"], r["steps"]) for r in rows}
+    ddpm = {r["seed"]: r for p in sorted(OUT.glob("evaluation-seeds*.csv")) for r in csv.DictReader(open(p))
+            if r["method"] == "cdmp"}
+    K = load_experiment(ROOT / "tune_configs" / f"{METHODS['cdmp']}.yaml").algorithm.options.get("diffusion_steps", 100)
+    keep = RESULTS / "samplers" / f"{slug(SCENARIO)}.csv"
+    keep.parent.mkdir(parents=True, exist_ok=True)
+
+    def add(row: dict) -> None:
+        rows.append(row)
+        for f in (path, keep):
+            write_csv(f, rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
+
+    for seed in seeds:
+        run = OUT / f"train-{run_name('cdmp', seed)}"
+        if not finished(run):
+            print(f"  seed {seed}: {run.name} is not trained (`train --scenario {SCENARIO} --seeds {seed}` first)")
+            continue
+        if str(seed) in ddpm and (str(seed), "ddpm", str(K)) not in done:
+            add({"seed": seed, "sampler": "ddpm", "steps": K,
+                 **{k: v for k, v in ddpm[str(seed)].items() if k not in ("method", "seed")}})
+        for sampler, steps in FAST_SAMPLERS:
+            if (str(seed), sampler, str(steps)) in done:
+                continue
+            spec = f"{run}{sampling('cdmp', sampler=sampler, sampling_steps=steps)}"
+            res = on_common_episodes(controller_from_spec(spec, seed=1000))
+            add({"seed": seed, "sampler": sampler, "steps": steps, **res})
+            print(f"  seed {seed} {sampler} {steps} steps: return {res['team_return']:.1f}, delay "
+                  f"{res['mean_delay_ms']:.2f} ms, {res['decision_latency_ms']:.0f} ms/decision", flush=True)
+    print(f"Rows in {keep}")
+    return keep
 
 
 # ----------------------------------------------------------------------------- scaling
@@ -316,7 +369,7 @@ def horizons(seeds: list[int], jobs: int, hs: tuple[int, ...] = HORIZONS) -> Pat
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("stage", choices=("train", "evaluate", "sweeps", "scaling", "horizons", "report"))
+    p.add_argument("stage", choices=("train", "evaluate", "samplers", "sweeps", "scaling", "horizons", "report"))
     p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
@@ -338,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         train(args.methods, args.seeds, args.jobs)
     elif args.stage == "evaluate":
         evaluate_all(args.seeds)
+    elif args.stage == "samplers":
+        samplers(args.seeds)
     elif args.stage == "sweeps":
         sweeps(args.seeds, args.episodes)
     elif args.stage == "scaling":

@@ -95,3 +95,51 @@ def test_evaluation_rows_are_kept_beside_the_results(scripts, tmp_path, monkeypa
     assert path == tmp_path / "results" / "settings" / "n8-4-4.csv"
     assert [(r["method"], r["seed"]) for r in csv.DictReader(open(path))] == [("cdmp", "0"), ("equal", "-"),
                                                                                ("cdmp", "1")]
+
+
+def test_sampler_study_runs_every_fast_sampler_once_beside_the_ddpm_row(scripts, tmp_path, monkeypatch):
+    """`samplers --scenario`: each trained MA-CDMP seed once per fast sampler (the experiment's other sampling
+    options kept), its DDPM row copied from `evaluate`'s; a second call adds nothing; rows kept in results."""
+    ma_cdmp, _ = scripts
+    import cfmarl.offline_train as ot
+
+    monkeypatch.setattr(ma_cdmp, "OUT", tmp_path / "runs" / "n8-4-4")
+    monkeypatch.setattr(ma_cdmp, "SCENARIO", "n8-4:4")
+    monkeypatch.setattr(ma_cdmp, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(ma_cdmp, "finished", lambda run: run.name.endswith("-s0"))
+    monkeypatch.setattr(ot, "controller_from_spec", lambda spec, seed: spec)
+    specs = []
+    monkeypatch.setattr(ma_cdmp, "on_common_episodes", lambda spec: specs.append(spec) or {**KPI, "team_return": -1.0})
+    _write(ma_cdmp.OUT / "evaluation-seeds0.csv", [_row("cdmp", 0, team_return=-700.0), _row("bc", 0)])
+    for _ in range(2):
+        path = ma_cdmp.samplers([0, 1])  # seed 1 is not trained: skipped
+    assert len(specs) == len(ma_cdmp.FAST_SAMPLERS)
+    assert all("train-mftdma_cdmp_n8-s0:" in s and "guidance=0.1" in s for s in specs)
+    assert "sampler=sde-dpm,sampling_steps=10" in specs[3]
+    rows = list(csv.DictReader(open(path)))
+    assert path == tmp_path / "results" / "samplers" / "n8-4-4.csv"
+    assert [(r["sampler"], r["steps"], r["team_return"]) for r in rows[:2]] == [("ddpm", "100", "-700.0"),
+                                                                                ("dpm", "10", "-1")]
+
+
+def test_sampler_claims_compare_each_solver_at_10_steps_with_ddpm_on_the_same_seeds(scripts, tmp_path):
+    _, rep = scripts
+    rows = []
+    for seed, ddpm, ode, sde in ((0, -700.0, -5000.0, -720.0), (1, -600.0, -6000.0, -640.0), (2, 0, -1.0, -1.0)):
+        for sampler, steps, ret, ms in (("ddpm", 100, ddpm, 200.0), ("dpm", 10, ode, 20.0), ("dpm", 20, ode, 40.0),
+                                        ("sde-dpm", 10, sde, 20.0)):
+            if not (seed == 2 and sampler == "ddpm"):  # seed 2 has no DDPM row: left out of the comparison
+                rows.append({"seed": seed, "sampler": sampler, "steps": steps, **KPI, "team_return": ret,
+                             "decision_latency_ms": ms})
+    _write(tmp_path / "samplers" / "n8-4-4.csv", rows)
+    got = {r["claim"]: r for r in rep.settings(tmp_path, [0, 1, 2])}
+    ode = got["DPM-Solver++ ODE (= DDIM) with 10 steps keeps the reward of the full DDPM chain at a fraction of the "
+              "decision time (n8 4:4, ideal RF)"]
+    sde = got["DPM-Solver++ SDE with 10 steps keeps the reward of the full DDPM chain at a fraction of the decision "
+              "time (n8 4:4, ideal RF)"]
+    assert ode["holds"] == "no" and sde["holds"] == "yes"  # -680 / -650 = 1.05 at a tenth of the time
+    assert sde["measured"].startswith("team return -680 ± 56.57 at 20 ms/decision vs DDPM (K = 100) -650 ± 70.71")
+    assert "20 steps -5500" in ode["measured"] and "(2 seed(s))" in ode["measured"]
+    md = (tmp_path / "ma_cdmp_settings.md").read_text()
+    assert "## Samplers, n8 4:4, ideal RF" in md and "| DPM-Solver++ SDE | 10 | 2 |" in md
+    assert (tmp_path / "ma_cdmp_samplers.png").stat().st_size > 0

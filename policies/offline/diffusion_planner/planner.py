@@ -14,11 +14,15 @@ Per node (homogeneous agents, shared parameters) and decision:
   f_phi(o_t, o_t+1) of the plan; receding horizon: the node plans again at its next decision.
 
 Samplers (``diffusers`` schedulers): ``ddpm`` runs all K training steps and adds zeta Sigma_k grad J to the
-posterior mean exactly as eq. (20); ``dpm`` is the first-order DPM-Solver (the paper's Fig. 9; diffusers' ``dpmsolver++`` at order 1, which
-is the same first-order update, = DDIM) with
-``sampling_steps`` steps, guided through the noise prediction eps - sqrt(1 - alpha_bar_k) zeta grad J (the
-same shift of the score, Dhariwal & Nichol). ``mean_field: false`` is the paper's MA-CDMP w/o MF ablation:
-only the node's own features are modelled, classified and inverted.
+posterior mean exactly as eq. (20); ``dpm`` is the first-order DPM-Solver (the paper's Fig. 9; diffusers'
+``dpmsolver++`` at order 1, which is the same first-order update, = DDIM: deterministic, the probability-flow ODE)
+and ``sde-dpm`` its stochastic counterpart (diffusers' ``sde-dpmsolver++`` at order 1: the SDE solver of
+DPM-Solver++, which draws fresh noise at every step as DDPM does), both with ``sampling_steps`` steps, guided
+through the noise prediction eps - sqrt(1 - alpha_bar_k) zeta grad J (the same shift of the score, Dhariwal &
+Nichol). With a learned noise model the two differ a lot here (benchmarks/results/mftdma/README.md, "Samplers"):
+the ODE solver's plans are poor even at K steps, the SDE solver's match DDPM's at 10-20 steps.
+``mean_field: false`` is the paper's MA-CDMP w/o MF ablation: only the node's own features are modelled,
+classified and inverted.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from cfmarl.policies.offline.baselines.bc import check_hidden, mlp
 from cfmarl.policies.offline.diffusion_planner.unet import ReturnClassifier, TemporalUNet, check_horizon
 from cfmarl.policies.offline.method import OfflineMethod
 
-SAMPLERS = ("ddpm", "dpm")
+SAMPLERS = ("ddpm", "dpm", "sde-dpm")
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,8 @@ class CdmpOptions:
     mean_field: bool = True  # model the 1-hop mean-field sequence beside the own one (False = w/o MF ablation)
     inverse_hidden: list = field(default_factory=lambda: [256, 256])
     guidance: float = 0.1  # zeta (sampling only)
-    sampler: str = "dpm"  # ddpm | dpm (first-order DPM-Solver) (sampling only)
-    sampling_steps: int = 10  # dpm solver steps (sampling only; ddpm runs all diffusion_steps)
+    sampler: str = "dpm"  # ddpm | dpm (first-order DPM-Solver, ODE) | sde-dpm (its SDE variant) (sampling only)
+    sampling_steps: int = 10  # dpm / sde-dpm solver steps (sampling only; ddpm runs all diffusion_steps)
     clip: float = 5.0  # x0 predictions clipped to +-clip standard deviations while sampling (sampling only)
     temperature: float = 1.0  # the initial noise x_K times this (< 1: low-temperature sampling as in Decision
     #                           Diffuser, plans nearer the model's modes) (sampling only)
@@ -177,7 +181,8 @@ class MACDMP(OfflineMethod):
             sched = DDPMScheduler(**common, clip_sample=True, clip_sample_range=o.clip)
             sched.set_timesteps(o.diffusion_steps)
         else:
-            sched = DPMSolverMultistepScheduler(**common, solver_order=1, algorithm_type="dpmsolver++")
+            sched = DPMSolverMultistepScheduler(**common, solver_order=1, algorithm_type="dpmsolver++" if
+                                                o.sampler == "dpm" else "sde-dpmsolver++")
             sched.set_timesteps(o.sampling_steps)
         abar = sched.alphas_cumprod
         for t in sched.timesteps:
@@ -195,7 +200,7 @@ class MACDMP(OfflineMethod):
                 # the solver has no x0 clip of its own: clip the implied x0 and re-derive eps
                 x0 = ((x - (1 - abar[int(t)]).sqrt() * eps) / abar[int(t)].sqrt()).clamp(-o.clip, o.clip)
                 eps = (x - abar[int(t)].sqrt() * x0) / (1 - abar[int(t)]).sqrt()
-                x = sched.step(eps, t, x).prev_sample
+                x = sched.step(eps, t, x, generator=gen).prev_sample  # (the ODE solver draws nothing)
             x[:, :, 0] = cond
         if o.candidates > 1:
             with torch.no_grad():
