@@ -90,6 +90,8 @@ RECIPE_VARIANTS = {  # variants of the medium recipe with 3 seeds x 2 mobilities
                      "validation, lr x 0.7 each time)",
     "rank_rollback_p3": "rank with training.rollback after 3 infeasible validations in a row (rollback_patience 3), "
                         "the step kept, onto the warmed critics",
+    "rank_k3": "rank_rollback_p3 warm-started from an exact clone of the best feasible k-strongest (k = 3 in the "
+               "vehicular case; vehicular runs only)",
 }
 MIX_STUDIES = {  # mixture-of-sizes studies (cfmarl scale tune_configs/<name>.yaml): name -> what differs
     "aps_gnn_mix": "one multiplier shared by the sizes",
