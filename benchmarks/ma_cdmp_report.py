@@ -476,8 +476,11 @@ def plot_samplers(studies: dict, path: Path) -> None:
             ax.errorbar(x, y, yerr=e, marker="o", capsize=3, color=f"C{i}", label=SAMPLER_LABELS[sampler])
             for xi, yi, k in zip(x, y, ks):
                 ax.annotate(str(k), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=8)
-        ax.set(xscale="log", yscale="symlog", xlabel="ms per decision (8 env copies)", ylabel="team return",
+        ax.set(xscale="log", xlabel="ms per decision (8 env copies)", ylabel="team return (higher is better)",
                title=where(scenario))
+        ticks = [t for t in (10, 20, 50, 100, 200, 500, 1000, 2000) if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.legend(fontsize=7)
     fig.suptitle("MA-CDMP: samplers by steps (labels), mean ± std over seeds, the same test episodes")
     fig.tight_layout()
