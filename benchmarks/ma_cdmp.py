@@ -252,18 +252,20 @@ FAST_SAMPLERS = (("dpm", 10), ("dpm", 20), ("sde-dpm", 5), ("sde-dpm", 10), ("sd
 def samplers(seeds: list[int]) -> Path:
     """This scenario's trained MA-CDMP runs on the common test episodes with the fast samplers (FAST_SAMPLERS:
     the first-order DPM-Solver++, ODE and SDE, at few steps; guidance and the rest as the experiment file says),
-    beside their own DDPM evaluation (``evaluate``'s row, the same episodes and controller seed); resumable per
-    row (runs/ma_cdmp[/<scenario>]/samplers.csv), kept in benchmarks/results/mftdma/samplers/<scenario>.csv."""
+    beside their own DDPM evaluation (``evaluate``'s row, the same episodes and controller seed, when the
+    experiment samples with DDPM; else evaluated here); resumable per row (runs/ma_cdmp[/<scenario>]/samplers.csv), kept in benchmarks/results/mftdma/samplers/<scenario>.csv."""
     from cfmarl.experiment import load_experiment
     from cfmarl.offline_train import controller_from_spec
+    from cfmarl.policies.offline.diffusion_planner.planner import CdmpOptions
     from cfmarl.rundir import write_csv
 
     path = OUT / "samplers.csv"
     rows = list(csv.DictReader(open(path))) if path.exists() else []
     done = {(r["seed"], r["sampler"], r["steps"]) for r in rows}
+    opts = load_experiment(ROOT / "tune_configs" / f"{METHODS['cdmp']}.yaml").algorithm.options
+    K = opts.get("diffusion_steps", CdmpOptions.diffusion_steps)
     ddpm = {r["seed"]: r for p in sorted(OUT.glob("evaluation-seeds*.csv")) for r in csv.DictReader(open(p))
-            if r["method"] == "cdmp"}
-    K = load_experiment(ROOT / "tune_configs" / f"{METHODS['cdmp']}.yaml").algorithm.options.get("diffusion_steps", 100)
+            if r["method"] == "cdmp"} if opts.get("sampler", CdmpOptions.sampler) == "ddpm" else {}
     keep = RESULTS / "samplers" / f"{slug(SCENARIO)}.csv"
     keep.parent.mkdir(parents=True, exist_ok=True)
 
@@ -280,7 +282,7 @@ def samplers(seeds: list[int]) -> Path:
         if str(seed) in ddpm and (str(seed), "ddpm", str(K)) not in done:
             add({"seed": seed, "sampler": "ddpm", "steps": K,
                  **{k: v for k, v in ddpm[str(seed)].items() if k not in ("method", "seed")}})
-        for sampler, steps in FAST_SAMPLERS:
+        for sampler, steps in (() if str(seed) in ddpm else (("ddpm", K),)) + FAST_SAMPLERS:
             if (str(seed), sampler, str(steps)) in done:
                 continue
             spec = f"{run}{sampling('cdmp', sampler=sampler, sampling_steps=steps)}"

@@ -120,6 +120,23 @@ def test_sampler_study_runs_every_fast_sampler_once_beside_the_ddpm_row(scripts,
     assert path == tmp_path / "results" / "samplers" / "n8-4-4.csv"
     assert [(r["sampler"], r["steps"], r["team_return"]) for r in rows[:2]] == [("ddpm", "100", "-700.0"),
                                                                                 ("dpm", "10", "-1")]
+    # an experiment that samples otherwise: `evaluate`'s row is not DDPM's, the study runs DDPM itself
+    from cfmarl.experiment import load_experiment
+
+    real = load_experiment
+
+    def other_sampler(path):
+        exp = real(path)
+        exp.algorithm.options["sampler"] = "sde-dpm"
+        return exp
+
+    monkeypatch.setattr("cfmarl.experiment.load_experiment", other_sampler)
+    monkeypatch.setattr(ma_cdmp, "RESULTS", tmp_path / "results2")
+    (ma_cdmp.OUT / "samplers.csv").unlink()
+    specs.clear()
+    rows = list(csv.DictReader(open(ma_cdmp.samplers([0]))))
+    assert rows[0]["sampler"] == "ddpm" and rows[0]["team_return"] == "-1" and "sampler=ddpm" in specs[0]
+    assert len(specs) == 1 + len(ma_cdmp.FAST_SAMPLERS)
 
 
 def test_sampler_claims_compare_each_solver_at_10_steps_with_ddpm_on_the_same_seeds(scripts, tmp_path):
