@@ -92,6 +92,8 @@ RECIPE_VARIANTS = {  # variants of the medium recipe with 3 seeds x 2 mobilities
                         "the step kept, onto the warmed critics",
     "rank_k3": "rank_rollback_p3 warm-started from an exact clone of the best feasible k-strongest (k = 3 in the "
                "vehicular case; vehicular runs only)",
+    "rank_exact_p3": "rank_rollback_p3 warm-started from an exact clone of the best feasible k-strongest (k = 4 in the "
+                     "pedestrian case, cloned on 3x the episodes; pedestrian runs only)",
 }
 MIX_STUDIES = {  # mixture-of-sizes studies (cfmarl scale tune_configs/<name>.yaml): name -> what differs
     "aps_gnn_mix": "one multiplier shared by the sizes",
