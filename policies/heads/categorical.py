@@ -6,6 +6,8 @@ APS-GNN learner update at medium on a CPU."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 from ray.rllib.core.distribution.torch.torch_distribution import TorchDistribution
 
@@ -30,6 +32,13 @@ class PerNodeCategorical(TorchDistribution):
     @classmethod
     def from_logits(cls, logits, **kwargs):
         return cls(logits=logits)
+
+    def uniform_kl(self) -> torch.Tensor:
+        """KL(uniform || pi) per node, (B, N): -mean_a log pi(a) - log A. Its gradient in the logits is
+        pi - 1/A, which does not vanish as the node becomes certain (the entropy's does): the push of
+        ``algorithm.entropy_floor`` (policies/learners/entropy_floor.py)."""
+        log_p = self._dist.logits  # normalised log-probabilities
+        return -log_p.mean(-1) - math.log(log_p.shape[-1])
 
     def to_deterministic(self) -> "PerNodeArgmax":
         return PerNodeArgmax(self._dist.logits)

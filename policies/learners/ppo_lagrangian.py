@@ -3,7 +3,8 @@
 * :class:`PPOLagrangianConfig` - a typed ``PPOConfig`` subclass:
   ``.training(cost_limit=..., lagrangian_rule="gradient"|"pid"|"multiplicative"|"none", lambda_lr=...,
   lambda_init=..., pid_kp=..., pid_ki=..., pid_kd=..., pid_ema_alpha=..., value_chunk_size=...,
-  multiplier_per_graph=..., critic_warmup_iterations=...)``.
+  multiplier_per_graph=..., critic_warmup_iterations=..., entropy_floor=..., entropy_floor_lr=...,
+  entropy_floor_max=...)``.
 * :class:`PPOLagrangianTorchLearner` - per-node GAE for reward and cost
   (:class:`PerNodeGAE` replaces RLlib's GAE connector), the Lagrangian advantage
   (A_r - sum_i lambda_i A_c,i) / (1 + sum_i lambda_i), the clipped surrogate per
@@ -21,6 +22,10 @@ exactly as it is while the critics learn its values; the policy's first update t
 instead of freshly initialised ones. The multipliers update as usual meanwhile (they settle on the warm start's
 cost). The iteration count is the multiplier state's ``updates`` (checkpointed), so a resumed run continues the
 warm-up where it stopped.
+
+Entropy floor (``entropy_floor`` > 0, :mod:`entropy_floor`): a push towards the uniform policy whose weight rises
+like a multiplier while the mean per-sample entropy is below the floor (and back to 0 above it), so a warm start
+that is (or a walk that becomes) deterministic keeps exploring.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from ray.rllib.connectors.learner import GeneralAdvantageEstimation
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.learner.learner import ENTROPY_KEY, POLICY_LOSS_KEY, VF_LOSS_KEY
 
+from cfmarl.policies.learners.entropy_floor import EntropyFloorLearnerMixin, validate_floor
 from cfmarl.policies.learners.fused_step import FusedGradientStepMixin
 from cfmarl.policies.learners.lagrange_learner import LagrangeConfigMixin, LagrangeLearnerMixin
 from cfmarl.policies.learners.per_node_gae import NODE_ADV_C, NODE_ADV_R, NODE_VT_C, NODE_VT_R, PerNodeGAE
@@ -53,19 +59,24 @@ class PPOLagrangianConfig(LagrangeConfigMixin, PPOConfig):
         self.advantage_scaling = "joint"
         self.use_kl_loss = False
         self.critic_warmup_iterations = 0
+        self.entropy_floor = 0.0
+        self.entropy_floor_lr = 0.02
+        self.entropy_floor_max = 1.0
 
     def training(self, *, cost_limit=NotProvided, lagrangian_rule=NotProvided, lambda_lr=NotProvided,
                  lambda_init=NotProvided, pid_kp=NotProvided, pid_ki=NotProvided, pid_kd=NotProvided,
                  pid_ema_alpha=NotProvided, lambda_max=NotProvided, value_chunk_size=NotProvided,
                  advantage_scaling=NotProvided,
                  multiplier_per_graph=NotProvided, critic_warmup_iterations=NotProvided,
+                 entropy_floor=NotProvided, entropy_floor_lr=NotProvided, entropy_floor_max=NotProvided,
                  **kwargs) -> "PPOLagrangianConfig":
         super().training(**kwargs)
         self._set_given(dict(cost_limit=cost_limit, lagrangian_rule=lagrangian_rule, lambda_lr=lambda_lr,
                              lambda_init=lambda_init, pid_kp=pid_kp, pid_ki=pid_ki, pid_kd=pid_kd,
                              pid_ema_alpha=pid_ema_alpha, lambda_max=lambda_max, value_chunk_size=value_chunk_size,
                              advantage_scaling=advantage_scaling, multiplier_per_graph=multiplier_per_graph,
-                             critic_warmup_iterations=critic_warmup_iterations), NotProvided)
+                             critic_warmup_iterations=critic_warmup_iterations, entropy_floor=entropy_floor,
+                             entropy_floor_lr=entropy_floor_lr, entropy_floor_max=entropy_floor_max), NotProvided)
         return self
 
     def validate(self) -> None:
@@ -80,6 +91,7 @@ class PPOLagrangianConfig(LagrangeConfigMixin, PPOConfig):
         w = self.critic_warmup_iterations
         if isinstance(w, bool) or not isinstance(w, int) or w < 0:
             raise ValueError(f"critic_warmup_iterations: must be an integer >= 0, got {w!r}")
+        validate_floor(self.entropy_floor, self.entropy_floor_lr, self.entropy_floor_max)
 
     def get_default_learner_class(self):
         return PPOLagrangianTorchLearner
@@ -120,10 +132,12 @@ def ppo_lagrangian_loss(*, logp: torch.Tensor, old_logp: torch.Tensor, entropy: 
                    ENTROPY_KEY: mean_entropy}
 
 
-class PPOLagrangianTorchLearner(LagrangeLearnerMixin, FusedGradientStepMixin, PPOTorchLearner):
+class PPOLagrangianTorchLearner(LagrangeLearnerMixin, EntropyFloorLearnerMixin, FusedGradientStepMixin,
+                                 PPOTorchLearner):
     def build(self) -> None:
         super().build()
         self._init_multipliers()
+        self._init_entropy_floor()
         self._pending_cost: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if self._learner_connector is not None and self.config.add_default_connectors_to_learner_pipeline:
             self._learner_connector.remove(GeneralAdvantageEstimation)
@@ -176,6 +190,10 @@ class PPOLagrangianTorchLearner(LagrangeLearnerMixin, FusedGradientStepMixin, PP
             weight=weight, multipliers=lam, clip_param=config.clip_param,
             vf_clip_param=config.vf_clip_param, vf_loss_coeff=config.vf_loss_coeff,
             entropy_coeff=self.entropy_coeff_schedulers_per_module[module_id].get_current_value())
+        self.record_entropy(module_id, stats[ENTROPY_KEY].detach())
+        push = self.floor_push(module_id, dist, node_mask, weight, joint=not module.per_node_critic)
+        if push is not None:
+            total = total + push
         if warmup:
             total = config.vf_loss_coeff * (stats[VF_LOSS_KEY] + stats[COST_VF_LOSS_KEY])
         self.metrics.log_dict(stats, key=module_id, window=1)
@@ -189,7 +207,9 @@ class PPOLagrangianTorchLearner(LagrangeLearnerMixin, FusedGradientStepMixin, PP
 
     def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
         super().after_gradient_based_update(timesteps=timesteps)
+        frozen = {module_id: self.in_critic_warmup(module_id) for module_id in self.module.keys()}  # this iteration's
         for module_id, (mean_cost, observed) in self._pending_cost.items():
             self.update_multipliers(module_id, mean_cost, observed)
         self._pending_cost.clear()
         self.log_multipliers()
+        self.update_entropy_floor(frozen=lambda module_id: frozen.get(module_id, False))

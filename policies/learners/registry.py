@@ -42,6 +42,7 @@ class LearnerEntry:
     per_graph_multipliers: bool = False  # supports algorithm.multiplier_per_graph (one multiplier per env.mix size)
     critic_warmup: bool = False  # supports algorithm.critic_warmup_iterations (value heads first, policy frozen)
     rollback: bool = False  # supports training.rollback (its weights replaced by the best checkpoint's, lr scaled)
+    entropy_floor: bool = False  # supports algorithm.entropy_floor (an entropy bonus that rises below a floor)
 
     def check(self, action_kind: str, mode: str) -> None:
         """Raise ValueError (one line, naming both) when this learner cannot run the pair."""
@@ -72,7 +73,8 @@ def _ppo_lagrangian_kwargs(a) -> dict:
     return dict(_ppo_common(a), cost_limit=a.cost_limit, lagrangian_rule=a.lagrangian_rule, lambda_lr=a.lambda_lr,
                 lambda_init=a.lambda_init, pid_kp=a.pid_kp, pid_ki=a.pid_ki, pid_kd=a.pid_kd,
                 pid_ema_alpha=a.pid_ema_alpha, lambda_max=a.lambda_max, advantage_scaling=a.advantage_scaling,
-                multiplier_per_graph=a.multiplier_per_graph, critic_warmup_iterations=a.critic_warmup_iterations)
+                multiplier_per_graph=a.multiplier_per_graph, critic_warmup_iterations=a.critic_warmup_iterations,
+                entropy_floor=a.entropy_floor, entropy_floor_lr=a.entropy_floor_lr, entropy_floor_max=a.entropy_floor_max)
 
 
 def _ppo_lagrangian_config():
@@ -155,7 +157,7 @@ def _builtin() -> list[LearnerEntry]:
                                  "constraint (gradient / PID), parameter sharing",
                      make_config=_ppo_lagrangian_config, training_kwargs=_ppo_lagrangian_kwargs,
                      actions=frozenset(ACTION_KINDS), modes=frozenset({"graph", "central"}),
-                     per_graph_multipliers=True, critic_warmup=True, rollback=True),
+                     per_graph_multipliers=True, critic_warmup=True, rollback=True, entropy_floor=True),
         LearnerEntry(name="ppo",
                      description="stock RLlib PPO on the env reward (unconstrained; costs are logged), "
                                  "per-agent shared MLP, for comparisons",

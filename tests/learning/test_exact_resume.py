@@ -46,7 +46,8 @@ def _train(path: Path, out: Path, iterations: int, *extra: str) -> int:
 
 
 @pytest.mark.parametrize("src,sections", [
-    (TINY, {}),  # PPO-Lagrangian, GRU model, envs in the driver
+    (TINY, {"algorithm": {"entropy_floor": 1.0, "entropy_floor_lr": 0.2}}),  # PPO-Lagrangian, GRU model, envs in
+    #                 the driver, the entropy floor's multiplier rising every iteration (above ln 2: learner state)
     (SAC_TINY, {}),  # SAC-Lagrangian: replay buffer and its sampler, stochastic actions in the loss
     (TINY, {"resources": {"num_env_runners": 1, "num_envs_per_env_runner": 2}}),  # a remote env runner
     (TINY, {"algorithm": {"critic_warmup_iterations": 3,  # interrupted inside the warm-up, with a steered target
@@ -63,6 +64,8 @@ def test_resumed_train_equals_uninterrupted(ray_session, tmp_path, capsys, src, 
     a, b = _rows(tmp_path / "a" / "train-exact"), _rows(tmp_path / "b" / "train-exact")
     assert [r["iteration"] for r in b] == ["1", "2", "3", "4"]
     assert a == b
+    if "entropy_floor" in sections.get("algorithm", {}):
+        assert 0 < float(a[1]["entropy_floor/extra"]) < float(a[3]["entropy_floor/extra"])
 
 
 def test_sigkilled_train_resumes_exactly(ray_session, tmp_path, capsys):

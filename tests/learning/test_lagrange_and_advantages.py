@@ -212,3 +212,22 @@ def test_loss_with_per_sample_multipliers_by_hand():
     same, _ = ppo_lagrangian_loss(multipliers=t([[1.0], [1.0]]), **kw)
     ref, _ = ppo_lagrangian_loss(multipliers=[1.0], **kw)
     assert float(same) == pytest.approx(float(ref), abs=1e-7)
+
+
+def test_entropy_floor_multiplier_by_hand():
+    from cfmarl.policies.learners.entropy_floor import update_extra, validate_floor
+
+    # floor 0.1, lr 0.2, cap 0.3: H 0 -> shortfall 1 -> 0.2; H 0.05 -> 0.5 -> 0.2 + 0.1 = 0.3 (the cap);
+    # H 0.12 -> -0.2 -> 0.3 - 0.04 = 0.26; H 1.0 -> clipped to -1 -> 0.26 - 0.2 = 0.06; again -> 0 (projected)
+    extra, seen = 0.0, []
+    for h in [0.0, 0.05, 0.12, 1.0, 1.0]:
+        extra = update_extra(extra, h, floor=0.1, lr=0.2, max_extra=0.3)
+        seen.append(extra)
+    np.testing.assert_allclose(seen, [0.2, 0.3, 0.26, 0.06, 0.0], atol=1e-12)
+    with pytest.raises(ValueError, match="entropy: .*finite"):
+        update_extra(0.0, float("nan"), 0.1, 0.2, 0.3)
+    with pytest.raises(ValueError, match="entropy_floor: must be a finite number >= 0"):
+        validate_floor(-0.1, 0.02, 1.0)
+    with pytest.raises(ValueError, match="entropy_floor_lr, entropy_floor_max: must be > 0"):
+        validate_floor(0.1, 0.0, 1.0)
+    validate_floor(0.0, 0.0, 0.0)  # off: the step settings are unused

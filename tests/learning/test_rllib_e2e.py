@@ -18,7 +18,7 @@ from cfmarl.experiment import load_experiment, from_dict, ExperimentConfig
 from cfmarl.policies.adapters.graph_env import AGENT_ID, MODULE_ID
 from cfmarl.policies.learners.per_node_gae import node_signals
 from cfmarl.policies.models.graph_actor_critic import COST_VF_PREDS
-from cfmarl.train import force_sync_weights
+from cfmarl.train import force_sync_weights, pretrain
 
 TINY = Path(__file__).resolve().parents[2] / "tune_configs" / "aps_gnn_tiny.yaml"
 
@@ -315,6 +315,12 @@ def test_experiment_file_errors_name_the_key(tmp_path):
                           ("env: {name: power, scenario: tiny}\n"
                            "algorithm: {name: sac_lagrangian, critic_warmup_iterations: 2}",
                            "algorithm.critic_warmup_iterations: not supported"),
+                          ("env: {name: power, scenario: tiny}\n"
+                           "algorithm: {name: sac_lagrangian, entropy_floor: 0.1}",
+                           "algorithm.entropy_floor: not supported by sac_lagrangian"),
+                          ("algorithm: {entropy_floor: -0.1}", "algorithm.entropy_floor: must be >= 0"),
+                          ("algorithm: {entropy_floor: 0.1, entropy_floor_lr: 0}",
+                           "algorithm.entropy_floor_lr: must be > 0 with algorithm.entropy_floor"),
                           ("env: {name: power, scenario: tiny}\nmodel: {action_head: gated}",
                            "model.action_head: 'gated' is for binary actions"),
                           ("model: {action_head: gated, mode: central}", "'gated' needs model.mode graph"),
@@ -429,3 +435,37 @@ def test_critic_warmup_trains_the_value_heads_only(ray_session):
         assert "pi.weight" in moved and any(k.startswith("layers.") for k in moved)
     finally:
         algo.stop()
+
+
+def test_entropy_floor_keeps_a_cloned_policy_exploring(ray_session):
+    """algorithm.entropy_floor on a behaviour-cloned policy so sure of itself that an entropy bonus cannot move it
+    (its gradient is ~p |z|, here ~1e-19): the floor's multiplier rises by entropy_floor_lr per iteration while the
+    mean link entropy is below the floor (not in the critic warm-up), its push (KL from uniform, gradient p - 1/2)
+    brings the entropy back up where the same run with a large fixed entropy coefficient stays frozen, and the
+    multiplier is learner state (get / set)."""
+    runs = {}
+    for name, algorithm in (("bonus", {"entropy_coeff": 1.0}),
+                            ("floor", {"entropy_floor": 0.3, "entropy_floor_lr": 0.5, "entropy_floor_max": 1.0})):
+        exp = _exp(pretrain={"epochs": 30, "lr": 0.01}, algorithm={"critic_warmup_iterations": 1, "entropy_coeff": 0.0, "lr": 0.01,
+                                                                   **algorithm})
+        algo = build_algo_config(exp).build_algo()
+        try:
+            pretrain(exp, algo, None, lambda _: None)
+            runs[name] = [algo.train()["learners"][MODULE_ID] for _ in range(4)]
+            learner = algo.learner_group._learner
+            if name == "floor":
+                state = learner.get_state()
+                assert state["entropy_floor"] == {MODULE_ID: pytest.approx(runs[name][-1]["entropy_floor/extra"])}
+                learner.set_state({**state, "entropy_floor": {MODULE_ID: 0.25}})
+                assert learner.entropy_extra(MODULE_ID) == 0.25
+        finally:
+            algo.stop()
+    bonus, floor = runs["bonus"], runs["floor"]
+    assert "entropy_floor/extra" not in bonus[0]
+    assert floor[0]["entropy"] == pytest.approx(bonus[0]["entropy"], rel=1e-6) and floor[0]["entropy"] < 1e-9
+    assert bonus[-1]["entropy"] < 1e-9  # a fixed coefficient of 1 does not move a saturated policy
+    extras = [r["entropy_floor/extra"] for r in floor]
+    assert extras[:2] == pytest.approx([0.0, 0.5], abs=1e-9)  # frozen in the warm-up; then a full shortfall step
+    for prev, cur, r in zip(extras[1:], extras[2:], floor[2:]):
+        assert cur == pytest.approx(min(1.0, max(0.0, prev + 0.5 * max(-1.0, 1 - r["entropy"] / 0.3))))
+    assert floor[-1]["entropy"] > 1e-3 and floor[-1]["entropy_floor/push"] > 0

@@ -1,0 +1,107 @@
+"""Entropy floor: an exploration term that rises like a Lagrange multiplier when the policy's entropy falls below a
+target, and vanishes again above it.
+
+PPO's fixed ``entropy_coeff`` cannot bring back a policy that starts (or becomes) nearly deterministic: the entropy
+gradient of a categorical node with logits z is -p (log p - E log p), exponentially small in |z|, so a
+behaviour-cloned policy whose links sit at p ~ 1e-6 (or 1e-20) gets no push (Adam's epsilon swallows it) and the
+walk the Lagrangian should make freezes at its start (measured: tests/learning/test_rllib_e2e.py, an entropy
+coefficient of 1 leaves a cloned tiny policy at 1e-19 nats). The floor treats ``H >= entropy_floor`` as a
+constraint with its own multiplier ``extra`` >= 0, stepped by dual ascent on the relative shortfall (clipped to
+[-1, 1], so a policy far above the floor sheds the term at the rate a collapsed one gains it)::
+
+    extra <- clip(extra + entropy_floor_lr * clip(1 - H / entropy_floor, -1, 1), 0, entropy_floor_max)
+
+and the loss adds ``extra * mean(push)``. The push is the head's ``uniform_kl()`` where it has one - KL(uniform ||
+pi) per node, whose gradient (p - 1/A per logit) does not vanish however sure the policy is - and ``-entropy()``
+otherwise (a Gaussian's entropy gradient in log-std is constant). H is the iteration's mean entropy per loss sample,
+the number logged as ``entropy`` (``loss/entropy`` in metrics.csv): per node for a per-node critic, of the joint
+action (nodes summed, the push too) for a team critic. ``extra`` starts at 0, does not move during a critic
+warm-up (the policy is frozen then), is learner state (checkpointed, restored, kept by a rollback like the
+multipliers) and is logged every iteration as ``entropy_floor/extra`` with the push's mean
+(``entropy_floor/push``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ENTROPY_FLOOR_STATE_KEY = "entropy_floor"
+ENTROPY_FLOOR_FIELDS = ("entropy_floor", "entropy_floor_lr", "entropy_floor_max")
+
+
+def update_extra(extra: float, entropy: float, floor: float, lr: float, max_extra: float) -> float:
+    """The floor multiplier after an iteration whose mean entropy was ``entropy`` (see the module docstring)."""
+    if not np.isfinite(entropy):
+        raise ValueError(f"entropy: the iteration's mean entropy must be finite, got {entropy!r}")
+    shortfall = float(np.clip(1.0 - entropy / floor, -1.0, 1.0))
+    return float(np.clip(extra + lr * shortfall, 0.0, max_extra))
+
+
+def validate_floor(floor, lr, max_extra) -> None:
+    """One-line errors naming the field."""
+    for name, value in (("entropy_floor", floor), ("entropy_floor_lr", lr), ("entropy_floor_max", max_extra)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+            raise ValueError(f"{name}: must be a finite number >= 0, got {value!r}")
+    if floor > 0 and not (lr > 0 and max_extra > 0):
+        raise ValueError(f"entropy_floor_lr, entropy_floor_max: must be > 0 with entropy_floor {floor} (got "
+                         f"{lr!r}, {max_extra!r})")
+
+
+class EntropyFloorLearnerMixin:
+    """Per-module floor multipliers in a Learner (call :meth:`_init_entropy_floor` in ``build``, add
+    :meth:`floor_push` to the loss and :meth:`record_entropy` per minibatch and :meth:`update_entropy_floor` after the
+    iteration's gradient updates)."""
+
+    def _init_entropy_floor(self) -> None:
+        self._floor_extra: dict[str, float] = {}
+        self._floor_seen: dict[str, list[float]] = {}
+        self._floor_push: dict[str, list[float]] = {}
+
+    def floor_settings(self, module_id: str) -> tuple[float, float, float]:
+        cfg = self.config.get_config_for_module(module_id)
+        return float(cfg.entropy_floor), float(cfg.entropy_floor_lr), float(cfg.entropy_floor_max)
+
+    def entropy_extra(self, module_id: str) -> float:
+        return self._floor_extra.get(module_id, 0.0)
+
+    def floor_push(self, module_id: str, dist, node_mask, weight, joint: bool):
+        """The floor's loss term ``extra * mean(push)`` (a 0-d tensor), or None when the floor is off; records the
+        push's mean for the log."""
+        if self.floor_settings(module_id)[0] <= 0:
+            return None
+        push = dist.uniform_kl() if hasattr(dist, "uniform_kl") else -dist.entropy()
+        if joint:
+            push = (push * node_mask).sum(-1)
+        w = weight.to(push.dtype).expand_as(push)
+        mean_push = (push * w).sum() / w.sum().clamp_min(1.0)
+        self._floor_push.setdefault(module_id, []).append(float(mean_push.detach()))
+        return self.entropy_extra(module_id) * mean_push
+
+    def record_entropy(self, module_id: str, mean_entropy) -> None:
+        if self.floor_settings(module_id)[0] > 0:
+            self._floor_seen.setdefault(module_id, []).append(float(mean_entropy))
+
+    def update_entropy_floor(self, frozen=lambda module_id: False) -> None:
+        """Step every module's floor multiplier from the iteration's mean minibatch entropy (not while
+        ``frozen(module_id)``: a critic warm-up) and log it."""
+        for module_id, seen in self._floor_seen.items():
+            floor, lr, max_extra = self.floor_settings(module_id)
+            if not frozen(module_id):
+                self._floor_extra[module_id] = update_extra(self.entropy_extra(module_id), float(np.mean(seen)),
+                                                            floor, lr, max_extra)
+            self.metrics.log_value((module_id, "entropy_floor/extra"), self.entropy_extra(module_id), window=1)
+            push = self._floor_push.get(module_id)
+            if push:
+                self.metrics.log_value((module_id, "entropy_floor/push"), float(np.mean(push)), window=1)
+        self._floor_seen.clear()
+        self._floor_push.clear()
+
+    def get_state(self, components=None, *, not_components=None, **kwargs):
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        state[ENTROPY_FLOOR_STATE_KEY] = dict(self._floor_extra)
+        return state
+
+    def set_state(self, state) -> None:
+        super().set_state(state)
+        if ENTROPY_FLOOR_STATE_KEY in state:
+            self._floor_extra = {mid: float(v) for mid, v in state[ENTROPY_FLOOR_STATE_KEY].items()}
