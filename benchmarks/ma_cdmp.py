@@ -84,11 +84,15 @@ def run_name(method: str, seed: int) -> str:
 
 
 def derived_config(method: str, seed: int, name: str = "", **options) -> Path:
-    """The method's experiment file with the seed (and algorithm options) changed, under runs/ma_cdmp/configs/."""
+    """The method's experiment file with the seed (and algorithm options) changed, its own final evaluation one
+    episode long, under runs/ma_cdmp/configs/."""
     data = yaml.safe_load((ROOT / "tune_configs" / f"{METHODS[method]}.yaml").read_text())
     data["name"], data["seed"] = name or run_name(method, seed), seed
     data["env"]["scenario"] = SCENARIO
     data["algorithm"]["options"] = {**data["algorithm"].get("options", {}), **options}
+    # the run's own end-of-run look at itself (cfmarl train) shortened to one episode: this benchmark evaluates
+    # every method on its own common test episodes, and 4 DDPM episodes cost MA-CDMP runs ~8 min each (idle)
+    data["evaluation"]["episodes"] = 1
     path = OUT / "configs" / f"{data['name']}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -72,7 +72,7 @@ def test_a_setting_moves_runs_and_the_experiments_scenario(scripts, tmp_path, mo
     import yaml
 
     cfg = yaml.safe_load(ma_cdmp.derived_config("bc", 1).read_text())
-    assert cfg["env"]["scenario"] == "n9-4:5" and cfg["seed"] == 1
+    assert cfg["env"]["scenario"] == "n9-4:5" and cfg["seed"] == 1 and cfg["evaluation"]["episodes"] == 1
     assert ma_cdmp.derived_config("bc", 1).parent == tmp_path / "runs" / "n9-4-5" / "configs"
     with pytest.raises(SystemExit):
         ma_cdmp.main(["sweeps", "--scenario", "n8-4:4"])
