@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--acting-episodes", type=int, default=20,
                     help="validation episodes on which the greedy clone and the teacher act (0: skip)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--label-smoothing", type=float, default=0.0, help="pretrain.label_smoothing")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
 
@@ -68,7 +69,14 @@ def main(argv: list[str] | None = None) -> None:
                                      args.episodes, seed=args.seed + 7919, n_max=module.n_max)
     t1 = time.perf_counter()
     res = behaviour_clone(module, obs, y, epochs=args.epochs, lr=exp.pretrain.lr,
-                          minibatch_size=args.minibatch or exp.pretrain.minibatch_size, seed=args.seed)
+                          minibatch_size=args.minibatch or exp.pretrain.minibatch_size, seed=args.seed,
+                          label_smoothing=args.label_smoothing)
+    with torch.no_grad():  # how sure the clone is: its mean link entropy on (up to) 256 of the teacher's samples
+        from ray.rllib.core.columns import Columns
+
+        part = {k: torch.as_tensor(v[:256]) for k, v in obs.items()}
+        logits = module._forward({Columns.OBS: part})[Columns.ACTION_DIST_INPUTS]
+        entropy = float(module.get_train_action_dist_cls().from_logits(logits).entropy()[:, :y.shape[1]].mean())
     acting = {}
     if args.acting_episodes:  # accuracy per link hides which links are wrong: what the clone does when it acts
         clone, teacher = validate(exp, module), validate_controller(exp, entry.make_baseline(args.teacher))
@@ -78,13 +86,15 @@ def main(argv: list[str] | None = None) -> None:
            "link_rank": bool(args.link_rank), "minibatch": args.minibatch or exp.pretrain.minibatch_size,
            "rounds": args.rounds, "hidden": args.hidden, "parameters": sum(p.numel() for p in module.parameters()),
            "episodes": args.episodes, "epochs": args.epochs, "seed": args.seed, "train_accuracy": res.train_score,
-           "held_out_accuracy": res.val_score, "collect_s": t1 - t0, "clone_s": time.perf_counter() - t1, **acting}
+           "held_out_accuracy": res.val_score, "label_smoothing": args.label_smoothing,
+           "clone_link_entropy": entropy, "collect_s": t1 - t0, "clone_s": time.perf_counter() - t1, **acting}
     path = args.out / "clone_probe.csv"
     rows = []
     if path.exists():
         with open(path, newline="") as f:
             # rows from before --head / --link-rank / --minibatch
-            rows = [{"head": "categorical", "link_rank": False, "minibatch": 64, **r} for r in csv.DictReader(f)]
+            rows = [{"head": "categorical", "link_rank": False, "minibatch": 64, "label_smoothing": 0.0,
+                     "clone_link_entropy": "", **r} for r in csv.DictReader(f)]
     args.out.mkdir(parents=True, exist_ok=True)
     rundir.write_csv(path, rows + [row])
     print(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))

@@ -135,6 +135,9 @@ class PretrainSection:
     epochs: int = 30
     lr: float = 1e-3
     minibatch_size: int = 64
+    label_smoothing: float = 0.0  # discrete heads: cross-entropy against (1 - e) x the teacher's action + e
+    #                               spread evenly, so an exact clone stays stochastic (a node at most 1 - e + e / A
+    #                               sure) and the RL's gradients, ~p (1 - p) per logit, do not vanish at the start
 
 
 @dataclass(frozen=True)

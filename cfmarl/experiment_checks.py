@@ -51,7 +51,7 @@ _NON_NEGATIVE = {
     "training.retarget_rate", "tune.checkpoint_every", "tune.fitness_cost_limit", "tune.max_concurrent_trials",
     "tune.max_failures", "tune.penalty_weight"}
 #: key paths in [0, 1]
-_UNIT = {"algorithm.gamma", "algorithm.lambda_", "algorithm.tau", "model.pi_init_scale"}
+_UNIT = {"algorithm.gamma", "algorithm.lambda_", "algorithm.tau", "model.pi_init_scale", "pretrain.label_smoothing"}
 
 
 def validate_experiment(exp) -> None:
@@ -254,6 +254,9 @@ def _validate_learner(exp, entry, env_cfg) -> None:
         learner.check(kind, exp.model.mode)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    if exp.pretrain.label_smoothing and (kind != "discrete" or head == "gated"):
+        raise ConfigError(f"pretrain.label_smoothing: for the per-node cross-entropy of the categorical heads, not "
+                          f"for {'the gated head' if head == 'gated' else f'{kind} actions'}; leave it 0")
     a = exp.algorithm
     if a.multiplier_per_graph is not False:
         if a.multiplier_per_graph is not True:

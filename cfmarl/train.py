@@ -240,6 +240,7 @@ def pretrain(exp: ExperimentConfig, algo, run: Path | None, say) -> dict:
 
     res = behaviour_clone(module, obs, y, epochs=exp.pretrain.epochs, lr=exp.pretrain.lr,
                           minibatch_size=exp.pretrain.minibatch_size, seed=exp.seed, loss=exp.pretrain.loss,
+                          label_smoothing=exp.pretrain.label_smoothing,
                           on_epoch=on_epoch)
     force_sync_weights(algo)
     info = {"teacher": exp.pretrain.teacher, "samples": res.samples, "nodes": int(y.shape[1]), "metric": res.metric,

@@ -98,8 +98,10 @@ def collect_teacher_dataset(make_core, teacher, episodes: int, seed: int, n_max:
 
 def behaviour_clone(module, obs: dict[str, np.ndarray], y: np.ndarray, *, epochs: int, lr: float,
                     minibatch_size: int, seed: int, loss: str = "auto", val_fraction: float = 0.1,
-                    on_epoch=None) -> BCResult:
-    """Train ``module``'s actor in place to imitate ``y``; returns the fit on train / held-out samples."""
+                    on_epoch=None, label_smoothing: float = 0.0) -> BCResult:
+    """Train ``module``'s actor in place to imitate ``y``; returns the fit on train / held-out samples.
+    ``label_smoothing`` e (discrete heads): the cross-entropy's target is (1 - e) x the teacher's action + e / A on
+    every action, so the clone's argmax is the teacher's while no node is more than 1 - e + e / A sure."""
     if isinstance(obs, np.ndarray):  # a bare (M, N, F) array: a static graph without padding
         obs = {"x": obs, "node_mask": np.ones(obs.shape[:2], np.float32)}
     g = torch.Generator().manual_seed(seed)
@@ -130,6 +132,11 @@ def behaviour_clone(module, obs: dict[str, np.ndarray], y: np.ndarray, *, epochs
         loss = "ce" if discrete else ("mse" if deterministic else "nll")
     if discrete and loss != "ce":
         raise ValueError(f"pretrain.loss: {loss!r} is for continuous actions; discrete heads use cross-entropy (auto)")
+    if label_smoothing and (loss != "ce" or getattr(head, "joint_groups", False)):
+        raise ValueError("pretrain.label_smoothing: for the per-node cross-entropy of the categorical heads (the "
+                         "gated head's joint likelihood and the continuous heads' losses have no labels); leave it 0")
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"pretrain.label_smoothing: must be in [0, 1), got {label_smoothing!r}")
     span = None if discrete else torch.as_tensor(np.subtract(head.high, head.low), dtype=torch.float32)
     inner = None if discrete else (torch.as_tensor(head.low, dtype=torch.float32) + NLL_MARGIN * span,
                                    torch.as_tensor(head.high, dtype=torch.float32) - NLL_MARGIN * span)
@@ -150,9 +157,10 @@ def behaviour_clone(module, obs: dict[str, np.ndarray], y: np.ndarray, *, epochs
         if loss == "ce":
             logits = d._dist.logits
             if W is None:
-                return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y[idx].reshape(-1))
+                return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y[idx].reshape(-1),
+                                                         label_smoothing=label_smoothing)
             ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y[idx].reshape(-1),
-                                                   reduction="none")
+                                                   reduction="none", label_smoothing=label_smoothing)
             return node_mean(ce.reshape(Y[idx].shape), idx)
         if loss == "nll":  # targets on a bound are pulled NLL_MARGIN inside it, where a Beta's density is not 0
             y = Y[idx] if inner is None else torch.maximum(torch.minimum(Y[idx], inner[1]), inner[0])

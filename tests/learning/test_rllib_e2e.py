@@ -154,6 +154,35 @@ def test_behaviour_cloning_reaches_high_accuracy(ray_session, head):
     assert res.metric == "accuracy" and res.val_score >= 0.95, res
 
 
+def test_label_smoothing_keeps_the_clone_exact_but_unsure(ray_session):
+    """pretrain.label_smoothing e: the clone acts like the teacher (argmax) while its probabilities settle at the
+    smoothed target 1 - e / 2 per link instead of saturating (without smoothing: > 1 - 1e-3); the gated head's joint
+    likelihood has no labels to smooth (a one-line error)."""
+    from cfmarl.algo_builder import module_spec
+    from cfmarl.policies.baselines.ap_selection import KStrongest
+    from cfmarl.policies.pretrain import behaviour_clone, collect_teacher_dataset
+    from cfmarl.envs import ap_selection_v0
+
+    cfg = ap_selection_v0.make_config("tiny", episode_windows=10)
+    obs, y = collect_teacher_dataset(lambda n: ap_selection_v0.ApSelectionCore(cfg, n),
+                                     KStrongest(k=2, by="large_scale"), episodes=40, seed=0)
+    sure = {}
+    for e in (0.0, 0.1):
+        torch.manual_seed(0)
+        module = module_spec(_exp()).build()
+        res = behaviour_clone(module, obs, y, epochs=30, lr=1e-2, minibatch_size=32, seed=0, label_smoothing=e)
+        assert res.val_score >= 0.99, res
+        with torch.no_grad():
+            logits = module._forward({Columns.OBS: {k: torch.as_tensor(v) for k, v in obs.items()}})[
+                Columns.ACTION_DIST_INPUTS]
+        sure[e] = torch.softmax(logits, -1).max(-1).values
+    assert float(sure[0.0].median()) > 1 - 1e-3
+    assert float(sure[0.1].mean()) == pytest.approx(0.95, abs=0.01) and float(sure[0.1].max()) < 0.975
+    with pytest.raises(ValueError, match="pretrain.label_smoothing: for the per-node cross-entropy"):
+        behaviour_clone(module_spec(_exp(model={"action_head": "gated"})).build(), obs, y, epochs=1, lr=1e-2,
+                        minibatch_size=32, seed=0, label_smoothing=0.1)
+
+
 @pytest.mark.parametrize("variant", [
     {"model": {"mode": "central", "hidden": 32}, "pretrain": {"enabled": False}},
     {"env": {"reward_mode": "engineered", "engineered_weight": 2.0},
@@ -321,6 +350,12 @@ def test_experiment_file_errors_name_the_key(tmp_path):
                           ("algorithm: {entropy_floor: -0.1}", "algorithm.entropy_floor: must be >= 0"),
                           ("algorithm: {entropy_floor: 0.1, entropy_floor_lr: 0}",
                            "algorithm.entropy_floor_lr: must be > 0 with algorithm.entropy_floor"),
+                          ("pretrain: {label_smoothing: 1.5}", "pretrain.label_smoothing: must be"),
+                          ("env: {name: power, scenario: tiny}\npretrain: {label_smoothing: 0.1}",
+                           "pretrain.label_smoothing: for the per-node cross-entropy of the categorical heads, not for "
+                           "continuous"),
+                          ("model: {action_head: gated}\npretrain: {label_smoothing: 0.1}",
+                           "pretrain.label_smoothing: .* not for the gated head"),
                           ("env: {name: power, scenario: tiny}\nmodel: {action_head: gated}",
                            "model.action_head: 'gated' is for binary actions"),
                           ("model: {action_head: gated, mode: central}", "'gated' needs model.mode graph"),
