@@ -96,10 +96,13 @@ class AlgorithmSection:
     critic_warmup_iterations: int = 0  # first n iterations train the value heads only (the warm-started policy and
     #                                    the shared encoder frozen), so the policy's first update has trained baselines
     entropy_floor: float = 0.0  # mean entropy per loss sample (loss/entropy: nats per node, or of the joint action)
-    #                             below which the entropy coefficient rises like a multiplier (0 = off;
+    #                             below which the floor's push gains weight like a multiplier (0 = off;
     #                             policies/learners/entropy_floor.py)
     entropy_floor_lr: float = 0.02  # step of the floor's multiplier per iteration at full relative shortfall
-    entropy_floor_max: float = 1.0  # cap of the floor's multiplier (added to entropy_coeff)
+    entropy_floor_max: float = 1.0  # cap of the floor's multiplier
+    entropy_floor_push: str = "entropy"  # what the floor's multiplier weighs: entropy (an adaptive entropy bonus;
+    #                                      vanishes on a saturated policy) | uniform_kl (KL(uniform || pi) per node:
+    #                                      revives a saturated categorical policy, but pulls every node alike)
     # off-policy learners (sac_lagrangian, sac): train_batch_size = env steps sampled per iteration, minibatch_size =
     # replayed transitions per gradient update (each carries all nodes); lr, clip / vf / entropy settings unused
     actor_lr: float = 3e-4

@@ -14,6 +14,7 @@ from cfmarl.memguard import check_run_memory
 #: key path -> the values allowed
 _CHOICES = {
     "algorithm.advantage_scaling": ("joint", "separate"),
+    "algorithm.entropy_floor_push": ("entropy", "uniform_kl"),
     "algorithm.lagrangian_rule": ("gradient", "pid", "multiplicative", "none"),
     "env.reward_mode": ("local", "engineered", "team"),
     "model.action_head": ("auto", "categorical", "beta", "squashed_gaussian", "hybrid", "deterministic", "gated"),
@@ -254,6 +255,10 @@ def _validate_learner(exp, entry, env_cfg) -> None:
         learner.check(kind, exp.model.mode)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    if exp.algorithm.entropy_floor and exp.algorithm.entropy_floor_push == "uniform_kl" and (
+            kind != "discrete" or head == "gated"):
+        raise ConfigError(f"algorithm.entropy_floor_push: 'uniform_kl' is for the categorical heads, not for "
+                          f"{'the gated head' if head == 'gated' else f'{kind} actions'}; use 'entropy'")
     if exp.pretrain.label_smoothing and (kind != "discrete" or head == "gated"):
         raise ConfigError(f"pretrain.label_smoothing: for the per-node cross-entropy of the categorical heads, not "
                           f"for {'the gated head' if head == 'gated' else f'{kind} actions'}; leave it 0")

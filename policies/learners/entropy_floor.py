@@ -1,24 +1,29 @@
-"""Entropy floor: an exploration term that rises like a Lagrange multiplier when the policy's entropy falls below a
-target, and vanishes again above it.
+"""Entropy floor: an exploration term whose weight rises like a Lagrange multiplier when the policy's entropy falls
+below a target, and falls back to 0 above it (SAC's automatic temperature, for PPO).
 
-PPO's fixed ``entropy_coeff`` cannot bring back a policy that starts (or becomes) nearly deterministic: the entropy
-gradient of a categorical node with logits z is -p (log p - E log p), exponentially small in |z|, so a
-behaviour-cloned policy whose links sit at p ~ 1e-6 (or 1e-20) gets no push (Adam's epsilon swallows it) and the
-walk the Lagrangian should make freezes at its start (measured: tests/learning/test_rllib_e2e.py, an entropy
-coefficient of 1 leaves a cloned tiny policy at 1e-19 nats). The floor treats ``H >= entropy_floor`` as a
-constraint with its own multiplier ``extra`` >= 0, stepped by dual ascent on the relative shortfall (clipped to
-[-1, 1], so a policy far above the floor sheds the term at the rate a collapsed one gains it)::
+The floor treats ``H >= entropy_floor`` as a constraint with its own multiplier ``extra`` >= 0, stepped by dual
+ascent on the relative shortfall (clipped to [-1, 1], so a policy far above the floor sheds the term at the rate a
+collapsed one gains it)::
 
     extra <- clip(extra + entropy_floor_lr * clip(1 - H / entropy_floor, -1, 1), 0, entropy_floor_max)
 
-and the loss adds ``extra * mean(push)``. The push is the head's ``uniform_kl()`` where it has one - KL(uniform ||
-pi) per node, whose gradient (p - 1/A per logit) does not vanish however sure the policy is - and ``-entropy()``
-otherwise (a Gaussian's entropy gradient in log-std is constant). H is the iteration's mean entropy per loss sample,
-the number logged as ``entropy`` (``loss/entropy`` in metrics.csv): per node for a per-node critic, of the joint
-action (nodes summed, the push too) for a team critic. ``extra`` starts at 0, does not move during a critic
-warm-up (the policy is frozen then), is learner state (checkpointed, restored, kept by a rollback like the
-multipliers) and is logged every iteration as ``entropy_floor/extra`` with the push's mean
-(``entropy_floor/push``).
+and the loss adds ``extra * mean(push)``. H is the iteration's mean entropy per loss sample, the number logged as
+``entropy`` (``loss/entropy`` in metrics.csv): per node for a per-node critic, of the joint action (nodes summed,
+the push too) for a team critic. ``extra`` starts at 0, does not move during a critic warm-up (the policy is frozen
+then), is learner state (checkpointed, restored, kept by a rollback like the multipliers) and is logged every
+iteration as ``entropy_floor/extra`` with the push's mean (``entropy_floor/push``).
+
+The push (``entropy_floor_push``):
+
+* ``entropy`` (default): ``-entropy()``, an entropy bonus of adaptive weight. Its gradient is largest on the nodes
+  near a decision and vanishes on sure ones (-p (log p - E log p) per logit, exponentially small in |z|), so it
+  keeps a stochastic policy from collapsing but cannot revive a saturated one - start such a policy unsure
+  (``pretrain.label_smoothing`` for a behaviour-cloned start).
+* ``uniform_kl``: the head's ``uniform_kl()``, KL(uniform || pi) per node, whose gradient (p - 1/A per logit) does
+  not vanish however sure the policy is (measured: tests/learning/test_rllib_e2e.py, where an entropy coefficient
+  of 1 leaves a cloned tiny policy at 1e-19 nats and this push brings it to 6e-3 in 3 iterations). It pulls every
+  node alike, the sure ones included, so on a saturated policy (where it is the only gradient and Adam makes its
+  steps full-size) it blurs the whole policy at once (benchmarks/results/aps/README.md, rank_k3_floor).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from __future__ import annotations
 import numpy as np
 
 ENTROPY_FLOOR_STATE_KEY = "entropy_floor"
-ENTROPY_FLOOR_FIELDS = ("entropy_floor", "entropy_floor_lr", "entropy_floor_max")
+ENTROPY_FLOOR_FIELDS = ("entropy_floor", "entropy_floor_lr", "entropy_floor_max", "entropy_floor_push")
+PUSHES = ("entropy", "uniform_kl")
 
 
 def update_extra(extra: float, entropy: float, floor: float, lr: float, max_extra: float) -> float:
@@ -37,8 +43,10 @@ def update_extra(extra: float, entropy: float, floor: float, lr: float, max_extr
     return float(np.clip(extra + lr * shortfall, 0.0, max_extra))
 
 
-def validate_floor(floor, lr, max_extra) -> None:
+def validate_floor(floor, lr, max_extra, push: str = "entropy") -> None:
     """One-line errors naming the field."""
+    if push not in PUSHES:
+        raise ValueError(f"entropy_floor_push: must be one of {', '.join(PUSHES)}, got {push!r}")
     for name, value in (("entropy_floor", floor), ("entropy_floor_lr", lr), ("entropy_floor_max", max_extra)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
             raise ValueError(f"{name}: must be a finite number >= 0, got {value!r}")
@@ -61,6 +69,9 @@ class EntropyFloorLearnerMixin:
         cfg = self.config.get_config_for_module(module_id)
         return float(cfg.entropy_floor), float(cfg.entropy_floor_lr), float(cfg.entropy_floor_max)
 
+    def floor_push_kind(self, module_id: str) -> str:
+        return self.config.get_config_for_module(module_id).entropy_floor_push
+
     def entropy_extra(self, module_id: str) -> float:
         return self._floor_extra.get(module_id, 0.0)
 
@@ -69,7 +80,13 @@ class EntropyFloorLearnerMixin:
         push's mean for the log."""
         if self.floor_settings(module_id)[0] <= 0:
             return None
-        push = dist.uniform_kl() if hasattr(dist, "uniform_kl") else -dist.entropy()
+        if self.floor_push_kind(module_id) == "uniform_kl":
+            if not hasattr(dist, "uniform_kl"):
+                raise ValueError(f"entropy_floor_push: 'uniform_kl' needs a head with uniform_kl() (the categorical "
+                                 f"heads), not {type(dist).__name__}; use 'entropy'")
+            push = dist.uniform_kl()
+        else:
+            push = -dist.entropy()
         if joint:
             push = (push * node_mask).sum(-1)
         w = weight.to(push.dtype).expand_as(push)

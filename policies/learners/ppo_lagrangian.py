@@ -4,7 +4,7 @@
   ``.training(cost_limit=..., lagrangian_rule="gradient"|"pid"|"multiplicative"|"none", lambda_lr=...,
   lambda_init=..., pid_kp=..., pid_ki=..., pid_kd=..., pid_ema_alpha=..., value_chunk_size=...,
   multiplier_per_graph=..., critic_warmup_iterations=..., entropy_floor=..., entropy_floor_lr=...,
-  entropy_floor_max=...)``.
+  entropy_floor_max=..., entropy_floor_push=...)``.
 * :class:`PPOLagrangianTorchLearner` - per-node GAE for reward and cost
   (:class:`PerNodeGAE` replaces RLlib's GAE connector), the Lagrangian advantage
   (A_r - sum_i lambda_i A_c,i) / (1 + sum_i lambda_i), the clipped surrogate per
@@ -23,9 +23,9 @@ instead of freshly initialised ones. The multipliers update as usual meanwhile (
 cost). The iteration count is the multiplier state's ``updates`` (checkpointed), so a resumed run continues the
 warm-up where it stopped.
 
-Entropy floor (``entropy_floor`` > 0, :mod:`entropy_floor`): a push towards the uniform policy whose weight rises
-like a multiplier while the mean per-sample entropy is below the floor (and back to 0 above it), so a warm start
-that is (or a walk that becomes) deterministic keeps exploring.
+Entropy floor (``entropy_floor`` > 0, :mod:`entropy_floor`): an entropy bonus (or a push towards the uniform
+policy) whose weight rises like a multiplier while the mean per-sample entropy is below the floor (and back to 0
+above it), so a walk does not freeze in a deterministic policy.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ class PPOLagrangianConfig(LagrangeConfigMixin, PPOConfig):
         self.entropy_floor = 0.0
         self.entropy_floor_lr = 0.02
         self.entropy_floor_max = 1.0
+        self.entropy_floor_push = "entropy"
 
     def training(self, *, cost_limit=NotProvided, lagrangian_rule=NotProvided, lambda_lr=NotProvided,
                  lambda_init=NotProvided, pid_kp=NotProvided, pid_ki=NotProvided, pid_kd=NotProvided,
@@ -69,14 +70,15 @@ class PPOLagrangianConfig(LagrangeConfigMixin, PPOConfig):
                  advantage_scaling=NotProvided,
                  multiplier_per_graph=NotProvided, critic_warmup_iterations=NotProvided,
                  entropy_floor=NotProvided, entropy_floor_lr=NotProvided, entropy_floor_max=NotProvided,
-                 **kwargs) -> "PPOLagrangianConfig":
+                 entropy_floor_push=NotProvided, **kwargs) -> "PPOLagrangianConfig":
         super().training(**kwargs)
         self._set_given(dict(cost_limit=cost_limit, lagrangian_rule=lagrangian_rule, lambda_lr=lambda_lr,
                              lambda_init=lambda_init, pid_kp=pid_kp, pid_ki=pid_ki, pid_kd=pid_kd,
                              pid_ema_alpha=pid_ema_alpha, lambda_max=lambda_max, value_chunk_size=value_chunk_size,
                              advantage_scaling=advantage_scaling, multiplier_per_graph=multiplier_per_graph,
                              critic_warmup_iterations=critic_warmup_iterations, entropy_floor=entropy_floor,
-                             entropy_floor_lr=entropy_floor_lr, entropy_floor_max=entropy_floor_max), NotProvided)
+                             entropy_floor_lr=entropy_floor_lr, entropy_floor_max=entropy_floor_max,
+                             entropy_floor_push=entropy_floor_push), NotProvided)
         return self
 
     def validate(self) -> None:
@@ -91,7 +93,7 @@ class PPOLagrangianConfig(LagrangeConfigMixin, PPOConfig):
         w = self.critic_warmup_iterations
         if isinstance(w, bool) or not isinstance(w, int) or w < 0:
             raise ValueError(f"critic_warmup_iterations: must be an integer >= 0, got {w!r}")
-        validate_floor(self.entropy_floor, self.entropy_floor_lr, self.entropy_floor_max)
+        validate_floor(self.entropy_floor, self.entropy_floor_lr, self.entropy_floor_max, self.entropy_floor_push)
 
     def get_default_learner_class(self):
         return PPOLagrangianTorchLearner

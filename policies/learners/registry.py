@@ -74,7 +74,8 @@ def _ppo_lagrangian_kwargs(a) -> dict:
                 lambda_init=a.lambda_init, pid_kp=a.pid_kp, pid_ki=a.pid_ki, pid_kd=a.pid_kd,
                 pid_ema_alpha=a.pid_ema_alpha, lambda_max=a.lambda_max, advantage_scaling=a.advantage_scaling,
                 multiplier_per_graph=a.multiplier_per_graph, critic_warmup_iterations=a.critic_warmup_iterations,
-                entropy_floor=a.entropy_floor, entropy_floor_lr=a.entropy_floor_lr, entropy_floor_max=a.entropy_floor_max)
+                entropy_floor=a.entropy_floor, entropy_floor_lr=a.entropy_floor_lr, entropy_floor_max=a.entropy_floor_max,
+                entropy_floor_push=a.entropy_floor_push)
 
 
 def _ppo_lagrangian_config():

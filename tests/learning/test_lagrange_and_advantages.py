@@ -231,3 +231,33 @@ def test_entropy_floor_multiplier_by_hand():
     with pytest.raises(ValueError, match="entropy_floor_lr, entropy_floor_max: must be > 0"):
         validate_floor(0.1, 0.0, 1.0)
     validate_floor(0.0, 0.0, 0.0)  # off: the step settings are unused
+
+
+@pytest.mark.parametrize("push", ["entropy", "uniform_kl"])
+def test_entropy_floor_loss_term_by_hand(push):
+    """The floor's loss term extra x the weighted mean of the push over real nodes: -entropy, or KL(uniform || pi)
+    = -(log p + log(1 - p)) / 2 - log 2 for a Bernoulli node; the entropies recorded for the step."""
+    from types import SimpleNamespace
+
+    from cfmarl.policies.heads.categorical import PerNodeCategorical
+    from cfmarl.policies.learners.entropy_floor import EntropyFloorLearnerMixin
+
+    class Learner(EntropyFloorLearnerMixin):
+        config = SimpleNamespace(get_config_for_module=lambda _: SimpleNamespace(
+            entropy_floor=0.1, entropy_floor_lr=0.2, entropy_floor_max=1.0, entropy_floor_push=push))
+
+    learner = Learner()
+    learner._init_entropy_floor()
+    learner._floor_extra["m"] = 0.5
+    p = torch.tensor([[0.5, 0.9, 0.99]])  # P(action 1) of three nodes, the last one padding
+    dist = PerNodeCategorical.from_logits(torch.stack([torch.log(1 - p), torch.log(p)], -1))
+    weight = torch.tensor([[1.0, 1.0, 0.0]])
+    term = learner.floor_push("m", dist, node_mask=weight, weight=weight, joint=False)
+    if push == "entropy":
+        h = [np.log(2), -(0.9 * np.log(0.9) + 0.1 * np.log(0.1))]
+        want = -0.5 * np.mean(h)
+    else:
+        want = 0.5 * np.mean([-(np.log(q) + np.log(1 - q)) / 2 - np.log(2) for q in (0.5, 0.9)])
+    assert float(term) == pytest.approx(want, rel=1e-5)
+    joint = learner.floor_push("m", dist, node_mask=weight, weight=torch.ones(1), joint=True)  # nodes summed
+    assert float(joint) == pytest.approx(2 * want, rel=1e-5)

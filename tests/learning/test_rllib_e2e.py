@@ -351,6 +351,11 @@ def test_experiment_file_errors_name_the_key(tmp_path):
                           ("algorithm: {entropy_floor: 0.1, entropy_floor_lr: 0}",
                            "algorithm.entropy_floor_lr: must be > 0 with algorithm.entropy_floor"),
                           ("pretrain: {label_smoothing: 1.5}", "pretrain.label_smoothing: must be"),
+                          ("algorithm: {entropy_floor_push: kl}", "algorithm.entropy_floor_push: must be one of"),
+                          ("env: {name: power, scenario: tiny}\n"
+                           "algorithm: {entropy_floor: 0.1, entropy_floor_push: uniform_kl}",
+                           "algorithm.entropy_floor_push: 'uniform_kl' is for the categorical heads, not for "
+                           "continuous"),
                           ("env: {name: power, scenario: tiny}\npretrain: {label_smoothing: 0.1}",
                            "pretrain.label_smoothing: for the per-node cross-entropy of the categorical heads, not for "
                            "continuous"),
@@ -480,7 +485,8 @@ def test_entropy_floor_keeps_a_cloned_policy_exploring(ray_session):
     multiplier is learner state (get / set)."""
     runs = {}
     for name, algorithm in (("bonus", {"entropy_coeff": 1.0}),
-                            ("floor", {"entropy_floor": 0.3, "entropy_floor_lr": 0.5, "entropy_floor_max": 1.0})):
+                            ("floor", {"entropy_floor": 0.3, "entropy_floor_lr": 0.5, "entropy_floor_max": 1.0,
+                                       "entropy_floor_push": "uniform_kl"})):
         exp = _exp(pretrain={"epochs": 30, "lr": 0.01}, algorithm={"critic_warmup_iterations": 1, "entropy_coeff": 0.0, "lr": 0.01,
                                                                    **algorithm})
         algo = build_algo_config(exp).build_algo()
