@@ -31,7 +31,6 @@ from __future__ import annotations
 import numpy as np
 
 ENTROPY_FLOOR_STATE_KEY = "entropy_floor"
-ENTROPY_FLOOR_FIELDS = ("entropy_floor", "entropy_floor_lr", "entropy_floor_max", "entropy_floor_push")
 PUSHES = ("entropy", "uniform_kl")
 
 
