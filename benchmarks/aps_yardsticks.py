@@ -5,13 +5,17 @@ Per scenario (size and mobility):
 * **best feasible k-strongest**, by instantaneous gain and by large-scale gain: k chosen on validation
   episodes (seed ``--val-seed``, disjoint from the test episodes) as the smallest k whose mean cost meets
   the judged limit, then evaluated on the test episodes;
+* **best feasible power fraction** (received-power-based selection, Ngo et al. 2018): each UE served by the fewest
+  APs holding ``delta`` of its total gain, by instantaneous and by large-scale gain, delta chosen on the same
+  validation episodes as the smallest one (to 0.005, by bisection) whose mean cost meets the limit;
 * **4-strongest**, the paper's heuristic;
 * **causal greedy** (``greedy:window=previous``): the greedy search run on the window just played;
 * **greedy oracle** (``greedy``): the same search on the coming window's channels - the non-causal bound.
 
 Every controller runs on the same test episodes (seed ``--test-seed``, the reproduction's 1000) through
 the evaluation harness (cfmarl.evaluate.run_policy). Writes ``benchmarks/results/aps/yardsticks.csv`` and
-``yardsticks.md``:
+``yardsticks.md`` (the rows of scenarios not run this time stay); a test row already in yardsticks.csv for the same
+scenario, policy spec, episodes and seed is reused (``--fresh`` recomputes every row):
 
     python benchmarks/aps_yardsticks.py                        # medium (both mobilities) and large
     python benchmarks/aps_yardsticks.py --scenarios medium --test-episodes 50
@@ -52,6 +56,29 @@ def best_k(cfg, by: str, limit: float, seed: int, episodes: int, log) -> tuple[i
     return None, trail
 
 
+def best_delta(cfg, by: str, limit: float, seed: int, episodes: int, log, steps: int = 200
+               ) -> tuple[float | None, list[dict]]:
+    """Smallest delta on the grid i / ``steps`` whose mean cost on the validation episodes is within ``limit``, by
+    bisection (a larger delta gives every UE at least the APs a smaller one does, so the cost falls with it);
+    None when even delta = 1 (every AP) is not."""
+    trail = []
+
+    def feasible(i: int) -> bool:
+        d = i / steps
+        r = evaluate(cfg, f"power-fraction:delta={d:g},by={by}", seed, episodes)
+        trail.append({"delta": d, **r})
+        log(f"    delta={d:.3f} by {by}: cost {r['mean_cost']:.4f}, {r['active_aps']:.2f} APs")
+        return r["mean_cost"] <= limit
+
+    if not feasible(steps):
+        return None, trail
+    lo, hi = 0, steps  # lo: infeasible (delta 0 serves no one), hi: feasible
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if feasible(mid) else (mid, hi)
+    return hi / steps, trail
+
+
 def _se_flag(args: argparse.Namespace) -> str:
     return "" if args.se_target is None else f" --se-target {args.se_target}"
 
@@ -72,6 +99,19 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _read_rows(path: Path) -> list[dict]:
+    """An earlier run's rows, numbers parsed (rows written before the test_seed column existed: seed 1000)."""
+    import csv
+
+    if not path.exists():
+        return []
+    num = ("active_aps", "active_aps_std", "mean_cost", "mean_cost_std", "mean_se", "latency_ms")
+    with open(path, newline="") as f:
+        return [{**r, **{k: float(r[k]) for k in num}, "episodes": int(r["episodes"]),
+                 "test_seed": int(r.get("test_seed") or 1000), "feasible": r["feasible"] == "True"}
+                for r in csv.DictReader(f)]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenarios", nargs="+", default=["medium", "medium-vehicular", "large", "large-vehicular"])
@@ -86,6 +126,7 @@ def main(argv=None) -> int:
     ap.add_argument("--se-target", type=float, default=None,
                     help="per-UE SE target [bit/s/Hz] for every scenario (default: the scenario's, 1.0)")
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--fresh", action="store_true", help="recompute every test row (default: reuse yardsticks.csv's)")
     args = ap.parse_args(argv)
     if args.se_target is not None and not args.se_target > 0:
         ap.error(f"--se-target: must be > 0 bit/s/Hz, got {args.se_target}")
@@ -95,6 +136,10 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
+    earlier = _read_rows(out / "yardsticks.csv")
+    kept = {} if args.fresh else {(r["scenario"], r["spec"], r["episodes"]): {
+        k: r[k] for k in ("active_aps", "active_aps_std", "mean_cost", "mean_cost_std", "mean_se", "episodes",
+                          "latency_ms")} for r in earlier if r["test_seed"] == args.test_seed}
     log = lambda m: print(m, flush=True)  # noqa: E731
     t_all = time.perf_counter()
     for scenario in args.scenarios:
@@ -108,16 +153,23 @@ def main(argv=None) -> int:
             k, _ = best_k(cfg, by, args.limit, args.val_seed, n_val, log)
             if k is not None:
                 specs[f"best feasible k-strongest by {by.replace('_', '-')} (k={k})"] = f"k-strongest:k={k},by={by}"
+        for by in ("instantaneous", "large_scale"):
+            d, _ = best_delta(cfg, by, args.limit, args.val_seed, n_val, log)
+            if d is not None:
+                specs[f"best feasible power fraction by {by.replace('_', '-')} (delta={d:g})"] = \
+                    f"power-fraction:delta={d:g},by={by}"
         specs["4-strongest (paper)"] = "k-strongest:k=4"
         specs["causal greedy (previous window)"] = "greedy:window=previous"
         specs["greedy oracle (coming window)"] = "greedy"
         for label, spec in specs.items():
             t0 = time.perf_counter()
-            r = evaluate(cfg, spec, args.test_seed, n_test)
-            rows.append({"scenario": scenario, "policy": label, "spec": spec, **r,
+            old = kept.get((scenario, spec, n_test))
+            r = old or evaluate(cfg, spec, args.test_seed, n_test)
+            rows.append({"scenario": scenario, "policy": label, "spec": spec, **r, "test_seed": args.test_seed,
                          "feasible": r["mean_cost"] <= args.limit})
             log(f"  {label:48s} {r['active_aps']:6.2f} APs  cost {r['mean_cost']:.4f}  SE {r['mean_se']:.2f}  "
-                f"({time.perf_counter() - t0:.0f} s)")
+                f"({'kept from yardsticks.csv' if old else f'{time.perf_counter() - t0:.0f} s'})")
+    rows = [r for r in earlier if r["scenario"] not in args.scenarios] + rows  # the other scenarios' rows stay
     write_csv(out / "yardsticks.csv", rows)
     atomic_write_text(out / "yardsticks.md", markdown(rows, args))
     print(f"\nDone in {time.perf_counter() - t_all:.0f} s. Files: {out / 'yardsticks.csv'}, {out / 'yardsticks.md'}")

@@ -62,7 +62,7 @@ def _builtin() -> list[EnvEntry]:
     from cfmarl.policies.baselines import urllc_ofdm as ur_base
 
     table = [
-        ("aps", aps, aps.ApSelectionCore, aps_base, ("k-strongest", "all-on", "greedy"), "medium", "per-AP-UE link",
+        ("aps", aps, aps.ApSelectionCore, aps_base, tuple(aps_base.FACTORIES), "medium", "per-AP-UE link",
          "AP selection, cell-free mMIMO downlink, MRT (aps_gnn)"),
         ("power", pc, pc.PowerControlCore, pc_base, tuple(pc_base.FACTORIES), "paper", "per-user",
          "downlink power control, max-min / max-product / max-sum-rate with QoS (dhi_sac)"),

@@ -53,6 +53,43 @@ class KStrongest:
         return k_strongest_mask(gain, self.k).reshape(core.num_envs, -1).astype(np.int8)
 
 
+@dataclass
+class PowerFraction:
+    """Received-power-based AP selection (Ngo et al. 2018, "On the total energy efficiency of cell-free massive
+    MIMO", IEEE TGCN 2(1), Sec. V): each UE is served by the fewest APs whose gains add up to at least ``delta`` of
+    the UE's total gain over all APs - one AP for a UE next to it, several for a UE between them, where k-strongest
+    gives every UE the same k. ``by`` as in :class:`KStrongest`; not privileged."""
+
+    delta: float = 0.9
+    by: str = "large_scale"
+    name: str = "power-fraction"
+    privileged: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.delta, bool) or not isinstance(self.delta, (int, float)) or not 0 < self.delta <= 1:
+            raise ValueError(f"power-fraction.delta: must be a number in (0, 1], got {self.delta!r}")
+        if self.by not in ("instantaneous", "large_scale"):
+            raise ValueError(f"power-fraction.by: must be 'instantaneous' or 'large_scale', got {self.by!r}")
+
+    def act(self, core: ApSelectionCore, state: ApSelectionState, obs: np.ndarray) -> np.ndarray:
+        gain = np.abs(state.h_next[:, 0]) ** 2 if self.by == "instantaneous" else state.beta_next
+        return power_fraction_mask(gain, self.delta).reshape(core.num_envs, -1).astype(np.int8)
+
+
+def power_fraction_mask(gain: np.ndarray, delta: float) -> np.ndarray:
+    """Bool mask (..., L, K): for every UE (column) its strongest APs, in decreasing gain, up to and including the
+    first one at which their share of the UE's total gain reaches ``delta``."""
+    order = np.argsort(-gain, axis=-2, kind="stable")
+    ranked = np.take_along_axis(gain, order, axis=-2)
+    share = np.cumsum(ranked, axis=-2) / ranked.sum(axis=-2, keepdims=True)
+    # keep rank r if the share before it is still short of delta (the first rank always; 1e-12: rounding of sums)
+    before = np.concatenate([np.zeros_like(share[..., :1, :]), share[..., :-1, :]], axis=-2)
+    keep = before < delta - 1e-12
+    mask = np.zeros(gain.shape, bool)
+    np.put_along_axis(mask, order, keep, axis=-2)
+    return mask
+
+
 def k_strongest_mask(gain: np.ndarray, k: int) -> np.ndarray:
     """Bool mask (..., L, K) selecting, for every UE (column), its k largest gains."""
     L = gain.shape[-2]
@@ -130,8 +167,8 @@ class GreedyOracle:
         return assoc
 
 
-FACTORIES = {"k-strongest": KStrongest, "all-on": AllOn, "greedy": GreedyOracle}
-OPTIONS = {"k-strongest": {"k", "by"}, "greedy": {"window"}}
+FACTORIES = {"k-strongest": KStrongest, "power-fraction": PowerFraction, "all-on": AllOn, "greedy": GreedyOracle}
+OPTIONS = {"k-strongest": {"k", "by"}, "power-fraction": {"delta", "by"}, "greedy": {"window"}}
 
 
 def make_baseline(spec: str):

@@ -57,6 +57,51 @@ def test_clone_probe_appends_a_row_per_call(tmp_path):
     # the greedy clone and its teacher act on the validation episodes (2-strongest of 4 APs per UE, 2 UEs)
     assert 2.0 <= float(rows[1]["teacher_active_aps"]) <= 4.0 and 0.0 <= float(rows[1]["clone_active_aps"]) <= 4.0
     assert rows[1]["link_rank"] == "False" and rows[0]["link_rank"] == "False"
+    assert float(rows[1]["label_smoothing"]) == 0.0 and float(rows[1]["clone_link_entropy"]) >= 0
+    assert rows[0]["clone_link_entropy"] == ""
+
+
+def test_yardsticks_choose_k_and_delta_on_validation_and_reuse_test_rows(tmp_path, monkeypatch):
+    """aps_yardsticks on the tiny scenario: the best feasible k and power fraction chosen on validation episodes
+    (delta: the smallest feasible one on the grid, by bisection), every test row written once; a second run reuses
+    them (no test evaluation), --fresh recomputes."""
+    ys = _load("aps_yardsticks")
+    calls = []
+    real = ys.evaluate
+    monkeypatch.setattr(ys, "evaluate", lambda cfg, spec, seed, n: calls.append((spec, seed)) or real(cfg, spec, seed, n))
+    args = ["--scenarios", "tiny", "--val-episodes", "3", "--test-episodes", "2", "--out", str(tmp_path)]
+    assert ys.main(args) == 0
+    rows = list(csv.DictReader(open(tmp_path / "yardsticks.csv")))
+    specs = [r["spec"] for r in rows]
+    pf = [s for s in specs if s.startswith("power-fraction")]
+    assert len(pf) == 2 and "k-strongest:k=4" in specs and "greedy" in specs
+    assert all(r["test_seed"] == "1000" for r in rows)
+    test_calls = [s for s, seed in calls if seed == 1000]
+    assert sorted(test_calls) == sorted(specs)
+    # bisection: the chosen delta is feasible on validation and delta - 1/200 is not (or was never needed)
+    from cfmarl.envs.ap_selection.config import make_config
+
+    cfg = make_config("tiny")
+    for spec in pf:
+        d = float(spec.split("delta=")[1].split(",")[0])
+        by = spec.split("by=")[1]
+        assert real(cfg, spec, 2024, 3)["mean_cost"] <= 0.02
+        if d > 1 / 200:
+            assert real(cfg, f"power-fraction:delta={d - 1 / 200:g},by={by}", 2024, 3)["mean_cost"] > 0.02
+    calls.clear()
+    assert ys.main(args) == 0
+    assert [s for s, seed in calls if seed == 1000] == []  # every test row kept
+    assert list(csv.DictReader(open(tmp_path / "yardsticks.csv"))) == rows
+    calls.clear()
+    assert ys.main(args + ["--fresh"]) == 0
+    assert len([s for s, seed in calls if seed == 1000]) == len(rows)
+    assert "best feasible power fraction by large-scale" in (tmp_path / "yardsticks.md").read_text()
+    assert ys.main(["--scenarios", "tiny-vehicular", "--val-episodes", "2", "--test-episodes", "2", "--out",
+                    str(tmp_path)]) == 0  # another scenario: the tiny rows stay
+    both = list(csv.DictReader(open(tmp_path / "yardsticks.csv")))
+    drop = lambda r: {k: v for k, v in r.items() if k != "latency_ms"}  # noqa: E731 (--fresh re-timed them)
+    assert {r["scenario"] for r in both} == {"tiny", "tiny-vehicular"}
+    assert [drop(r) for r in both[:len(rows)]] == [drop(r) for r in rows]
 
 
 def test_reports_write_large_rows_per_mobility_and_seed_and_no_empty_tables(tmp_path):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from cfmarl.envs import ap_selection_v0
-from cfmarl.policies.baselines.ap_selection import AllOn, GreedyOracle, KStrongest, k_strongest_mask, make_baseline
+from cfmarl.policies.baselines.ap_selection import (AllOn, GreedyOracle, KStrongest, PowerFraction, k_strongest_mask,
+                                                   make_baseline, power_fraction_mask)
 
 
 def _core(scenario="medium", n=4, **kw):
@@ -31,6 +32,34 @@ def test_k_strongest_by_large_scale_and_instantaneous_differ_only_with_fading():
     core, state, obs = _core(small_scale="rician", rician_k_db=0.0)
     ric = [KStrongest(by=b).act(core, state, obs) for b in ("instantaneous", "large_scale")]
     assert not np.array_equal(*ric)
+
+
+def test_power_fraction_mask_hand_case():
+    """UE 0's gains 6, 3, 1 (total 10): delta 0.5 -> the strongest alone (share 0.6), 0.7 and 0.9 -> two (0.9),
+    0.95 -> all three; UE 1's 1, 1, 8: 0.5 and 0.7 -> the 8 alone (0.8), 0.9 -> the 8 and the first of the tied 1s
+    (0.9), 0.95 -> all three."""
+    gain = np.array([[6.0, 1.0], [3.0, 1.0], [1.0, 8.0]])
+    np.testing.assert_array_equal(power_fraction_mask(gain, 0.5), [[1, 0], [0, 0], [0, 1]])
+    np.testing.assert_array_equal(power_fraction_mask(gain, 0.7), [[1, 0], [1, 0], [0, 1]])
+    np.testing.assert_array_equal(power_fraction_mask(gain, 0.9), [[1, 1], [1, 0], [0, 1]])
+    np.testing.assert_array_equal(power_fraction_mask(gain, 0.95), [[1, 1], [1, 1], [1, 1]])
+    np.testing.assert_array_equal(power_fraction_mask(gain, 1.0), np.ones((3, 2)))
+
+
+def test_power_fraction_adapts_k_per_ue_and_matches_the_share():
+    core, state, obs = _core(small_scale="rician", rician_k_db=0.0)
+    for by in ("large_scale", "instantaneous"):
+        gain = state.beta_next if by == "large_scale" else np.abs(state.h_next[:, 0]) ** 2
+        a = PowerFraction(delta=0.9, by=by).act(core, state, obs).reshape(4, 16, 6).astype(bool)
+        share = np.where(a, gain, 0).sum(1) / gain.sum(1)
+        weakest = np.where(a, gain, np.inf).min(1)
+        assert np.all(share >= 0.9 - 1e-9) and np.all(share - weakest / gain.sum(1) < 0.9)  # fewest that reach 0.9
+        assert len(np.unique(a.sum(1))) > 1  # not one k for every UE
+    assert isinstance(make_baseline("power-fraction:delta=0.8,by=instantaneous"), PowerFraction)
+    for spec, msg in (("power-fraction:delta=0", "delta: must be a number in"),
+                      ("power-fraction:by=nearest", "by: must be"), ("power-fraction:k=3", "unknown option")):
+        with pytest.raises(ValueError, match=msg):
+            make_baseline(spec)
 
 
 def test_k_strongest_mask_hand_case():
