@@ -85,7 +85,8 @@ def _se_flag(args: argparse.Namespace) -> str:
 
 def markdown(rows: list[dict], args: argparse.Namespace) -> str:
     lines = ["# AP selection yardsticks", "",
-             f"`python benchmarks/aps_yardsticks.py{_se_flag(args)}`; k chosen on validation episodes "
+             f"`python benchmarks/aps_yardsticks.py{_se_flag(args)}`; k and the power fraction's delta chosen on "
+             f"validation episodes "
              f"(seed {args.val_seed}), every "
              f"row on the same test episodes (seed {args.test_seed}; {args.test_episodes} on medium, "
              f"{args.large_episodes} above), judged cost limit {args.limit}; mean ± std over episodes."
@@ -169,7 +170,10 @@ def main(argv=None) -> int:
                          "feasible": r["mean_cost"] <= args.limit})
             log(f"  {label:48s} {r['active_aps']:6.2f} APs  cost {r['mean_cost']:.4f}  SE {r['mean_se']:.2f}  "
                 f"({'kept from yardsticks.csv' if old else f'{time.perf_counter() - t0:.0f} s'})")
-    rows = [r for r in earlier if r["scenario"] not in args.scenarios] + rows  # the other scenarios' rows stay
+    order = list(dict.fromkeys([r["scenario"] for r in earlier] + list(args.scenarios)))  # the file's order
+    fresh = {sc: [r for r in rows if r["scenario"] == sc] for sc in args.scenarios}
+    rows = [r for sc in order for r in (fresh[sc] if sc in fresh else  # the other scenarios' rows stay
+                                        [e for e in earlier if e["scenario"] == sc])]
     write_csv(out / "yardsticks.csv", rows)
     atomic_write_text(out / "yardsticks.md", markdown(rows, args))
     print(f"\nDone in {time.perf_counter() - t_all:.0f} s. Files: {out / 'yardsticks.csv'}, {out / 'yardsticks.md'}")

@@ -102,6 +102,8 @@ def test_yardsticks_choose_k_and_delta_on_validation_and_reuse_test_rows(tmp_pat
     drop = lambda r: {k: v for k, v in r.items() if k != "latency_ms"}  # noqa: E731 (--fresh re-timed them)
     assert {r["scenario"] for r in both} == {"tiny", "tiny-vehicular"}
     assert [drop(r) for r in both[:len(rows)]] == [drop(r) for r in rows]
+    assert ys.main(args) == 0  # tiny again: rewritten in place, before tiny-vehicular
+    assert [r["scenario"] for r in csv.DictReader(open(tmp_path / "yardsticks.csv"))] == [r["scenario"] for r in both]
 
 
 def test_reports_write_large_rows_per_mobility_and_seed_and_no_empty_tables(tmp_path):
