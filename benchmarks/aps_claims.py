@@ -94,6 +94,8 @@ RECIPE_VARIANTS = {  # variants of the medium recipe with 3 seeds x 2 mobilities
                "vehicular case; vehicular runs only)",
     "rank_exact_p3": "rank_rollback_p3 warm-started from an exact clone of the best feasible k-strongest (k = 4 in the "
                      "pedestrian case, cloned on 3x the episodes; pedestrian runs only)",
+    "rank_k3_ls_floor": "rank_k3 with the clone label-smoothed (pretrain.label_smoothing 0.004) and the entropy floor "
+                        "(algorithm.entropy_floor 0.005 nats per link, an adaptive entropy bonus; vehicular runs only)",
     "rank_exact_p3_ls_floor": "rank_exact_p3 with the clone label-smoothed (pretrain.label_smoothing 0.004) and "
                               "the entropy floor (algorithm.entropy_floor 0.005 nats per link, an adaptive entropy "
                               "bonus; pedestrian runs only)",
