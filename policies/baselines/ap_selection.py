@@ -45,12 +45,23 @@ class KStrongest:
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
             raise ValueError(f"k-strongest.k: must be an integer >= 1, got {self.k!r}")
-        if self.by not in ("instantaneous", "large_scale"):
-            raise ValueError(f"k-strongest.by: must be 'instantaneous' or 'large_scale', got {self.by!r}")
+        check_gain_kind(self.name, self.by)
 
     def act(self, core: ApSelectionCore, state: ApSelectionState, obs: np.ndarray) -> np.ndarray:
-        gain = np.abs(state.h_next[:, 0]) ** 2 if self.by == "instantaneous" else state.beta_next
-        return k_strongest_mask(gain, self.k).reshape(core.num_envs, -1).astype(np.int8)
+        return k_strongest_mask(link_gain(state, self.by), self.k).reshape(core.num_envs, -1).astype(np.int8)
+
+
+GAIN_KINDS = ("instantaneous", "large_scale")
+
+
+def check_gain_kind(policy: str, by: str) -> None:
+    if by not in GAIN_KINDS:
+        raise ValueError(f"{policy}.by: must be 'instantaneous' or 'large_scale', got {by!r}")
+
+
+def link_gain(state: ApSelectionState, by: str) -> np.ndarray:
+    """(B, L, K) gains the heuristics rank: |h_lk|^2 at the decision instant, or the large-scale beta_lk."""
+    return np.abs(state.h_next[:, 0]) ** 2 if by == "instantaneous" else state.beta_next
 
 
 @dataclass
@@ -68,12 +79,10 @@ class PowerFraction:
     def __post_init__(self) -> None:
         if isinstance(self.delta, bool) or not isinstance(self.delta, (int, float)) or not 0 < self.delta <= 1:
             raise ValueError(f"power-fraction.delta: must be a number in (0, 1], got {self.delta!r}")
-        if self.by not in ("instantaneous", "large_scale"):
-            raise ValueError(f"power-fraction.by: must be 'instantaneous' or 'large_scale', got {self.by!r}")
+        check_gain_kind(self.name, self.by)
 
     def act(self, core: ApSelectionCore, state: ApSelectionState, obs: np.ndarray) -> np.ndarray:
-        gain = np.abs(state.h_next[:, 0]) ** 2 if self.by == "instantaneous" else state.beta_next
-        return power_fraction_mask(gain, self.delta).reshape(core.num_envs, -1).astype(np.int8)
+        return power_fraction_mask(link_gain(state, self.by), self.delta).reshape(core.num_envs, -1).astype(np.int8)
 
 
 def power_fraction_mask(gain: np.ndarray, delta: float) -> np.ndarray:
