@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cfmarl.policies.learners.masking import masked_mean
+
 ENTROPY_FLOOR_STATE_KEY = "entropy_floor"
 PUSHES = ("entropy", "uniform_kl")
 
@@ -88,8 +90,7 @@ class EntropyFloorLearnerMixin:
             push = -dist.entropy()
         if joint:
             push = (push * node_mask).sum(-1)
-        w = weight.to(push.dtype).expand_as(push)
-        mean_push = (push * w).sum() / w.sum().clamp_min(1.0)
+        mean_push = masked_mean(push, weight)
         self._floor_push.setdefault(module_id, []).append(float(mean_push.detach()))
         return self.entropy_extra(module_id) * mean_push
 

@@ -44,6 +44,7 @@ from ray.rllib.core.learner.learner import ENTROPY_KEY, POLICY_LOSS_KEY, VF_LOSS
 from cfmarl.policies.learners.entropy_floor import EntropyFloorLearnerMixin, validate_floor
 from cfmarl.policies.learners.fused_step import FusedGradientStepMixin
 from cfmarl.policies.learners.lagrange_learner import LagrangeConfigMixin, LagrangeLearnerMixin
+from cfmarl.policies.learners.masking import masked_mean
 from cfmarl.policies.learners.per_node_gae import NODE_ADV_C, NODE_ADV_R, NODE_VT_C, NODE_VT_R, PerNodeGAE
 
 COST_VF_LOSS_KEY = "cost_vf_loss"
@@ -103,12 +104,6 @@ class PPOLagrangian(PPO):
     @classmethod
     def get_default_config(cls) -> PPOLagrangianConfig:
         return PPOLagrangianConfig()
-
-
-def masked_mean(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """Mean of ``x`` over entries where ``w`` (broadcastable, 0/1) is set."""
-    w = w.to(x.dtype).expand_as(x)
-    return (x * w).sum() / w.sum().clamp_min(1.0)
 
 
 def ppo_lagrangian_loss(*, logp: torch.Tensor, old_logp: torch.Tensor, entropy: torch.Tensor,

@@ -56,17 +56,13 @@ from ray.rllib.utils.replay_buffers.multi_agent_episode_buffer import MultiAgent
 
 from cfmarl.policies.learners.fused_step import FusedGradientStepMixin, adam
 from cfmarl.policies.learners.lagrange_learner import LagrangeConfigMixin, LagrangeLearnerMixin
+from cfmarl.policies.learners.masking import masked_mean
 from cfmarl.policies.models import graph_sac as gs
 
 NODE_REWARDS, NODE_COSTS = "node_rewards", "node_costs"  # batch columns (B, N) and (B, N, C)
 FRESH_COST_KEY = "cfmarl_fresh_mean_node_cost"  # timesteps entry: the iteration's on-policy mean cost
 QF_LOSS, CF_LOSS, ALPHA_LOSS = "qf_loss", "cf_loss", "alpha_loss"
 REPLAY_STATE_KEY = "cfmarl_replay_buffer"
-
-
-def masked_mean(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    w = w.to(x.dtype).expand_as(x)
-    return (x * w).sum() / w.sum().clamp_min(1.0)
 
 
 def action_regulariser(q_pi: torch.Tensor, action_sq: torch.Tensor | None, weight: torch.Tensor,
