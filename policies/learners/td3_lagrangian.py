@@ -26,8 +26,9 @@ from ray.rllib.core.learner.learner import POLICY_LOSS_KEY, Learner
 from ray.rllib.core.learner.utils import update_target_network
 from ray.rllib.core.rl_module.apis import TargetNetworkAPI
 
+from cfmarl.policies.learners.masking import masked_mean
 from cfmarl.policies.learners.sac_lagrangian import (CF_LOSS, QF_LOSS, SACLagrangian, SACLagrangianConfig,
-                                                     SACLagrangianTorchLearner, action_regulariser, masked_mean)
+                                                     SACLagrangianTorchLearner, action_regulariser)
 from cfmarl.policies.models import graph_sac as gs
 
 
