@@ -103,6 +103,8 @@ class AlgorithmSection:
     entropy_floor_push: str = "entropy"  # what the floor's multiplier weighs: entropy (an adaptive entropy bonus;
     #                                      vanishes on a saturated policy) | uniform_kl (KL(uniform || pi) per node:
     #                                      revives a saturated categorical policy, but pulls every node alike)
+    entropy_ceiling: float = 0.0  # mean entropy per loss sample above which an entropy penalty gains weight like a
+    #                               multiplier (0 = off; above entropy_floor; the floor's lr and max)
     # off-policy learners (sac_lagrangian, sac): train_batch_size = env steps sampled per iteration, minibatch_size =
     # replayed transitions per gradient update (each carries all nodes); lr, clip / vf / entropy settings unused
     actor_lr: float = 3e-4

@@ -43,7 +43,7 @@ _POSITIVE = {
 #: key paths that must be >= 0
 _NON_NEGATIVE = {
     "algorithm.action_l2", "algorithm.cost_limit", "algorithm.critic_warmup_iterations", "algorithm.entropy_coeff",
-    "algorithm.entropy_floor", "algorithm.entropy_floor_lr", "algorithm.entropy_floor_max",
+    "algorithm.entropy_ceiling", "algorithm.entropy_floor", "algorithm.entropy_floor_lr", "algorithm.entropy_floor_max",
     "algorithm.exploration_noise", "algorithm.lambda_init", "algorithm.lambda_lr", "algorithm.lambda_max",
     "algorithm.learning_starts", "algorithm.pid_kd", "algorithm.pid_ki", "algorithm.pid_kp", "algorithm.target_noise",
     "algorithm.target_noise_clip", "algorithm.updates_per_iteration", "algorithm.vf_loss_coeff",
@@ -284,12 +284,17 @@ def _validate_learner(exp, entry, env_cfg) -> None:
         names = ", ".join(n for n, e in learner_registry().items() if e.critic_warmup)
         raise ConfigError(f"algorithm.critic_warmup_iterations: not supported by {a.name} (supported by: {names}); "
                           f"leave it 0")
-    if a.entropy_floor and not learner.entropy_floor:
-        names = ", ".join(n for n, e in learner_registry().items() if e.entropy_floor)
-        raise ConfigError(f"algorithm.entropy_floor: not supported by {a.name} (supported by: {names}); leave it 0")
-    if a.entropy_floor and not (a.entropy_floor_lr > 0 and a.entropy_floor_max > 0):
-        which = "entropy_floor_lr" if not a.entropy_floor_lr > 0 else "entropy_floor_max"
-        raise ConfigError(f"algorithm.{which}: must be > 0 with algorithm.entropy_floor {a.entropy_floor}")
+    for field in ("entropy_floor", "entropy_ceiling"):
+        value = getattr(a, field)
+        if value and not learner.entropy_floor:
+            names = ", ".join(n for n, e in learner_registry().items() if e.entropy_floor)
+            raise ConfigError(f"algorithm.{field}: not supported by {a.name} (supported by: {names}); leave it 0")
+        if value and not (a.entropy_floor_lr > 0 and a.entropy_floor_max > 0):
+            which = "entropy_floor_lr" if not a.entropy_floor_lr > 0 else "entropy_floor_max"
+            raise ConfigError(f"algorithm.{which}: must be > 0 with algorithm.{field} {value}")
+    if a.entropy_floor and a.entropy_ceiling and not a.entropy_ceiling > a.entropy_floor:
+        raise ConfigError(f"algorithm.entropy_ceiling: must be above algorithm.entropy_floor ({a.entropy_floor}) or 0 "
+                          f"(off), got {a.entropy_ceiling}")
     if learner.offline is not None:  # trained from a dataset by cfmarl/offline_train.py, not by RLlib
         from cfmarl.policies.offline.method import parse_options
 

@@ -50,7 +50,7 @@ def metrics_row(it: int, result: dict, elapsed: float) -> dict[str, float]:
         if k in lr:
             row[f"learner/{k}"] = lr[k]
     for k, v in lr.items():
-        if k.startswith(("lagrange/", "entropy_floor/")):
+        if k.startswith(("lagrange/", "entropy_floor/", "entropy_ceiling/", "entropy_band/")):
             row[k] = v
         elif k.endswith("_learning_rate"):  # each optimizer's lr after the update (algorithm.lr_schedule moves it)
             row[f"learner/{k}"] = v

@@ -4,7 +4,7 @@
   ``.training(cost_limit=..., lagrangian_rule="gradient"|"pid"|"multiplicative"|"none", lambda_lr=...,
   lambda_init=..., pid_kp=..., pid_ki=..., pid_kd=..., pid_ema_alpha=..., value_chunk_size=...,
   multiplier_per_graph=..., critic_warmup_iterations=..., entropy_floor=..., entropy_floor_lr=...,
-  entropy_floor_max=..., entropy_floor_push=...)``.
+  entropy_floor_max=..., entropy_floor_push=..., entropy_ceiling=...)``.
 * :class:`PPOLagrangianTorchLearner` - per-node GAE for reward and cost
   (:class:`PerNodeGAE` replaces RLlib's GAE connector), the Lagrangian advantage
   (A_r - sum_i lambda_i A_c,i) / (1 + sum_i lambda_i), the clipped surrogate per
@@ -25,7 +25,8 @@ warm-up where it stopped.
 
 Entropy floor (``entropy_floor`` > 0, :mod:`entropy_floor`): an entropy bonus (or a push towards the uniform
 policy) whose weight rises like a multiplier while the mean per-sample entropy is below the floor (and back to 0
-above it), so a walk does not freeze in a deterministic policy.
+above it), so a walk does not freeze in a deterministic policy; ``entropy_ceiling`` > 0 the mirror image (an
+entropy penalty whose weight rises while the entropy is above the ceiling).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class PPOLagrangianConfig(LagrangeConfigMixin, PPOConfig):
         self.entropy_floor_lr = 0.02
         self.entropy_floor_max = 1.0
         self.entropy_floor_push = "entropy"
+        self.entropy_ceiling = 0.0
 
     def training(self, *, cost_limit=NotProvided, lagrangian_rule=NotProvided, lambda_lr=NotProvided,
                  lambda_init=NotProvided, pid_kp=NotProvided, pid_ki=NotProvided, pid_kd=NotProvided,
@@ -71,7 +73,7 @@ class PPOLagrangianConfig(LagrangeConfigMixin, PPOConfig):
                  advantage_scaling=NotProvided,
                  multiplier_per_graph=NotProvided, critic_warmup_iterations=NotProvided,
                  entropy_floor=NotProvided, entropy_floor_lr=NotProvided, entropy_floor_max=NotProvided,
-                 entropy_floor_push=NotProvided, **kwargs) -> "PPOLagrangianConfig":
+                 entropy_floor_push=NotProvided, entropy_ceiling=NotProvided, **kwargs) -> "PPOLagrangianConfig":
         super().training(**kwargs)
         self._set_given(dict(cost_limit=cost_limit, lagrangian_rule=lagrangian_rule, lambda_lr=lambda_lr,
                              lambda_init=lambda_init, pid_kp=pid_kp, pid_ki=pid_ki, pid_kd=pid_kd,
@@ -79,7 +81,7 @@ class PPOLagrangianConfig(LagrangeConfigMixin, PPOConfig):
                              advantage_scaling=advantage_scaling, multiplier_per_graph=multiplier_per_graph,
                              critic_warmup_iterations=critic_warmup_iterations, entropy_floor=entropy_floor,
                              entropy_floor_lr=entropy_floor_lr, entropy_floor_max=entropy_floor_max,
-                             entropy_floor_push=entropy_floor_push), NotProvided)
+                             entropy_floor_push=entropy_floor_push, entropy_ceiling=entropy_ceiling), NotProvided)
         return self
 
     def validate(self) -> None:
@@ -94,7 +96,8 @@ class PPOLagrangianConfig(LagrangeConfigMixin, PPOConfig):
         w = self.critic_warmup_iterations
         if isinstance(w, bool) or not isinstance(w, int) or w < 0:
             raise ValueError(f"critic_warmup_iterations: must be an integer >= 0, got {w!r}")
-        validate_floor(self.entropy_floor, self.entropy_floor_lr, self.entropy_floor_max, self.entropy_floor_push)
+        validate_floor(self.entropy_floor, self.entropy_floor_lr, self.entropy_floor_max, self.entropy_floor_push,
+                       self.entropy_ceiling)
 
     def get_default_learner_class(self):
         return PPOLagrangianTorchLearner

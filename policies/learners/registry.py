@@ -42,7 +42,8 @@ class LearnerEntry:
     per_graph_multipliers: bool = False  # supports algorithm.multiplier_per_graph (one multiplier per env.mix size)
     critic_warmup: bool = False  # supports algorithm.critic_warmup_iterations (value heads first, policy frozen)
     rollback: bool = False  # supports training.rollback (its weights replaced by the best checkpoint's, lr scaled)
-    entropy_floor: bool = False  # supports algorithm.entropy_floor (an entropy bonus that rises below a floor)
+    entropy_floor: bool = False  # supports algorithm.entropy_floor (an entropy bonus that rises below a floor) and
+    #                              algorithm.entropy_ceiling (a penalty that rises above a ceiling)
 
     def check(self, action_kind: str, mode: str) -> None:
         """Raise ValueError (one line, naming both) when this learner cannot run the pair."""
@@ -75,7 +76,7 @@ def _ppo_lagrangian_kwargs(a) -> dict:
                 pid_ema_alpha=a.pid_ema_alpha, lambda_max=a.lambda_max, advantage_scaling=a.advantage_scaling,
                 multiplier_per_graph=a.multiplier_per_graph, critic_warmup_iterations=a.critic_warmup_iterations,
                 entropy_floor=a.entropy_floor, entropy_floor_lr=a.entropy_floor_lr, entropy_floor_max=a.entropy_floor_max,
-                entropy_floor_push=a.entropy_floor_push)
+                entropy_floor_push=a.entropy_floor_push, entropy_ceiling=a.entropy_ceiling)
 
 
 def _ppo_lagrangian_config():

@@ -84,5 +84,36 @@ def test_entropy_floor_keeps_a_cloned_policy_exploring(ray_session):
     extras = [r["entropy_floor/extra"] for r in floor]
     assert extras[:2] == pytest.approx([0.0, 0.5], abs=1e-9)  # frozen in the warm-up; then a full shortfall step
     for prev, cur, r in zip(extras[1:], extras[2:], floor[2:]):
-        assert cur == pytest.approx(min(1.0, max(0.0, prev + 0.5 * max(-1.0, 1 - r["entropy"] / 0.3))))
+        assert cur == pytest.approx(min(1.0, max(0.0, prev + 0.5 * max(-1.0, 1 - r["entropy_band/entropy"] / 0.3))))
     assert floor[-1]["entropy"] > 1e-3 and floor[-1]["entropy_floor/push"] > 0
+
+
+def test_entropy_ceiling_holds_an_unsure_clone_down(ray_session):
+    """algorithm.entropy_ceiling on a label-smoothed clone (~0.2 nats per link) pushed up by a fixed entropy
+    coefficient of 1: without the ceiling the policy goes uniform (ln 2 per link) in a few iterations; with a
+    ceiling of 0.1 its multiplier climbs by entropy_floor_lr x the relative excess (frozen in the critic warm-up,
+    capped), outweighs the bonus and brings the entropy below the ceiling, and then falls back (dual ascent both
+    ways; measured: entropy 0.18, 0.12, 0.17, 0.62, 0.55, 0.14, 0.015 with multipliers 0 ... 3.0, 2.4)."""
+    runs = {}
+    for name, algorithm in (("bonus", {}),
+                            ("ceiling", {"entropy_ceiling": 0.1, "entropy_floor_lr": 1.0, "entropy_floor_max": 3.0})):
+        exp = _exp(pretrain={"epochs": 30, "lr": 0.01, "label_smoothing": 0.1},
+                   algorithm={"critic_warmup_iterations": 1, "entropy_coeff": 1.0, "lr": 0.01, **algorithm})
+        algo = build_algo_config(exp).build_algo()
+        try:
+            pretrain(exp, algo, None, lambda _: None)
+            runs[name] = [algo.train()["learners"][MODULE_ID] for _ in range(7)]
+        finally:
+            algo.stop()
+    bonus, ceiling = runs["bonus"], runs["ceiling"]
+    assert "entropy_ceiling/extra" not in bonus[0]
+    assert ceiling[0]["entropy"] == pytest.approx(bonus[0]["entropy"], rel=1e-6)
+    assert 0.15 < ceiling[0]["entropy"] < 0.3  # the smoothed clone's ~0.2 nats, above the ceiling
+    extras = [r["entropy_ceiling/extra"] for r in ceiling]
+    assert extras[0] == 0.0  # frozen in the warm-up
+    for prev, cur, r in zip(extras, extras[1:], ceiling[1:]):
+        h = r["entropy_band/entropy"]  # the iteration's mean over its minibatches (loss/entropy: the last one's)
+        assert cur == pytest.approx(min(3.0, max(0.0, prev + min(1.0, max(-1.0, h / 0.1 - 1)))))
+    assert min(r["entropy"] for r in bonus[3:]) > 0.6  # uniform under the fixed bonus
+    assert max(extras) == 3.0 and extras[-1] < 3.0  # capped while above, falling once below
+    assert ceiling[-1]["entropy_band/entropy"] < 0.1 and ceiling[-1]["entropy"] < 0.1

@@ -261,3 +261,81 @@ def test_entropy_floor_loss_term_by_hand(push):
     assert float(term) == pytest.approx(want, rel=1e-5)
     joint = learner.floor_push("m", dist, node_mask=weight, weight=torch.ones(1), joint=True)  # nodes summed
     assert float(joint) == pytest.approx(2 * want, rel=1e-5)
+
+
+def test_entropy_ceiling_multiplier_and_loss_term_by_hand():
+    """The ceiling: its multiplier steps by the relative excess H / C - 1 (clipped to [-1, 1], projected to [0,
+    cap]), only the ceiling's moves when the floor is off, and the loss adds extra_c x the weighted mean entropy
+    over real nodes on top of the floor's term; the multipliers are learner state apart."""
+    from types import SimpleNamespace
+
+    from cfmarl.policies.heads.categorical import PerNodeCategorical
+    from cfmarl.policies.learners.entropy_floor import (EntropyFloorLearnerMixin, update_ceiling_extra,
+                                                        validate_floor)
+
+    # ceiling 0.2, lr 0.1, cap 0.25: H 0.5 -> excess clipped to 1 -> 0.1; H 0.3 -> 0.5 -> 0.15; H 0.6 -> 1 ->
+    # 0.25 (the cap); H 0.1 -> -0.5 -> 0.2; H 0 -> -1 -> 0.1; again -> 0.0; again -> 0 (projected)
+    extra, seen = 0.0, []
+    for h in [0.5, 0.3, 0.6, 0.1, 0.0, 0.0, 0.0]:
+        extra = update_ceiling_extra(extra, h, ceiling=0.2, lr=0.1, max_extra=0.25)
+        seen.append(extra)
+    np.testing.assert_allclose(seen, [0.1, 0.15, 0.25, 0.2, 0.1, 0.0, 0.0], atol=1e-12)
+    with pytest.raises(ValueError, match="entropy_ceiling: must be above entropy_floor"):
+        validate_floor(0.1, 0.02, 1.0, ceiling=0.05)
+    with pytest.raises(ValueError, match="entropy_ceiling: must be a finite number >= 0"):
+        validate_floor(0.0, 0.02, 1.0, ceiling=float("inf"))
+    with pytest.raises(ValueError, match="must be > 0 with entropy_ceiling 0.3"):
+        validate_floor(0.0, 0.0, 1.0, ceiling=0.3)
+
+    settings = {"entropy_floor": 0.0}
+
+    class Learner(EntropyFloorLearnerMixin):
+        config = SimpleNamespace(get_config_for_module=lambda _: SimpleNamespace(
+            entropy_floor_lr=0.1, entropy_floor_max=1.0, entropy_floor_push="entropy", entropy_ceiling=0.2,
+            **settings))
+        metrics = SimpleNamespace(log_value=lambda key, value, window: logged.__setitem__(key[1], value))
+
+    logged = {}
+    learner = Learner()
+    learner._init_entropy_floor()
+    p = torch.tensor([[0.5, 0.9, 0.99]])  # P(action 1) of three nodes, the last one padding
+    dist = PerNodeCategorical.from_logits(torch.stack([torch.log(1 - p), torch.log(p)], -1))
+    weight = torch.tensor([[1.0, 1.0, 0.0]])
+    h = np.mean([np.log(2), -(0.9 * np.log(0.9) + 0.1 * np.log(0.1))])  # 0.509 nats per real node
+    assert float(learner.floor_push("m", dist, node_mask=weight, weight=weight, joint=False)) == 0.0  # extra_c 0
+    learner.record_entropy("m", h)
+    learner.update_entropy_floor()
+    assert learner.ceiling_extra("m") == pytest.approx(0.1) and learner.entropy_extra("m") == 0.0
+    assert logged == {"entropy_ceiling/extra": pytest.approx(0.1),  # no floor column with the floor off
+                      "entropy_band/entropy": pytest.approx(h)}
+    term = learner.floor_push("m", dist, node_mask=weight, weight=weight, joint=False)
+    assert float(term) == pytest.approx(0.1 * h, rel=1e-5)
+    learner.record_entropy("m", h)
+    learner.update_entropy_floor(frozen=lambda _: True)  # a critic warm-up: nothing moves
+    assert learner.ceiling_extra("m") == pytest.approx(0.1)
+    settings["entropy_floor"] = 0.05  # both on: the floor's bonus (-extra x H) and the ceiling's penalty add up
+    learner._floor_extra["m"] = 0.5
+    both = learner.floor_push("m", dist, node_mask=weight, weight=weight, joint=False)
+    assert float(both) == pytest.approx((0.1 - 0.5) * h, rel=1e-5)
+
+
+def test_entropy_ceiling_is_learner_state():
+    from cfmarl.policies.learners.entropy_floor import EntropyFloorLearnerMixin
+
+    class Base:
+        def get_state(self, components=None, *, not_components=None, **kwargs):
+            return {}
+
+        def set_state(self, state):
+            pass
+
+    class Learner(EntropyFloorLearnerMixin, Base):
+        pass
+
+    a, b = Learner(), Learner()
+    a._init_entropy_floor(), b._init_entropy_floor()
+    a._floor_extra["m"], a._ceiling_extra["m"] = 0.3, 0.7
+    b.set_state(a.get_state())
+    assert (b.entropy_extra("m"), b.ceiling_extra("m")) == (0.3, 0.7)
+    b.set_state({"entropy_floor": {"m": 0.1}})  # a checkpoint from before the ceiling: its multiplier stays
+    assert (b.entropy_extra("m"), b.ceiling_extra("m")) == (0.1, 0.7)

@@ -322,6 +322,14 @@ def test_experiment_file_errors_name_the_key(tmp_path):
                           ("algorithm: {entropy_floor: 0.1, entropy_floor_lr: 0}",
                            "algorithm.entropy_floor_lr: must be > 0 with algorithm.entropy_floor"),
                           ("pretrain: {label_smoothing: 1.5}", "pretrain.label_smoothing: must be"),
+                          ("algorithm: {entropy_ceiling: -0.1}", "algorithm.entropy_ceiling: must be >= 0"),
+                          ("algorithm: {entropy_floor: 0.1, entropy_ceiling: 0.05}",
+                           "algorithm.entropy_ceiling: must be above algorithm.entropy_floor"),
+                          ("algorithm: {entropy_ceiling: 0.3, entropy_floor_max: 0}",
+                           "algorithm.entropy_floor_max: must be > 0 with algorithm.entropy_ceiling"),
+                          ("env: {name: power, scenario: tiny}\n"
+                           "algorithm: {name: sac_lagrangian, entropy_ceiling: 0.1}",
+                           "algorithm.entropy_ceiling: not supported by sac_lagrangian"),
                           ("algorithm: {entropy_floor_push: kl}", "algorithm.entropy_floor_push: must be one of"),
                           ("env: {name: power, scenario: tiny}\n"
                            "algorithm: {entropy_floor: 0.1, entropy_floor_push: uniform_kl}",
