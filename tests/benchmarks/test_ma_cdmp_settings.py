@@ -48,6 +48,7 @@ def test_report_of_a_setting_keeps_the_main_rows(scripts, tmp_path):
             _row("load-proportional", "-", team_return=-650.0)]
     _write(tmp_path / "settings" / "n8-4-4.csv", rows)
     _write(tmp_path / "settings" / "n8-2-6.csv", rows)  # the main setting is reported by `report` alone
+    _write(tmp_path / "settings" / "n9-2-7-limited.csv", rows[:1] + rows[2:])  # MA-CDMP seed 0 only: no claims
     for _ in range(2):  # a second report replaces the setting's rows, it does not add them again
         rep.report_settings(tmp_path, [0, 1])
     got = list(csv.DictReader(open(tmp_path / "claims.csv")))
@@ -60,6 +61,8 @@ def test_report_of_a_setting_keeps_the_main_rows(scripts, tmp_path):
     assert all("--scenario n8-4:4" in r["evidence"] for r in got[1:])
     md = (tmp_path / "ma_cdmp_settings.md").read_text()
     assert "## n8 4:4, ideal RF (`--scenario n8-4:4`)" in md and "n8 2:6" not in md
+    assert "## n9 2:7, limited RF (`--scenario n9-2:7-limited`)" in md
+    assert md.count("MA-CDMP has 1 of the 2 seeds asked for: no claims rows yet.") == 1
 
 
 def test_a_setting_moves_runs_and_the_experiments_scenario(scripts, tmp_path, monkeypatch, capsys):
