@@ -2,6 +2,7 @@
 
     python benchmarks/ma_cdmp.py train  [--seeds 0 1 2] [--jobs 2] [--methods cdmp cdmp_nomf bc td3bc cql ppo]
     python benchmarks/ma_cdmp.py evaluate [--seeds 0 1 2]
+    python benchmarks/ma_cdmp.py long [--seeds 0 1 2] [--scenario S]
     python benchmarks/ma_cdmp.py samplers [--seeds 0 1 2] [--scenario S]
     python benchmarks/ma_cdmp.py sweeps [--seeds 0 1 2] [--episodes 8]
     python benchmarks/ma_cdmp.py scaling [--seeds 0] [--episodes 8]
@@ -13,7 +14,9 @@
 (tune_configs/mftdma_<method>_n8.yaml, the online PPO-Lagrangian of mftdma_ppo_n8.yaml beside them) with the
 seed changed, ``--jobs`` at a time; finished runs are reused, interrupted ones resume. ``evaluate`` runs
 every trained policy and the classical baselines on the same 8 test episodes (seed 1000) of 100 frames
-(the DDPM planner costs seconds per frame on a CPU), resumable per row. ``samplers`` evaluates the trained
+(the DDPM planner costs seconds per frame on a CPU), resumable per row. ``long`` does the same on test episodes
+of the paper's length (8 x 1,000 frames, 5 s) with the diffusion planners on the SDE DPM-Solver at 10 steps (the
+fast sampler that kept DDPM's reward), kept in benchmarks/results/mftdma/long/<scenario>.csv. ``samplers`` evaluates the trained
 MA-CDMP runs again on those episodes with the fast samplers (DPM-Solver++ at 5-20 steps, its ODE and its SDE
 form) beside their DDPM rows. ``sweeps`` evaluates the trained MA-CDMP policies
 with other sampling settings (guidance scale zeta on the DDPM chain; DPM-Solver steps vs the full DDPM chain;
@@ -197,14 +200,14 @@ def finished(run: Path) -> bool:
     return int(last) >= int(total)
 
 
-def on_common_episodes(ctrl) -> dict:
-    """One controller on the common test episodes (TEST_EPISODES x TEST_FRAMES, seed 1000): its summary
+def on_common_episodes(ctrl, frames: int = TEST_FRAMES) -> dict:
+    """One controller on the common test episodes (TEST_EPISODES x ``frames``, seed 1000): its summary
     (without the policy name) and the seconds it took."""
     from cfmarl import evaluate
     from cfmarl.registry import get_env
 
     entry = get_env("mftdma")
-    cfg = entry.make_config(SCENARIO, episode_frames=TEST_FRAMES)
+    cfg = entry.make_config(SCENARIO, episode_frames=frames)
     t0 = time.perf_counter()
     res = evaluate.run_policy(lambda n: entry.make_core(cfg, n), ctrl, evaluate.episode_seeds(1000, TEST_EPISODES),
                               batch=TEST_EPISODES).summary()
@@ -213,37 +216,64 @@ def on_common_episodes(ctrl) -> dict:
 
 def evaluate_all(seeds: list[int]) -> Path:
     """Every trained run (all methods and seeds) and the classical baselines on the same test episodes."""
-    from cfmarl.offline_train import controller_from_spec
-    from cfmarl.registry import get_env
-    from cfmarl.rundir import write_csv
-
     path = OUT / f"evaluation-seeds{'_'.join(map(str, seeds))}.csv"  # one file per invocation (run side by side)
-    rows = list(csv.DictReader(open(path))) if path.exists() else []
-    done = {(r["method"], r["seed"]) for r in rows}
-    entry = get_env("mftdma")
-    todo = [(b, "-", lambda b=b: entry.make_baseline(b)) for b in ("random", "equal", "load-proportional")]
-    todo += [(m, str(s), lambda m=m, s=s: controller_from_spec(f"{OUT / f'train-{run_name(m, s)}'}{sampling(m)}",
-                                                                seed=1000))
-             for s in seeds for m in METHODS if m != "ppo" and finished(OUT / f"train-{run_name(m, s)}")]
-    for method, seed, make in todo:
-        if (method, seed) in done:
-            continue
-        res = on_common_episodes(make())
-        rows.append({"method": method, "seed": seed, **res})
-        write_csv(path, rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
-        print(f"  {method} seed {seed}: return {res['team_return']:.1f}, delay {res['mean_delay_ms']:.2f} ms "
-              f"({res['seconds']:.0f} s)", flush=True)
+    _evaluate_rows(path, seeds, TEST_FRAMES)
     keep_setting_rows()
     return path
 
 
-def keep_setting_rows() -> Path:
-    """Every evaluation row of this scenario's runs folder copied to results/settings/<scenario>.csv: what
-    ``report --scenario`` reads (runs/ is not kept)."""
+def _evaluate_rows(path: Path, seeds: list[int], frames: int, **diffusion_sampling) -> None:
+    """The classical allocations and every trained offline run of ``seeds`` on the common test episodes of
+    ``frames`` frames, a row each in ``path`` (resumable: rows there are kept); ``diffusion_sampling`` replaces
+    sampling options of the diffusion planners (MA-CDMP and its ablation)."""
+    from cfmarl.offline_train import controller_from_spec
+    from cfmarl.registry import get_env
     from cfmarl.rundir import write_csv
 
-    keep = [r for p in sorted(OUT.glob("evaluation-seeds*.csv")) for r in csv.DictReader(open(p))]
-    path = RESULTS / "settings" / f"{slug(SCENARIO)}.csv"
+    rows = list(csv.DictReader(open(path))) if path.exists() else []
+    done = {(r["method"], r["seed"]) for r in rows}
+    entry = get_env("mftdma")
+
+    def spec(m: str, s: int) -> str:
+        change = diffusion_sampling if m in ("cdmp", "cdmp_nomf") else {}
+        return f"{OUT / f'train-{run_name(m, s)}'}{sampling(m, **change)}"
+
+    todo = [(b, "-", lambda b=b: entry.make_baseline(b)) for b in ("random", "equal", "load-proportional")]
+    todo += [(m, str(s), lambda m=m, s=s: controller_from_spec(spec(m, s), seed=1000))
+             for s in seeds for m in METHODS if m != "ppo" and finished(OUT / f"train-{run_name(m, s)}")]
+    for method, seed, make in todo:
+        if (method, seed) in done:
+            continue
+        res = on_common_episodes(make(), frames)
+        rows.append({"method": method, "seed": seed, **res})
+        write_csv(path, rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
+        print(f"  {method} seed {seed}: return {res['team_return']:.1f}, delay {res['mean_delay_ms']:.2f} ms "
+              f"({res['seconds']:.0f} s)", flush=True)
+
+
+# ----------------------------------------------------------------------------- the paper's 5 s test episodes
+LONG_FRAMES = 1000  # the paper's test episodes: 5 s of 5 ms frames
+LONG_SAMPLING = {"sampler": "sde-dpm", "sampling_steps": 10}  # the fast sampler that kept DDPM's reward (samplers
+#                                                             study); the full DDPM chain would cost ~10x here
+
+
+def long_episodes(seeds: list[int]) -> Path:
+    """``long``: what ``evaluate`` does on test episodes of the paper's length (TEST_EPISODES x LONG_FRAMES, seed
+    1000, ``evaluate``'s seeds), the diffusion planners with LONG_SAMPLING; resumable per row
+    (runs/ma_cdmp[/<scenario>]/long-seeds*.csv), kept in benchmarks/results/mftdma/long/<scenario>.csv."""
+    path = OUT / f"long-seeds{'_'.join(map(str, seeds))}.csv"
+    _evaluate_rows(path, seeds, LONG_FRAMES, **LONG_SAMPLING)
+    return keep_setting_rows("long")
+
+
+def keep_setting_rows(kind: str = "evaluation") -> Path:
+    """Every evaluation row of this scenario's runs folder copied to results/settings/<scenario>.csv (``kind``
+    "long": the 5 s episodes' rows to results/long/<scenario>.csv): what ``report --scenario`` reads (runs/ is not
+    kept)."""
+    from cfmarl.rundir import write_csv
+
+    keep = [r for p in sorted(OUT.glob(f"{kind}-seeds*.csv")) for r in csv.DictReader(open(p))]
+    path = RESULTS / ("settings" if kind == "evaluation" else kind) / f"{slug(SCENARIO)}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_csv(path, keep, fields=list(dict.fromkeys(k for r in keep for k in r)))
     return path
@@ -375,7 +405,8 @@ def horizons(seeds: list[int], jobs: int, hs: tuple[int, ...] = HORIZONS) -> Pat
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("stage", choices=("train", "evaluate", "samplers", "sweeps", "scaling", "horizons", "report"))
+    p.add_argument("stage", choices=("train", "evaluate", "long", "samplers", "sweeps", "scaling", "horizons",
+                                     "report"))
     p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
@@ -397,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
         train(args.methods, args.seeds, args.jobs)
     elif args.stage == "evaluate":
         evaluate_all(args.seeds)
+    elif args.stage == "long":
+        long_episodes(args.seeds)
     elif args.stage == "samplers":
         samplers(args.seeds)
     elif args.stage == "sweeps":

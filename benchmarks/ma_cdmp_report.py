@@ -80,7 +80,10 @@ def claims(learned: dict, classical: dict, sweeps: list[dict]) -> list[dict]:
     return rows + _sweep_claims(sweeps)
 
 
-def _claims_of(key: str, learned: dict, classical: dict, ev: str, where: str = "n8 2:6, ideal RF") -> list[dict]:
+def _claims_of(key: str, learned: dict, classical: dict, ev: str, where: str = "n8 2:6, ideal RF",
+               tag: str = "") -> list[dict]:
+    """Claims rows of method ``key`` against each baseline and its w/o-MF ablation; ``tag`` follows the setting in
+    every claim (e.g. the test protocol)."""
     rows = []
     cd, me = learned[key], LABELS[key]
     opponents = [(m, LABELS[m], learned[m]) for m in ("td3bc", "cql", "bc") if m in learned]
@@ -92,7 +95,7 @@ def _claims_of(key: str, learned: dict, classical: dict, ev: str, where: str = "
         measured = "; ".join(f"{name}: {_fmt(cd[k], k)} vs {_fmt(kp[k], k)}" for k, name, _ in KPIS)
         paper = "MA-CDMP best on reward, throughput, delay, loss (Figs. 3-4)" if m in ("td3bc", "cql") else \
             "(not in the paper; issue: compare with the strongest baseline)"
-        rows.append({"claim": f"{me} beats {label} on reward / throughput / delay / loss ({where})",
+        rows.append({"claim": f"{me} beats {label} on reward / throughput / delay / loss ({where}{tag})",
                      "paper": paper, "measured": measured,
                      "holds": "yes" if len(wins) == len(KPIS) else "partial" if wins else "no", "evidence": ev})
     nomf = key.replace("cdmp", "cdmp_nomf")
@@ -100,7 +103,7 @@ def _claims_of(key: str, learned: dict, classical: dict, ev: str, where: str = "
         a, b = cd["team_return"], learned[nomf]["team_return"]
         diff = float(np.mean(a) - np.mean(b))
         se2 = 2 * float(np.sqrt(sum(np.var(x, ddof=1) / len(x) for x in (a, b) if len(x) > 1)))
-        rows.append({"claim": f"Removing the mean field lowers the reward of {me} ({where.split(', ')[0]})",
+        rows.append({"claim": f"Removing the mean field lowers the reward of {me} ({where.split(', ')[0]}{tag})",
                      "paper": "MA-CDMP > MA-CDMP_w/o_MF at every node number (Fig. 6)",
                      "measured": f"team return {_fmt(a, 'team_return')} with MF vs {_fmt(b, 'team_return')} without "
                                  + (f"(difference {diff:+.4g}, 2 standard errors {se2:.3g})" if se2 > 0 else
@@ -354,6 +357,7 @@ def report(out: Path, results: Path, seeds: list[int]) -> None:
 
 # ----------------------------------------------------------------------------- the paper's other settings
 SETTINGS_EVIDENCE = "benchmarks/results/mftdma/ma_cdmp_settings.md"
+LONG_TAG = "; 5 s test episodes, SDE DPM-Solver 10 steps"
 
 
 def where(scenario: str) -> str:
@@ -364,8 +368,9 @@ def where(scenario: str) -> str:
 
 def settings(results: Path, seeds: list[int]) -> list[dict]:
     """Claims rows of every scenario but the main one kept in results/settings/<scenario>.csv (``evaluate
-    --scenario``) whose MA-CDMP has every one of ``seeds`` (the others: their table only) and of every sampler
-    study (results/samplers/<scenario>.csv, the main scenario's too), and
+    --scenario``) and of every scenario's 5 s episodes in results/long/<scenario>.csv (``long``), each once its
+    MA-CDMP has every one of ``seeds`` (the others: their table only), and of every sampler study
+    (results/samplers/<scenario>.csv, the main scenario's too), and
     ma_cdmp_settings.md with their tables."""
     from cfmarl.rundir import atomic_write_text
 
@@ -384,6 +389,20 @@ def settings(results: Path, seeds: list[int]) -> list[dict]:
             ev = f"{SETTINGS_EVIDENCE} (python benchmarks/ma_cdmp.py train / evaluate / report --scenario {scenario})"
             rows += _claims_of("cdmp", learned, classical, ev, where(scenario))
         else:  # a setting still running: its table, but no claims from fewer seeds than asked for
+            lines += ["", f"MA-CDMP has {have} of the {len(seeds)} seeds asked for: no claims rows yet."]
+    for path in sorted((results / "long").glob("*.csv")):
+        scenario = next((s for s in scenarios() if slug(s) == path.stem), None)
+        if scenario is None:
+            continue
+        learned, classical = collect_rows(_read(path), seeds)
+        lines += ["", f"## {where(scenario)}, the paper's 5 s test episodes (`long --scenario {scenario}`)", "",
+                  "8 test episodes of 1,000 frames (seed 1000); MA-CDMP and its ablation sample with the SDE "
+                  "DPM-Solver at 10 steps.", "", *table(learned, classical)]
+        have = len(learned["cdmp"]["team_return"]) if "cdmp" in learned else 0
+        if have == len(seeds):
+            ev = f"{SETTINGS_EVIDENCE} (python benchmarks/ma_cdmp.py train / long / report --scenario {scenario})"
+            rows += _claims_of("cdmp", learned, classical, ev, where(scenario), tag=LONG_TAG)
+        else:
             lines += ["", f"MA-CDMP has {have} of the {len(seeds)} seeds asked for: no claims rows yet."]
     from ma_cdmp_samplers_report import plot_samplers, sampler_claims, sampler_lines, sampler_studies
 
