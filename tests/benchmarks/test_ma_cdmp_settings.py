@@ -49,16 +49,19 @@ def test_report_of_a_setting_keeps_the_main_rows(scripts, tmp_path):
     _write(tmp_path / "settings" / "n8-4-4.csv", rows)
     _write(tmp_path / "settings" / "n8-2-6.csv", rows)  # the main setting is reported by `report` alone
     _write(tmp_path / "settings" / "n9-2-7-limited.csv", rows[:1] + rows[2:])  # MA-CDMP seed 0 only: no claims
+    _write(tmp_path / "settings" / "n8-4-4-limited.csv", rows)  # limited RF: its own claims, named so
     for _ in range(2):  # a second report replaces the setting's rows, it does not add them again
         rep.report_settings(tmp_path, [0, 1])
     got = list(csv.DictReader(open(tmp_path / "claims.csv")))
-    assert got[0] == main_row and len(got) == 1 + 3 + 1  # BC, TD3+BC, load-proportional; the mean field
+    assert got[0] == main_row and len(got) == 1 + 2 * (3 + 1)  # BC, TD3+BC, load-proportional; the mean field
     by = {r["claim"]: r for r in got[1:]}
+    assert len(by) == 8  # every claim named once: the limited setting's carry "limited RF"
+    assert "Removing the mean field lowers the reward of MA-CDMP (n8 4:4, limited RF)" in by
     assert by["MA-CDMP beats MA-TD3+BC on reward / throughput / delay / loss (n8 4:4, ideal RF)"]["holds"] == "yes"
     assert by["MA-CDMP beats BC on reward / throughput / delay / loss (n8 4:4, ideal RF)"]["holds"] == "no"
     mf = by["Removing the mean field lowers the reward of MA-CDMP (n8 4:4)"]
     assert mf["holds"] == "yes" and "-750 ± 70.71 with MF" in mf["measured"]
-    assert all("--scenario n8-4:4" in r["evidence"] for r in got[1:])
+    assert all("--scenario n8-4:4" in r["evidence"] for r in got[1:])  # n8-4:4 and n8-4:4-limited
     md = (tmp_path / "ma_cdmp_settings.md").read_text()
     assert "## n8 4:4, ideal RF (`--scenario n8-4:4`)" in md and "n8 2:6" not in md
     assert "## n9 2:7, limited RF (`--scenario n9-2:7-limited`)" in md
