@@ -16,8 +16,8 @@ seed changed, ``--jobs`` at a time; finished runs are reused, interrupted ones r
 every trained policy and the classical baselines on the same 8 test episodes (seed 1000) of 100 frames
 (the DDPM planner costs seconds per frame on a CPU), resumable per row. ``long`` does the same on test episodes
 of the paper's length (8 x 1,000 frames, 5 s) with the diffusion planners on the SDE DPM-Solver at 10 steps (the
-fast sampler that kept DDPM's reward), kept in benchmarks/results/mftdma/long/<scenario>.csv. ``samplers`` evaluates the trained
-MA-CDMP runs again on those episodes with the fast samplers (DPM-Solver++ at 5-20 steps, its ODE and its SDE
+fast sampler that kept DDPM's reward), kept in benchmarks/results/mftdma/long/<scenario>.csv. ``samplers``
+evaluates the trained MA-CDMP runs again on those episodes with the fast samplers (DPM-Solver++ at 5-20 steps, its ODE and its SDE
 form) beside their DDPM rows. ``sweeps`` evaluates the trained MA-CDMP policies
 with other sampling settings (guidance scale zeta on the DDPM chain; DPM-Solver steps vs the full DDPM chain;
 ranked candidate plans on DPM-Solver, beyond the paper) on the first
