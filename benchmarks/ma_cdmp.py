@@ -11,21 +11,19 @@
     python benchmarks/ma_cdmp.py train|evaluate|report --scenario n8-4:4   # another of the paper's settings
 
 ``train`` collects the shared dataset once, then runs ``cfmarl train`` on every method's experiment
-(tune_configs/mftdma_<method>_n8.yaml, the online PPO-Lagrangian of mftdma_ppo_n8.yaml beside them) with the
-seed changed, ``--jobs`` at a time; finished runs are reused, interrupted ones resume. ``evaluate`` runs
-every trained policy and the classical baselines on the same 8 test episodes (seed 1000) of 100 frames
-(the DDPM planner costs seconds per frame on a CPU), resumable per row. ``long`` does the same on test episodes
-of the paper's length (8 x 1,000 frames, 5 s) with the diffusion planners on the SDE DPM-Solver at 10 steps (the
-fast sampler that kept DDPM's reward), kept in benchmarks/results/mftdma/long/<scenario>.csv. ``samplers``
-evaluates the trained MA-CDMP runs again on those episodes with the fast samplers (DPM-Solver++ at 5-20 steps, its ODE and its SDE
-form) beside their DDPM rows. ``sweeps`` evaluates the trained MA-CDMP policies
-with other sampling settings (guidance scale zeta on the DDPM chain; DPM-Solver steps vs the full DDPM chain;
-ranked candidate plans on DPM-Solver, beyond the paper) on the first
-``--episodes`` test episodes cut to their first 100 frames; resumable per row. ``scaling`` evaluates the n8-trained
-policies of the first seed at 8 to 64 nodes (no retraining) with their decision latency. ``horizons`` retrains
-MA-CDMP with other planning horizons H (Fig. 7; the main configuration's H reused) and evaluates them on the common
-test episodes. ``report`` writes
-benchmarks/results/mftdma/ma_cdmp.md /
+(tune_configs/mftdma_<method>_n8.yaml, the online PPO-Lagrangian of mftdma_ppo_n8.yaml beside them) with the seed
+changed, ``--jobs`` at a time; finished runs are reused, interrupted ones resume. ``evaluate`` runs every trained
+policy and the classical baselines on the same 8 test episodes (seed 1000) of 100 frames (the DDPM planner costs
+seconds per frame on a CPU), resumable per row. ``long`` does the same on test episodes of the paper's length (8 x
+1,000 frames, 5 s) with the diffusion planners on the SDE DPM-Solver at 10 steps (the fast sampler that kept DDPM's
+reward), kept in benchmarks/results/mftdma/long/<scenario>.csv. ``samplers`` evaluates the trained MA-CDMP runs
+again on those episodes with the fast samplers (DPM-Solver++ at 5-20 steps, its ODE and its SDE form) beside their
+DDPM rows. ``sweeps`` evaluates the trained MA-CDMP policies with other sampling settings (guidance scale zeta on
+the DDPM chain; DPM-Solver steps vs the full DDPM chain; ranked candidate plans on DPM-Solver, beyond the paper) on
+the first ``--episodes`` test episodes cut to their first 100 frames; resumable per row. ``scaling`` evaluates the
+n8-trained policies of the first seed at 8 to 64 nodes (no retraining) with their decision latency. ``horizons``
+retrains MA-CDMP with other planning horizons H (Fig. 7; the main configuration's H reused) and evaluates them on
+the common test episodes. ``report`` writes benchmarks/results/mftdma/ma_cdmp.md /
 .csv / .png, ma_cdmp_sweeps.png and claims.csv. Everything runs under runs/ma_cdmp/.
 
 ``--scenario`` runs ``train``, ``evaluate``, ``samplers`` and ``report`` on another MF-TDMA scenario (the paper's

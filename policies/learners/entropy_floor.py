@@ -11,8 +11,8 @@ collapsed one gains it)::
 and the loss adds ``extra * mean(push)``. H is the iteration's mean entropy per loss sample over its minibatches,
 logged as ``entropy_band/entropy`` (``loss/entropy`` is the last minibatch's): per node for a per-node critic, of
 the joint action (nodes summed, the push too) for a team critic. ``extra`` starts at 0, does not move during a
-critic warm-up (the policy is frozen then), is learner state (checkpointed, restored, kept by a rollback like the multipliers) and is logged every
-iteration as ``entropy_floor/extra`` with the push's mean (``entropy_floor/push``).
+critic warm-up (the policy is frozen then), is learner state (checkpointed, restored, kept by a rollback like the
+multipliers) and is logged every iteration as ``entropy_floor/extra`` with the push's mean (``entropy_floor/push``).
 
 The push (``entropy_floor_push``):
 
