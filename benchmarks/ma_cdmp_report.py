@@ -379,32 +379,24 @@ def settings(results: Path, seeds: list[int]) -> list[dict]:
                        "Per setting: `python benchmarks/ma_cdmp.py train --scenario S` (its own dataset, same "
                        "experiments), `evaluate --scenario S` (8 test episodes of 100 frames, seed 1000, the same for "
                        "every row), `report --scenario S`; learned rows mean ± std over training seeds."]
-    for path in sorted((results / "settings").glob("*.csv")):
-        scenario = next((s for s in scenarios() if slug(s) == path.stem), None)
-        if scenario is None or scenario == MAIN_SCENARIO:
-            continue
-        learned, classical = collect_rows(_read(path), seeds)
-        lines += ["", f"## {where(scenario)} (`--scenario {scenario}`)", "", *table(learned, classical)]
-        have = len(learned["cdmp"]["team_return"]) if "cdmp" in learned else 0
-        if have == len(seeds):
-            ev = f"{SETTINGS_EVIDENCE} (python benchmarks/ma_cdmp.py train / evaluate / report --scenario {scenario})"
-            rows += _claims_of("cdmp", learned, classical, ev, where(scenario))
-        else:  # a setting still running: its table, but no claims from fewer seeds than asked for
-            lines += ["", f"MA-CDMP has {have} of the {len(seeds)} seeds asked for: no claims rows yet."]
-    for path in sorted((results / "long").glob("*.csv")):
-        scenario = next((s for s in scenarios() if slug(s) == path.stem), None)
-        if scenario is None:
-            continue
-        learned, classical = collect_rows(_read(path), seeds)
-        lines += ["", f"## {where(scenario)}, the paper's 5 s test episodes (`long --scenario {scenario}`)", "",
-                  "8 test episodes of 1,000 frames (seed 1000); MA-CDMP and its ablation sample with the SDE "
-                  "DPM-Solver at 10 steps.", "", *table(learned, classical)]
-        have = len(learned["cdmp"]["team_return"]) if "cdmp" in learned else 0
-        if have == len(seeds):
-            ev = f"{SETTINGS_EVIDENCE} (python benchmarks/ma_cdmp.py train / long / report --scenario {scenario})"
-            rows += _claims_of("cdmp", learned, classical, ev, where(scenario), tag=LONG_TAG)
-        else:
-            lines += ["", f"MA-CDMP has {have} of the {len(seeds)} seeds asked for: no claims rows yet."]
+    long_intro = ("8 test episodes of 1,000 frames (seed 1000); MA-CDMP and its ablation sample with the SDE "
+                  "DPM-Solver at 10 steps.")
+    for folder, stage, tag in (("settings", "evaluate", ""), ("long", "long", LONG_TAG)):
+        for path in sorted((results / folder).glob("*.csv")):
+            scenario = next((s for s in scenarios() if slug(s) == path.stem), None)
+            if scenario is None or (folder == "settings" and scenario == MAIN_SCENARIO):
+                continue
+            learned, classical = collect_rows(_read(path), seeds)
+            head = f"{where(scenario)} (`--scenario {scenario}`)" if not tag else \
+                f"{where(scenario)}, the paper's 5 s test episodes (`long --scenario {scenario}`)"
+            lines += ["", f"## {head}", "", *([long_intro, ""] if tag else []), *table(learned, classical)]
+            have = len(learned["cdmp"]["team_return"]) if "cdmp" in learned else 0
+            if have == len(seeds):
+                ev = (f"{SETTINGS_EVIDENCE} (python benchmarks/ma_cdmp.py train / {stage} / report --scenario "
+                      f"{scenario})")
+                rows += _claims_of("cdmp", learned, classical, ev, where(scenario), tag=tag)
+            else:  # a setting still running: its table, but no claims from fewer seeds than asked for
+                lines += ["", f"MA-CDMP has {have} of the {len(seeds)} seeds asked for: no claims rows yet."]
     from ma_cdmp_samplers_report import plot_samplers, sampler_claims, sampler_lines, sampler_studies
 
     studies = sampler_studies(results, seeds)
