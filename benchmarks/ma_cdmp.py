@@ -267,11 +267,15 @@ def long_episodes(seeds: list[int]) -> Path:
 def keep_setting_rows(kind: str = "evaluation") -> Path:
     """Every evaluation row of this scenario's runs folder copied to results/settings/<scenario>.csv (``kind``
     "long": the 5 s episodes' rows to results/long/<scenario>.csv): what ``report --scenario`` reads (runs/ is not
-    kept)."""
+    kept). Rows already there of a (method, seed) this runs folder has no row of stay first (seeds evaluated on
+    another machine or in a runs folder since removed), so evaluating another seed never drops the recorded ones."""
     from cfmarl.rundir import write_csv
 
-    keep = [r for p in sorted(OUT.glob(f"{kind}-seeds*.csv")) for r in csv.DictReader(open(p))]
+    new = [r for p in sorted(OUT.glob(f"{kind}-seeds*.csv")) for r in csv.DictReader(open(p))]
     path = RESULTS / ("settings" if kind == "evaluation" else kind) / f"{slug(SCENARIO)}.csv"
+    here = {(r["method"], r["seed"]) for r in new}
+    old = [r for r in csv.DictReader(open(path)) if (r["method"], r["seed"]) not in here] if path.exists() else []
+    keep = old + new
     path.parent.mkdir(parents=True, exist_ok=True)
     write_csv(path, keep, fields=list(dict.fromkeys(k for r in keep for k in r)))
     return path

@@ -90,7 +90,8 @@ def test_a_setting_moves_runs_and_the_experiments_scenario(scripts, tmp_path, mo
 
 def test_evaluation_rows_are_kept_beside_the_results(scripts, tmp_path, monkeypatch):
     """`evaluate --scenario` ends by copying every evaluation file's rows of the scenario's runs folder to
-    results/settings/<scenario>.csv (the folder made when missing)."""
+    results/settings/<scenario>.csv (the folder made when missing), keeping the rows recorded there of seeds the
+    runs folder has not evaluated."""
     ma_cdmp, _ = scripts
     monkeypatch.setattr(ma_cdmp, "OUT", tmp_path / "runs" / "n8-4-4")
     monkeypatch.setattr(ma_cdmp, "SCENARIO", "n8-4:4")
@@ -101,6 +102,15 @@ def test_evaluation_rows_are_kept_beside_the_results(scripts, tmp_path, monkeypa
     assert path == tmp_path / "results" / "settings" / "n8-4-4.csv"
     assert [(r["method"], r["seed"]) for r in csv.DictReader(open(path))] == [("cdmp", "0"), ("equal", "-"),
                                                                                ("cdmp", "1")]
+    # a new runs folder (another machine): the recorded seeds stay, a seed evaluated again replaces its row
+    for p in ma_cdmp.OUT.glob("*.csv"):
+        p.unlink()
+    _write(ma_cdmp.OUT / "evaluation-seeds2.csv", [_row("equal", "-"), _row("cdmp", 1, team_return=-5.0),
+                                                    _row("cdmp", 2)])
+    ma_cdmp.keep_setting_rows()
+    rows = list(csv.DictReader(open(path)))
+    assert [(r["method"], r["seed"]) for r in rows] == [("cdmp", "0"), ("equal", "-"), ("cdmp", "1"), ("cdmp", "2")]
+    assert rows[2]["team_return"] == "-5.0"
 
 
 def test_sampler_study_runs_every_fast_sampler_once_beside_the_ddpm_row(scripts, tmp_path, monkeypatch):
