@@ -4,6 +4,7 @@ its experiments the scenario, and `report --scenario` writes that setting's clai
 
 import csv
 
+import numpy as np
 import pytest
 
 KPI = {"team_return": -900.0, "throughput_mbps": 2.0, "mean_delay_ms": 9.0, "packet_loss_rate": 0.001,
@@ -66,6 +67,27 @@ def test_report_of_a_setting_keeps_the_main_rows(scripts, tmp_path):
     assert "## n8 4:4, ideal RF (`--scenario n8-4:4`)" in md and "n8 2:6" not in md
     assert "## n9 2:7, limited RF (`--scenario n9-2:7-limited`)" in md
     assert md.count("MA-CDMP has 1 of the 2 seeds asked for: no claims rows yet.") == 1
+
+
+def test_mean_field_claim_standard_error_and_single_seeds(scripts):
+    """The w/o-MF claim: `yes` only beyond 2 standard errors over seeds; one seed of either gives no standard error
+    (`partial` at best, said so); seeds without spread give a standard error of 0, so any gain holds (the earlier
+    report called that case "one seed each")."""
+    _, rep = scripts
+    a = lambda *v: {"team_return": np.array(v, float)}  # noqa: E731
+
+    def mf(cdmp, nomf):
+        rows = rep._claims_of("cdmp", {"cdmp": cdmp, "cdmp_nomf": nomf}, {}, "ev")
+        return [r for r in rows if r["claim"].startswith("Removing")][0]
+
+    r = mf(a(-700, -800), a(-1000, -1100))  # difference +300, 2 SE 2 sqrt(5000/2 + 5000/2) = 141.4
+    assert r["holds"] == "yes" and "2 standard errors 141" in r["measured"]
+    assert mf(a(-700, -800), a(-750, -850))["holds"] == "partial"  # +50 within 141
+    r = mf(a(-700), a(-1000, -1100))
+    assert r["holds"] == "partial" and "one seed: no standard error" in r["measured"] and "on one seed" in r["evidence"]
+    r = mf(a(-700, -700), a(-800, -800))  # two seeds, no spread
+    assert r["holds"] == "yes" and "2 standard errors 0" in r["measured"] and "one seed" not in r["measured"]
+    assert mf(a(-900, -900), a(-800, -800))["holds"] == "no"
 
 
 def test_a_setting_moves_runs_and_the_experiments_scenario(scripts, tmp_path, monkeypatch, capsys):
