@@ -8,6 +8,10 @@ Per scenario (size and mobility):
 * **best feasible power fraction** (received-power-based selection, Ngo et al. 2018): each UE served by the fewest
   APs holding ``delta`` of its total gain, by instantaneous and by large-scale gain, delta chosen on the same
   validation episodes as the smallest one (to 0.005, by bisection) whose mean cost meets the limit;
+* **best feasible power fraction over a floor** (beyond Ngo et al.): every UE served by its k - 1 strongest APs, k
+  the best feasible k above, and by more only while they hold less than ``delta`` of its gain - between (k-1)- and
+  k-strongest; delta chosen on the validation episodes as the smallest feasible one (to 0.005, by a scan up from
+  0.005: over a floor the cost is not monotone in delta);
 * **4-strongest**, the paper's heuristic;
 * **causal greedy** (``greedy:window=previous``): the greedy search run on the window just played;
 * **greedy oracle** (``greedy``): the same search on the coming window's channels - the non-causal bound.
@@ -77,6 +81,27 @@ def best_delta(cfg, by: str, limit: float, seed: int, episodes: int, log, steps:
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if feasible(mid) else (mid, hi)
     return hi / steps, trail
+
+
+def best_floored_delta(cfg, by: str, min_k: int, limit: float, seed: int, episodes: int, log, steps: int = 200
+                       ) -> tuple[float | None, list[dict]]:
+    """Smallest delta on the grid i / ``steps`` whose mean cost on the validation episodes is within ``limit`` for
+    the power fraction over a floor of ``min_k`` APs, scanning up from 1 / ``steps`` (near ``min_k``-strongest);
+    None when no delta is. A scan, not a bisection: over a floor the cost is not monotone in delta (medium: the
+    4th AP of a UE whose 3 strongest hold 45-55 % of its gain lowers the cost, the 5th of one at 70 % raises it
+    again - each link takes power from the AP's other UEs), but the APs are, so the first feasible delta is the
+    feasible one with the fewest APs on the validation episodes."""
+    trail = []
+    for i in range(1, steps + 1):
+        d = i / steps
+        r = evaluate(cfg, f"power-fraction:delta={d:g},by={by},min_k={min_k}", seed, episodes)
+        trail.append({"delta": d, **r})
+        if r["mean_cost"] <= limit:
+            log(f"    delta={d:.3f} over {min_k} APs by {by}: cost {r['mean_cost']:.4f}, {r['active_aps']:.2f} APs "
+                f"(the first feasible of {i})")
+            return d, trail
+    log(f"    no delta over {min_k} APs by {by} is feasible")
+    return None, trail
 
 
 def _se_flag(args: argparse.Namespace) -> str:
@@ -150,8 +175,10 @@ def main(argv=None) -> int:
         n_test = min(args.test_episodes, args.large_episodes) if big else args.test_episodes
         log(f"[{scenario}] L={cfg.num_aps} K={cfg.num_ues}: choosing k on {n_val} validation episodes")
         specs = {}
+        ks = {}
         for by in ("instantaneous", "large_scale"):
             k, _ = best_k(cfg, by, args.limit, args.val_seed, n_val, log)
+            ks[by] = k
             if k is not None:
                 specs[f"best feasible k-strongest by {by.replace('_', '-')} (k={k})"] = f"k-strongest:k={k},by={by}"
         for by in ("instantaneous", "large_scale"):
@@ -159,6 +186,12 @@ def main(argv=None) -> int:
             if d is not None:
                 specs[f"best feasible power fraction by {by.replace('_', '-')} (delta={d:g})"] = \
                     f"power-fraction:delta={d:g},by={by}"
+        for by in ("instantaneous", "large_scale"):  # between (k-1)- and k-strongest, k the best feasible one
+            if ks[by] is not None and ks[by] >= 3:  # a floor of 1 is the rule above
+                d, _ = best_floored_delta(cfg, by, ks[by] - 1, args.limit, args.val_seed, n_val, log)
+                if d is not None:
+                    specs[f"best feasible power fraction over {ks[by] - 1} APs by {by.replace('_', '-')} "
+                          f"(delta={d:g})"] = f"power-fraction:delta={d:g},by={by},min_k={ks[by] - 1}"
         specs["4-strongest (paper)"] = "k-strongest:k=4"
         specs["causal greedy (previous window)"] = "greedy:window=previous"
         specs["greedy oracle (coming window)"] = "greedy"

@@ -69,31 +69,39 @@ class PowerFraction:
     """Received-power-based AP selection (Ngo et al. 2018, "On the total energy efficiency of cell-free massive
     MIMO", IEEE TGCN 2(1), Sec. V): each UE is served by the fewest APs whose gains add up to at least ``delta`` of
     the UE's total gain over all APs - one AP for a UE next to it, several for a UE between them, where k-strongest
-    gives every UE the same k. ``by`` as in :class:`KStrongest`; not privileged."""
+    gives every UE the same k. ``min_k`` (beyond Ngo et al.) serves every UE by at least its ``min_k`` strongest APs
+    whatever their share: with ``min_k`` = k - 1 the rule lies between (k-1)- and k-strongest, the k-th AP added
+    only for UEs whose k - 1 strongest hold less than ``delta`` of their gain. ``by`` as in :class:`KStrongest`; not
+    privileged."""
 
     delta: float = 0.9
     by: str = "large_scale"
+    min_k: int = 1
     name: str = "power-fraction"
     privileged: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.delta, bool) or not isinstance(self.delta, (int, float)) or not 0 < self.delta <= 1:
             raise ValueError(f"power-fraction.delta: must be a number in (0, 1], got {self.delta!r}")
+        if isinstance(self.min_k, bool) or not isinstance(self.min_k, int) or self.min_k < 1:
+            raise ValueError(f"power-fraction.min_k: must be an integer >= 1, got {self.min_k!r}")
         check_gain_kind(self.name, self.by)
 
     def act(self, core: ApSelectionCore, state: ApSelectionState, obs: np.ndarray) -> np.ndarray:
-        return power_fraction_mask(link_gain(state, self.by), self.delta).reshape(core.num_envs, -1).astype(np.int8)
+        mask = power_fraction_mask(link_gain(state, self.by), self.delta, self.min_k)
+        return mask.reshape(core.num_envs, -1).astype(np.int8)
 
 
-def power_fraction_mask(gain: np.ndarray, delta: float) -> np.ndarray:
+def power_fraction_mask(gain: np.ndarray, delta: float, min_k: int = 1) -> np.ndarray:
     """Bool mask (..., L, K): for every UE (column) its strongest APs, in decreasing gain, up to and including the
-    first one at which their share of the UE's total gain reaches ``delta``."""
+    first one at which their share of the UE's total gain reaches ``delta``, and at least its ``min_k`` strongest."""
     order = np.argsort(-gain, axis=-2, kind="stable")
     ranked = np.take_along_axis(gain, order, axis=-2)
     share = np.cumsum(ranked, axis=-2) / ranked.sum(axis=-2, keepdims=True)
     # keep rank r if the share before it is still short of delta (the first rank always; 1e-12: rounding of sums)
     before = np.concatenate([np.zeros_like(share[..., :1, :]), share[..., :-1, :]], axis=-2)
-    keep = before < delta - 1e-12
+    rank = np.arange(gain.shape[-2]).reshape(-1, 1)
+    keep = (before < delta - 1e-12) | (rank < min_k)
     mask = np.zeros(gain.shape, bool)
     np.put_along_axis(mask, order, keep, axis=-2)
     return mask
@@ -177,7 +185,7 @@ class GreedyOracle:
 
 
 FACTORIES = {"k-strongest": KStrongest, "power-fraction": PowerFraction, "all-on": AllOn, "greedy": GreedyOracle}
-OPTIONS = {"k-strongest": {"k", "by"}, "power-fraction": {"delta", "by"}, "greedy": {"window"}}
+OPTIONS = {"k-strongest": {"k", "by"}, "power-fraction": {"delta", "by", "min_k"}, "greedy": {"window"}}
 
 
 def make_baseline(spec: str):

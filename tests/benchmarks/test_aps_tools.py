@@ -74,7 +74,7 @@ def test_yardsticks_choose_k_and_delta_on_validation_and_reuse_test_rows(tmp_pat
     rows = list(csv.DictReader(open(tmp_path / "yardsticks.csv")))
     specs = [r["spec"] for r in rows]
     pf = [s for s in specs if s.startswith("power-fraction")]
-    assert len(pf) == 2 and "k-strongest:k=4" in specs and "greedy" in specs
+    assert len(pf) == 2 and "k-strongest:k=4" in specs and "greedy" in specs  # k = 1 here: no floored rule
     assert all(r["test_seed"] == "1000" for r in rows)
     test_calls = [s for s, seed in calls if seed == 1000]
     assert sorted(test_calls) == sorted(specs)
@@ -104,6 +104,30 @@ def test_yardsticks_choose_k_and_delta_on_validation_and_reuse_test_rows(tmp_pat
     assert [drop(r) for r in both[:len(rows)]] == [drop(r) for r in rows]
     assert ys.main(args) == 0  # tiny again: rewritten in place, before tiny-vehicular
     assert [r["scenario"] for r in csv.DictReader(open(tmp_path / "yardsticks.csv"))] == [r["scenario"] for r in both]
+
+
+def test_yardsticks_floored_power_fraction_is_the_first_feasible_delta_over_k_minus_one(tmp_path):
+    """With the SE target at 1.6 the best feasible k on tiny is 3, so the power fraction over a floor of 2 APs joins
+    the yardsticks: its delta is the first feasible one of the scan on the validation episodes (delta - 1/200 is
+    not), its rule between 2- and 3-strongest."""
+    ys = _load("aps_yardsticks")
+    args = ["--scenarios", "tiny", "--val-episodes", "3", "--test-episodes", "2", "--se-target", "1.6", "--out",
+            str(tmp_path)]
+    assert ys.main(args) == 0
+    rows = list(csv.DictReader(open(tmp_path / "yardsticks.csv")))
+    assert "k-strongest:k=3,by=large_scale" in [r["spec"] for r in rows]
+    floored = [r for r in rows if "min_k" in r["spec"]]
+    assert [r["policy"].split(" (")[0] for r in floored] == ["best feasible power fraction over 2 APs by "
+                                                             f"{by}" for by in ("instantaneous", "large-scale")]
+    from cfmarl.envs.ap_selection.config import make_config
+
+    cfg = make_config("tiny", se_target_bps_hz=1.6)
+    for r in floored:
+        d = float(r["spec"].split("delta=")[1].split(",")[0])
+        assert r["spec"].endswith(",min_k=2")
+        assert ys.evaluate(cfg, r["spec"], 2024, 3)["mean_cost"] <= 0.02
+        assert all(ys.evaluate(cfg, r["spec"].replace(f"delta={d:g}", f"delta={e / 200:g}"), 2024, 3)["mean_cost"]
+                   > 0.02 for e in range(1, round(d * 200)))
 
 
 def test_reports_write_large_rows_per_mobility_and_seed_and_no_empty_tables(tmp_path):

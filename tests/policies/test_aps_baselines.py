@@ -44,6 +44,12 @@ def test_power_fraction_mask_hand_case():
     np.testing.assert_array_equal(power_fraction_mask(gain, 0.9), [[1, 1], [1, 0], [0, 1]])
     np.testing.assert_array_equal(power_fraction_mask(gain, 0.95), [[1, 1], [1, 1], [1, 1]])
     np.testing.assert_array_equal(power_fraction_mask(gain, 1.0), np.ones((3, 2)))
+    # min_k = 2: every UE keeps its two strongest whatever their share (UE 1: the 8 and the first tied 1), more
+    # only where those two hold less than delta (0.95: all three); min_k = 1 is the rule above
+    np.testing.assert_array_equal(power_fraction_mask(gain, 0.5, min_k=2), [[1, 1], [1, 0], [0, 1]])
+    np.testing.assert_array_equal(power_fraction_mask(gain, 0.95, min_k=2), np.ones((3, 2)))
+    np.testing.assert_array_equal(power_fraction_mask(gain, 0.5, min_k=1), power_fraction_mask(gain, 0.5))
+    np.testing.assert_array_equal(power_fraction_mask(gain, 0.1, min_k=5), np.ones((3, 2)))
 
 
 def test_power_fraction_adapts_k_per_ue_and_matches_the_share():
@@ -55,9 +61,17 @@ def test_power_fraction_adapts_k_per_ue_and_matches_the_share():
         weakest = np.where(a, gain, np.inf).min(1)
         assert np.all(share >= 0.9 - 1e-9) and np.all(share - weakest / gain.sum(1) < 0.9)  # fewest that reach 0.9
         assert len(np.unique(a.sum(1))) > 1  # not one k for every UE
+        # with a floor of 3 APs: between 3- and 4-strongest here (the 4th only for UEs whose 3 strongest hold
+        # less than 0.6 of their gain)
+        b = PowerFraction(delta=0.6, by=by, min_k=3).act(core, state, obs).reshape(4, 16, 6).astype(bool)
+        assert b.sum(1).min() >= 3
+        k3 = k_strongest_mask(gain, 3)
+        assert np.all(b[k3]) and np.all(b == (k3 | power_fraction_mask(gain, 0.6)))
     assert isinstance(make_baseline("power-fraction:delta=0.8,by=instantaneous"), PowerFraction)
     for spec, msg in (("power-fraction:delta=0", "delta: must be a number in"),
-                      ("power-fraction:by=nearest", "by: must be"), ("power-fraction:k=3", "unknown option")):
+                      ("power-fraction:by=nearest", "by: must be"), ("power-fraction:k=3", "unknown option"),
+                      ("power-fraction:min_k=0", "min_k: must be an integer >= 1"),
+                      ("power-fraction:min_k=2.5", "min_k: must be an integer >= 1")):
         with pytest.raises(ValueError, match=msg):
             make_baseline(spec)
 
