@@ -159,6 +159,14 @@ def yardstick(scenario: str, prefix: str) -> dict | None:
                 None)
 
 
+def strongest_rule(scenario: str, limit: float) -> dict | None:
+    """The classical rule of yardsticks.csv with the fewest APs among those within ``limit`` on the test episodes
+    (the greedy searches aside: the causal one has its own bar, the oracle sees the coming window)."""
+    rules = [r for r in _read("yardsticks.csv") if r["scenario"] == scenario and "greedy" not in r["policy"]
+             and float(r["mean_cost"]) <= limit]
+    return min(rules, key=lambda r: float(r["active_aps"]), default=None)
+
+
 def bar_claims(limit: float) -> list[dict]:
     rows = []
     ev = "benchmarks/results/aps/README.md (make reproduce; python benchmarks/aps_yardsticks.py)"
@@ -194,6 +202,20 @@ def bar_claims(limit: float) -> list[dict]:
                                  + (f"; APS-GNN: {me['how']}, k on 20" if size == "large" else ""),
                      "holds": "yes" if ok else "partial" if feas and saving > 0 else "no",
                      "evidence": f"{me.get('source', 'benchmarks/results/aps/large.csv')}; {ev}"})
+        # the same bar against the strongest classical rule of yardsticks.csv that is feasible on the test episodes
+        # (beyond the issue's k-strongest: e.g. the power fraction over a floor of k - 1 APs), where that is another
+        strong = strongest_rule(scen, limit)
+        if strong is not None and strong["policy"] != k["policy"] and float(strong["active_aps"]) < kaps:
+            saps = float(strong["active_aps"])
+            ok_s = feas and every_feas and all(1 - a / saps >= 0.10 for a in seed_aps)
+            rows.append({"claim": f"APS-GNN uses >= 10 % fewer APs than the strongest classical rule feasible on the "
+                                  f"test episodes and meets the limit {limit} ({where})",
+                         "paper": "(issue 15 bar against the strongest baseline built)",
+                         "measured": f"{_pm(me, 'active_aps')} APs vs {strong['policy']}: {saps:.2f} APs at "
+                                     f"{float(strong['mean_cost']):.4f} ({_pct(1 - aps / saps)}); per seed "
+                                     + ", ".join(_pct(1 - a / saps) for a in seed_aps),
+                         "holds": "yes" if ok_s else "partial" if feas and aps < saps else "no",
+                         "evidence": f"{me.get('source', 'benchmarks/results/aps/large.csv')}; {ev}"})
         cg_aps, cg_feas = float(cg["active_aps"]), float(cg["mean_cost"]) <= limit
         rows.append({"claim": f"APS-GNN uses no more APs than the causal greedy where that is feasible ({where})",
                      "paper": "(issue 15 bar)",

@@ -163,7 +163,8 @@ def test_reports_write_large_rows_per_mobility_and_seed_and_no_empty_tables(tmp_
 def test_bar_claims_need_every_seed_past_the_bar(tmp_path, monkeypatch):
     """aps_claims.bar_claims on large: `yes` needs every seed within the limit and past the bar (>= 10 % fewer
     APs than the best feasible k-strongest; at or below the feasible causal greedy); the mean alone past it is
-    `partial`, a mean short of it `no`."""
+    `partial`, a mean short of it `no`. The same bar against a stronger classical rule that is feasible on the test
+    episodes gets its own row; an infeasible one none."""
     claims = _load("aps_claims", siblings=True)
     monkeypatch.setattr(claims, "RES", tmp_path)
     with open(tmp_path / "yardsticks.csv", "w", newline="") as f:
@@ -172,6 +173,10 @@ def test_bar_claims_need_every_seed_past_the_bar(tmp_path, monkeypatch):
         for scen in ("large", "large-vehicular"):
             w.writerow([scen, "best feasible k-strongest by large-scale (k=4)", 40.0, 0.012])
             w.writerow([scen, "causal greedy (previous window)", 36.0, 0.011])
+        # a stronger rule: infeasible on the test episodes on large (no row), feasible on large-vehicular
+        w.writerow(["large", "best feasible power fraction over 3 APs by large-scale (delta=0.5)", 38.0, 0.023])
+        w.writerow(["large-vehicular", "best feasible power fraction over 3 APs by large-scale (delta=0.35)", 34.0,
+                    0.013])
     (tmp_path / "large_rank").mkdir()
     with open(tmp_path / "large_rank" / "large.csv", "w", newline="") as f:
         w = csv.writer(f)
@@ -181,10 +186,14 @@ def test_bar_claims_need_every_seed_past_the_bar(tmp_path, monkeypatch):
         for seed, aps in enumerate((30.0, 37.0, 32.0)):  # vehicular: mean 33 past both bars, seed 1 is not
             w.writerow([f"gnn_large_veh_finetune_s{seed}", "veh", seed, aps, 0.015])
     rows = {r["claim"]: r for r in claims.bar_claims(0.02)}
-    held = {(mob, "k" if "k-strongest" in c else "greedy"): r["holds"] for c, r in rows.items()
-            for mob in ("pedestrian", "vehicular") if f"(large, {mob})" in c}
+    kind = lambda c: "k" if "k-strongest" in c else "greedy" if "causal greedy" in c else "rule"  # noqa: E731
+    held = {(mob, kind(c)): r["holds"] for c, r in rows.items() for mob in ("pedestrian", "vehicular")
+            if f"(large, {mob})" in c}
     assert held == {("pedestrian", "k"): "yes", ("pedestrian", "greedy"): "yes",
-                    ("vehicular", "k"): "partial", ("vehicular", "greedy"): "partial"}
+                    ("vehicular", "k"): "partial", ("vehicular", "greedy"): "partial", ("vehicular", "rule"): "partial"}
+    rule = next(r for c, r in rows.items() if kind(c) == "rule")
+    assert "power fraction over 3 APs by large-scale (delta=0.35): 34.00 APs" in rule["measured"]
+    assert "per seed 11.8% fewer, 8.8% more, 5.9% fewer" in rule["measured"]
     assert "per seed 30.00, 37.00, 32.00" in next(r["measured"] for c, r in rows.items()
                                                   if "causal greedy" in c and "(large, vehicular)" in c)
 
