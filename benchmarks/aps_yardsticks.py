@@ -87,10 +87,10 @@ def best_floored_delta(cfg, by: str, min_k: int, limit: float, seed: int, episod
                        ) -> tuple[float | None, list[dict]]:
     """Smallest delta on the grid i / ``steps`` whose mean cost on the validation episodes is within ``limit`` for
     the power fraction over a floor of ``min_k`` APs, scanning up from 1 / ``steps`` (near ``min_k``-strongest);
-    None when no delta is. A scan, not a bisection: over a floor the cost is not monotone in delta (medium: the
-    4th AP of a UE whose 3 strongest hold 45-55 % of its gain lowers the cost, the 5th of one at 70 % raises it
-    again - each link takes power from the AP's other UEs), but the APs are, so the first feasible delta is the
-    feasible one with the fewest APs on the validation episodes."""
+    None when no delta is. A scan, not a bisection: over a floor the cost is not monotone in delta (medium
+    pedestrian over 3 APs, validation: 0.0180 at delta 0.45, 0.0163 at 0.55, 0.0223 at 0.75 - each added link also
+    takes power from its AP's other UEs), but the APs are, so the first feasible delta is the feasible one with the
+    fewest APs on the validation episodes."""
     trail = []
     for i in range(1, steps + 1):
         d = i / steps
