@@ -40,7 +40,7 @@ def test_label_smoothing_keeps_the_clone_exact_but_unsure(ray_session):
     for e in (0.0, 0.1):
         torch.manual_seed(0)
         module = module_spec(_exp()).build()
-        res = behaviour_clone(module, obs, y, epochs=30, lr=1e-2, minibatch_size=32, seed=0, label_smoothing=e)
+        res = behaviour_clone(module, obs, y, epochs=60, lr=1e-2, minibatch_size=32, seed=0, label_smoothing=e)
         assert res.val_score >= 0.99, res
         with torch.no_grad():
             logits = module._forward({Columns.OBS: {k: torch.as_tensor(v) for k, v in obs.items()}})[
