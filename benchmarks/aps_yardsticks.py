@@ -9,9 +9,9 @@ Per scenario (size and mobility):
   APs holding ``delta`` of its total gain, by instantaneous and by large-scale gain, delta chosen on the same
   validation episodes as the smallest one (to 0.005, by bisection) whose mean cost meets the limit;
 * **best feasible power fraction over a floor** (beyond Ngo et al.): every UE served by its k - 1 strongest APs, k
-  the best feasible k above, and by more only while they hold less than ``delta`` of its gain - between (k-1)- and
-  k-strongest; delta chosen on the validation episodes as the smallest feasible one (to 0.005, by a scan up from
-  0.005: over a floor the cost is not monotone in delta);
+  the best feasible k above, and by more only while they hold less than ``delta`` of its gain - (k-1)-strongest
+  with APs added where a UE's gain is spread; delta chosen on the validation episodes as the smallest feasible one
+  (to 0.005, by a scan up from 0.005: over a floor the cost is not monotone in delta);
 * **4-strongest**, the paper's heuristic;
 * **causal greedy** (``greedy:window=previous``): the greedy search run on the window just played;
 * **greedy oracle** (``greedy``): the same search on the coming window's channels - the non-causal bound.
@@ -186,7 +186,7 @@ def main(argv=None) -> int:
             if d is not None:
                 specs[f"best feasible power fraction by {by.replace('_', '-')} (delta={d:g})"] = \
                     f"power-fraction:delta={d:g},by={by}"
-        for by in ("instantaneous", "large_scale"):  # between (k-1)- and k-strongest, k the best feasible one
+        for by in ("instantaneous", "large_scale"):  # over a floor of k - 1, k the best feasible one
             if ks[by] is not None and ks[by] >= 3:  # a floor of 1 is the rule above
                 d, _ = best_floored_delta(cfg, by, ks[by] - 1, args.limit, args.val_seed, n_val, log)
                 if d is not None:

@@ -70,8 +70,9 @@ class PowerFraction:
     MIMO", IEEE TGCN 2(1), Sec. V): each UE is served by the fewest APs whose gains add up to at least ``delta`` of
     the UE's total gain over all APs - one AP for a UE next to it, several for a UE between them, where k-strongest
     gives every UE the same k. ``min_k`` (beyond Ngo et al.) serves every UE by at least its ``min_k`` strongest APs
-    whatever their share: with ``min_k`` = k - 1 the rule lies between (k-1)- and k-strongest, the k-th AP added
-    only for UEs whose k - 1 strongest hold less than ``delta`` of their gain. ``by`` as in :class:`KStrongest`; not
+    whatever their share: with ``min_k`` = k - 1 it starts from (k-1)-strongest and adds APs, strongest first, only
+    for UEs whose k - 1 strongest hold less than ``delta`` of their gain (at the deltas the yardsticks choose most
+    UEs keep k - 1, a few get k or more). ``by`` as in :class:`KStrongest`; not
     privileged."""
 
     delta: float = 0.9

@@ -109,7 +109,7 @@ def test_yardsticks_choose_k_and_delta_on_validation_and_reuse_test_rows(tmp_pat
 def test_yardsticks_floored_power_fraction_is_the_first_feasible_delta_over_k_minus_one(tmp_path):
     """With the SE target at 1.6 the best feasible k on tiny is 3, so the power fraction over a floor of 2 APs joins
     the yardsticks: its delta is the first feasible one of the scan on the validation episodes (delta - 1/200 is
-    not), its rule between 2- and 3-strongest."""
+    not)."""
     ys = _load("aps_yardsticks")
     args = ["--scenarios", "tiny", "--val-episodes", "3", "--test-episodes", "2", "--se-target", "1.6", "--out",
             str(tmp_path)]

@@ -61,8 +61,8 @@ def test_power_fraction_adapts_k_per_ue_and_matches_the_share():
         weakest = np.where(a, gain, np.inf).min(1)
         assert np.all(share >= 0.9 - 1e-9) and np.all(share - weakest / gain.sum(1) < 0.9)  # fewest that reach 0.9
         assert len(np.unique(a.sum(1))) > 1  # not one k for every UE
-        # with a floor of 3 APs: between 3- and 4-strongest here (the 4th only for UEs whose 3 strongest hold
-        # less than 0.6 of their gain)
+        # with a floor of 3 APs: every UE keeps its 3 strongest and gets the APs Ngo's rule at 0.6 adds (more
+        # only for UEs whose 3 strongest hold less than 0.6 of their gain)
         b = PowerFraction(delta=0.6, by=by, min_k=3).act(core, state, obs).reshape(4, 16, 6).astype(bool)
         assert b.sum(1).min() >= 3
         k3 = k_strongest_mask(gain, 3)
