@@ -7,7 +7,7 @@ present) and ablations.csv, large.csv, latency.csv from ``make reproduce``; yard
 ``benchmarks/aps_yardsticks.py`` - and writes one row per headline claim of the paper plus the issue's bars
 (">= 10 % fewer APs than the best feasible k-strongest", "no more APs than the causal greedy where that is
 feasible") per size and mobility, the same two bars for each recipe variant run with 3 seeds x 2 mobilities
-(RECIPE_VARIANTS), columns ``claim,paper,measured,holds,evidence``. A claim whose measurement
+(RECIPE_VARIANTS of aps_studies.py), columns ``claim,paper,measured,holds,evidence``. A claim whose measurement
 does not exist (MAT-Lagr on large) is a ``no`` that says so; nothing here is typed in by hand.
 APS-GNN and MAT-Lagr rows on medium come from judged/main.csv (``--out benchmarks/results/aps/judged``, the current
 aps_gnn_medium.yaml) where it exists.
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from aps_studies import LARGE_SOURCES, MIX_STUDIES, RECIPE_VARIANTS  # noqa: E402  (same folder)
 from benchmarks_report import LARGE_RUNS  # noqa: E402  (same folder; names of the runs fine-tuned on large)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,21 +35,6 @@ CENTRAL_DATA = "PPO-Lagr (centralised, pretrained on 10x data)"
 SCENARIOS = {("medium", "ped"): "medium", ("medium", "veh"): "medium-vehicular", ("large", "ped"): "large",
              ("large", "veh"): "large-vehicular"}
 MOB = {"ped": "pedestrian", "veh": "vehicular"}
-
-
-#: APS-GNN on `large` (trained there from its own clone, or a medium policy fine-tuned there): newest recipe first
-LARGE_SOURCES = (("large_rank_lam1/large.csv", "trained on large from its own clone of 4-strongest (30 episodes), with "
-                                               "the link-rank feature and the multiplier started at 1, 80 iterations, "
-                                               "80 validation episodes; 20 test episodes"),
-                 ("large_rank/large.csv", "trained on large from its own clone of 4-strongest (30 episodes), with the "
-                                          "link-rank feature, 80 iterations, 80 validation episodes; 20 test episodes"),
-                 ("large_seeds/large.csv", "the cost-credit medium policy of the same seed fine-tuned 60 iterations, 80 "
-                                           "validation episodes; 20 test episodes"),
-                 ("large_credit80/large.csv", "the cost-credit medium policy fine-tuned 60 iterations, 80 validation "
-                                              "episodes; 20 test episodes"),
-                 ("large_credit/large.csv", "the cost-credit medium policy fine-tuned 60 iterations, 20 validation "
-                                            "episodes; 20 test episodes"),
-                 ("large.csv", "the medium policy fine-tuned 10 iterations; 5 test episodes"))
 
 
 def _read(name: str) -> list[dict]:
@@ -73,48 +59,6 @@ def _pm(row: dict, key: str, fmt: str = "{:.2f}") -> str:
 # the medium reproductions, newest recipe first: a policy's row comes from the first that has it
 MAIN_TABLES = ("judged/main.csv", "main.csv")
 SCALE_RES = ROOT / "benchmarks" / "results" / "scale"
-RECIPE_VARIANTS = {  # variants of the medium recipe with 3 seeds x 2 mobilities (aps_reproduction.py --base
-    # <folder>/base.yaml --only gnn_ped gnn_veh --out benchmarks/results/aps/<folder>): folder -> what differs
-    "pid": "training target 0.02, PID multiplier",
-    "target0.03": "training target 0.03, PID multiplier",
-    "target0.04": "training target 0.04, PID multiplier",
-    "warmup_retarget": "critic warm-up (10 iterations), PID multiplier, training target steered by validation",
-    "credit": "critic warm-up, PID multiplier, steered target, cost credit by large-scale gain (env cost_credit)",
-    "credit150": "the cost-credit variant trained 150 iterations instead of 100",
-    "credit_floor": "credit150 with the steered target's lower bound at 0.25 x the limit (0.5 before)",
-    "credit_lr": "credit150 with the lr decayed linearly from 1e-4 (iteration 75) to 2e-5 (150)",
-    "credit_lam16": "credit150 with the multiplier started at 16 (8 before)",
-    "large_seeds": "credit150 retrained with the fused Adam (the medium policies the large fine-tunings start from)",
-    "rank": "credit150 with the link-rank feature (env observe_link_rank: the link's rank among its UE's APs)",
-    "rank_rollback": "rank with training.rollback (back to the best validated checkpoint after an infeasible "
-                     "validation, lr x 0.7 each time)",
-    "rank_rollback_p3": "rank with training.rollback after 3 infeasible validations in a row (rollback_patience 3), "
-                        "the step kept, onto the warmed critics",
-    "rank_k3": "rank_rollback_p3 warm-started from an exact clone of the best feasible k-strongest (k = 3 in the "
-               "vehicular case; vehicular runs only)",
-    "rank_exact_p3": "rank_rollback_p3 warm-started from an exact clone of the best feasible k-strongest (k = 4 in the "
-                     "pedestrian case, cloned on 3x the episodes; pedestrian runs only)",
-    "rank_k3_ls_floor": "rank_k3 with the clone label-smoothed (pretrain.label_smoothing 0.004) and the entropy floor "
-                        "(algorithm.entropy_floor 0.005 nats per link, an adaptive entropy bonus; vehicular runs only)",
-    "rank_exact_p3_ls_floor": "rank_exact_p3 with the clone label-smoothed (pretrain.label_smoothing 0.004) and "
-                              "the entropy floor (algorithm.entropy_floor 0.005 nats per link, an adaptive entropy "
-                              "bonus; pedestrian runs only)",
-}
-MIX_STUDIES = {  # mixture-of-sizes studies (cfmarl scale tune_configs/<name>.yaml): name -> what differs
-    "aps_gnn_mix": "one multiplier shared by the sizes",
-    "aps_gnn_mix_per_size": "one multiplier per size",
-    "aps_gnn_mix_per_size_pid": "one multiplier per size, PID rule",
-    "aps_gnn_mix_per_size_mult": "one multiplier per size, multiplicative rule",
-    "aps_gnn_mix_per_size_mult_lr01": "one multiplier per size, multiplicative rule with a third of the step",
-    "aps_gnn_mix_per_size_pid_warmup": "one multiplier per size, PID rule, critic warm-up (10 iterations)",
-    "aps_gnn_mix_credit": "the medium cost-credit recipe: one PID multiplier per size, each size's target steered by "
-                          "its own validation, cost credit by large-scale gain, critic warm-up",
-    "aps_gnn_mix_rank": "aps_gnn_mix_credit with the link-rank feature (env observe_link_rank)",
-    "aps_gnn_mix_rank_steady": "aps_gnn_mix_rank with the multiplier started at 1 and the steered target moving at "
-                               "half the rate within [0.75, 1.5] x the limit",
-    "aps_gnn_mix_rank_bounds": "aps_gnn_mix_rank with the steered target moving at half the rate within [0.75, 1.5] x "
-                               "the limit",
-}
 
 
 def _main(mob: str, policy: str) -> dict | None:
@@ -167,6 +111,15 @@ def strongest_rule(scenario: str, limit: float) -> dict | None:
     return min(rules, key=lambda r: float(r["active_aps"]), default=None)
 
 
+def _ten_percent(feasible: bool, every_seed: bool, aps: float, seed_aps: list[float], ref_aps: float) -> str:
+    """The ">= 10 % fewer APs" bar against ``ref_aps``: `yes` needs the mean and every seed within the limit
+    (``feasible``, ``every_seed``) and each seed past the bar (the issue: "on every seed, not only on average"); the
+    mean within the limit with fewer APs is `partial`."""
+    if feasible and every_seed and all(1 - a / ref_aps >= 0.10 for a in seed_aps):
+        return "yes"
+    return "partial" if feasible and aps < ref_aps else "no"
+
+
 def bar_claims(limit: float) -> list[dict]:
     rows = []
     ev = "benchmarks/results/aps/README.md (make reproduce; python benchmarks/aps_yardsticks.py)"
@@ -189,32 +142,28 @@ def bar_claims(limit: float) -> list[dict]:
                  "; per-seed costs not recorded in a file (benchmarks/results/aps/README.md lists them)"
                  if size == "medium" else "; one run")
         saving = 1 - aps / kaps
-        # `yes` needs every seed within the limit and past the bar (the issue: "on every seed, not only on
-        # average"); the mean alone past it is `partial`
         seed_aps = [float(r["active_aps"]) for r in mine] or [aps]
         every_feas = all(float(r["mean_cost"]) <= limit for r in mine)
-        ok = feas and every_feas and all(1 - a / kaps >= 0.10 for a in seed_aps)
         rows.append({"claim": f"APS-GNN uses >= 10 % fewer APs than the best feasible k-strongest and meets the "
                               f"limit {limit} ({where})", "paper": "(issue 15 bar)",
                      "measured": f"{_pm(me, 'active_aps')} APs at cost {_pm(me, 'mean_cost', '{:.4f}')} vs "
                                  f"{k['policy'].split('(')[-1].rstrip(')')}: {kaps:.2f} APs at {float(k['mean_cost']):.4f}"
                                  f" ({_pct(saving)}){every}"
                                  + (f"; APS-GNN: {me['how']}, k on 20" if size == "large" else ""),
-                     "holds": "yes" if ok else "partial" if feas and saving > 0 else "no",
+                     "holds": _ten_percent(feas, every_feas, aps, seed_aps, kaps),
                      "evidence": f"{me.get('source', 'benchmarks/results/aps/large.csv')}; {ev}"})
         # the same bar against the strongest classical rule of yardsticks.csv that is feasible on the test episodes
         # (beyond the issue's k-strongest: e.g. the power fraction over a floor of k - 1 APs), where that is another
         strong = strongest_rule(scen, limit)
         if strong is not None and strong["policy"] != k["policy"] and float(strong["active_aps"]) < kaps:
             saps = float(strong["active_aps"])
-            ok_s = feas and every_feas and all(1 - a / saps >= 0.10 for a in seed_aps)
             rows.append({"claim": f"APS-GNN uses >= 10 % fewer APs than the strongest classical rule feasible on the "
                                   f"test episodes and meets the limit {limit} ({where})",
                          "paper": "(issue 15 bar against the strongest baseline built)",
                          "measured": f"{_pm(me, 'active_aps')} APs vs {strong['policy']}: {saps:.2f} APs at "
                                      f"{float(strong['mean_cost']):.4f} ({_pct(1 - aps / saps)}); per seed "
                                      + ", ".join(_pct(1 - a / saps) for a in seed_aps),
-                         "holds": "yes" if ok_s else "partial" if feas and aps < saps else "no",
+                         "holds": _ten_percent(feas, every_feas, aps, seed_aps, saps),
                          "evidence": f"{me.get('source', 'benchmarks/results/aps/large.csv')}; {ev}"})
         cg_aps, cg_feas = float(cg["active_aps"]), float(cg["mean_cost"]) <= limit
         rows.append({"claim": f"APS-GNN uses no more APs than the causal greedy where that is feasible ({where})",
