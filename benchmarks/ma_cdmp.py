@@ -24,7 +24,10 @@ the first ``--episodes`` test episodes cut to their first 100 frames; resumable 
 n8-trained policies of the first seed at 8 to 64 nodes (no retraining) with their decision latency. ``horizons``
 retrains MA-CDMP with other planning horizons H (Fig. 7; the main configuration's H reused) and evaluates them on
 the common test episodes. ``report`` writes benchmarks/results/mftdma/ma_cdmp.md /
-.csv / .png, ma_cdmp_sweeps.png and claims.csv. Everything runs under runs/ma_cdmp/.
+.csv / .png, ma_cdmp_sweeps.png and claims.csv. Everything runs under runs/ma_cdmp/; every stage keeps its rows in
+benchmarks/results/mftdma/ too (``evaluate``: settings/<scenario>.csv; the main setting's sweeps, scaling and horizon
+studies: ma_cdmp_<study>.csv), and ``report`` reads only those copies, so it writes the same tables on a machine
+without the runs, and a stage run there again skips the rows already kept.
 
 ``--scenario`` runs ``train``, ``evaluate``, ``samplers`` and ``report`` on another MF-TDMA scenario (the paper's
 settings n8-2:6, n8-4:4, n9-2:7, n9-4:5, each also ``-limited``: limited RF) with the same experiments (the env's
@@ -62,6 +65,42 @@ CANDIDATES = (1, 4, 16)  # beyond the paper: plans per decision, the classifier 
 HORIZONS = (4, 8, 16, 32)  # Fig. 7: planning horizon H (divisible by 4 for the 3-level U-Net)
 MAIN_SCENARIO = "n8-2:6"  # the experiments' own scenario; the sweeps, scaling and horizon studies use it
 SCENARIO = MAIN_SCENARIO  # the scenario of this invocation (--scenario): main() sets it and OUT
+
+
+KEPT = {"sweeps": "ma_cdmp_sweeps.csv", "scaling": "ma_cdmp_scaling.csv", "horizons": "ma_cdmp_horizons.csv"}
+# the main setting's studies keep their rows beside the results too (runs/ does not survive a move to another
+# machine): ``report`` reads these copies and results/settings/n8-2-6.csv (``evaluate``'s), never runs/
+
+
+def study_rows(name: str) -> list[dict]:
+    """The rows of a main-setting study (``sweeps``, ``scaling``, ``horizons``) so far: the runs folder's, else
+    those kept in results (recorded on another machine: resuming there does not redo them)."""
+    for path in (OUT / f"{name}.csv", RESULTS / KEPT[name]):
+        if path.exists():
+            with open(path) as f:
+                return list(csv.DictReader(f))
+    return []
+
+
+def write_study(name: str, rows: list[dict]) -> Path:
+    """A main-setting study's rows to its runs file and to its copy in results (atomic each); the copy's path."""
+    from cfmarl.rundir import write_csv
+
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    for path in (OUT / f"{name}.csv", RESULTS / KEPT[name]):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_csv(path, rows, fields=fields)
+    return RESULTS / KEPT[name]
+
+
+def kept_evaluation(scenario: str | None = None) -> list[dict]:
+    """The evaluation rows kept in results/settings/<scenario>.csv (``evaluate``; this invocation's scenario by
+    default)."""
+    path = RESULTS / "settings" / f"{slug(scenario or SCENARIO)}.csv"
+    if not path.exists():
+        return []
+    with open(path) as f:
+        return list(csv.DictReader(f))
 
 
 def slug(scenario: str) -> str:
@@ -140,10 +179,8 @@ def sweeps(seeds: list[int], episodes: int) -> Path:
     from cfmarl import evaluate
     from cfmarl.experiment import load_experiment
     from cfmarl.offline_train import controller_from_spec
-    from cfmarl.rundir import write_csv
 
-    path = OUT / "sweeps.csv"
-    rows = list(csv.DictReader(open(path))) if path.exists() else []
+    rows = study_rows("sweeps")
     done = {(r["seed"], r["sweep"], r["setting"]) for r in rows}
     exp = load_experiment(ROOT / "tune_configs" / f"{METHODS['cdmp']}.yaml")
     entry, cfg = exp.env_entry(), exp.env_entry().make_config(exp.scenario(), **{**exp.env.overrides,
@@ -155,7 +192,7 @@ def sweeps(seeds: list[int], episodes: int) -> Path:
     for seed in seeds:
         run = OUT / f"train-{run_name('cdmp', seed)}"
         for sweep, setting in plan:
-            if (str(seed), sweep, setting) in done or not run.exists():
+            if (str(seed), sweep, setting) in done or not finished(run):
                 continue
             ctrl = controller_from_spec(f"{run}:{setting}", seed=exp.evaluation.seed)
             t0 = time.perf_counter()
@@ -163,10 +200,10 @@ def sweeps(seeds: list[int], episodes: int) -> Path:
             rows.append({"seed": seed, "sweep": sweep, "setting": setting, "episodes": episodes,
                          "seconds": round(time.perf_counter() - t0, 1),
                          **{k: v for k, v in s.items() if k != "policy"}})
-            write_csv(path, rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
+            write_study("sweeps", rows)
             print(f"  seed {seed} {setting}: return {s['team_return']:.1f}, "
                   f"{s['decision_latency_ms']:.1f} ms/decision", flush=True)
-    return path
+    return RESULTS / KEPT["sweeps"]
 
 
 # ----------------------------------------------------------------------------- common test episodes
@@ -341,10 +378,8 @@ def scaling(seed: int, episodes: int) -> Path:
     from cfmarl import evaluate
     from cfmarl.offline_train import controller_from_spec
     from cfmarl.registry import get_env
-    from cfmarl.rundir import write_csv
 
-    path = OUT / "scaling.csv"
-    rows = list(csv.DictReader(open(path))) if path.exists() else []
+    rows = study_rows("scaling")
     done = {(r["scenario"], r["policy"]) for r in rows}
     entry = get_env("mftdma")
     for scenario in SCALE:
@@ -352,7 +387,7 @@ def scaling(seed: int, episodes: int) -> Path:
         seeds = evaluate.episode_seeds(1000, episodes)
         ctrls = [(LABELS[m], lambda m=m: controller_from_spec(f"{OUT / f'train-{run_name(m, seed)}'}{sampling(m)}",
                                                               seed=1000))
-                 for m in ("cdmp", "cdmp_nomf", "bc", "td3bc") if (OUT / f"train-{run_name(m, seed)}").exists()]
+                 for m in ("cdmp", "cdmp_nomf", "bc", "td3bc") if finished(OUT / f"train-{run_name(m, seed)}")]
         ctrls += [(b, lambda b=b: entry.make_baseline(b)) for b in ("equal", "load-proportional")]
         for label, make in ctrls:  # (the planners cost seconds per frame at 64 nodes: few, short episodes)
             if (scenario, label) in done:
@@ -360,10 +395,10 @@ def scaling(seed: int, episodes: int) -> Path:
             s = evaluate.run_policy(lambda n: entry.make_core(cfg, n), make(), seeds, batch=episodes).summary()
             rows.append({"scenario": scenario, "nodes": cfg.num_nodes, "policy": label, "episodes": episodes,
                          **{k: v for k, v in s.items() if k != "policy"}})
-            write_csv(path, rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
+            write_study("scaling", rows)
             print(f"  {scenario} {label}: return / node {s['team_return'] / cfg.num_nodes:.1f}, delay "
                   f"{s['mean_delay_ms']:.1f} ms, {s['decision_latency_ms']:.2f} ms/decision", flush=True)
-    return path
+    return RESULTS / KEPT["scaling"]
 
 
 # ----------------------------------------------------------------------------- planning horizon (Fig. 7)
@@ -378,31 +413,31 @@ def horizons(seeds: list[int], jobs: int, hs: tuple[int, ...] = HORIZONS) -> Pat
     common test episodes; resumable per run and per row (runs/ma_cdmp/horizons.csv)."""
     from cfmarl.experiment import load_experiment
     from cfmarl.offline_train import controller_from_spec, ensure_dataset
-    from cfmarl.rundir import write_csv
 
     ensure_dataset(load_experiment(derived_config("cdmp", seeds[0])), OUT, False, print)
     todo = [(h, s) for s in seeds for h in hs]
     print(f"{len(todo)} MA-CDMP runs (H = {', '.join(map(str, hs))} x seeds {seeds}), {jobs} at a time")
     _train_all([dict(method="cdmp", seed=s, name=horizon_run(h, s), horizon=h) for h, s in todo], jobs)
-    path = OUT / "horizons.csv"
-    rows = list(csv.DictReader(open(path))) if path.exists() else []
+    rows = study_rows("horizons")
     done = {(r["horizon"], r["seed"]) for r in rows}
-    common = {(r["method"], r["seed"]): r for p in OUT.glob("evaluation-seeds*.csv") for r in csv.DictReader(open(p))}
+    common = {(r["method"], r["seed"]): r for r in kept_evaluation()}
     for h, seed in todo:
         run = OUT / f"train-{horizon_run(h, seed)}"
-        if (str(h), str(seed)) in done or not finished(run):
+        if (str(h), str(seed)) in done:
             continue
         if run.name == f"train-{run_name('cdmp', seed)}" and ("cdmp", str(seed)) in common:  # the main runs were
             row = common[("cdmp", str(seed))]  # evaluated on these episodes by `evaluate` already
             rows.append({"horizon": h, "seed": seed, **{k: v for k, v in row.items() if k not in ("method", "seed")}})
-            write_csv(path, rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
+            write_study("horizons", rows)
+            continue
+        if not finished(run):
             continue
         res = on_common_episodes(controller_from_spec(f"{run}{sampling('cdmp')}", seed=1000))
         rows.append({"horizon": h, "seed": seed, **res})
-        write_csv(path, rows, fields=list(dict.fromkeys(k for r in rows for k in r)))
+        write_study("horizons", rows)
         print(f"  H = {h} seed {seed}: return {res['team_return']:.1f}, delay {res['mean_delay_ms']:.2f} ms, "
               f"{res['decision_latency_ms']:.0f} ms/decision", flush=True)
-    return path
+    return RESULTS / KEPT["horizons"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -444,7 +479,10 @@ def main(argv: list[str] | None = None) -> int:
         from ma_cdmp_report import report, report_settings  # noqa: PLC0415 (benchmarks/ is the script folder)
 
         if SCENARIO == MAIN_SCENARIO:
-            report(OUT, RESULTS, args.seeds)
+            if not kept_evaluation():
+                p.error(f"report: no evaluation rows of {MAIN_SCENARIO} in {RESULTS / 'settings'} (run `evaluate` "
+                        "first)")
+            report(RESULTS, args.seeds)
         else:
             report_settings(RESULTS, args.seeds)
     return 0

@@ -1,9 +1,10 @@
 """Tables, figures and claims of the MA-CDMP reproduction (``python benchmarks/ma_cdmp.py report``).
 
-Reads the common test-episode evaluations (runs/ma_cdmp/evaluation-seeds*.csv), the sampling sweeps
-(sweeps.csv), the scaling study (scaling.csv) and the planning-horizon runs (horizons.csv), and writes into
-benchmarks/results/mftdma/: ma_cdmp.md, ma_cdmp.csv, ma_cdmp.png, ma_cdmp_sweeps.png, ma_cdmp_scaling.png,
-ma_cdmp_horizons.png and claims.csv. The other scenarios (``--scenario``) are reported from the rows ``evaluate``
+Reads only what the stages keep in benchmarks/results/mftdma/ (runs/ does not survive a move to another machine):
+the main setting's common test-episode evaluations (settings/n8-2-6.csv, ``evaluate``), its sampling sweeps
+(ma_cdmp_sweeps.csv), scaling study (ma_cdmp_scaling.csv) and planning-horizon runs (ma_cdmp_horizons.csv), and
+writes there ma_cdmp.md, ma_cdmp.csv, ma_cdmp.png, ma_cdmp_sweeps.png, ma_cdmp_scaling.png, ma_cdmp_horizons.png
+and claims.csv. The other scenarios (``--scenario``) are reported from the rows ``evaluate``
 keeps in benchmarks/results/mftdma/settings/<scenario>.csv: ma_cdmp_settings.md and their rows of claims.csv;
 the sampler studies of any scenario (``samplers``, results/samplers/<scenario>.csv) go there too, with
 ma_cdmp_samplers.png.
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ma_cdmp import LABELS, MAIN_SCENARIO, METHODS, scenarios, slug  # noqa: I001 (benchmarks/ is the script folder)
+from ma_cdmp import KEPT, LABELS, MAIN_SCENARIO, METHODS, scenarios, slug  # noqa: I001 (benchmarks/ is the script folder)
 
 KPIS = (("team_return", "reward (team return)", "higher"), ("throughput_mbps", "throughput [Mbit/s]", "higher"),
         ("mean_delay_ms", "delay [ms]", "lower"), ("packet_loss_rate", "packet loss", "lower"))
@@ -30,10 +31,9 @@ def _read(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def collect(out: Path, results: Path, seeds: list[int]) -> tuple[dict, dict]:
-    """method -> {kpi: array over seeds}; classical -> {kpi: value}, from the common test episodes
-    (runs/ma_cdmp/evaluation-seeds*.csv, ``python benchmarks/ma_cdmp.py evaluate``)."""
-    return collect_rows([r for p in sorted(out.glob("evaluation-seeds*.csv")) for r in _read(p)], seeds)
+def _kept(results: Path, name: str) -> list[dict]:
+    """Rows of the main setting kept in results (``name``: a file there); none when it is missing."""
+    return _read(results / name) if (results / name).exists() else []
 
 
 def collect_rows(rows: list[dict], seeds: list[int]) -> tuple[dict, dict]:
@@ -315,11 +315,14 @@ def plot_scaling(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def report(out: Path, results: Path, seeds: list[int]) -> None:
+def report(results: Path, seeds: list[int]) -> None:
+    """The main setting's table, studies and claims from the rows kept in results (``evaluate``'s
+    settings/n8-2-6.csv, the studies' ma_cdmp_{sweeps,scaling,horizons}.csv), so it is written again the same on
+    any machine; then every other setting's rows (:func:`settings`)."""
     from cfmarl.rundir import atomic_write_text, write_csv
 
-    learned, classical = collect(out, results, seeds)
-    sweeps = _read(out / "sweeps.csv") if (out / "sweeps.csv").exists() else []
+    learned, classical = collect_rows(_kept(results, f"settings/{slug(MAIN_SCENARIO)}.csv"), seeds)
+    sweeps = _kept(results, KEPT["sweeps"])
     lines = ["# MA-CDMP and the offline baselines on MF-TDMA n8 (2:6), ideal RF", "",
              "8 test episodes of 100 frames (seed 1000), the same for every row (`python benchmarks/ma_cdmp.py "
              "evaluate`); learned rows: mean ± std over training seeds of the per-run episode means; classical "
@@ -333,11 +336,11 @@ def report(out: Path, results: Path, seeds: list[int]) -> None:
         for kind in ("guidance", "sampler", "candidates"):
             for k, (ret, ms) in _sweep_means(sweeps, kind).items():
                 lines.append(f"| {kind} | {k} | {ret:.4g} | {ms:.1f} |")
-    scale_rows = _read(out / "scaling.csv") if (out / "scaling.csv").exists() else []
+    scale_rows = _kept(results, KEPT["scaling"])
     if scale_rows:
         lines += ["", *scaling_lines(scale_rows)]
         plot_scaling(scale_rows, results / "ma_cdmp_scaling.png")
-    horizon_rows = _read(out / "horizons.csv") if (out / "horizons.csv").exists() else []
+    horizon_rows = _kept(results, KEPT["horizons"])
     if horizon_rows:
         lines += ["", *horizon_lines(horizon_rows)]
         plot_horizons(horizon_rows, results / "ma_cdmp_horizons.png")

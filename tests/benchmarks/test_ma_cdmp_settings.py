@@ -237,3 +237,45 @@ def test_long_episodes_evaluate_every_run_at_the_papers_length(scripts, tmp_path
     assert by[f"Removing the mean field lowers the reward of MA-CDMP (n8 4:4{tag})"]["measured"].startswith(
         "team return -500 ± 0 with MF vs -900 ± 0 without")
     assert "the paper's 5 s test episodes (`long --scenario n8-4:4`)" in (tmp_path / "ma_cdmp_settings.md").read_text()
+
+
+def test_main_report_reads_only_the_rows_kept_in_results(scripts, tmp_path, monkeypatch):
+    """`report` of the main setting is written from the copies the stages keep in results (evaluate's
+    settings/n8-2-6.csv, the sweeps / scaling / horizon studies' ma_cdmp_*.csv), with no runs folder at all (another
+    machine); the studies resume from those copies and write both."""
+    ma_cdmp, rep = scripts
+    monkeypatch.setattr(ma_cdmp, "OUT", tmp_path / "no-runs-here")
+    monkeypatch.setattr(ma_cdmp, "RESULTS", tmp_path)
+    ev = [_row(m, s, team_return=r - 100 * s) for m, r in (("cdmp", -700.0), ("cdmp_nomf", -1200.0), ("bc", -800.0),
+                                                            ("td3bc", -900.0), ("cql", -2000.0)) for s in (0, 1)]
+    _write(tmp_path / "settings" / "n8-2-6.csv", ev + [_row("load-proportional", "-", team_return=-600.0)])
+    sweeps = [{"seed": 0, "sweep": "guidance", "setting": f"sampler=ddpm,guidance={g}", "episodes": 4, **KPI,
+               "team_return": r} for g, r in ((0.0, -900.0), (1.0, -800.0))]
+    _write(tmp_path / ma_cdmp.KEPT["sweeps"], sweeps)
+    _write(tmp_path / ma_cdmp.KEPT["horizons"], [{"horizon": h, "seed": 0, **KPI, "team_return": r}
+                                                 for h, r in ((4, -2000.0), (8, -900.0), (16, -700.0))])
+    _write(tmp_path / ma_cdmp.KEPT["scaling"], [{"scenario": "n8-2:6", "nodes": 8, "policy": p, "episodes": 2, **KPI,
+                                                 "team_return": r} for p, r in (("MA-CDMP", -400.0),
+                                                                                ("MA-CDMP w/o MF", -500.0))])
+    rep.report(tmp_path, [0, 1])
+    md = (tmp_path / "ma_cdmp.md").read_text()
+    assert "| MA-CDMP | 2 | -750 ± 70.71 |" in md and "## Sampling sweeps" in md and "| 16 | -700 |" in md
+    assert "## The n8-trained policies at 8 to 64 nodes" in md
+    claims = {r["claim"]: r["holds"] for r in csv.DictReader(open(tmp_path / "claims.csv"))}
+    assert claims["MA-CDMP beats MA-TD3+BC on reward / throughput / delay / loss (n8 2:6, ideal RF)"] == "partial"
+    assert claims["A larger guidance scale zeta modestly raises MA-CDMP's reward"] == "yes"
+    assert claims["A longer planning horizon first raises MA-CDMP's reward, then lowers it (inverted U in H)"] == \
+        "partial"
+    assert claims["MA-CDMP beats MA-CDMP w/o MF at every node number (trained at 8 nodes, evaluated at 8-64)"] == \
+        "yes"
+    assert not (tmp_path / "no-runs-here").exists()
+    # a study resumes from the kept copy (no runs file) and writes both; the main run's H comes from the kept
+    # evaluation, not from a runs folder
+    assert ma_cdmp.study_rows("sweeps") == list(csv.DictReader(open(tmp_path / ma_cdmp.KEPT["sweeps"])))
+    ma_cdmp.write_study("sweeps", ma_cdmp.study_rows("sweeps")[:1])
+    assert len(list(csv.DictReader(open(tmp_path / "no-runs-here" / "sweeps.csv")))) == 1
+    assert len(ma_cdmp.study_rows("sweeps")) == 1 == len(list(csv.DictReader(open(tmp_path / "ma_cdmp_sweeps.csv"))))
+    assert [r["method"] for r in ma_cdmp.kept_evaluation()][:2] == ["cdmp", "cdmp"]
+    with pytest.raises(SystemExit):
+        monkeypatch.setattr(ma_cdmp, "RESULTS", tmp_path / "empty")
+        ma_cdmp.main(["report"])
