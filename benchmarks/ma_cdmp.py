@@ -416,10 +416,12 @@ def horizons(seeds: list[int], jobs: int, hs: tuple[int, ...] = HORIZONS) -> Pat
 
     ensure_dataset(load_experiment(derived_config("cdmp", seeds[0])), OUT, False, print)
     todo = [(h, s) for s in seeds for h in hs]
-    print(f"{len(todo)} MA-CDMP runs (H = {', '.join(map(str, hs))} x seeds {seeds}), {jobs} at a time")
-    _train_all([dict(method="cdmp", seed=s, name=horizon_run(h, s), horizon=h) for h, s in todo], jobs)
     rows = study_rows("horizons")
-    done = {(r["horizon"], r["seed"]) for r in rows}
+    done = {(r["horizon"], r["seed"]) for r in rows}  # rows kept (maybe on another machine): not trained again
+    train = [(h, s) for h, s in todo if (str(h), str(s)) not in done]
+    print(f"{len(train)} MA-CDMP runs (H = {', '.join(map(str, hs))} x seeds {seeds}, {len(todo) - len(train)} "
+          f"evaluated before), {jobs} at a time")
+    _train_all([dict(method="cdmp", seed=s, name=horizon_run(h, s), horizon=h) for h, s in train], jobs)
     common = {(r["method"], r["seed"]): r for r in kept_evaluation()}
     for h, seed in todo:
         run = OUT / f"train-{horizon_run(h, seed)}"

@@ -276,6 +276,15 @@ def test_main_report_reads_only_the_rows_kept_in_results(scripts, tmp_path, monk
     assert len(list(csv.DictReader(open(tmp_path / "no-runs-here" / "sweeps.csv")))) == 1
     assert len(ma_cdmp.study_rows("sweeps")) == 1 == len(list(csv.DictReader(open(tmp_path / "ma_cdmp_sweeps.csv"))))
     assert [r["method"] for r in ma_cdmp.kept_evaluation()][:2] == ["cdmp", "cdmp"]
+    # horizons with every (H, seed) row kept: nothing is trained again; a new H is
+    import cfmarl.offline_train as ot
+
+    monkeypatch.setattr(ot, "ensure_dataset", lambda *a, **k: None)
+    trained = []
+    monkeypatch.setattr(ma_cdmp, "_train_all", lambda runs, jobs: trained.append([r["horizon"] for r in runs]))
+    ma_cdmp.horizons([0], 1, (4, 8, 16))
+    ma_cdmp.horizons([0], 1, (16, 32))
+    assert trained == [[], [32]]
     with pytest.raises(SystemExit):
         monkeypatch.setattr(ma_cdmp, "RESULTS", tmp_path / "empty")
         ma_cdmp.main(["report"])
