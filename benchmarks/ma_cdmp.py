@@ -72,14 +72,19 @@ KEPT = {"sweeps": "ma_cdmp_sweeps.csv", "scaling": "ma_cdmp_scaling.csv", "horiz
 # machine): ``report`` reads these copies and results/settings/n8-2-6.csv (``evaluate``'s), never runs/
 
 
+def read_rows(path: Path) -> list[dict]:
+    """A CSV file's rows; none when it is missing."""
+    if not path.exists():
+        return []
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
 def study_rows(name: str) -> list[dict]:
     """The rows of a main-setting study (``sweeps``, ``scaling``, ``horizons``) so far: the runs folder's, else
     those kept in results (recorded on another machine: resuming there does not redo them)."""
-    for path in (OUT / f"{name}.csv", RESULTS / KEPT[name]):
-        if path.exists():
-            with open(path) as f:
-                return list(csv.DictReader(f))
-    return []
+    path = OUT / f"{name}.csv"
+    return read_rows(path if path.exists() else RESULTS / KEPT[name])
 
 
 def write_study(name: str, rows: list[dict]) -> Path:
@@ -96,11 +101,7 @@ def write_study(name: str, rows: list[dict]) -> Path:
 def kept_evaluation(scenario: str | None = None) -> list[dict]:
     """The evaluation rows kept in results/settings/<scenario>.csv (``evaluate``; this invocation's scenario by
     default)."""
-    path = RESULTS / "settings" / f"{slug(scenario or SCENARIO)}.csv"
-    if not path.exists():
-        return []
-    with open(path) as f:
-        return list(csv.DictReader(f))
+    return read_rows(RESULTS / "settings" / f"{slug(scenario or SCENARIO)}.csv")
 
 
 def slug(scenario: str) -> str:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ma_cdmp import KEPT, LABELS, MAIN_SCENARIO, METHODS, scenarios, slug  # noqa: I001 (benchmarks/ is the script folder)
+from ma_cdmp import (  # noqa: I001 (benchmarks/ is the script folder)
+    KEPT, LABELS, MAIN_SCENARIO, METHODS, read_rows, scenarios, slug)
 
 KPIS = (("team_return", "reward (team return)", "higher"), ("throughput_mbps", "throughput [Mbit/s]", "higher"),
         ("mean_delay_ms", "delay [ms]", "lower"), ("packet_loss_rate", "packet loss", "lower"))
@@ -29,11 +30,6 @@ CLASSICAL = ("random", "equal", "load-proportional")
 def _read(path: Path) -> list[dict]:
     with open(path) as f:
         return list(csv.DictReader(f))
-
-
-def _kept(results: Path, name: str) -> list[dict]:
-    """Rows of the main setting kept in results (``name``: a file there); none when it is missing."""
-    return _read(results / name) if (results / name).exists() else []
 
 
 def collect_rows(rows: list[dict], seeds: list[int]) -> tuple[dict, dict]:
@@ -321,8 +317,8 @@ def report(results: Path, seeds: list[int]) -> None:
     any machine; then every other setting's rows (:func:`settings`)."""
     from cfmarl.rundir import atomic_write_text, write_csv
 
-    learned, classical = collect_rows(_kept(results, f"settings/{slug(MAIN_SCENARIO)}.csv"), seeds)
-    sweeps = _kept(results, KEPT["sweeps"])
+    learned, classical = collect_rows(read_rows(results / "settings" / f"{slug(MAIN_SCENARIO)}.csv"), seeds)
+    sweeps = read_rows(results / KEPT["sweeps"])
     lines = ["# MA-CDMP and the offline baselines on MF-TDMA n8 (2:6), ideal RF", "",
              "8 test episodes of 100 frames (seed 1000), the same for every row (`python benchmarks/ma_cdmp.py "
              "evaluate`); learned rows: mean ± std over training seeds of the per-run episode means; classical "
@@ -336,11 +332,11 @@ def report(results: Path, seeds: list[int]) -> None:
         for kind in ("guidance", "sampler", "candidates"):
             for k, (ret, ms) in _sweep_means(sweeps, kind).items():
                 lines.append(f"| {kind} | {k} | {ret:.4g} | {ms:.1f} |")
-    scale_rows = _kept(results, KEPT["scaling"])
+    scale_rows = read_rows(results / KEPT["scaling"])
     if scale_rows:
         lines += ["", *scaling_lines(scale_rows)]
         plot_scaling(scale_rows, results / "ma_cdmp_scaling.png")
-    horizon_rows = _kept(results, KEPT["horizons"])
+    horizon_rows = read_rows(results / KEPT["horizons"])
     if horizon_rows:
         lines += ["", *horizon_lines(horizon_rows)]
         plot_horizons(horizon_rows, results / "ma_cdmp_horizons.png")
