@@ -73,14 +73,15 @@ class _DecoderBlock(nn.Module):
         y = y + self.cross(self.ln2(y), enc, key_mask)
         return y + self.mlp(self.ln3(y))
 
-    def step(self, y, cache: list, enc_kv, key_mask):
-        """One new token ``y`` (B, 1, H) attending to the cached keys / values of the earlier ones."""
+    def step(self, y, i: int, cache: tuple, enc_kv, key_mask):
+        """Token ``i``, ``y`` (B, 1, H), attending to itself and the cached keys / values of the earlier ones;
+        ``cache``: (keys, values) preallocated for every position, (B, heads, N, d), filled up to ``i``."""
         h = self.ln1(y)
         a = self.self_attn
-        k, v = a.split(a.k(h)), a.split(a.v(h))
-        cache[0] = k if cache[0] is None else torch.cat([cache[0], k], 2)
-        cache[1] = v if cache[1] is None else torch.cat([cache[1], v], 2)
-        y = y + a.attend(a.split(a.q(h)), cache[0], cache[1])
+        keys, values = cache
+        keys[:, :, i:i + 1] = a.split(a.k(h))
+        values[:, :, i:i + 1] = a.split(a.v(h))
+        y = y + a.attend(a.split(a.q(h)), keys[:, :, :i + 1], values[:, :, :i + 1])
         c = self.cross
         y = y + c.attend(c.split(c.q(self.ln2(y))), *enc_kv, key_mask)
         return y + self.mlp(self.ln3(y))
@@ -145,13 +146,14 @@ class MATActorCritic(_GraphModuleBase):
         """Node-by-node decoding with cached keys / values: (actions (B, N), logits (B, N, A))."""
         B, N = reps.shape[:2]
         enc_kv = [(b.cross.split(b.cross.k(reps)), b.cross.split(b.cross.v(reps))) for b in self.decoder]
-        caches = [[None, None] for _ in self.decoder]
+        a = self.decoder[0].self_attn  # preallocated caches: growing them by concatenation copies O(N^2)
+        caches = [(reps.new_empty(B, a.heads, N, a.d), reps.new_empty(B, a.heads, N, a.d)) for _ in self.decoder]
         prev = torch.full((B,), self.n_act, dtype=torch.long, device=reps.device)
         actions, logits = [], []
         for i in range(N):
             y = (self.act_in(prev) + reps[:, i])[:, None]
             for block, cache, kv in zip(self.decoder, caches, enc_kv):
-                y = block.step(y, cache, kv, key_mask)
+                y = block.step(y, i, cache, kv, key_mask)
             lg = self.pi_head(self.dec_ln(y[:, 0]))
             prev = torch.multinomial(torch.softmax(lg, -1), 1, generator=generator)[:, 0] if sample else lg.argmax(-1)
             actions.append(prev)
