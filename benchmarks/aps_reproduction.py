@@ -42,6 +42,9 @@ def variant(base: dict, name: str, **changes) -> dict:
     return cfg
 
 
+MAT_MODEL = {"mode": "central", "encoder": "mat", "rounds": 2, "hidden": 64}  # MAT-Lagr on large (the whole model)
+
+
 def plan(base: dict, seeds: list[int], ablation_seeds: list[int], iterations: int) -> dict[str, dict]:
     exps = {}
     for mob, scen in (("ped", "medium"), ("veh", "medium-vehicular")):
@@ -126,7 +129,8 @@ def main() -> None:
                          "re-measure them while other jobs run)")
     ap.add_argument("--only", nargs="+", metavar="PREFIX",
                     help="run only the experiments whose names start with these prefixes (gnn_, mat_, central_, centralbc_, centraldata_, nogru_, "
-                         "unconstrained_, nopretrain_, gnn_large); use another --out, the reports cover what ran")
+                         "unconstrained_, nopretrain_, gnn_large, mat_large: MAT-Lagr on large with --large-base, "
+                         "~4 h a run here); use another --out, the reports cover what ran")
     args = ap.parse_args()
     out = Path(args.out)
     base_path = Path(args.base)
@@ -140,7 +144,11 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "base.yaml").write_text(base_path.read_text())  # what every run here derives from
         run_all(exps, out, args.parallel)
-    if not args.skip_training and (not args.only or any("gnn_large".startswith(p) for p in args.only)):
+    # on large: APS-GNN unless --only names other runs; MAT-Lagr (mat_large_*) only when --only asks for it (its
+    # node-by-node decoding of 1,024 links makes a run ~4 h on the 2-core CPU)
+    models = [m for m, prefix in (("gnn", "gnn_large"), ("mat", "mat_large"))
+              if (any(prefix.startswith(p) for p in args.only) if args.only else m == "gnn")]
+    if not args.skip_training and models:
         if args.large_base:
             lbase = yaml.safe_load(Path(args.large_base).read_text())
             (out / "large_base.yaml").write_text(Path(args.large_base).read_text())
@@ -151,14 +159,21 @@ def main() -> None:
                             algorithm__train_batch_size=80, algorithm__minibatch_size=16, evaluation__episodes=5)
         from benchmarks_report import large_run  # noqa: E402  (same folder)
 
+        init_from = lbase.get("training", {}).get("init_from")
+        if "mat" in models and init_from:
+            ap.error("--only mat_large: MAT-Lagr trains on large from its own behaviour-cloned start; use a "
+                     f"--large-base without training.init_from (this one starts from {init_from})")
         larges = {}
         for s in args.large_seeds or args.seeds[:1]:
             for mob in args.large_mobility:
-                name = large_run(mob, s)
-                init = {"training__init_from": lbase["training"]["init_from"].format(mob=mob, seed=s)} \
-                    if lbase.get("training", {}).get("init_from") else {}  # else trained on large from its start
-                larges[name] = variant(lbase, name, seed=s,
-                                       env__scenario={"ped": "large", "veh": "large-vehicular"}[mob], **init)
+                scen = {"ped": "large", "veh": "large-vehicular"}[mob]
+                if "gnn" in models:
+                    init = {"training__init_from": init_from.format(mob=mob, seed=s)} if init_from else {}
+                    name = large_run(mob, s)  # without init_from: trained on large from its own start
+                    larges[name] = variant(lbase, name, seed=s, env__scenario=scen, **init)
+                if "mat" in models:  # the same experiment with the transformer (as mat_* on medium)
+                    name = large_run(mob, s, "mat")
+                    larges[name] = variant(lbase, name, seed=s, env__scenario=scen, model=dict(MAT_MODEL))
         run_all(larges, out, min(args.parallel, len(larges)))
     from benchmarks_report import write_reports  # noqa: E402  (same folder)
 

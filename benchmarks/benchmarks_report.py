@@ -11,20 +11,23 @@ import numpy as np
 from cfmarl import rundir
 
 LARGE_RUNS = {"ped": "gnn_large_finetune", "veh": "gnn_large_veh_finetune"}  # fine-tuned on `large`, per mobility
+MAT_LARGE_RUNS = {"ped": "mat_large", "veh": "mat_large_veh"}  # MAT-Lagr trained on `large` with the same recipe
 KPIS = ("active_aps", "mean_se_bps_hz", "target_satisfaction", "mean_cost", "network_power_w",
         "energy_efficiency_bit_per_j", "decision_latency_ms")
 
 
-def large_run(mob: str, seed: int) -> str:
-    """Name of the run fine-tuned on `large` for a mobility and seed (aps_reproduction.py --large-seeds)."""
-    return f"{LARGE_RUNS[mob]}_s{seed}"
+def large_run(mob: str, seed: int, model: str = "gnn") -> str:
+    """Name of the run trained on `large` for a mobility and seed (aps_reproduction.py --large-seeds): APS-GNN's
+    (``model`` gnn) or MAT-Lagr's (mat)."""
+    return f"{(LARGE_RUNS if model == 'gnn' else MAT_LARGE_RUNS)[mob]}_s{seed}"
 
 
-def large_runs(out: Path) -> list[tuple[str, str, str]]:
-    """(mobility, seed, run) of every run fine-tuned on `large` under out/runs, by mobility and seed; the single
-    unsuffixed run of the earlier reproductions (one seed, 0) comes with seed ''."""
+def large_runs(out: Path, names: dict[str, str] = LARGE_RUNS) -> list[tuple[str, str, str]]:
+    """(mobility, seed, run) of every run trained on `large` under out/runs whose name is in ``names`` (per
+    mobility), by mobility and seed; the single unsuffixed run of the earlier reproductions (one seed, 0) comes
+    with seed ''."""
     found = []
-    for mob, run in LARGE_RUNS.items():
+    for mob, run in names.items():
         if (out / "runs" / f"train-{run}").is_dir():
             found.append((mob, "", run))
         seeded = [(int(p.name.rsplit("_s", 1)[1]), p.name[len("train-"):])
@@ -98,6 +101,10 @@ def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[
         rundir.write_csv(out / "ablations.csv", ab_rows)
     large = [{"policy": r["policy"], "mobility": mob, "seed": seed, **{k: float(r[k]) for k in KPIS}}
              for mob, seed, run in large_runs(out) for r in _eval_rows(out, run)]
+    # MAT-Lagr on large: its own row (the baselines of the same test episodes are the APS-GNN run's rows)
+    large += [{"policy": r["policy"], "mobility": mob, "seed": seed, **{k: float(r[k]) for k in KPIS}}
+              for mob, seed, run in large_runs(out, MAT_LARGE_RUNS) for r in _eval_rows(out, run)
+              if r["policy"] == run]
     if large:
         rundir.write_csv(out / "large.csv", large)
     if measure_latency:  # decision times: on an idle CPU only (--keep-latency keeps or omits latency.csv)

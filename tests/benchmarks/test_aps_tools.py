@@ -6,6 +6,9 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
+import yaml
+from bench_scripts import BENCHMARKS
 from bench_scripts import load as _load
 
 
@@ -133,12 +136,14 @@ def test_yardsticks_floored_power_fraction_is_the_first_feasible_delta_over_k_mi
 def test_reports_write_large_rows_per_mobility_and_seed_and_no_empty_tables(tmp_path):
     """benchmarks_report.write_reports: large.csv gets a row per policy of each run fine-tuned on `large`, with
     mobility and seed columns (runs <name>_s<seed> of --large-seeds, by seed; the unsuffixed run of the earlier
-    reproductions with an empty seed); a folder without medium runs or ablations gets no main / ablations tables
+    reproductions with an empty seed), and the row of MAT-Lagr's own policy from its runs on `large`
+    (mat_large_s<seed>); a folder without medium runs or ablations gets no main / ablations tables
     and, with measure_latency off, no latency.csv."""
     report = _load("benchmarks_report", siblings=True)
     assert report.large_run("veh", 2) == "gnn_large_veh_finetune_s2"
+    assert report.large_run("veh", 2, "mat") == "mat_large_veh_s2"
     for run, aps in (("gnn_large_finetune_s10", 36.0), ("gnn_large_finetune_s2", 37.5),
-                     ("gnn_large_veh_finetune", 35.0), ("gnn_large_veh_finetune_sx", 1.0)):
+                     ("gnn_large_veh_finetune", 35.0), ("gnn_large_veh_finetune_sx", 1.0), ("mat_large_s2", 64.0)):
         (tmp_path / "runs" / f"train-{run}").mkdir(parents=True)
         with open(tmp_path / "runs" / f"train-{run}" / "evaluation.csv", "w", newline="") as f:
             w = csv.DictWriter(f, ["policy", *report.KPIS])
@@ -150,7 +155,8 @@ def test_reports_write_large_rows_per_mobility_and_seed_and_no_empty_tables(tmp_
     assert [(r["mobility"], r["seed"], r["policy"], float(r["active_aps"])) for r in rows] == [
         ("ped", "2", "gnn_large_finetune_s2", 37.5), ("ped", "2", "k-strongest", 40.0),
         ("ped", "10", "gnn_large_finetune_s10", 36.0), ("ped", "10", "k-strongest", 40.0),
-        ("veh", "", "gnn_large_veh_finetune", 35.0), ("veh", "", "k-strongest", 40.0)]
+        ("veh", "", "gnn_large_veh_finetune", 35.0), ("veh", "", "k-strongest", 40.0),
+        ("ped", "2", "mat_large_s2", 64.0)]  # MAT-Lagr: its own row (the baselines are the APS-GNN run's)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["large.csv", "runs"]
 
     report.plot_main(tmp_path / "main.png", [  # main.csv's rows (both mobilities, one with a std) as a bar figure
@@ -198,6 +204,35 @@ def test_bar_claims_need_every_seed_past_the_bar(tmp_path, monkeypatch):
                                                   if "causal greedy" in c and "(large, vehicular)" in c)
 
 
+def test_mat_large_claims_compare_seed_by_seed_and_need_three_seeds(tmp_path, monkeypatch):
+    """aps_claims.mat_large_rows: per mobility, APS-GNN (within the limit on every seed) against MAT-Lagr's runs on
+    large from the same results file: a MAT-Lagr seed is beaten when APS-GNN's run of that seed uses fewer APs or
+    MAT-Lagr breaks the limit; every seed beaten is `yes` with 3 MAT-Lagr seeds, `partial` with fewer; a mobility
+    without MAT-Lagr runs says it is not measured (`no`)."""
+    claims = _load("aps_claims", siblings=True)
+    monkeypatch.setattr(claims, "RES", tmp_path)
+    (tmp_path / "large_rank").mkdir()
+
+    def held(mat: list[tuple[int, float, float]]) -> dict:
+        with open(tmp_path / "large_rank" / "large.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["policy", "mobility", "seed", "active_aps", "mean_cost"])
+            for seed, aps in enumerate((30.0, 35.0, 34.0)):
+                w.writerow([f"gnn_large_finetune_s{seed}", "ped", seed, aps, 0.015])
+                w.writerow([f"gnn_large_veh_finetune_s{seed}", "veh", seed, aps - 2, 0.012])
+                w.writerow(["k-strongest", "ped", seed, 40.0, 0.012])
+            for seed, aps, cost in mat:
+                w.writerow([f"mat_large_s{seed}", "ped", seed, aps, cost])
+        return {r["claim"].split("(")[-1][:-1]: r for r in claims.mat_large_rows(0.02)}
+
+    rows = held([(0, 64.0, 0.010)])
+    assert {m: r["holds"] for m, r in rows.items()} == {"pedestrian": "partial", "vehicular": "no"}
+    assert rows["vehicular"]["measured"].startswith("not measured")
+    assert "vs MAT-Lagr 64.00 APs of 64 (seed 0: 64.00 / 0.0100; 1 seed(s)" in rows["pedestrian"]["measured"]
+    assert held([(0, 64.0, 0.010), (1, 60.0, 0.01), (2, 33.0, 0.019)])["pedestrian"]["holds"] == "no"  # 34 > 33
+    assert held([(0, 64.0, 0.010), (1, 60.0, 0.01), (2, 33.0, 0.03)])["pedestrian"]["holds"] == "yes"  # over it
+
+
 def test_mixture_claims_read_only_the_studys_own_seed_folders(tmp_path, monkeypatch):
     """scale-<study>_s<N> are the study's seeds; scale-<study>_steady_s0 is another study (its glob matched)."""
     claims = _load("aps_claims")
@@ -218,3 +253,42 @@ def test_mixture_claims_read_only_the_studys_own_seed_folders(tmp_path, monkeypa
     (row,) = claims.mixture_claims(0.02)
     assert "10.50 ± 0.50" in row["measured"] and "2 seeds" in row["measured"]
     assert row["holds"] == "partial" and "steady" not in row["evidence"]
+
+
+def test_reproduction_plans_mat_lagr_on_large_only_when_asked(tmp_path, monkeypatch, capsys):
+    """benchmarks/aps_reproduction.py on large: without --only the APS-GNN runs only; --only mat_large plans
+    MAT-Lagr's runs (the large experiment with the transformer as the whole model, per mobility and seed) and no
+    APS-GNN ones; a --large-base that starts from other runs (training.init_from) is refused for MAT-Lagr."""
+    import sys
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    repro = _load("aps_reproduction", siblings=True)
+    import benchmarks_report
+
+    planned = []
+    monkeypatch.setattr(repro, "run_all", lambda exps, out, parallel: planned.append(exps))
+    monkeypatch.setattr(benchmarks_report, "write_reports", lambda *a, **k: None)
+    lbase = tmp_path / "large_base.yaml"
+    lbase.write_text(yaml.safe_dump({"name": "large", "env": {"name": "aps", "scenario": "large"},
+                                     "model": {"mode": "graph", "encoder": "gnn", "use_gru": True},
+                                     "training": {"iterations": 80}}))
+
+    def plan(*args: str) -> dict:
+        planned.clear()
+        monkeypatch.setattr(sys, "argv", ["aps_reproduction.py", "--large-base", str(lbase), "--large-seeds", "0",
+                                          "--large-mobility", "ped", "veh", "--out", str(tmp_path / "out"), *args])
+        repro.main()
+        return {name: cfg for exps in planned for name, cfg in exps.items()}
+
+    assert set(plan("--only", "gnn_large")) == {"gnn_large_finetune_s0", "gnn_large_veh_finetune_s0"}
+    everything = plan()  # the medium experiments and APS-GNN on large
+    assert "gnn_large_veh_finetune_s0" in everything and not any(n.startswith("mat_large") for n in everything)
+    mat = plan("--only", "mat_large")
+    assert set(mat) == {"mat_large_s0", "mat_large_veh_s0"}
+    assert all(c["model"] == {"mode": "central", "encoder": "mat", "rounds": 2, "hidden": 64} for c in mat.values())
+    assert [mat[n]["env"]["scenario"] for n in ("mat_large_s0", "mat_large_veh_s0")] == ["large", "large-vehicular"]
+    assert all(c["training"] == {"iterations": 80} and c["seed"] == 0 for c in mat.values())
+    lbase.write_text(yaml.safe_dump({"name": "large", "training": {"init_from": "runs/train-gnn_{mob}_s{seed}"}}))
+    with pytest.raises(SystemExit) as err:
+        plan("--only", "mat_large")
+    assert err.value.code == 2 and "without training.init_from" in capsys.readouterr().err
