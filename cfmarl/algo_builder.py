@@ -39,7 +39,8 @@ def module_spec(exp: ExperimentConfig, env_config: dict | None = None) -> Any:
     if m.mode == "central":
         return RLModuleSpec(module_class=module_class, **spaces,
                             model_config={"hidden": m.hidden, "num_costs": probe.core.n_costs, "encoder": m.encoder,
-                                          "rounds": m.rounds, "action_head": head, "action_levels": levels, **critic})
+                                          "rounds": m.rounds, "action_head": head, "action_levels": levels,
+                                          "cost_encoder": m.cost_encoder, **critic})
     edge_index, edge_type = probe.graph()
     graphs = probe.graphs()
     mixture = {"graphs": graphs} if len(graphs) > 1 else {}  # a mixture of sizes: every graph, by graph_id

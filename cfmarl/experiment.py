@@ -52,6 +52,9 @@ class ModelSection:
     #                       (concatenated state, the default) | deepsets (rows through one shared MLP + pooled
     #                       context) | mat (MAT-Lagr: transformer, per-node autoregressive actions, per-node
     #                       critics; rounds = blocks)
+    cost_encoder: bool = False  # mat: a second encoder for the cost values, its embeddings fused with the reward
+    #                             encoder's by a linear layer before the decoder (the paper's MAT-Lagr, aps_gnn
+    #                             Sec. V-C); False: one encoder feeds both value heads and the decoder
     rounds: int = 2  # message-passing rounds (= hops of a node's receptive field)
     hidden: int = 64  # width of node embeddings (central / per_agent: MLP width)
     use_gru: bool = True  # GRU over the node's history features (False = the no-RNN ablation)

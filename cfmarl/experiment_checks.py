@@ -329,6 +329,11 @@ def _validate_learner(exp, entry, env_cfg) -> None:
         raise ConfigError(f"model.encoder: {encoder!r} is a central-mode encoder (mat: discrete actions, on-policy "
                           f"learners); "
                           f"here model.mode {exp.model.mode!r}, {kind} actions, {a.name}")
+    if not isinstance(exp.model.cost_encoder, bool):
+        raise ConfigError(f"model.cost_encoder: must be true or false, got {exp.model.cost_encoder!r}")
+    if exp.model.cost_encoder and encoder != "mat":
+        raise ConfigError(f"model.cost_encoder: true is MAT-Lagr's second (cost) encoder: it needs model.encoder: mat "
+                          f"(model.mode: central), here {encoder!r}")
     if head == "hybrid" and not quantised:
         raise ConfigError(f"model.action_head: 'hybrid' needs quantised action components (action_levels) and env "
                           f"{entry.name!r} declares none; use beta, squashed_gaussian or auto")

@@ -4,10 +4,12 @@
 Encoder: each node's observation row is a token (linear + GELU + LayerNorm); ``rounds`` pre-LN blocks of
 unmasked self-attention over every real node (the global state; padded nodes are masked out) and an MLP give
 the per-node representation o_i. A per-node reward value and per-node cost values read o_i (the same local
-reward and cost, and the same MAPPO-Lagrangian, as APS-GNN: Sec. V-C "similarities").
+reward and cost, and the same MAPPO-Lagrangian, as APS-GNN: Sec. V-C "similarities"). With ``cost_encoder``
+(the paper's MAT-Lagr) a second encoder of the same shape gives c_i, the cost values read c_i instead, and the
+decoder reads fuse([o_i, c_i]) (a linear layer) where it reads o_i otherwise.
 
 Decoder: autoregressive over the nodes in their index order. Node i's token is the embedding of the action
-of node i-1 (a start token for node 0) plus o_i; ``rounds`` blocks of causal self-attention, cross-attention
+of node i-1 (a start token for node 0) plus o_i (or the fused one); ``rounds`` blocks of causal self-attention, cross-attention
 to every o_j and an MLP give node i's logits, so pi(a) = prod_i pi(a_i | o, a_<i). Training evaluates every
 node at once with the taken actions (teacher forcing: the exact factorised log-probability); acting decodes
 node by node - N sequential steps with cached keys and values -, the latency the paper's Fig. 10 measures.
@@ -111,6 +113,13 @@ class MATActorCritic(_GraphModuleBase):
         scale_final_layer(self.pi_head, mc.get("pi_init_scale", 1.0))
         self.vf = nn.Linear(self.hidden, 1)
         self.cf = nn.Linear(self.hidden, self.n_costs)
+        self.cost_encoder = bool(mc.get("cost_encoder", False))
+        if self.cost_encoder:  # the paper's MAT-Lagr: a cost encoder beside the reward one, fused for the decoder
+            self.c_obs_in = nn.Sequential(nn.Linear(self.n_features, self.hidden), nn.GELU(),
+                                          nn.LayerNorm(self.hidden))
+            self.c_encoder = nn.ModuleList(_EncoderBlock(self.hidden) for _ in range(self.blocks))
+            self.c_enc_ln = nn.LayerNorm(self.hidden)
+            self.fuse = nn.Linear(2 * self.hidden, self.hidden)
 
     # -- encoder ---------------------------------------------------------------------------------
     def _key_mask(self, obs) -> torch.Tensor:
@@ -119,16 +128,35 @@ class MATActorCritic(_GraphModuleBase):
         m[:, 0] |= ~m.any(-1)
         return m[:, None, None, :]
 
+    def _encode(self, x, mask, obs_in, blocks, ln) -> torch.Tensor:
+        h = obs_in(x)
+        for block in blocks:
+            h = block(h, mask)
+        return ln(h)
+
     def embed(self, batch) -> torch.Tensor:
-        """Per-node representations o_i, (..., N, H)."""
+        """Per-node representations o_i, (..., N, H); with the cost encoder [o_i, c_i], (..., N, 2H)."""
         obs = batch[Columns.OBS]
         x = obs["x"]
         lead = x.shape[:-2]
-        h = self.obs_in(x.reshape(-1, self.n_max, self.n_features))
+        x = x.reshape(-1, self.n_max, self.n_features)
         mask = self._key_mask(obs)
-        for block in self.encoder:
-            h = block(h, mask)
-        return self.enc_ln(h).reshape(*lead, self.n_max, self.hidden)
+        h = self._encode(x, mask, self.obs_in, self.encoder, self.enc_ln)
+        if self.cost_encoder:
+            h = torch.cat([h, self._encode(x, mask, self.c_obs_in, self.c_encoder, self.c_enc_ln)], -1)
+        return h.reshape(*lead, self.n_max, h.shape[-1])
+
+    def _decoder_input(self, emb: torch.Tensor) -> torch.Tensor:
+        """What the decoder reads of a node: o_i, or fuse([o_i, c_i]) with the cost encoder."""
+        return self.fuse(emb) if self.cost_encoder else emb
+
+    def compute_values(self, batch, embeddings=None):
+        emb = self.embed(batch) if embeddings is None else embeddings
+        return self.vf(emb[..., :self.hidden]).squeeze(-1)
+
+    def compute_cost_values(self, batch, embeddings=None):
+        emb = self.embed(batch) if embeddings is None else embeddings
+        return self.cf(emb[..., -self.hidden:])
 
     # -- decoder ---------------------------------------------------------------------------------
     def decode(self, reps: torch.Tensor, actions: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
@@ -162,27 +190,29 @@ class MATActorCritic(_GraphModuleBase):
 
     # -- RLModule forwards -----------------------------------------------------------------------
     def _flat(self, batch):
-        reps = self.embed(batch)
-        lead = reps.shape[:-2]
-        return reps.reshape(-1, self.n_max, self.hidden), self._key_mask(batch[Columns.OBS]), lead
+        """(embeddings (B', N, H or 2H), the decoder's input (B', N, H), key mask, leading batch shape)."""
+        emb = self.embed(batch)
+        lead = emb.shape[:-2]
+        emb = emb.reshape(-1, self.n_max, emb.shape[-1])
+        return emb, self._decoder_input(emb), self._key_mask(batch[Columns.OBS]), lead
 
     def _forward_train(self, batch, **kwargs):
-        reps, mask, lead = self._flat(batch)
+        emb, reps, mask, lead = self._flat(batch)
         logits = self.decode(reps, batch[Columns.ACTIONS].reshape(-1, self.n_max), mask)
         return {Columns.ACTION_DIST_INPUTS: logits.reshape(*lead, self.n_max, self.n_act),
-                Columns.EMBEDDINGS: reps.reshape(*lead, self.n_max, self.hidden)}
+                Columns.EMBEDDINGS: emb.reshape(*lead, self.n_max, emb.shape[-1])}
 
     def _act(self, batch, sample: bool, generator=None, values: bool = False):
         """Decoded actions with their log-probabilities and logits; with ``values`` also the per-node reward
         and cost values of the encoder (the episodes keep them for the learner's GAE, see PerNodeGAE)."""
-        reps, mask, lead = self._flat(batch)
+        emb, reps, mask, lead = self._flat(batch)
         actions, logits = self.generate(reps, mask, sample, generator)
         logp = torch.log_softmax(logits, -1).gather(-1, actions[..., None])[..., 0]
         out = {Columns.ACTIONS: actions.reshape(*lead, self.n_max),
                Columns.ACTION_LOGP: logp.reshape(*lead, self.n_max),
                Columns.ACTION_DIST_INPUTS: logits.reshape(*lead, self.n_max, self.n_act)}
         if values:
-            emb = reps.reshape(*lead, self.n_max, self.hidden)
+            emb = emb.reshape(*lead, self.n_max, emb.shape[-1])
             out[Columns.VF_PREDS] = self.compute_values(batch, emb)
             out[COST_VF_PREDS] = self.compute_cost_values(batch, emb)
         return out

@@ -8,6 +8,7 @@ import torch
 from ray.rllib.core.columns import Columns
 
 from cfmarl.policies.adapters.graph_env import GraphEnv
+from cfmarl.policies.models.graph_actor_critic import COST_VF_PREDS
 from cfmarl.policies.models.mat import MATActorCritic
 
 
@@ -15,10 +16,11 @@ def _env(scenario="tiny", max_nodes=None):
     return GraphEnv({"env": "aps", "scenario": scenario, "max_nodes": max_nodes})
 
 
-def _module(env, hidden=16, rounds=2, seed=0):
+def _module(env, hidden=16, rounds=2, seed=0, cost_encoder=False):
     torch.manual_seed(seed)
     return MATActorCritic(observation_space=env.observation_spaces["graph"], action_space=env.action_spaces["graph"],
-                          model_config={"hidden": hidden, "rounds": rounds, "num_costs": 1})
+                          model_config={"hidden": hidden, "rounds": rounds, "num_costs": 1,
+                                        "cost_encoder": cost_encoder})
 
 
 def _obs(env, B=3, seed=0, n_real=None):
@@ -30,9 +32,10 @@ def _obs(env, B=3, seed=0, n_real=None):
     return {"x": x, "node_mask": mask}
 
 
-def test_node_by_node_decoding_equals_teacher_forcing():
+@pytest.mark.parametrize("cost_encoder", [False, True])
+def test_node_by_node_decoding_equals_teacher_forcing(cost_encoder):
     env = _env()
-    m = _module(env)
+    m = _module(env, cost_encoder=cost_encoder)
     obs = _obs(env)
     with torch.no_grad():
         out = m.forward_exploration({Columns.OBS: obs})
@@ -96,6 +99,32 @@ def test_padding_is_inert_and_weights_move_to_another_size():
                                atol=1e-5, rtol=1e-5)
 
 
+def test_cost_encoder_feeds_the_cost_values_and_the_decoder_not_the_reward_values():
+    """cost_encoder (the paper's MAT-Lagr): the cost values read only the second encoder, the reward values only
+    the first, and the decoder both (through the fusing layer): changing the cost encoder's weights moves the cost
+    values and the logits and leaves the reward values as they were; the learner's embeddings carry both."""
+    env = _env()
+    m = _module(env, cost_encoder=True)
+    obs = _obs(env)
+    a = torch.zeros(3, env.n_max, dtype=torch.long)
+    with torch.no_grad():
+        before = m.forward_exploration({Columns.OBS: obs})
+        tf = m.forward_train({Columns.OBS: obs, Columns.ACTIONS: a})
+        assert tf[Columns.EMBEDDINGS].shape[-1] == 2 * 16
+        torch.testing.assert_close(m.compute_values({Columns.OBS: obs}, tf[Columns.EMBEDDINGS]),
+                                   before[Columns.VF_PREDS])
+        for p in m.c_encoder.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+        after = m.forward_exploration({Columns.OBS: obs})
+        tf2 = m.forward_train({Columns.OBS: obs, Columns.ACTIONS: a})
+    torch.testing.assert_close(after[Columns.VF_PREDS], before[Columns.VF_PREDS])
+    assert not torch.allclose(after[COST_VF_PREDS], before[COST_VF_PREDS])
+    assert not torch.allclose(tf2[Columns.ACTION_DIST_INPUTS], tf[Columns.ACTION_DIST_INPUTS])
+    plain = _module(env)  # without it: one encoder, embeddings of width H, no second encoder's weights
+    assert not hasattr(plain, "c_encoder")
+    assert sum(p.numel() for p in m.parameters()) > sum(p.numel() for p in plain.parameters())
+
+
 def test_exploration_is_seeded_by_torch_and_varies():
     env = _env()
     m = _module(env)
@@ -132,6 +161,8 @@ def test_behaviour_cloning_learns_a_sequential_rule():
 
 @pytest.mark.parametrize("model, message", [
     ({"mode": "graph", "encoder": "mat"}, "'mat' is a central-mode encoder"),
+    ({"mode": "graph", "encoder": "gnn", "cost_encoder": True}, "model.cost_encoder: .* needs model.encoder: mat"),
+    ({"mode": "central", "encoder": "mat", "cost_encoder": "yes"}, "model.cost_encoder: must be true or false"),
 ])
 def test_mat_experiment_checks(tmp_path, model, message):
     import yaml
