@@ -54,6 +54,10 @@ def plan(base: dict, seeds: list[int], ablation_seeds: list[int], iterations: in
             exps[f"mat_{mob}_s{s}"] = variant(  # MAT-Lagr (Sec. V-C): same recipe and warm start, transformer
                 base, f"mat_{mob}_s{s}", seed=s, env__scenario=scen, training__iterations=iterations,
                 model__mode="central", model__encoder="mat", model__rounds=2, model__hidden=64)
+            exps[f"matce_{mob}_s{s}"] = variant(  # ... with the paper's second (cost) encoder, fused for the decoder
+                base, f"matce_{mob}_s{s}", seed=s, env__scenario=scen, training__iterations=iterations,
+                model__mode="central", model__encoder="mat", model__rounds=2, model__hidden=64,
+                model__cost_encoder=True)
             exps[f"central_{mob}_s{s}"] = variant(
                 base, f"central_{mob}_s{s}", seed=s, env__scenario=scen, training__iterations=iterations,
                 model__mode="central", model__hidden=256, pretrain__enabled=False)
@@ -128,7 +132,7 @@ def main() -> None:
                     help="do not measure latency.csv (decision times are measured on an idle CPU; do not "
                          "re-measure them while other jobs run)")
     ap.add_argument("--only", nargs="+", metavar="PREFIX",
-                    help="run only the experiments whose names start with these prefixes (gnn_, mat_, central_, centralbc_, centraldata_, nogru_, "
+                    help="run only the experiments whose names start with these prefixes (gnn_, mat_, matce_, central_, centralbc_, centraldata_, nogru_, "
                          "unconstrained_, nopretrain_, gnn_large, mat_large: MAT-Lagr on large with --large-base, "
                          "~4 h a run here); use another --out, the reports cover what ran")
     args = ap.parse_args()

@@ -66,6 +66,7 @@ def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[
     main_rows, seed_rows = [], []
     for mob in ("ped", "veh"):
         for label, prefix in (("APS-GNN (PPO-Lagr, GNN, pretrained)", "gnn"), ("MAT-Lagr (transformer, pretrained)", "mat"),
+                              ("MAT-Lagr (transformer, cost encoder, pretrained)", "matce"),
                               ("PPO-Lagr (centralised)", "central"), ("PPO-Lagr (centralised, pretrained)", "centralbc"),
                               ("PPO-Lagr (centralised, pretrained on 10x data)", "centraldata")):
             evs = [e for s in seeds if (e := _eval_rows(out, f"{prefix}_{mob}_s{s}"))]
