@@ -46,6 +46,22 @@ def _eval_rows(out: Path, name: str) -> list[dict]:
         return [dict(r) for r in csv.DictReader(f)]
 
 
+def _keep_recorded_large(path: Path, rows: list[dict]) -> list[dict]:
+    """``rows`` after the recorded rows of large.csv whose runs are not in this folder's runs/ any more (a run's
+    rows are keyed by mobility, seed and model: APS-GNN's with its baselines, or MAT-Lagr's), so that a report
+    from a machine with only some of the runs replaces their rows and loses none of the others."""
+    import csv
+
+    mat = tuple(MAT_LARGE_RUNS.values())
+    key = lambda r: (r["mobility"], str(r["seed"]), r["policy"].startswith(mat))  # noqa: E731
+    if not path.exists():
+        return rows
+    fresh = {key(r) for r in rows}
+    with open(path) as f:
+        kept = [r for r in csv.DictReader(f) if key(r) not in fresh]
+    return kept + rows
+
+
 def _agg(rows: list[dict]) -> dict:
     out: dict = {"seeds": len(rows)}
     for k in KPIS:
@@ -107,7 +123,7 @@ def write_reports(out: Path, exps: dict, seeds: list[int], ablation_seeds: list[
               for mob, seed, run in large_runs(out, MAT_LARGE_RUNS) for r in _eval_rows(out, run)
               if r["policy"] == run]
     if large:
-        rundir.write_csv(out / "large.csv", large)
+        rundir.write_csv(out / "large.csv", _keep_recorded_large(out / "large.csv", large))
     if measure_latency:  # decision times: on an idle CPU only (--keep-latency keeps or omits latency.csv)
         rundir.write_csv(out / "latency.csv", latency(out, seeds[0]))
 

@@ -158,6 +158,20 @@ def test_reports_write_large_rows_per_mobility_and_seed_and_no_empty_tables(tmp_
         ("veh", "", "gnn_large_veh_finetune", 35.0), ("veh", "", "k-strongest", 40.0),
         ("ped", "2", "mat_large_s2", 64.0)]  # MAT-Lagr: its own row (the baselines are the APS-GNN run's)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["large.csv", "runs"]
+    # a later report from a folder with only some of the runs replaces their rows and keeps the others
+    import shutil
+
+    shutil.rmtree(tmp_path / "runs" / "train-gnn_large_finetune_s10")
+    with open(tmp_path / "runs" / "train-mat_large_s2" / "evaluation.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, ["policy", *report.KPIS])
+        w.writeheader()
+        w.writerow({"policy": "mat_large_s2", **{k: 1.0 for k in report.KPIS}, "active_aps": 50.0})
+    report.write_reports(tmp_path, {}, [0], [0], {"evaluation": {"cost_limit": 0.02}}, measure_latency=False)
+    again = [(r["mobility"], r["seed"], r["policy"], float(r["active_aps"])) for r in csv.DictReader(open(
+        tmp_path / "large.csv"))]
+    assert sorted(again) == sorted([*[(m, s, p, a) for m, s, p, a in
+                                      [(r["mobility"], r["seed"], r["policy"], float(r["active_aps"])) for r in rows]
+                                      if p != "mat_large_s2"], ("ped", "2", "mat_large_s2", 50.0)])
 
     report.plot_main(tmp_path / "main.png", [  # main.csv's rows (both mobilities, one with a std) as a bar figure
         {"mobility": "ped", "policy": "APS-GNN", "active_aps": 12.0, "active_aps_std": 0.2, "mean_cost": 0.015,
