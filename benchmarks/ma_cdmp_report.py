@@ -12,7 +12,6 @@ ma_cdmp_samplers.png.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +24,6 @@ KPIS = (("team_return", "reward (team return)", "higher"), ("throughput_mbps", "
 EXTRA = (("mean_cost", "dropped / node / frame"), ("decision_latency_ms", "ms / decision"))
 OFFLINE = ("cdmp", "cdmp_nomf", "bc", "td3bc", "cql")
 CLASSICAL = ("random", "equal", "load-proportional")
-
-
-def _read(path: Path) -> list[dict]:
-    with open(path) as f:
-        return list(csv.DictReader(f))
 
 
 def collect_rows(rows: list[dict], seeds: list[int]) -> tuple[dict, dict]:
@@ -387,7 +381,7 @@ def settings(results: Path, seeds: list[int]) -> list[dict]:
             scenario = next((s for s in scenarios() if slug(s) == path.stem), None)
             if scenario is None or (folder == "settings" and scenario == MAIN_SCENARIO):
                 continue
-            learned, classical = collect_rows(_read(path), seeds)
+            learned, classical = collect_rows(read_rows(path), seeds)
             head = f"{where(scenario)} (`--scenario {scenario}`)" if not tag else \
                 f"{where(scenario)}, the paper's 5 s test episodes (`long --scenario {scenario}`)"
             lines += ["", f"## {head}", "", *([long_intro, ""] if tag else []), *table(learned, classical)]
@@ -416,7 +410,7 @@ def report_settings(results: Path, seeds: list[int]) -> None:
     from cfmarl.rundir import write_csv
 
     path = results / "claims.csv"
-    kept = [r for r in _read(path) if not r["evidence"].startswith(SETTINGS_EVIDENCE)] if path.exists() else []
+    kept = [r for r in read_rows(path) if not r["evidence"].startswith(SETTINGS_EVIDENCE)]
     new = settings(results, seeds)
     write_csv(path, kept + new, fields=["claim", "paper", "measured", "holds", "evidence"])
     for r in new:

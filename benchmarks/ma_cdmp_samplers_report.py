@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ma_cdmp import scenarios, slug  # noqa: I001 (benchmarks/ is the script folder)
-from ma_cdmp_report import SETTINGS_EVIDENCE, _fmt, _read, where
+from ma_cdmp import read_rows, scenarios, slug  # noqa: I001 (benchmarks/ is the script folder)
+from ma_cdmp_report import SETTINGS_EVIDENCE, _fmt, where
 
 SAMPLER_LABELS = {"ddpm": "DDPM", "dpm": "DPM-Solver++ ODE (= DDIM)", "sde-dpm": "DPM-Solver++ SDE"}
 SAMPLER_KPIS = ("team_return", "mean_delay_ms", "decision_latency_ms")
@@ -22,7 +22,7 @@ def sampler_studies(results: Path, seeds: list[int]) -> dict[str, dict[tuple[str
     out = {}
     for path in sorted((results / "samplers").glob("*.csv")):
         scenario = next((s for s in scenarios() if slug(s) == path.stem), None)
-        rows = [r for r in _read(path) if int(r["seed"]) in seeds] if scenario else []
+        rows = [r for r in read_rows(path) if int(r["seed"]) in seeds] if scenario else []
         paired = {r["seed"] for r in rows if r["sampler"] == "ddpm"}
         by: dict[tuple[str, int], dict] = {}
         for r in sorted(rows, key=lambda r: (list(SAMPLER_LABELS).index(r["sampler"]), int(r["steps"]), r["seed"])):
