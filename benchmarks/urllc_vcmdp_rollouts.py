@@ -5,7 +5,9 @@ family, KAN predictors): the env copy starts from the episode's real first state
 recorded actions (the uniform behaviour policy's) slot by slot. The model's per-slot reward (energy efficiency),
 cost (delay violation) and buffered packets are set beside the recorded ones, and the predictors alone on the
 recorded (s, a) ("one step") separate their bias from the transition models' drift. Writes
-``vcmdp_rollouts.md`` / ``.csv`` / ``.png`` to ``--out``.
+``vcmdp_rollouts.md`` / ``.csv`` / ``.png`` to ``--out``. ``--decompose`` adds, per learned env, the same replay
+with the channel views and then the queue views taken from the recorded states after every slot: which of the two
+transition models makes a rollout drift.
 
 With ``--policy RUN`` (a training run or checkpoint, e.g. a pretraining arm of the same ``cfmarl offline``
 folder) the check runs closed loop instead: the policy acts in the real env for ``--episodes`` episodes (sampled
@@ -16,7 +18,7 @@ A policy pretrained in a learned env that errs in its favour shows the gap here 
 MOPO-style uncertainty penalty): N MLP predictors on resampled training rows, their spread and error on the test
 data and on the policy's real (s, a).
 
-    python benchmarks/urllc_vcmdp_rollouts.py --runs runs/offline-urllc_vcmdp_paper
+    python benchmarks/urllc_vcmdp_rollouts.py --runs runs/offline-urllc_vcmdp_paper [--decompose]
     python benchmarks/urllc_vcmdp_rollouts.py --runs runs/offline-urllc_vcmdp_cvae \
         --policy runs/offline-urllc_vcmdp_cvae/rl/train-pretrain-vae-s0 --stem vcmdp_policy_rollouts_cvae
 """
@@ -34,6 +36,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "urllc"
 RUNS = ROOT / "runs" / "offline-urllc_vcmdp_paper"
+DECOMPOSE_NOTE = ("; 'real channel states' = after every slot the model's channel views are replaced by the "
+                  "recorded next state's, so only the queue model (and the predictors) run on their own, 'real queue "
+                  "states' the other way round")
 LABEL = {"vae_chmdn": "VAE-ChMDN + EA-CGMM", "diffusion": "DDPM + DDIM", "vae": "VAE + CVAE", "gan": "GAN + CGAN"}
 
 
@@ -105,6 +110,9 @@ def main(argv=None) -> int:
     ap.add_argument("--stem", default="vcmdp_rollouts")
     ap.add_argument("--policy", help="closed-loop check of this training run / checkpoint (see above)")
     ap.add_argument("--greedy", action="store_true", help="with --policy: deterministic actions instead of samples")
+    ap.add_argument("--decompose", action="store_true",
+                    help="open loop: also replay each learned env with one transition model fed the recorded states "
+                         "(real channels: the queue model alone; real queues: the channel model alone)")
     ap.add_argument("--ensemble", type=int, default=0, metavar="N",
                     help="with --policy: also fit N bootstrap MLP reward / cost predictors and compare their "
                          "disagreement on the policy's (s, a) with that on the test data (an uncertainty-penalty check)")
@@ -113,7 +121,7 @@ def main(argv=None) -> int:
     from cfmarl.envs.validation import ConfigError
     from cfmarl.policies.offline.virtual_cmdp.data import split_dataset
     from cfmarl.policies.offline.virtual_cmdp.env import VirtualCmdpCore, make_config, open_models
-    from cfmarl.policies.offline.virtual_cmdp.rollouts import episodes_of, replay
+    from cfmarl.policies.offline.virtual_cmdp.rollouts import FORCED, episodes_of, replay
     from cfmarl.rundir import atomic_write_text, write_csv
 
     runs, out = Path(args.runs), Path(args.out)
@@ -152,10 +160,16 @@ def main(argv=None) -> int:
         roll = replay(core, real["s"][:, 0], real["a"], seeds)
         rows.append(summarise(f"rollout, {LABEL[fw]} (KAN predictors)", roll["r"], roll["c"], roll["buffered"], real))
         curves[LABEL[fw]] = roll
-        print(f"  {LABEL[fw]:22s} EE {rows[-1]['reward_mbit_per_j']:9.1f} ({rows[-1]['reward_ratio']:.2f}x real)  "
-              f"violation {rows[-1]['violation_rate']:.4f} (real {rows[0]['violation_rate']:.4f})  buffered "
-              f"{rows[-1]['buffered_packets']:.2f} (real {rows[0]['buffered_packets']:.2f})  "
-              f"{time.perf_counter() - t0:.0f} s")
+        _say(LABEL[fw], rows, t0)
+        for forced in FORCED if args.decompose else ():
+            t0 = time.perf_counter()
+            core = VirtualCmdpCore(make_config(fw, models=str(models), episode_slots=T), E)
+            roll = replay(core, real["s"][:, 0], real["a"], seeds, recorded=real["s"], forced=forced)
+            alone = {"channel": "queue", "queue": "channel"}[forced]
+            rows.append(summarise(f"rollout, {LABEL[fw]}, real {forced} states ({alone} model alone)", roll["r"],
+                                  roll["c"], roll["buffered"], real))
+            curves[f"{LABEL[fw]}, {alone} model alone"] = roll
+            _say(f"  real {forced} states", rows, t0)
     spec = man["spec"]
     opts = (f"transition z prior {spec.get('transition_z_prior', 'standard')}, "
             f"{spec.get('transition_z_draws', 1)} z draw(s)")
@@ -165,12 +179,22 @@ def main(argv=None) -> int:
                                              f"({runs.name}; {opts})")
     atomic_write_text(out / f"{args.stem}.md", (
         f"# URLLC virtual CMDP: model rollouts vs the recorded episodes\n\n`python benchmarks/urllc_vcmdp_rollouts.py "
-        f"--runs {args.runs}{'' if args.stem == 'vcmdp_rollouts' else ' --stem ' + args.stem}` ({opts}): the {E} held-out test episodes ({T} slots, uniform behaviour policy) replayed "
+        f"--runs {args.runs}{' --decompose' if args.decompose else ''}"
+        f"{'' if args.stem == 'vcmdp_rollouts' else ' --stem ' + args.stem}` ({opts}): the {E} held-out test "
+        f"episodes ({T} slots, uniform behaviour policy) replayed "
         f"open loop in each learned env from their real first state with their recorded actions; 'one step' = the "
-        f"predictors on the recorded (s, a) themselves. Per-episode columns compare each episode's mean with its "
+        f"predictors on the recorded (s, a) themselves"
+        f"{DECOMPOSE_NOTE if args.decompose else ''}. Per-episode columns compare each episode's mean with its "
         f"real mean; versions {man['versions']}.\n\n" + table(rows) + f"\n\n![rollouts]({args.stem}.png)\n"))
     print(f"files in {out}: {args.stem}.md, {args.stem}.csv, {args.stem}.png")
     return 0
+
+
+def _say(label: str, rows: list[dict], t0: float) -> None:
+    print(f"  {label:22s} EE {rows[-1]['reward_mbit_per_j']:9.1f} ({rows[-1]['reward_ratio']:.2f}x real)  "
+          f"violation {rows[-1]['violation_rate']:.4f} (real {rows[0]['violation_rate']:.4f})  buffered "
+          f"{rows[-1]['buffered_packets']:.2f} (real {rows[0]['buffered_packets']:.2f})  "
+          f"{time.perf_counter() - t0:.0f} s")
 
 
 def predictor_rows(framework: str, models: Path, real: dict, what: str) -> list[dict]:

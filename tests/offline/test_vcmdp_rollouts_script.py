@@ -30,6 +30,15 @@ def test_rollout_table_rows_and_plot(fitted, tmp_path, capsys):
     assert float(rows[3]["buffered_packets"]) >= 0
     assert (tmp_path / "out" / "vcmdp_rollouts.png").stat().st_size > 0
     assert "| real env (recorded) |" in (tmp_path / "out" / "vcmdp_rollouts.md").read_text()
+    assert script.main(["--runs", str(runs), "--out", str(tmp_path / "dec"), "--frameworks", "vae_chmdn",
+                        "--decompose", "--stem", "dec"]) == 0
+    dec = list(csv.DictReader((tmp_path / "dec" / "dec.csv").open()))
+    assert [r["source"] for r in dec[3:]] == [
+        "rollout, VAE-ChMDN + EA-CGMM (KAN predictors)",
+        "rollout, VAE-ChMDN + EA-CGMM, real channel states (queue model alone)",
+        "rollout, VAE-ChMDN + EA-CGMM, real queue states (channel model alone)"]
+    assert float(dec[-1]["buffered_packets"]) == pytest.approx(float(real["buffered_packets"]))
+    assert "--decompose" in (tmp_path / "dec" / "dec.md").read_text()
     assert script.main(["--runs", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
     assert "no manifest.json" in capsys.readouterr().err
     assert script.main(["--runs", str(runs), "--out", str(tmp_path / "out"), "--frameworks"]) == 2

@@ -145,6 +145,42 @@ def test_replay_starts_from_real_states_and_predicts_like_one_step(fitted):
         core.start_from(ep["s"][:1, 0], [0])
 
 
+def test_forced_replay_feeds_one_transition_model_the_recorded_states(fitted):
+    """replay(forced=...): with the queue views forced the buffered packets are the recorded ones at every slot
+    while the channel model runs (so the rewards differ from the unforced replay); with the channel views forced
+    the observation's channel part is the recorded one after replace_views and the queue part stays the model's.
+    Wrong arguments are named."""
+    from cfmarl.datasets import load_dataset
+    from cfmarl.policies.offline.virtual_cmdp.data import split_dataset
+    from cfmarl.policies.offline.virtual_cmdp.rollouts import episodes_of, replay
+
+    split = split_dataset(load_dataset(fitted[0] / "data"))
+    ep = episodes_of(split["test"], split.layout)
+    E, T = ep["r"].shape
+    seeds = list(range(E))
+    free = replay(_core(fitted, n=E), ep["s"][:, 0], ep["a"], seeds)
+    q = replay(_core(fitted, n=E), ep["s"][:, 0], ep["a"], seeds, recorded=ep["s"], forced="queue")
+    np.testing.assert_array_equal(q["buffered"], ep["buffered"])
+    assert not np.array_equal(free["buffered"], ep["buffered"])
+    ch = replay(_core(fitted, n=E), ep["s"][:, 0], ep["a"], seeds, recorded=ep["s"], forced="channel")
+    np.testing.assert_array_equal(ch["r"][:, 0], free["r"][:, 0])  # slot 0 is the real start in every case
+    assert not np.array_equal(ch["r"], free["r"])
+    lay = split.layout
+    core = _core(fitted, n=E)
+    state, _ = core.start_from(ep["s"][:, 0], seeds)
+    state, *_ = core.step(state, ep["a"][:, 0][:, None])
+    model_q = state.packets.copy()
+    state = core.replace_views(state, channel_from=ep["s"][:, 1])
+    np.testing.assert_allclose(lay.ue_channel(state.obs.astype(np.float64)), lay.ue_channel(ep["s"][:, 1]), atol=1e-6)
+    np.testing.assert_array_equal(state.packets, model_q)
+    with pytest.raises(ValueError, match="forced must be one of channel, queue"):
+        replay(core, ep["s"][:, 0], ep["a"], seeds, recorded=ep["s"], forced="both")
+    with pytest.raises(ValueError, match="needs the recorded states"):
+        replay(core, ep["s"][:, 0], ep["a"], seeds, forced="queue")
+    with pytest.raises(ValueError, match="replace_views: queue_from must be"):
+        core.replace_views(state, queue_from=ep["s"][:1, 1])
+
+
 class _Recorded:
     """A controller that plays recorded actions slot by slot (and notes the buffered packets it is shown)."""
 

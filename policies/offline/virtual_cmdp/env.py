@@ -238,6 +238,23 @@ class VirtualCmdpCore:
         return self._first_state(make_rngs(seeds, E), lay.ue_channel(obs).reshape(E, self.U, -1),
                                  lay.ue_queue(obs).reshape(E, self.U, 2))
 
+    def replace_views(self, state: VirtualState, channel_from: np.ndarray | None = None,
+                      queue_from: np.ndarray | None = None) -> VirtualState:
+        """``state`` with its per-UE channel views and / or queue views replaced by those of given central
+        observations (E, obs_dim) - e.g. a real episode's next state - snapped onto the env's grid like generated
+        ones: one half of the transition model teacher-forced, to see what the other half does on its own."""
+        lay, E = self.layout, self.num_envs
+        obs = state.obs.astype(np.float64)
+        views = []
+        for name, src in (("channel_from", channel_from), ("queue_from", queue_from)):
+            src = obs if src is None else np.asarray(src, np.float64)
+            if src.shape != (E, self.obs_dim):
+                raise ValueError(f"replace_views: {name} must be ({E}, {self.obs_dim}), got {src.shape}")
+            views.append(src)
+        state.obs, state.packets = self._assemble(lay.ue_channel(views[0]).reshape(E, self.U, -1),
+                                                  lay.ue_queue(views[1]).reshape(E, self.U, 2))
+        return state
+
     def predict(self, s: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Reward and cost predictions and the transmitted power for (N, obs_dim) observations and (N, A)
         actions: the predictors' values with the env's rules (no power spent, no energy efficiency - eq. 16 is 0

@@ -5,7 +5,9 @@ fidelity measure; the one-step errors of Tables IV-V do not show compounding).
 :func:`replay` starts every env copy from a real episode's first state and feeds it that episode's recorded
 actions slot by slot; the model's reward, cost and buffered packets per slot come back beside the recorded
 ones. :func:`one_step` gives the reward / cost predictors' values on the recorded (s, a) themselves, which
-separates the predictors' bias from the transition models' drift.
+separates the predictors' bias from the transition models' drift; ``replay(..., forced="channel" | "queue")``
+feeds one of the two transition models the recorded states, which separates the channel model's drift from the
+queue model's.
 
 :func:`closed_loop` does the same under a policy instead of recorded actions - the check that matters for
 pretraining, since a policy optimised in the learned env visits the (s, a) where the models err in its favour
@@ -27,10 +29,24 @@ def episodes_of(split_part: dict, layout) -> dict[str, np.ndarray]:
             "c": split_part["c"].reshape(n_ep, -1), "buffered": buffered.sum(-1)}
 
 
-def replay(core, s0: np.ndarray, actions: np.ndarray, seeds) -> dict[str, np.ndarray]:
+FORCED = ("channel", "queue")
+
+
+def replay(core, s0: np.ndarray, actions: np.ndarray, seeds, recorded: np.ndarray | None = None,
+           forced: str | None = None) -> dict[str, np.ndarray]:
     """Model rollouts of ``core`` (a VirtualCmdpCore with E copies) from s0 (E, obs_dim) under actions
     (E, T, A): reward, cost (E, T) and the buffered packets at the start of each slot (E, T), as the
-    recorded episode gives them (slot t's state is the one the action of slot t sees)."""
+    recorded episode gives them (slot t's state is the one the action of slot t sees).
+
+    ``forced`` = "channel" or "queue" teacher-forces that half of the transition model: after every slot its
+    per-UE views are replaced by those of the recorded states ``recorded`` (E, T, obs_dim) of the next slot, so
+    the other half (and the predictors) run on their own - which of the two models makes a rollout drift."""
+    if forced is not None:
+        if forced not in FORCED:
+            raise ValueError(f"replay: forced must be one of {', '.join(FORCED)} or None, got {forced!r}")
+        if recorded is None or np.shape(recorded)[:2] != actions.shape[:2]:
+            raise ValueError(f"replay: forced={forced!r} needs the recorded states (E, T, obs_dim) of the actions' "
+                             f"{actions.shape[:2]} slots, got {None if recorded is None else np.shape(recorded)}")
     state, _ = core.start_from(s0, seeds)
     E, T = actions.shape[:2]
     out = {k: np.zeros((E, T)) for k in ("r", "c", "buffered")}
@@ -38,6 +54,8 @@ def replay(core, s0: np.ndarray, actions: np.ndarray, seeds) -> dict[str, np.nda
         out["buffered"][:, t] = state.packets[..., 0].sum(-1)
         state, _, r, c, _ = core.step(state, actions[:, t][:, None])
         out["r"][:, t], out["c"][:, t] = r[:, 0], c[:, 0, 0]
+        if forced is not None and t + 1 < T:
+            state = core.replace_views(state, **{f"{forced}_from": recorded[:, t + 1]})
     return out
 
 
