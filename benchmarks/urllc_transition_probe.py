@@ -7,8 +7,9 @@ model fitted on its own (cut fits) and rolled out on its own against the recorde
   (mean of the view, SNR dB / 10, and its mean absolute error to the recorded slot).
 
 Both also as one-step errors on the test transitions. ``--clip C`` draws each model's standardised samples clipped
-to [-C, C] (0 = none; a draw-time option, like the DDIM sampler's ``diffusion_clip``): a heavy-tailed model drifts
-less with it. Fits use the pipeline's builders, trainer, normalisers and split (policies/offline/virtual_cmdp),
+to [-C, C] (0 = none; the pipeline's draw-time option ``models.transition_clip``): a heavy-tailed model drifts
+less with it. ``--z-prior conditional --z-draws 4`` gives EA-CGMM the zprior recipe's draws (the
+paper's are standard / 1). Fits use the pipeline's builders, trainer, normalisers and split (policies/offline/virtual_cmdp),
 cut to ``--rows`` training rows and ``--epochs`` epochs, and are cached in ``--cache`` (a rerun only evaluates).
 
     python benchmarks/urllc_transition_probe.py --dataset runs/offline-urllc_vcmdp_zprior/dataset \\
@@ -20,6 +21,7 @@ Writes ``vcmdp_transition_probe.md`` / ``.csv`` to ``--out`` (default benchmarks
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -39,14 +41,18 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", type=int, default=5000, help="training rows per model (a seeded subsample)")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--clip", nargs="+", type=float, default=[0.0], help="draw clips in standardised units (0 = none)")
+    ap.add_argument("--views", nargs="+", default=["queue", "channel"], choices=["queue", "channel"])
+    ap.add_argument("--z-prior", default="standard", choices=["standard", "conditional"],
+                    help="EA-CGMM's z prior (models.transition_z_prior; standard = the paper's)")
+    ap.add_argument("--z-draws", type=int, default=1, help="EA-CGMM's z candidates per draw (models.transition_z_draws)")
     ap.add_argument("--cache", help="fitted models (default: <dataset>/../transition_probe)")
     ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--stem", default="vcmdp_transition_probe")
     args = ap.parse_args(argv)
-    bad = [f"--{k} {v}" for k, v in (("rows", args.rows), ("epochs", args.epochs)) if v < 1]
+    bad = [f"--{k} {v}" for k, v in (("rows", args.rows), ("epochs", args.epochs), ("z-draws", args.z_draws)) if v < 1]
     bad += [f"--clip {c}" for c in args.clip if c < 0]
     if bad:
-        print(f"error: {', '.join(bad)}: rows and epochs must be >= 1, clips >= 0", file=sys.stderr)
+        print(f"error: {', '.join(bad)}: rows, epochs and z draws must be >= 1, clips >= 0", file=sys.stderr)
         return 2
     import torch
 
@@ -68,11 +74,12 @@ def main(argv=None) -> int:
     tab, lay = tables(split), split.layout
     ep = episodes_of(split["test"], lay)
     E, T = ep["r"].shape
-    spec = ModelSpec(epochs=args.epochs, max_train_rows=args.rows, patience=8)
+    spec = ModelSpec(epochs=args.epochs, max_train_rows=args.rows, patience=8, transition_z_prior=args.z_prior,
+                     transition_z_draws=args.z_draws)
     print(f"{E} test episodes x {T} slots; fits of {args.rows} rows x {args.epochs} epochs cached in {cache}")
     rows = []
     for kind in args.kinds:
-        for view in ("queue", "channel"):
+        for view in args.views:
             t0 = time.perf_counter()
             model = _fitted(kind, view, tab, spec, cache, log=print)
             fit_s = time.perf_counter() - t0
@@ -90,7 +97,11 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / f"{args.stem}.csv", rows)
     cmd = (f"python benchmarks/urllc_transition_probe.py --dataset {args.dataset} --kinds {' '.join(args.kinds)} "
-           f"--rows {args.rows} --epochs {args.epochs} --clip {' '.join(f'{c:g}' for c in args.clip)}")
+           f"--rows {args.rows} --epochs {args.epochs} --clip {' '.join(f'{c:g}' for c in args.clip)}"
+           + ("" if args.views == ["queue", "channel"] else f" --views {' '.join(args.views)}")
+           + ("" if args.z_prior == "standard" else f" --z-prior {args.z_prior}")
+           + ("" if args.z_draws == 1 else f" --z-draws {args.z_draws}")
+           + ("" if args.stem == "vcmdp_transition_probe" else f" --stem {args.stem}"))
     atomic_write_text(out / f"{args.stem}.md", _markdown(rows, cmd, E, T))
     print(f"files in {out}: {args.stem}.md, {args.stem}.csv")
     return 0
@@ -114,7 +125,8 @@ def _fitted(kind: str, view: str, tab, spec, cache: Path, log=print):
     y, w = _data(view, tab)
     torch.manual_seed(spec.seed)
     model = build(kind, {"x": y["train"].shape[1], "cond": w["train"].shape[1]}, spec)
-    path = cache / f"{view}_{kind}_{spec.max_train_rows}_{spec.epochs}.pt"
+    zp = "_zcond" if kind == "ea_cgmm" and spec.transition_z_prior == "conditional" else ""
+    path = cache / f"{view}_{kind}{zp}_{spec.max_train_rows}_{spec.epochs}.pt"
     if path.exists():
         model.load_state_dict(torch.load(path, weights_only=True))
     else:
@@ -147,12 +159,12 @@ def _evaluate(kind, view, model, spec, tab, lay, ep, test, clip: float) -> dict:
     norm_w = tab.norms["qc" if view == "queue" else "ch"]
     lam = max(lay.arrival_rate, 1.0)
 
+    clipped = dataclasses.replace(spec, transition_clip=clip)  # the pipeline's own draw-time clip
+
     def sample(cond: np.ndarray, g) -> np.ndarray:
         c = torch.as_tensor(norm_w(cond))
         with torch.no_grad():
-            y = draw(kind, model, len(c), c, spec, g).numpy().astype(np.float64)
-        if clip > 0:
-            y = np.clip(y, -clip, clip)
+            y = draw(kind, model, len(c), c, clipped, g).numpy().astype(np.float64)
         x = norm_y.inverse(y)
         return lay.snap_queue(x) if view == "queue" else lay.clip_channel(x).astype(np.float64)
 

@@ -50,7 +50,8 @@ def test_rerun_reuses_and_a_damaged_file_is_refused(fitted, tmp_path):
 
 
 @pytest.mark.parametrize("field,value", [("epochs", 0), ("alpha", 1.5), ("families", ("diffusion", "flow")),
-                                         ("ddim_steps", 500), ("kan_hidden", ()), ("transition_z_prior", "flat")])
+                                         ("ddim_steps", 500), ("kan_hidden", ()), ("transition_z_prior", "flat"),
+                                         ("transition_clip", -1.0), ("transition_clip", True)])
 def test_spec_validated(field, value):
     with pytest.raises(ConfigError, match=field if field != "ddim_steps" else "ddim_steps"):
         ModelSpec(**{field: value})
@@ -103,3 +104,27 @@ def test_a_sampling_option_remeasures_without_refitting(fitted, tmp_path):
     assert not any("sampling options changed" in line for line in lines)
     with pytest.raises(ConfigError, match="transition_z_draws"):
         ModelSpec(transition_z_draws=0)
+
+
+def test_transition_clip_bounds_every_transition_draw_and_no_initial_one(fitted):
+    """models.transition_clip: the standardised draws of each transition family lie in [-c, c] and equal the
+    unclipped draws clamped (same generator); initial-state draws are untouched; sampling-only (same digest)."""
+    import dataclasses
+
+    root, man, _, TINY = fitted
+    assert dataclasses.replace(TINY, transition_clip=0.5).digest() == TINY.digest()
+    for name, entry in man["models"].items():
+        if not name.startswith(("next_", "init_")):
+            continue
+        _, model = load_model(root / "models" / entry["file"], TINY, entry["sha256"])
+        cond = torch.randn(64, entry["dims"]["cond"], generator=torch.Generator().manual_seed(3)) \
+            if "cond" in entry["dims"] else None
+        free = draw(entry["kind"], model, 64, cond, TINY, torch.Generator().manual_seed(7))
+        c = float(free.abs().max()) / 2  # half the largest draw: the clip bites
+        cut = draw(entry["kind"], model, 64, cond, dataclasses.replace(TINY, transition_clip=c),
+                   torch.Generator().manual_seed(7))
+        if name.startswith("next_"):
+            assert cut.abs().max() <= c, name
+            torch.testing.assert_close(cut, free.clamp(-c, c))
+        else:
+            torch.testing.assert_close(cut, free)

@@ -36,5 +36,5 @@ def test_probe_rows_cache_and_clip(fitted, tmp_path, capsys):
         [{k: v for k, v in r.items() if k not in timing} for r in rows]  # same draws from the cached fits
     assert script.main(["--dataset", str(tmp_path / "nowhere")]) == 2
     assert "--dataset: " in capsys.readouterr().err
-    assert script.main(["--dataset", str(data), "--rows", "0", "--clip", "-1"]) == 2
-    assert "--rows 0, --clip -1.0" in capsys.readouterr().err
+    assert script.main(["--dataset", str(data), "--rows", "0", "--clip", "-1", "--z-draws", "0"]) == 2
+    assert "--rows 0, --z-draws 0, --clip -1.0" in capsys.readouterr().err
