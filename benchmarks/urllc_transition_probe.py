@@ -8,8 +8,8 @@ model fitted on its own (cut fits) and rolled out on its own against the recorde
 
 Both also as one-step errors on the test transitions. ``--clip C`` draws each model's standardised samples clipped
 to [-C, C] (0 = none; the pipeline's draw-time option ``models.transition_clip``): a heavy-tailed model drifts
-less with it. ``--z-prior conditional --z-draws 4`` gives EA-CGMM the zprior recipe's draws (the
-paper's are standard / 1). Fits use the pipeline's builders, trainer, normalisers and split (policies/offline/virtual_cmdp),
+less with it. ``--z-prior conditional --z-draws 4`` gives EA-CGMM the zprior recipe's draws (the paper's are
+standard / 1). Fits use the pipeline's builders, trainer, normalisers and split (policies/offline/virtual_cmdp),
 cut to ``--rows`` training rows and ``--epochs`` epochs, and are cached in ``--cache`` (a rerun only evaluates).
 
     python benchmarks/urllc_transition_probe.py --dataset runs/offline-urllc_vcmdp_zprior/dataset \\
@@ -44,7 +44,8 @@ def main(argv=None) -> int:
     ap.add_argument("--views", nargs="+", default=["queue", "channel"], choices=["queue", "channel"])
     ap.add_argument("--z-prior", default="standard", choices=["standard", "conditional"],
                     help="EA-CGMM's z prior (models.transition_z_prior; standard = the paper's)")
-    ap.add_argument("--z-draws", type=int, default=1, help="EA-CGMM's z candidates per draw (models.transition_z_draws)")
+    ap.add_argument("--z-draws", type=int, default=1,
+                    help="EA-CGMM's z candidates per draw (models.transition_z_draws)")
     ap.add_argument("--cache", help="fitted models (default: <dataset>/../transition_probe)")
     ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--stem", default="vcmdp_transition_probe")
@@ -92,7 +93,8 @@ def main(argv=None) -> int:
                 rows.append(row)
                 print(f"  {view:7s} {kind:8s} clip {clip:g}: one-step MAE {row['one_step_mae']:.3f} (persistence "
                       f"{row['persistence_mae']:.3f}); open loop, last quarter: {row['last_quarter']:.3f} "
-                      f"(recorded {row['recorded_last_quarter']:.3f}), MAE to the recording {row['last_quarter_mae']:.3f}")
+                      f"(recorded {row['recorded_last_quarter']:.3f}), MAE to the recording "
+                      f"{row['last_quarter_mae']:.3f}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / f"{args.stem}.csv", rows)
@@ -227,7 +229,8 @@ def _markdown(rows: list[dict], cmd: str, E: int, T: int) -> str:
             lines.append(f"| {view} | recorded | | | | " + " | ".join(f"{vr[0][f'range{i}_recorded']:.2f}"
                                                                       for i in range(len(RANGES))) + " |")
         for r in vr:
-            lines.append(f"| {view} | {r['kind']} | {r['clip']:g} | {r['one_step_mae']:.3f} ({r['persistence_mae']:.3f}) "
+            lines.append(f"| {view} | {r['kind']} | {r['clip']:g} | {r['one_step_mae']:.3f} "
+                         f"({r['persistence_mae']:.3f}) "
                          f"| {r['one_step_max_error']:.1f} | "
                          + " | ".join(f"{r[f'range{i}']:.2f} ({r[f'range{i}_mae']:.2f})" for i in range(len(RANGES)))
                          + " |")

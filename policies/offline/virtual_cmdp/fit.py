@@ -81,9 +81,9 @@ class ModelSpec:
     # paper dataset's channel transitions: MAE 2.14 unclipped, 0.59 clipped at 5)
     diffusion_clip: float = 5.0
     # every transition model's standardised draws clipped to [-this, this] (0 = none; not in the paper): EA-CGMM's
-    # channel draws are heavy-tailed, and rolled out alone they wander far from the data (per-feature MAE to the
-    # recorded slot 5.7 over the last quarter of 200 slots against the CVAE's 0.87; 0.96 with a clip at 3 - cut
-    # fits, benchmarks/results/urllc/vcmdp_transition_probe.md). A draw-time option: no refit
+    # channel draws (Alg. 1) are heavy-tailed, and rolled out alone they wander far from the data (per-feature MAE
+    # to the recorded slot 5.7 over the last quarter of 200 slots against the CVAE's 0.87; 0.96 with a clip at 3 -
+    # cut fits, benchmarks/results/urllc/vcmdp_transition_probe.md). A draw-time option: no refit
     transition_clip: float = 0.0
     p_uncond: float = 0.1
     gan_epochs: int = 100
