@@ -116,38 +116,30 @@ def _data(view: str, tab):
 
 def _fitted(kind: str, view: str, tab, spec, cache: Path, log=print):
     """The cut fit of one model (cached; an interrupted fit resumes from its per-epoch state)."""
-    import io
-
     import torch
 
-    from cfmarl.policies.offline.virtual_cmdp.fit import build
+    from cfmarl.policies.offline.virtual_cmdp.fit import build, load_model, save_model, subsample
     from cfmarl.policies.offline.virtual_cmdp.training import fit
-    from cfmarl.rundir import atomic_write_bytes
 
     y, w = _data(view, tab)
-    torch.manual_seed(spec.seed)
-    model = build(kind, {"x": y["train"].shape[1], "cond": w["train"].shape[1]}, spec)
     zp = "_zcond" if kind == "ea_cgmm" and spec.transition_z_prior == "conditional" else ""
     path = cache / f"{view}_{kind}{zp}_{spec.max_train_rows}_{spec.epochs}.pt"
     if path.exists():
-        model.load_state_dict(torch.load(path, weights_only=True))
-    else:
-        n = y["train"].shape[0]
-        keep = torch.as_tensor(np.sort(np.random.default_rng(spec.seed).permutation(n)[:spec.max_train_rows]))
-        if kind == "cgan":
-            from cfmarl.policies.offline.virtual_cmdp.generative import fit_gan
+        return load_model(path, spec)[1]
+    dims = {"x": y["train"].shape[1], "cond": w["train"].shape[1]}
+    torch.manual_seed(spec.seed)
+    model = build(kind, dims, spec)
+    train = (subsample(y["train"], spec), subsample(w["train"], spec))
+    if kind == "cgan":
+        from cfmarl.policies.offline.virtual_cmdp.generative import fit_gan
 
-            fit_gan(model, y["train"][keep], w["train"][keep], epochs=spec.epochs, batch_size=spec.batch_size,
-                    lr=2e-4, seed=spec.seed)
-        else:
-            res = fit(model, model.loss, (y["train"][keep], w["train"][keep]), (y["val"], w["val"]),
-                      epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr, patience=spec.patience,
-                      seed=spec.seed, state_file=cache / f".{path.stem}.fit.pt")
-            log(f"  fitted {view} {kind}: best epoch {res.best_epoch}, validation loss {res.best_val:.4g}")
-        buf = io.BytesIO()
-        torch.save(model.state_dict(), buf)
-        atomic_write_bytes(path, buf.getvalue())
-        (cache / f".{path.stem}.fit.pt").unlink(missing_ok=True)
+        fit_gan(model, *train, epochs=spec.epochs, batch_size=spec.batch_size, lr=2e-4, seed=spec.seed)
+    else:
+        res = fit(model, model.loss, train, (y["val"], w["val"]), epochs=spec.epochs, batch_size=spec.batch_size,
+                  lr=spec.lr, patience=spec.patience, seed=spec.seed, state_file=cache / f".{path.stem}.fit.pt")
+        log(f"  fitted {view} {kind}: best epoch {res.best_epoch}, validation loss {res.best_val:.4g}")
+    save_model(path, kind, dims, model)
+    (cache / f".{path.stem}.fit.pt").unlink(missing_ok=True)
     model.eval()
     return model
 

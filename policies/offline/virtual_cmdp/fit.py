@@ -258,6 +258,16 @@ def tables(split: Split) -> Tables:
 
 
 # ------------------------------------------------------------------------------ fitting
+def subsample(t: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
+    """At most ``spec.max_train_rows`` training rows: the same seeded subsample (in row order) for every table of
+    equal length."""
+    n = t.shape[0]
+    if n <= spec.max_train_rows:
+        return t
+    keep = np.sort(np.random.default_rng(spec.seed).permutation(n)[:spec.max_train_rows])
+    return t[torch.as_tensor(keep)]
+
+
 def fit_models(dataset_dir: str | Path, out: str | Path, spec: ModelSpec | None = None,
                log: Callable[[str], None] = print) -> dict:
     """Fit (or reuse) every model and write the manifest with the fidelity measures; returns it."""
@@ -334,12 +344,8 @@ def fit_models(dataset_dir: str | Path, out: str | Path, spec: ModelSpec | None 
             f"({time.perf_counter() - t0:.0f} s)")
         return model
 
-    def lim(t):  # at most spec.max_train_rows training rows, the same seeded subsample for every table
-        n = t.shape[0]
-        if n <= spec.max_train_rows:
-            return t
-        keep = np.sort(np.random.default_rng(spec.seed).permutation(n)[:spec.max_train_rows])
-        return t[torch.as_tensor(keep)]
+    def lim(t):
+        return subsample(t, spec)
 
     mse = lambda m: (lambda x, y: ((m(x) - y) ** 2).mean())  # noqa: E731
     models: dict[str, torch.nn.Module] = {}
