@@ -306,10 +306,16 @@ def keep_setting_rows(kind: str = "evaluation") -> Path:
     """Every evaluation row of this scenario's runs folder copied to results/settings/<scenario>.csv (``kind``
     "long": the 5 s episodes' rows to results/long/<scenario>.csv): what ``report --scenario`` reads (runs/ is not
     kept). Rows already there of a (method, seed) this runs folder has no row of stay first (seeds evaluated on
-    another machine or in a runs folder since removed), so evaluating another seed never drops the recorded ones."""
+    another machine or in a runs folder since removed), so evaluating another seed never drops the recorded ones.
+    One row per (method, seed): the classical rows every evaluation file repeats, and a seed two files evaluated,
+    are kept once (the first file's; their KPIs are the same test episodes', only the timings differ)."""
     from cfmarl.rundir import write_csv
 
-    new = [r for p in sorted(OUT.glob(f"{kind}-seeds*.csv")) for r in csv.DictReader(open(p))]
+    first: dict[tuple[str, str], dict] = {}
+    for p in sorted(OUT.glob(f"{kind}-seeds*.csv")):
+        for r in csv.DictReader(open(p)):
+            first.setdefault((r["method"], r["seed"]), r)
+    new = list(first.values())
     path = RESULTS / ("settings" if kind == "evaluation" else kind) / f"{slug(SCENARIO)}.csv"
     here = {(r["method"], r["seed"]) for r in new}
     old = [r for r in csv.DictReader(open(path)) if (r["method"], r["seed"]) not in here] if path.exists() else []

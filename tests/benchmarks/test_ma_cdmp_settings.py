@@ -113,17 +113,20 @@ def test_a_setting_moves_runs_and_the_experiments_scenario(scripts, tmp_path, mo
 def test_evaluation_rows_are_kept_beside_the_results(scripts, tmp_path, monkeypatch):
     """`evaluate --scenario` ends by copying every evaluation file's rows of the scenario's runs folder to
     results/settings/<scenario>.csv (the folder made when missing), keeping the rows recorded there of seeds the
-    runs folder has not evaluated."""
+    runs folder has not evaluated; one row per (method, seed), the first file's (the classical rows every file
+    repeats, a seed two files evaluated)."""
     ma_cdmp, _ = scripts
     monkeypatch.setattr(ma_cdmp, "OUT", tmp_path / "runs" / "n8-4-4")
     monkeypatch.setattr(ma_cdmp, "SCENARIO", "n8-4:4")
     monkeypatch.setattr(ma_cdmp, "RESULTS", tmp_path / "results")
     _write(ma_cdmp.OUT / "evaluation-seeds0.csv", [_row("cdmp", 0), _row("equal", "-")])
-    _write(ma_cdmp.OUT / "evaluation-seeds1.csv", [_row("cdmp", 1)])
+    _write(ma_cdmp.OUT / "evaluation-seeds1.csv", [_row("cdmp", 1), _row("equal", "-")])
+    _write(ma_cdmp.OUT / "evaluation-seeds1_2.csv", [_row("cdmp", 1, team_return=-9.0)])
     path = ma_cdmp.keep_setting_rows()
     assert path == tmp_path / "results" / "settings" / "n8-4-4.csv"
-    assert [(r["method"], r["seed"]) for r in csv.DictReader(open(path))] == [("cdmp", "0"), ("equal", "-"),
-                                                                               ("cdmp", "1")]
+    rows = list(csv.DictReader(open(path)))
+    assert [(r["method"], r["seed"]) for r in rows] == [("cdmp", "0"), ("equal", "-"), ("cdmp", "1")]
+    assert rows[2]["team_return"] != "-9.0"
     # a new runs folder (another machine): the recorded seeds stay, a seed evaluated again replaces its row
     for p in ma_cdmp.OUT.glob("*.csv"):
         p.unlink()
