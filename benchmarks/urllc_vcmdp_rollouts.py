@@ -279,15 +279,15 @@ def ensemble_section(args, models: Path, real: dict) -> str:
 
     from cfmarl.datasets import load_dataset
     from cfmarl.policies.offline.virtual_cmdp.data import split_dataset
-    from cfmarl.policies.offline.virtual_cmdp.fit import ModelSpec, tables
+    from cfmarl.policies.offline.virtual_cmdp.fit import ModelSpec, subsample, tables
     from cfmarl.policies.offline.virtual_cmdp.rollouts import bootstrap_disagreement
 
     man = json.loads((models / "manifest.json").read_text())
     spec = man["spec"]
     tab = tables(split_dataset(load_dataset(Path(args.runs) / "dataset"), seed=int(spec.get("split_seed", 32))))
-    rows_max = int(spec.get("max_train_rows", ModelSpec.max_train_rows))
-    keep = torch.as_tensor(np.sort(np.random.default_rng(int(spec.get("seed", 32))).permutation(
-        len(tab.sa["train"]))[:rows_max]))
+    rows = ModelSpec(seed=int(spec.get("seed", 32)),
+                     max_train_rows=int(spec.get("max_train_rows", ModelSpec.max_train_rows)))
+    keep = subsample(torch.arange(len(tab.sa["train"])), rows)  # the fitted predictors' training rows
     F = real["s"].shape[-1]
     sa = torch.as_tensor(tab.norms["sa"](np.concatenate([real["s"].reshape(-1, F), real["a"].reshape(
         -1, real["a"].shape[-1])], -1)), dtype=torch.float32)

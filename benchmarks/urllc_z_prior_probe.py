@@ -46,13 +46,13 @@ def probe(dataset: Path, z_prior: str, rows: int, epochs: int, conditions: int, 
     """Fit EA-CGMM with ``z_prior`` once, then measure its draws with each of ``z_draws``: a row per value."""
     from cfmarl.datasets import load_dataset
     from cfmarl.policies.offline.virtual_cmdp.data import split_dataset
-    from cfmarl.policies.offline.virtual_cmdp.fit import ModelSpec, build, tables
+    from cfmarl.policies.offline.virtual_cmdp.fit import ModelSpec, build, subsample, tables
     from cfmarl.policies.offline.virtual_cmdp.training import fit
 
-    spec = ModelSpec(transition_z_prior=z_prior)
+    spec = ModelSpec(transition_z_prior=z_prior, max_train_rows=rows)
     tab = tables(split_dataset(load_dataset(dataset), seed=spec.split_seed))
     x, w = tab.r_next["train"], tab.r_now["train"]
-    keep = torch.as_tensor(np.sort(np.random.default_rng(spec.seed).permutation(x.shape[0])[:rows]))
+    keep = subsample(torch.arange(x.shape[0]), spec)
     torch.manual_seed(spec.seed)
     model = build("ea_cgmm", {"x": x.shape[1], "cond": w.shape[1]}, spec)
     t0 = time.perf_counter()
