@@ -112,14 +112,18 @@ class EntropyFloorLearnerMixin:
     def ceiling_extra(self, module_id: str) -> float:
         return self._ceiling_extra.get(module_id, 0.0)
 
-    def floor_push(self, module_id: str, dist, node_mask, weight, joint: bool):
+    def floor_push(self, module_id: str, dist, node_mask, weight, joint: bool, entropy=None):
         """The floor's loss term ``extra * mean(push)`` plus the ceiling's ``extra_c * mean(entropy)`` (a 0-d
-        tensor), or None when both are off; records the push's mean for the log."""
-        term = None
-        if self.ceiling_setting(module_id) > 0:
+        tensor), or None when both are off; records the push's mean for the log. ``entropy``: the loss's entropy
+        per loss sample (nodes summed for a joint action), reused rather than computed again from ``dist``."""
+        if not self._band_on(module_id):
+            return None
+        if entropy is None:
             entropy = dist.entropy()
             if joint:
                 entropy = (entropy * node_mask).sum(-1)
+        term = None
+        if self.ceiling_setting(module_id) > 0:
             term = self.ceiling_extra(module_id) * masked_mean(entropy, weight)
         if self.floor_settings(module_id)[0] <= 0:
             return term
@@ -128,10 +132,10 @@ class EntropyFloorLearnerMixin:
                 raise ValueError(f"entropy_floor_push: 'uniform_kl' needs a head with uniform_kl() (the categorical "
                                  f"heads), not {type(dist).__name__}; use 'entropy'")
             push = dist.uniform_kl()
+            if joint:
+                push = (push * node_mask).sum(-1)
         else:
-            push = -dist.entropy()
-        if joint:
-            push = (push * node_mask).sum(-1)
+            push = -entropy
         mean_push = masked_mean(push, weight)
         self._floor_push.setdefault(module_id, []).append(float(mean_push.detach()))
         floor_term = self.entropy_extra(module_id) * mean_push

@@ -191,7 +191,7 @@ class PPOLagrangianTorchLearner(LagrangeLearnerMixin, EntropyFloorLearnerMixin, 
             vf_clip_param=config.vf_clip_param, vf_loss_coeff=config.vf_loss_coeff,
             entropy_coeff=self.entropy_coeff_schedulers_per_module[module_id].get_current_value())
         self.record_entropy(module_id, stats[ENTROPY_KEY].detach())
-        push = self.floor_push(module_id, dist, node_mask, weight, joint=not module.per_node_critic)
+        push = self.floor_push(module_id, dist, node_mask, weight, joint=not module.per_node_critic, entropy=entropy)
         if push is not None:
             total = total + push
         if warmup:

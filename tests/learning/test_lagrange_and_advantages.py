@@ -261,6 +261,9 @@ def test_entropy_floor_loss_term_by_hand(push):
     assert float(term) == pytest.approx(want, rel=1e-5)
     joint = learner.floor_push("m", dist, node_mask=weight, weight=torch.ones(1), joint=True)  # nodes summed
     assert float(joint) == pytest.approx(2 * want, rel=1e-5)
+    # the loss's own entropy is reused when handed over (the "entropy" push reads it; KL(uniform || pi) does not)
+    given = learner.floor_push("m", dist, node_mask=weight, weight=weight, joint=False, entropy=2 * dist.entropy())
+    assert float(given) == pytest.approx(2 * want if push == "entropy" else want, rel=1e-5)
 
 
 def test_entropy_ceiling_multiplier_and_loss_term_by_hand():
