@@ -13,6 +13,11 @@ writes to ``benchmarks/results/urllc/``:
 
     cfmarl offline tune_configs/urllc_vcmdp_paper.yaml                  # everything (resumable; long)
     python benchmarks/urllc_vcmdp.py --halfmoons                        # report what exists + the toy
+    python benchmarks/urllc_vcmdp.py --variant runs/offline-urllc_vcmdp_clip --label 'draws clipped at 3 sigma'
+
+``--variant`` reads another pipeline folder (a recipe beside the paper's) and writes its pretraining table
+(``vcmdp_pretraining_<name>.md`` / ``.png``) and its claims rows, each ending " [variant: <label>]", in place of
+that variant's earlier rows; the plain run keeps every variant's rows.
 """
 
 from __future__ import annotations
@@ -225,9 +230,12 @@ def scaling_claims(scaling: list[dict]) -> list[dict]:
     return rows
 
 
-def pretraining_claims(report: list[dict], evals: dict[str, list[dict]]) -> list[dict]:
+def pretraining_claims(report: list[dict], evals: dict[str, list[dict]], label: str | None = None,
+                       evidence: str = EV_RL) -> list[dict]:
     """The paper's four pretraining numbers and the Lyapunov comparison, from the pipeline's report.csv and
-    the arms' evaluation.csv (``evals``: arm kind -> per-seed rows of policy, EE, violation)."""
+    the arms' evaluation.csv (``evals``: arm kind -> per-seed rows of policy, EE, violation). ``label``: a variant's
+    name, appended to every claim as " [variant: <label>]" (default: none for the paper's framework, else "pretrained
+    in the <framework> learned env")."""
     rows = []
     # the pretrained arm: the paper's framework (vae_chmdn) if the run has it, else the one it has (a variant,
     # named in every claim)
@@ -236,17 +244,19 @@ def pretraining_claims(report: list[dict], evals: dict[str, list[dict]]) -> list
     if arms and pre not in arms:
         pre = arms[0]
     fw = pre[len("pretrained ("):-1]
-    variant = "" if fw == "vae_chmdn" else f" [variant: pretrained in the {fw} learned env]"
+    if label is None and fw != "vae_chmdn":
+        label = f"pretrained in the {fw} learned env"
+    variant = f" [variant: {label}]" if label else ""
     ee_p, ee_s = _report_row(report, pre, EE), _report_row(report, base, EE)
     v_p, v_s = _report_row(report, pre, VIOL), _report_row(report, base, VIOL)
     if not (ee_p and ee_s and v_p and v_s):
-        return [{"claim": "Pretraining claims", "paper": "abstract, Figs. 8-9", "measured": "not measured: the "
-                 "report lacks a pretrained or the from-scratch arm", "holds": "not measured",
-                 "evidence": EV_RL}]
+        return [{"claim": "Pretraining claims" + variant, "paper": "abstract, Figs. 8-9", "measured": "not measured: "
+                 "the report lacks a pretrained or the from-scratch arm", "holds": "not measured",
+                 "evidence": evidence}]
 
     def add(claim, paper, measured, holds):
         rows.append({"claim": claim + variant, "paper": paper, "measured": measured, "holds": holds,
-                     "evidence": EV_RL})
+                     "evidence": evidence})
 
     n = int(ee_p["seeds"])
     ratio = ee_p["initial"] / ee_s["initial"]
@@ -316,14 +326,85 @@ def pretraining_table(report: list[dict], evals: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
+def read_arms(runs: Path) -> tuple[list[dict], dict[str, list[dict]]]:
+    """A pipeline folder's report.csv rows and its fine-tune / scratch arms' evaluation rows (arm kind -> rows)."""
+    report = []
+    if (runs / "report.csv").exists():
+        with open(runs / "report.csv") as f:
+            report = list(csv.DictReader(f))
+    evals: dict[str, list[dict]] = {}
+    for kind in ("finetune", "scratch"):
+        for run in sorted((runs / "rl").glob(f"train-{kind}-*")) if (runs / "rl").exists() else []:
+            if (run / "evaluation.csv").exists():
+                with open(run / "evaluation.csv") as f:
+                    for r in csv.DictReader(f):  # "lyapunov-kan:models=<abs path>" -> "lyapunov-kan"
+                        if r["policy"].startswith("lyapunov-kan"):
+                            r["policy"] = "lyapunov-kan"
+                        evals.setdefault(kind, []).append(r)
+    return report, evals
+
+
+def write_pretraining(runs: Path, out: Path, stem: str, report: list[dict], evals: dict[str, list[dict]],
+                      command: str) -> None:
+    """<stem>.md (the pretraining table) and <stem>.png (the pipeline's plot) in ``out``."""
+    import shutil
+
+    from cfmarl.rundir import atomic_write_text
+
+    atomic_write_text(out / f"{stem}.md", "# URLLC: pretraining in the virtual CMDP vs from scratch\n\n"
+                      f"`{command}` (all stages); initial = training "
+                      "iteration 1, final = mean of the last 10 % of iterations, converged = first env step "
+                      "after which the 5-iteration moving mean stays within 5 % of its end; mean ± std over "
+                      "seeds.\n\n" + pretraining_table(report, evals) + "\n")
+    if (runs / "report.png").exists():
+        shutil.copyfile(runs / "report.png", out / f"{stem}.png")
+
+
+def variant(runs: Path, out: Path, label: str) -> int:
+    """``--variant``: another pipeline folder's pretraining arms written to vcmdp_pretraining_<name>.md / .png and
+    their claims rows, each named " [variant: <label>]", replacing that variant's rows in claims.csv (every other
+    row kept as it is)."""
+    from cfmarl.rundir import write_csv
+
+    name = runs.resolve().name.removeprefix("offline-").removeprefix("urllc_vcmdp_")
+    experiment = f"tune_configs/urllc_vcmdp_{name}.yaml"
+    report, evals = read_arms(runs)
+    if not report:
+        raise SystemExit(f"--variant: {runs}/report.csv not found (run `cfmarl offline {experiment}` to the end "
+                         f"first)")
+    stem = f"vcmdp_pretraining_{name}"
+    write_pretraining(runs, out, stem, report, evals, f"cfmarl offline {experiment}")
+    evidence = (f"benchmarks/results/urllc/{stem}.md, {stem}.png (cfmarl offline {experiment}; python "
+                f"benchmarks/urllc_vcmdp.py --variant runs/offline-urllc_vcmdp_{name} --label '{label}')")
+    new = pretraining_claims(report, evals, label=label, evidence=evidence)
+    path = out / "claims.csv"
+    old = []
+    if path.exists():
+        with open(path) as f:
+            old = [r for r in csv.DictReader(f) if not r["claim"].endswith(f" [variant: {label}]")]
+    write_csv(path, old + new, fields=["claim", "paper", "measured", "holds", "evidence"])
+    for r in new:
+        print(f"  [{r['holds']:>12s}] {r['claim']}: {r['measured']}")
+    print(f"files in {out}: {stem}.md, {stem}.png, claims.csv ({len(old)} rows kept, {len(new)} of the variant)")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", default=str(RUNS))
     ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--halfmoons", action="store_true", help="also fit and draw the two-moons toy (Fig. 7)")
+    ap.add_argument("--variant", metavar="RUNS", help="another `cfmarl offline` folder's pretraining arms: their "
+                    "table and claims rows, named by --label, beside the paper's (the other rows kept)")
+    ap.add_argument("--label", help="with --variant: the variant's name in its claims (e.g. 'draws clipped at 3 "
+                    "sigma')")
     args = ap.parse_args(argv)
     runs, out = Path(args.runs), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.variant or args.label:
+        if not (args.variant and args.label and args.label.strip()):
+            ap.error("--variant and --label go together (a pipeline folder and a non-empty name for its claims)")
+        return variant(Path(args.variant), out, args.label.strip())
     from cfmarl.rundir import atomic_write_text, write_csv
 
     # the experiment that wrote the folder (offline-<name>), named in the reports' headers
@@ -342,29 +423,9 @@ def main(argv=None) -> int:
                     f"{man['versions']}.\n\n" + models_table(fid) + "\n\n### Fits\n\n| model | kind | best epoch | "
                     "validation loss | seconds |\n|---|---|---:|---:|---:|\n" + fits + "\n")
             atomic_write_text(out / "vcmdp_models.md", text)
-    report = []
-    if (runs / "report.csv").exists():
-        with open(runs / "report.csv") as f:
-            report = list(csv.DictReader(f))
-    evals: dict[str, list[dict]] = {}
-    for kind in ("finetune", "scratch"):
-        for run in sorted((runs / "rl").glob(f"train-{kind}-*")) if (runs / "rl").exists() else []:
-            if (run / "evaluation.csv").exists():
-                with open(run / "evaluation.csv") as f:
-                    for r in csv.DictReader(f):  # "lyapunov-kan:models=<abs path>" -> "lyapunov-kan"
-                        if r["policy"].startswith("lyapunov-kan"):
-                            r["policy"] = "lyapunov-kan"
-                        evals.setdefault(kind, []).append(r)
+    report, evals = read_arms(runs)
     if report:
-        import shutil
-
-        atomic_write_text(out / "vcmdp_pretraining.md", "# URLLC: pretraining in the virtual CMDP vs from scratch\n\n"
-                          f"`{command}` (all stages); initial = training "
-                          "iteration 1, final = mean of the last 10 % of iterations, converged = first env step "
-                          "after which the 5-iteration moving mean stays within 5 % of its end; mean ± std over "
-                          "seeds.\n\n" + pretraining_table(report, evals) + "\n")
-        if (runs / "report.png").exists():
-            shutil.copyfile(runs / "report.png", out / "vcmdp_pretraining.png")
+        write_pretraining(runs, out, "vcmdp_pretraining", report, evals, command)
     toy = None
     if args.halfmoons:
         toy = halfmoons(out / "vcmdp_halfmoons.png")
@@ -379,6 +440,10 @@ def main(argv=None) -> int:
         with open(out / "vcmdp_scaling.csv") as f:
             scaling = list(csv.DictReader(f))
     rows = claims(fid, report, toy, evals, scaling)
+    if (out / "claims.csv").exists():  # the variants' rows (--variant) stay unless this folder wrote them again
+        mine = {r["claim"] for r in rows}
+        with open(out / "claims.csv") as f:
+            rows += [r for r in csv.DictReader(f) if " [variant: " in r["claim"] and r["claim"] not in mine]
     write_csv(out / "claims.csv", rows, fields=["claim", "paper", "measured", "holds", "evidence"])
     for r in rows:
         print(f"  [{r['holds']:>12s}] {r['claim']}: {r['measured']}")
