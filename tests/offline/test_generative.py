@@ -10,7 +10,7 @@ from scipy.stats import multivariate_normal
 
 pytest.importorskip("diffusers")
 
-from cfmarl.policies.offline.virtual_cmdp import metrics  # noqa: E402
+from cfmarl.policies.offline.virtual_cmdp import gmm, metrics  # noqa: E402
 from cfmarl.policies.offline.virtual_cmdp.generative import Cgan, Cvae, Diffusion, fit_gan  # noqa: E402
 from cfmarl.policies.offline.virtual_cmdp.training import fit  # noqa: E402
 from cfmarl.policies.offline.virtual_cmdp.vae_chmdn import EaCgmm, VaeChMdn  # noqa: E402
@@ -136,6 +136,14 @@ def test_vae_chmdn_loss_by_hand():
     want_kl = (0.5 * (mu_z ** 2 + logvar.exp() - 1 - logvar).sum(-1)).mean().item()
     assert terms["kl"].item() == pytest.approx(want_kl, rel=1e-9)
     assert terms["loss"].item() == pytest.approx(want_nll + want_kl, rel=1e-7)
+
+
+def test_vae_chmdn_fit_loss_is_the_mixture_log_prob_of_the_decoded_factors():
+    """The training loss's ln p(x | z) (packed precision factors) equals gmm_log_prob on mixture(z)'s dense U."""
+    torch.manual_seed(1)
+    m = VaeChMdn(5, components=3, latent=2, hidden=8).double()
+    x, z = torch.randn(4, 5, dtype=torch.float64), torch.randn(4, 2, dtype=torch.float64)
+    torch.testing.assert_close(m.log_prob_given_z(x, z), gmm.gmm_log_prob(x, *m.mixture(z)))
 
 
 def _two_modes(n, seed):

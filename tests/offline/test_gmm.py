@@ -119,3 +119,26 @@ def test_evidence_weights_by_hand():
     np.testing.assert_allclose(wts[0].numpy(), [0.25, 0.75])
     with pytest.raises(ValueError, match="alpha"):
         gmm.evidence_weights(mu, eye, torch.tensor([[1.5]]), 1, 1.5)
+
+
+def test_packed_log_prob_equals_the_dense_factor_value_and_gradients():
+    """The fit's packed form of ln N(x; mu_g, (U_g^T U_g)^-1) (U's diagonal and strictly upper entries, no (N, G,
+    D, D) tensor) equals component_log_prob on upper_from_raw's U, values and gradients, D = 1 included."""
+    torch.manual_seed(0)
+    for d in (1, 2, 7):
+        x = torch.randn(5, d)
+        mu = torch.randn(5, 3, d, requires_grad=True)
+        diag_raw = torch.randn(5, 3, d, requires_grad=True)
+        off = torch.randn(5, 3, d * (d - 1) // 2, requires_grad=True)
+        dense = gmm.component_log_prob(x, mu, gmm.upper_from_raw(diag_raw, off))
+        want = torch.autograd.grad(dense.sum(), (mu, diag_raw, off), allow_unused=True)
+        packed = gmm.packed_component_log_prob(x, mu, gmm.diag_from_raw(diag_raw), off)
+        got = torch.autograd.grad(packed.sum(), (mu, diag_raw, off), allow_unused=True)
+        torch.testing.assert_close(packed, dense)
+        for g, w in zip(got, want):
+            if w is None:
+                assert g is None or not g.any()
+            else:
+                torch.testing.assert_close(g, w)
+    with pytest.raises(ValueError, match="off_raw: last dimension must be D"):
+        gmm.packed_component_log_prob(x, mu, gmm.diag_from_raw(diag_raw), off[..., :2])

@@ -76,19 +76,32 @@ class VaeChMdn(nn.Module):
         mu, logvar = self.encoder(x).chunk(2, -1)
         return mu, logvar.clamp(-12.0, 8.0)
 
-    def mixture(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """z (N, latent) -> logits (N, G), means (N, G, D), upper precision factors (N, G, D, D)."""
+    def _heads(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """z (N, latent) -> logits (N, G), means (N, G, D), raw diagonal (N, G, D) and strictly upper entries
+        (N, G, D (D - 1) / 2) of the precision factors."""
         h = self.trunk(z)
         n, g, d = z.shape[0], self.components, self.dim
-        u = gmm.upper_from_raw(self.diag(h).view(n, g, d).clamp(-20.0, 20.0), self.off(h).view(n, g, self.n_off))
-        return self.logits(h), self.mu(h).view(n, g, d), u
+        return (self.logits(h), self.mu(h).view(n, g, d), self.diag(h).view(n, g, d).clamp(-20.0, 20.0),
+                self.off(h).view(n, g, self.n_off))
+
+    def mixture(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """z (N, latent) -> logits (N, G), means (N, G, D), upper precision factors (N, G, D, D)."""
+        logits, mu, diag_raw, off = self._heads(z)
+        return logits, mu, gmm.upper_from_raw(diag_raw, off)
+
+    def log_prob_given_z(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """ln p(x | z) of the decoded mixture (N,), without forming its (N, G, D, D) precision factors (the same
+        value as ``gmm.gmm_log_prob(x, *self.mixture(z))``)."""
+        logits, mu, diag_raw, off = self._heads(z)
+        comp = gmm.packed_component_log_prob(x, mu, gmm.diag_from_raw(diag_raw), off)
+        return torch.logsumexp(torch.log_softmax(logits, -1) + comp, -1)
 
     def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Eq. 28 per batch (means over rows): ``loss`` = ``nll`` + ``kl``; also the posterior's ``z_mean`` and
         ``z_logvar`` per row (not part of the loss)."""
         mu_z, logvar = self.encode(x)
         z = mu_z + torch.exp(0.5 * logvar) * torch.randn_like(mu_z)
-        nll = -gmm.gmm_log_prob(x, *self.mixture(z)).mean()
+        nll = -self.log_prob_given_z(x, z).mean()
         kl = 0.5 * (mu_z.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1).mean()
         return {"loss": nll + kl, "nll": nll, "kl": kl, "z_mean": mu_z, "z_logvar": logvar}
 
