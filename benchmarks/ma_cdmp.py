@@ -311,15 +311,13 @@ def keep_setting_rows(kind: str = "evaluation") -> Path:
     are kept once (the first file's; their KPIs are the same test episodes', only the timings differ)."""
     from cfmarl.rundir import write_csv
 
-    first: dict[tuple[str, str], dict] = {}
+    new: dict[tuple[str, str], dict] = {}  # (method, seed) -> the first file's row
     for p in sorted(OUT.glob(f"{kind}-seeds*.csv")):
         for r in csv.DictReader(open(p)):
-            first.setdefault((r["method"], r["seed"]), r)
-    new = list(first.values())
+            new.setdefault((r["method"], r["seed"]), r)
     path = RESULTS / ("settings" if kind == "evaluation" else kind) / f"{slug(SCENARIO)}.csv"
-    here = {(r["method"], r["seed"]) for r in new}
-    old = [r for r in csv.DictReader(open(path)) if (r["method"], r["seed"]) not in here] if path.exists() else []
-    keep = old + new
+    old = [r for r in csv.DictReader(open(path)) if (r["method"], r["seed"]) not in new] if path.exists() else []
+    keep = old + list(new.values())
     path.parent.mkdir(parents=True, exist_ok=True)
     write_csv(path, keep, fields=list(dict.fromkeys(k for r in keep for k in r)))
     return path

@@ -11,6 +11,9 @@ def test_fit_speed_table(tmp_path, capsys):
     rows = [line for line in text.splitlines() if line.startswith("| channel") or line.startswith("| queue")]
     assert len(rows) == 2 and all(len(r.split("|")) == 7 for r in rows)  # view, D, dense, packed, speed-up
     assert "| 96 |" in rows[0] and "| 24 |" in rows[1]
+    for r in rows:  # the speed-up column is the dense time over the packed time of the same row
+        dense, packed, ratio = (float(c.strip(" *")) for c in r.split("|")[3:6])
+        assert dense > 0 and packed > 0 and ratio == pytest.approx(dense / packed, rel=0.1)  # times rounded to 0.1 ms
     with pytest.raises(SystemExit):
         m.main(["--steps", "0", "--out", str(tmp_path)])
     assert "--steps: must be >= 1, got 0" in capsys.readouterr().err
