@@ -291,3 +291,28 @@ def test_main_report_reads_only_the_rows_kept_in_results(scripts, tmp_path, monk
     with pytest.raises(SystemExit):
         monkeypatch.setattr(ma_cdmp, "RESULTS", tmp_path / "empty")
         ma_cdmp.main(["report"])
+
+
+def test_horizon_claim_needs_every_seed_for_the_inverted_u(scripts):
+    """Fig. 7's inverted U is `yes` only when the shortest and the longest H are below the best mean's H on every
+    seed (paired); a mean peak that one seed contradicts is `partial`, a peak at the longest H `partial`, one at the
+    shortest `no`."""
+    _, rep = scripts
+
+    def rows(table):
+        return [{"horizon": h, "seed": s, "team_return": r, "mean_delay_ms": 1.0, "decision_latency_ms": 1.0}
+                for h, per_seed in table.items()
+                for s, r in zip("01", per_seed)]
+
+    def claim(table):
+        (row,) = rep.horizon_claims(rows(table))
+        return row["holds"], row["evidence"]
+
+    holds, ev = claim({4: [-900, -800], 16: [-500, -600], 64: [-700, -650]})
+    assert holds == "yes" and "H = 64 below H = 16 on 2 of 2 seeds (decline)" in ev
+    holds, ev = claim({4: [-900, -800], 16: [-500, -600], 64: [-700, -550]})  # seed 1 rises again at 64
+    assert holds == "partial" and "not every seed agrees" in ev and "on 1 of 2 seeds (decline)" in ev
+    holds, ev = claim({4: [-900, -800], 16: [-500, -600], 64: [-450, -550]})
+    assert holds == "partial" and "rises up to the longest H tried (64)" in ev
+    assert claim({4: [-400, -500], 16: [-500, -600], 64: [-450, -550]})[0] == "no"
+    assert rep.horizon_claims(rows({4: [-1], 16: [-2]})) == []
