@@ -9,6 +9,7 @@
     python benchmarks/ma_cdmp.py horizons [--seeds 0] [--jobs 1]
     python benchmarks/ma_cdmp.py report
     python benchmarks/ma_cdmp.py train|evaluate|report --scenario n8-4:4   # another of the paper's settings
+    python benchmarks/ma_cdmp.py train|evaluate --data paper   # on a dataset of the paper's size (Sec. V-A)
 
 ``train`` collects the shared dataset once, then runs ``cfmarl train`` on every method's experiment
 (tune_configs/mftdma_<method>_n8.yaml, the online PPO-Lagrangian of mftdma_ppo_n8.yaml beside them) with the seed
@@ -34,7 +35,9 @@ settings n8-2:6, n8-4:4, n9-2:7, n9-4:5, each also ``-limited``: limited RF) wit
 scenario changed), its own dataset and runs under runs/ma_cdmp/<scenario>/; ``evaluate`` also copies its rows to
 benchmarks/results/mftdma/settings/<scenario>.csv and ``samplers`` to samplers/<scenario>.csv, from which
 ``report`` writes ma_cdmp_settings.md, ma_cdmp_samplers.png and the settings' rows of claims.csv (the other rows
-kept). The sweeps, scaling and horizon studies are of n8-2:6.
+kept). The sweeps, scaling and horizon studies are of n8-2:6. ``--data paper`` trains and evaluates the same
+experiments on a dataset of the paper's size (PAPER_DATA: 1,000 trajectories of 6,000 frames, the same behaviour
+mix) under <runs folder>/paper-data/, its rows kept in results/mftdma/paper_data/<scenario>.csv (``report`` reads them).
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ CANDIDATES = (1, 4, 16)  # beyond the paper: plans per decision, the classifier 
 HORIZONS = (4, 8, 16, 32)  # Fig. 7: planning horizon H (divisible by 4 for the 3-level U-Net)
 MAIN_SCENARIO = "n8-2:6"  # the experiments' own scenario; the sweeps, scaling and horizon studies use it
 SCENARIO = MAIN_SCENARIO  # the scenario of this invocation (--scenario): main() sets it and OUT
+PAPER_DATA = {"episodes": 1000, "episode_frames": 6000}  # Sec. V-A: 1,000 trajectories of 30 s (6,000 frames)
+DATA = "recorded"  # --data: the experiments' own dataset, or "paper" (PAPER_DATA)
 
 
 KEPT = {"sweeps": "ma_cdmp_sweeps.csv", "scaling": "ma_cdmp_scaling.csv", "horizons": "ma_cdmp_horizons.csv"}
@@ -116,8 +121,10 @@ def scenarios() -> list[str]:
 
 
 def out_dir(scenario: str) -> Path:
-    """runs/ma_cdmp/ for the main scenario (as before settings existed), runs/ma_cdmp/<scenario>/ for the others."""
-    return RUNS if scenario == MAIN_SCENARIO else RUNS / slug(scenario)
+    """runs/ma_cdmp/ for the main scenario (as before settings existed), runs/ma_cdmp/<scenario>/ for the others;
+    their paper-data/ subfolder with ``--data paper``."""
+    out = RUNS if scenario == MAIN_SCENARIO else RUNS / slug(scenario)
+    return out / "paper-data" if DATA == "paper" else out
 
 
 def run_name(method: str, seed: int) -> str:
@@ -131,6 +138,10 @@ def derived_config(method: str, seed: int, name: str = "", **options) -> Path:
     data["name"], data["seed"] = name or run_name(method, seed), seed
     data["env"]["scenario"] = SCENARIO
     data["algorithm"]["options"] = {**data["algorithm"].get("options", {}), **options}
+    if DATA == "paper":
+        off = data["offline"]
+        off["episodes"], off["dataset_overrides"] = PAPER_DATA["episodes"], {
+            **off.get("dataset_overrides", {}), "episode_frames": PAPER_DATA["episode_frames"]}
     # the run's own end-of-run look at itself (cfmarl train) shortened to one episode: this benchmark evaluates
     # every method on its own common test episodes, and 4 DDPM episodes cost MA-CDMP runs ~8 min each (idle)
     data["evaluation"]["episodes"] = 1
@@ -315,7 +326,8 @@ def keep_setting_rows(kind: str = "evaluation") -> Path:
     for p in sorted(OUT.glob(f"{kind}-seeds*.csv")):
         for r in csv.DictReader(open(p)):
             new.setdefault((r["method"], r["seed"]), r)
-    path = RESULTS / ("settings" if kind == "evaluation" else kind) / f"{slug(SCENARIO)}.csv"
+    folder = kind if kind != "evaluation" else "paper_data" if DATA == "paper" else "settings"
+    path = RESULTS / folder / f"{slug(SCENARIO)}.csv"
     old = [r for r in csv.DictReader(open(path)) if (r["method"], r["seed"]) not in new] if path.exists() else []
     keep = old + list(new.values())
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -372,40 +384,6 @@ def samplers(seeds: list[int]) -> Path:
     return keep
 
 
-# ----------------------------------------------------------------------------- scaling
-SCALE = ("n8-2:6", "n16-4:12", "n32-8:24", "n64-16:48")
-SCALE_FRAMES = 50  # the DDPM planner at 64 nodes: ~3 s per frame of one env copy on this CPU
-
-
-def scaling(seed: int, episodes: int) -> Path:
-    """The n8-trained policies (one seed) at 8 to 64 nodes without retraining: KPIs and decision latency
-    (``episodes`` episodes of SCALE_FRAMES frames)."""
-    from cfmarl import evaluate
-    from cfmarl.offline_train import controller_from_spec
-    from cfmarl.registry import get_env
-
-    rows = study_rows("scaling")
-    done = {(r["scenario"], r["policy"]) for r in rows}
-    entry = get_env("mftdma")
-    for scenario in SCALE:
-        cfg = entry.make_config(scenario, episode_frames=SCALE_FRAMES)
-        seeds = evaluate.episode_seeds(1000, episodes)
-        ctrls = [(LABELS[m], lambda m=m: controller_from_spec(f"{OUT / f'train-{run_name(m, seed)}'}{sampling(m)}",
-                                                              seed=1000))
-                 for m in ("cdmp", "cdmp_nomf", "bc", "td3bc") if finished(OUT / f"train-{run_name(m, seed)}")]
-        ctrls += [(b, lambda b=b: entry.make_baseline(b)) for b in ("equal", "load-proportional")]
-        for label, make in ctrls:  # (the planners cost seconds per frame at 64 nodes: few, short episodes)
-            if (scenario, label) in done:
-                continue
-            s = evaluate.run_policy(lambda n: entry.make_core(cfg, n), make(), seeds, batch=episodes).summary()
-            rows.append({"scenario": scenario, "nodes": cfg.num_nodes, "policy": label, "episodes": episodes,
-                         **{k: v for k, v in s.items() if k != "policy"}})
-            write_study("scaling", rows)
-            print(f"  {scenario} {label}: return / node {s['team_return'] / cfg.num_nodes:.1f}, delay "
-                  f"{s['mean_delay_ms']:.1f} ms, {s['decision_latency_ms']:.2f} ms/decision", flush=True)
-    return RESULTS / KEPT["scaling"]
-
-
 # ----------------------------------------------------------------------------- planning horizon (Fig. 7)
 def horizon_run(h: int, seed: int) -> str:
     """The run of MA-CDMP with planning horizon ``h`` (the main configuration's own runs for its H)."""
@@ -459,13 +437,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenario", default=MAIN_SCENARIO,
                    help="train / evaluate / report on this MF-TDMA scenario (the paper's: n8-2:6, n8-4:4, n9-2:7, "
                         "n9-4:5, each also -limited)")
+    p.add_argument("--data", choices=("recorded", "paper"), default="recorded",
+                   help="train / evaluate on the experiments' dataset or on one of the paper's size (PAPER_DATA)")
     args = p.parse_args(argv)
     known = scenarios()
     if args.scenario not in known:
         p.error(f"--scenario: {args.scenario!r} is not an MF-TDMA scenario; known: {', '.join(known)}")
     if args.scenario != MAIN_SCENARIO and args.stage in ("sweeps", "scaling", "horizons"):
         p.error(f"--scenario: the {args.stage} study runs on {MAIN_SCENARIO} only")
-    global OUT, SCENARIO
+    if args.data == "paper" and args.stage not in ("train", "evaluate"):
+        p.error(f"--data paper: for train and evaluate (report reads their rows), not {args.stage}")
+    global OUT, SCENARIO, DATA
+    DATA = args.data
     OUT, SCENARIO = out_dir(args.scenario), args.scenario
     OUT.mkdir(parents=True, exist_ok=True)
     if args.stage == "train":
@@ -479,7 +462,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.stage == "sweeps":
         sweeps(args.seeds, args.episodes)
     elif args.stage == "scaling":
-        scaling(args.seeds[0], args.episodes)
+        from ma_cdmp_scaling import scaling  # noqa: PLC0415 (benchmarks/ is the script folder)
+
+        scaling(sys.modules[__name__], args.seeds[0], args.episodes)
     elif args.stage == "horizons":
         horizons(args.seeds, args.jobs, tuple(args.horizons))
     else:

@@ -378,6 +378,7 @@ def report(results: Path, seeds: list[int]) -> None:
 # ----------------------------------------------------------------------------- the paper's other settings
 SETTINGS_EVIDENCE = "benchmarks/results/mftdma/ma_cdmp_settings.md"
 LONG_TAG = "; 5 s test episodes, SDE DPM-Solver 10 steps"
+PAPER_DATA_TAG = "; trained on a dataset of the paper's size"
 
 
 def where(scenario: str) -> str:
@@ -388,7 +389,8 @@ def where(scenario: str) -> str:
 
 def settings(results: Path, seeds: list[int]) -> list[dict]:
     """Claims rows of every scenario but the main one kept in results/settings/<scenario>.csv (``evaluate
-    --scenario``) and of every scenario's 5 s episodes in results/long/<scenario>.csv (``long``), each once its
+    --scenario``), of every scenario's 5 s episodes in results/long/<scenario>.csv (``long``) and of every scenario
+    trained on the paper-size dataset in results/paper_data/<scenario>.csv (``evaluate --data paper``), each once its
     MA-CDMP has every one of ``seeds`` (the others: their table only), and of every sampler study
     (results/samplers/<scenario>.csv, the main scenario's too), and
     ma_cdmp_settings.md with their tables."""
@@ -398,21 +400,28 @@ def settings(results: Path, seeds: list[int]) -> list[dict]:
                        "Per setting: `python benchmarks/ma_cdmp.py train --scenario S` (its own dataset, same "
                        "experiments), `evaluate --scenario S` (8 test episodes of 100 frames, seed 1000, the same for "
                        "every row), `report --scenario S`; learned rows mean ± std over training seeds."]
-    long_intro = ("8 test episodes of 1,000 frames (seed 1000); MA-CDMP and its ablation sample with the SDE "
-                  "DPM-Solver at 10 steps.")
-    for folder, stage, tag in (("settings", "evaluate", ""), ("long", "long", LONG_TAG)):
+    intro = {"long": "8 test episodes of 1,000 frames (seed 1000); MA-CDMP and its ablation sample with the SDE "
+                     "DPM-Solver at 10 steps.",
+             "paper_data": "Every method trained on 1,000 recorded episodes of 6,000 frames (30 s; the paper's "
+                           "dataset size, Sec. V-A; the same four behaviour policies) instead of 200 x 1,000, with the "
+                           "same budget; the same 8 test episodes of 100 frames (seed 1000)."}
+    for folder, stage, tag in (("settings", "train / evaluate / report", ""),
+                               ("long", "train / long / report", LONG_TAG),
+                               ("paper_data", "train --data paper / evaluate --data paper / report", PAPER_DATA_TAG)):
         for path in sorted((results / folder).glob("*.csv")):
             scenario = next((s for s in scenarios() if slug(s) == path.stem), None)
             if scenario is None or (folder == "settings" and scenario == MAIN_SCENARIO):
                 continue
             learned, classical = collect_rows(read_rows(path), seeds)
-            head = f"{where(scenario)} (`--scenario {scenario}`)" if not tag else \
-                f"{where(scenario)}, the paper's 5 s test episodes (`long --scenario {scenario}`)"
-            lines += ["", f"## {head}", "", *([long_intro, ""] if tag else []), *table(learned, classical)]
+            head = {"settings": f"{where(scenario)} (`--scenario {scenario}`)",
+                    "long": f"{where(scenario)}, the paper's 5 s test episodes (`long --scenario {scenario}`)",
+                    "paper_data": f"{where(scenario)}, trained on a dataset of the paper's size (`--data paper "
+                                  f"--scenario {scenario}`)"}[folder]
+            lines += ["", f"## {head}", "", *([intro[folder], ""] if folder in intro else []),
+                      *table(learned, classical)]
             have = len(learned["cdmp"]["team_return"]) if "cdmp" in learned else 0
             if have == len(seeds):
-                ev = (f"{SETTINGS_EVIDENCE} (python benchmarks/ma_cdmp.py train / {stage} / report --scenario "
-                      f"{scenario})")
+                ev = f"{SETTINGS_EVIDENCE} (python benchmarks/ma_cdmp.py {stage} --scenario {scenario})"
                 rows += _claims_of("cdmp", learned, classical, ev, where(scenario), tag=tag)
             else:  # a setting still running: its table, but no claims from fewer seeds than asked for
                 lines += ["", f"MA-CDMP has {have} of the {len(seeds)} seeds asked for: no claims rows yet."]

@@ -221,6 +221,7 @@ def train_offline(exp: ExperimentConfig, path: str, out: str = "runs", fresh: bo
                                              "episodes": ds.episodes, "train_episodes": train.E,
                                              "val_episodes": val.E, "transitions_per_node_step": ds.manifest.get(
                                                  "transitions")})
+    del ds  # train / val hold copies of their episodes: the whole dataset need not stay in memory as well
     cls = method_class(exp.algorithm.name)
     options = parse_options(cls.Options, exp.algorithm.options, exp.algorithm.name)
     spec = make_spec(core, entry.declaration, train)

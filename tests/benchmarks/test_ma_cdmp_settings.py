@@ -33,6 +33,7 @@ def scripts(monkeypatch):
 
     monkeypatch.setattr(ma_cdmp, "SCENARIO", ma_cdmp.MAIN_SCENARIO)
     monkeypatch.setattr(ma_cdmp, "OUT", ma_cdmp.RUNS)
+    monkeypatch.setattr(ma_cdmp, "DATA", "recorded")
     return ma_cdmp, ma_cdmp_report
 
 
@@ -316,3 +317,56 @@ def test_horizon_claim_needs_every_seed_for_the_inverted_u(scripts):
     assert holds == "partial" and "rises up to the longest H tried (64)" in ev
     assert claim({4: [-400, -500], 16: [-500, -600], 64: [-450, -550]})[0] == "no"
     assert rep.horizon_claims(rows({4: [-1], 16: [-2]})) == []
+
+
+def test_paper_size_dataset_runs_apart_and_is_reported_with_its_tag(scripts, tmp_path, monkeypatch):
+    """`--data paper`: the experiments with the paper's dataset size (1,000 episodes of 6,000 frames, the behaviour
+    mix kept) under <runs>/paper-data/, their evaluation rows kept in results/paper_data/<scenario>.csv, and the
+    report's table and claims rows for them named so; the main setting's recorded rows stay where they are."""
+    import yaml
+
+    ma_cdmp, rep = scripts
+    monkeypatch.setattr(ma_cdmp, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(ma_cdmp, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(ma_cdmp, "DATA", "paper")
+    out = ma_cdmp.out_dir(ma_cdmp.MAIN_SCENARIO)
+    assert out == tmp_path / "runs" / "paper-data"
+    assert ma_cdmp.out_dir("n8-4:4") == tmp_path / "runs" / "n8-4-4" / "paper-data"
+    monkeypatch.setattr(ma_cdmp, "OUT", out)
+    cfg = yaml.safe_load(open(ma_cdmp.derived_config("bc", 1)))
+    recorded = yaml.safe_load(open(ma_cdmp.ROOT / "tune_configs" / "mftdma_bc_n8.yaml"))["offline"]
+    assert cfg["offline"]["episodes"] == 1000 and cfg["offline"]["dataset_overrides"]["episode_frames"] == 6000
+    assert cfg["offline"]["behaviours"] == recorded["behaviours"] and cfg["seed"] == 1
+    rows = [_row(m, s, team_return=r - 10 * s) for m, r in (("cdmp", -500.0), ("bc", -600.0)) for s in (0, 1)]
+    _write(out / "evaluation-seeds0_1.csv", rows + [_row("load-proportional", "-", team_return=-650.0)])
+    kept = ma_cdmp.keep_setting_rows()
+    assert kept == tmp_path / "results" / "paper_data" / "n8-2-6.csv"
+    assert not (tmp_path / "results" / "settings").exists()
+    got = {r["claim"]: r for r in rep.settings(tmp_path / "results", [0, 1])}
+    row = got["MA-CDMP beats BC on reward / throughput / delay / loss (n8 2:6, ideal RF; trained on a dataset of "
+              "the paper's size)"]
+    assert row["holds"] == "partial" and "train --data paper / evaluate --data paper / report --scenario n8-2:6" in \
+        row["evidence"]
+    md = (tmp_path / "results" / "ma_cdmp_settings.md").read_text()
+    assert "## n8 2:6, ideal RF, trained on a dataset of the paper's size (`--data paper --scenario n8-2:6`)" in md
+    assert "1,000 recorded episodes of 6,000 frames" in md
+    with pytest.raises(SystemExit):
+        ma_cdmp.main(["report", "--data", "paper"])
+
+
+def test_scaling_stage_runs_from_its_own_module(scripts, tmp_path, monkeypatch):
+    """`scaling` (benchmarks/ma_cdmp_scaling.py, handed the ma_cdmp module): with no trained runs the classical
+    allocations at 8 to 64 nodes, rows kept in results and the runs folder, resumable."""
+    ma_cdmp, _ = scripts
+    import ma_cdmp_scaling
+
+    monkeypatch.setattr(ma_cdmp, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(ma_cdmp, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(ma_cdmp_scaling, "SCALE_FRAMES", 3)
+    assert ma_cdmp.main(["scaling", "--seeds", "0", "--episodes", "1"]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "results" / "ma_cdmp_scaling.csv")))
+    assert [(r["nodes"], r["policy"]) for r in rows] == [(str(n), p) for n in (8, 16, 32, 64)
+                                                          for p in ("equal", "load-proportional")]
+    assert (tmp_path / "runs" / "scaling.csv").exists()
+    assert ma_cdmp.main(["scaling", "--seeds", "0", "--episodes", "1"]) == 0  # nothing left to do
+    assert len(list(csv.DictReader(open(tmp_path / "results" / "ma_cdmp_scaling.csv")))) == 8

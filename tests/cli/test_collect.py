@@ -54,6 +54,17 @@ def test_mftdma_trajectories_from_a_policy_mix_and_resume(tmp_path, capsys):
     # other arguments into the same folder are refused
     assert main(args[:-3] + ["--seed", "9", "--out", str(out), "--quiet"]) == 2
     assert "other arguments" in capsys.readouterr().err
+    # the arrays are filled shard by shard (no concatenated copy): equal to concatenating the shards; a shard whose
+    # episodes disagree with its manifest entry is named, not a numpy broadcast error
+    for k in datasets.FIELDS:
+        parts = [np.load(out / s["file"])[k] for s in m["shards"][:1]] + [np.load(out / f"shard-0000{i}.npz")[k]
+                                                                            for i in (1, 2)]
+        np.testing.assert_array_equal(full.arrays[k], np.concatenate(parts))
+    m = json.loads((out / "manifest.json").read_text())
+    m["shards"][1]["episodes"] = 2
+    (out / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(datasets.ConfigError, match=r"shard .*shard-00001.npz holds 'obs' of shape \(1, 5, 4, 8\)"):
+        datasets.load_dataset(out)
 
 
 def test_collect_bad_input(tmp_path, capsys):
