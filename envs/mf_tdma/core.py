@@ -59,7 +59,8 @@ class MfTdmaState:
     neighbours: np.ndarray  # (B, N, N) bool, usable 1-hop links
     next_hop: np.ndarray  # (B, N, N) int, -1 = unreachable
     success: np.ndarray  # (B, N, N) per-packet success probability of each link
-    # queues: (B N, Q) arrays of packet attributes + lengths (B N,)
+    # queues: (B N, Q) ring buffers of packet attributes + lengths (B N,); a queue's packets sit at columns
+    # (head + i) mod Q, i < length (the heads are the last fields: states pickled before them start at 0)
     gen_dest: np.ndarray
     gen_birth: np.ndarray
     gen_len: np.ndarray
@@ -76,6 +77,8 @@ class MfTdmaState:
     lost_unreachable: np.ndarray  # (B,) packets generated for unreachable destinations this frame
     generated: np.ndarray  # (B,) packets generated this frame
     sent: np.ndarray  # (B,) transmissions
+    gen_head: np.ndarray | None = None  # (B N,) column of each generation queue's first packet
+    tr_head: np.ndarray | None = None  # (B N,) the same for the transmission queues
 
 
 class MfTdmaCore:
@@ -156,7 +159,7 @@ class MfTdmaCore:
             tr_dest=np.zeros((B * N, Q), np.int32), tr_birth=np.zeros((B * N, Q)), tr_retry=np.zeros((B * N, Q), int),
             tr_len=np.zeros(B * N, int), obs_raw=np.zeros((B, N, 4)), grants=z.copy(), delivered=z.copy(),
             delay_sum=z.copy(), dropped=z.copy(), lost_unreachable=np.zeros(B), generated=np.zeros(B),
-            sent=np.zeros(B))
+            sent=np.zeros(B), gen_head=np.zeros(B * N, int), tr_head=np.zeros(B * N, int))
         return state, self._observe(state)
 
     def normalise_requests(self, requests: np.ndarray) -> np.ndarray:
@@ -294,8 +297,8 @@ class MfTdmaCore:
         reach = state.next_hop[env, src, dest] >= 0
         np.add.at(state.lost_unreachable, env[~reach], 1)
         node = env * N + src
-        over = _push(state.gen_dest, state.gen_birth, None, state.gen_len, node[reach], dest[reach], birth[reach],
-                     None)
+        over = _push(state.gen_dest, state.gen_birth, None, _heads(state, "gen"), state.gen_len, node[reach],
+                     dest[reach], birth[reach], None)
         np.add.at(state.dropped.reshape(-1), node[reach][over], 1)
 
     def _transmit(self, state: MfTdmaState, capacity: np.ndarray, end: float) -> None:
@@ -303,8 +306,8 @@ class MfTdmaCore:
         cap = capacity.reshape(-1)
         k_tr = np.minimum(cap, state.tr_len)
         k_gen = np.minimum(cap - k_tr, state.gen_len)
-        d1, b1, r1, n1 = _pop(state.tr_dest, state.tr_birth, state.tr_retry, state.tr_len, k_tr)
-        d2, b2, _, n2 = _pop(state.gen_dest, state.gen_birth, None, state.gen_len, k_gen)
+        d1, b1, r1, n1 = _pop(state.tr_dest, state.tr_birth, state.tr_retry, _heads(state, "tr"), state.tr_len, k_tr)
+        d2, b2, _, n2 = _pop(state.gen_dest, state.gen_birth, None, _heads(state, "gen"), state.gen_len, k_gen)
         node = np.concatenate([n1, n2])
         if node.size == 0:
             return
@@ -313,7 +316,11 @@ class MfTdmaCore:
         retry = np.concatenate([r1, np.zeros(n2.size, int)])
         env, src = np.divmod(node, N)
         nxt = state.next_hop[env, src, dest]
-        u = np.concatenate([state.rngs[b].random(int((env == b).sum())) for b in range(B)])
+        # one success draw per packet from its own copy's stream, in the copy's packet order (the packets are the
+        # transmission queues' then the generation queues', so not grouped by copy when B > 1)
+        order = np.argsort(env, kind="stable")
+        u = np.empty(env.size)
+        u[order] = np.concatenate([state.rngs[b].random(n) for b, n in enumerate(np.bincount(env, minlength=B))])
         ok = u < state.success[env, src, nxt]
         np.add.at(state.sent, env, 1)
         arrived = ok & (nxt == dest)
@@ -327,32 +334,38 @@ class MfTdmaCore:
         back = failed & ~give_up
         # forwarded packets join the next hop's queue, unacknowledged ones the end of the sender's
         target = np.concatenate([(env * N + nxt)[fwd], node[back]])
-        over = _push(state.tr_dest, state.tr_birth, state.tr_retry, state.tr_len, target,
+        over = _push(state.tr_dest, state.tr_birth, state.tr_retry, _heads(state, "tr"), state.tr_len, target,
                      np.concatenate([dest[fwd], dest[back]]), np.concatenate([birth[fwd], birth[back]]),
                      np.concatenate([np.zeros(int(fwd.sum()), int), retry[back]]))
         np.add.at(state.dropped.reshape(-1), target[over], 1)
 
 
-def _pop(dest, birth, retry, length, k):
-    """Remove the first k[q] packets of every queue q; returns their attributes and queue ids (in queue order)."""
+def _heads(state: MfTdmaState, kind: str) -> np.ndarray:
+    """The ring buffers' head columns of the ``kind`` ("gen" / "tr") queues (zeros for a state pickled before the
+    queues were rings: their packets started at column 0)."""
+    name = f"{kind}_head"
+    if getattr(state, name, None) is None:
+        setattr(state, name, np.zeros(len(getattr(state, f"{kind}_len")), int))
+    return getattr(state, name)
+
+
+def _pop(dest, birth, retry, head, length, k):
+    """Remove the first k[q] packets of every queue q; returns their attributes and queue ids (in queue order).
+    O(packets popped): the head moves, nothing is shifted."""
     kmax = int(k.max(initial=0))
     if kmax == 0:
         empty = np.zeros(0, int)
         return empty, np.zeros(0), empty, empty
-    take = np.arange(kmax)[None, :] < k[:, None]
-    q_ids = np.nonzero(take)[0]
-    out = (dest[:, :kmax][take], birth[:, :kmax][take], retry[:, :kmax][take] if retry is not None else None, q_ids)
-    cap = dest.shape[1]
-    idx = np.minimum(np.arange(cap)[None, :] + k[:, None], cap - 1)
-    dest[:] = np.take_along_axis(dest, idx, 1)
-    birth[:] = np.take_along_axis(birth, idx, 1)
-    if retry is not None:
-        retry[:] = np.take_along_axis(retry, idx, 1)
+    q_ids, i = np.nonzero(np.arange(kmax)[None, :] < k[:, None])
+    col = (head[q_ids] + i) % dest.shape[1]
+    out = (dest[q_ids, col], birth[q_ids, col], retry[q_ids, col] if retry is not None else None, q_ids)
+    head += k
+    head %= dest.shape[1]
     length -= k
     return out
 
 
-def _push(dest, birth, retry, length, target, p_dest, p_birth, p_retry) -> np.ndarray:
+def _push(dest, birth, retry, head, length, target, p_dest, p_birth, p_retry) -> np.ndarray:
     """Append packets to the ends of queues ``target`` (in the given order per queue); returns the mask of
     packets that did not fit (dropped)."""
     if target.size == 0:
@@ -364,10 +377,11 @@ def _push(dest, birth, retry, length, target, p_dest, p_birth, p_retry) -> np.nd
     first = np.cumsum(counts) - counts
     pos = length[t] + np.arange(t.size) - first[t]
     fits = pos < cap
-    dest[t[fits], pos[fits]] = p_dest[order][fits]
-    birth[t[fits], pos[fits]] = p_birth[order][fits]
+    q, col = t[fits], (head[t[fits]] + pos[fits]) % cap
+    dest[q, col] = p_dest[order][fits]
+    birth[q, col] = p_birth[order][fits]
     if retry is not None:
-        retry[t[fits], pos[fits]] = p_retry[order][fits]
+        retry[q, col] = p_retry[order][fits]
     length += np.minimum(counts, np.maximum(cap - length, 0))
     over = np.zeros(target.size, bool)
     over[order[~fits]] = True

@@ -274,7 +274,11 @@ class UrllcCore:
         state.drops = np.zeros((E, U))
         if amax == 0:
             return
-        sizes = np.stack([g.integers(c.packet_bits_min, c.packet_bits_max + 1, (U, amax)) for g in state.rngs])
+        # each copy draws (U, its own largest count) sizes from its own stream, padded to the batch's largest:
+        # drawing (U, amax) for every copy would make a copy's later draws depend on the copies batched with it
+        sizes = np.zeros((E, U, amax), np.int64)
+        for e, (g, m) in enumerate(zip(state.rngs, n.max(-1))):
+            sizes[e, :, :m] = g.integers(c.packet_bits_min, c.packet_bits_max + 1, (U, m))
         self.enqueue(state, np.where(np.arange(amax) < n[..., None], sizes, 0))
 
     def enqueue(self, state: UrllcState, sizes: np.ndarray) -> None:

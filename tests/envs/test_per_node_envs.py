@@ -118,6 +118,38 @@ def test_packets_are_conserved_and_delays_are_causal():
     assert delivered > 0
 
 
+def test_queue_ring_buffers_are_fifo_with_tail_drop():
+    """The MF-TDMA queues are ring buffers (a pop moves the head, nothing is shifted): random pushes and pops on
+    three queues of capacity 5, wrapping many times, give what Python lists give - first in, first out, and a
+    packet that finds its queue full is dropped."""
+    from cfmarl.envs.mf_tdma import core as mfc
+
+    rng = np.random.default_rng(0)
+    Q, cap = 3, 5
+    dest, birth, retry = np.zeros((Q, cap), np.int32), np.zeros((Q, cap)), np.zeros((Q, cap), int)
+    head, length = np.zeros(Q, int), np.zeros(Q, int)
+    ref = [[] for _ in range(Q)]
+    serial = 0
+    for _ in range(300):
+        target = rng.integers(0, Q, rng.integers(0, 6))
+        pk = np.arange(serial, serial + target.size)
+        serial += target.size
+        over = mfc._push(dest, birth, retry, head, length, target, pk % 7, pk.astype(float), pk % 3)
+        for q, i, o in zip(target, pk, over):
+            assert o == (len(ref[q]) >= cap)
+            if not o:
+                ref[q].append(int(i))
+        k = np.minimum(rng.integers(0, 4, Q), length)
+        d, b, r, q_ids = mfc._pop(dest, birth, retry, head, length, k)
+        want = [(q, i) for q in range(Q) for i in ref[q][:k[q]]]
+        assert [(int(q), int(x)) for q, x in zip(q_ids, b)] == want
+        np.testing.assert_array_equal(d, [i % 7 for _, i in want])
+        np.testing.assert_array_equal(r, [i % 3 for _, i in want])
+        ref = [ref[q][k[q]:] for q in range(Q)]
+        assert length.tolist() == [len(x) for x in ref]
+    assert serial > 3 * cap * 10  # the heads went round many times
+
+
 def test_load_proportional_beats_equal_split_on_delay_under_heterogeneous_load():
     cfg = mf_tdma_v0.make_config("n8-2:6", episode_frames=300)
     make = lambda n: mf_tdma_v0.MfTdmaCore(cfg, n)  # noqa: E731
