@@ -118,6 +118,26 @@ def test_packets_are_conserved_and_delays_are_causal():
     assert delivered > 0
 
 
+def test_topology_connectivity_check_agrees_with_scipy():
+    """The MF-TDMA topology draw's connectivity test (a breadth-first search on the adjacency) against scipy's
+    connected_components on random disc graphs of 2-64 nodes, connected and not."""
+    from scipy.sparse.csgraph import connected_components
+
+    from cfmarl.envs.mf_tdma.core import _connected
+
+    rng = np.random.default_rng(1)
+    seen = set()
+    for n in (2, 3, 8, 9, 32, 64):
+        for radius in (0.2, 0.4, 0.7):
+            for _ in range(40):
+                p = rng.random((n, 2))
+                adj = (np.linalg.norm(p[:, None] - p[None], axis=-1) <= radius) & ~np.eye(n, dtype=bool)
+                want = connected_components(adj, directed=False)[0] == 1
+                assert _connected(adj) == want
+                seen.add(want)
+    assert seen == {True, False}
+
+
 def test_queue_ring_buffers_are_fifo_with_tail_drop():
     """The MF-TDMA queues are ring buffers (a pop moves the head, nothing is shifted): random pushes and pops on
     three queues of capacity 5, wrapping many times, give what Python lists give - first in, first out, and a
