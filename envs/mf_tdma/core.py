@@ -149,7 +149,7 @@ class MfTdmaCore:
     # ------------------------------------------------------------------ API
     def reset(self, seeds):
         rngs = make_rngs(seeds, self.num_envs)
-        c, B, N, Q = self.config, self.num_envs, self.N, self.config.queue_capacity
+        B, N, Q = self.num_envs, self.N, self.config.queue_capacity
         topo = [self._topology(g) for g in rngs]
         z = np.zeros((B, N))
         state = MfTdmaState(
