@@ -364,7 +364,7 @@ def _heads(state: MfTdmaState, kind: str) -> np.ndarray:
 
 def _pop(dest, birth, retry, head, length, k):
     """Remove the first k[q] packets of every queue q; returns their attributes and queue ids (in queue order).
-    O(packets popped): the head moves, nothing is shifted."""
+    O(queues x largest pop): the head moves, nothing is shifted (the shifting form was O(queues x capacity))."""
     kmax = int(k.max(initial=0))
     if kmax == 0:
         empty = np.zeros(0, int)
