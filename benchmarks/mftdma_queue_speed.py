@@ -20,11 +20,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+from alternating import alternate, machine_sentence  # benchmarks/ is on sys.path when run as a script
+
+from cfmarl.envs.mf_tdma import core as mf_core
+
+RING_PUSH = mf_core._push  # the core's own push, kept before the shifting form replaces it
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "mftdma"
 CASES = (("n8-2:6", "load-proportional"), ("n8-2:6-limited", "equal"), ("n32-8:24", "load-proportional"))
-RING_PUSH = None  # the core's own push, kept before the shifting form replaces it
 
 
 def shift_pop(dest, birth, retry, head, length, k):
@@ -52,16 +56,13 @@ def shift_push(dest, birth, retry, head, length, target, p_dest, p_birth, p_retr
 
 def episode_seconds(scenario: str, policy: str, shift: bool, envs: int, frames: int) -> tuple[float, str]:
     """Seconds of one batch of episodes and a digest of everything they returned."""
-    from cfmarl.envs.mf_tdma import core
     from cfmarl.evaluate import episode_seeds
     from cfmarl.registry import get_env
 
-    global RING_PUSH
     entry = get_env("mftdma")
-    ring = core._pop, core._push
-    RING_PUSH = RING_PUSH or core._push
+    ring = mf_core._pop, mf_core._push
     if shift:
-        core._pop, core._push = shift_pop, shift_push
+        mf_core._pop, mf_core._push = shift_pop, shift_push
     try:
         c = entry.make_core(entry.make_config(scenario, episode_frames=frames), envs)
         ctrl, h = entry.make_baseline(policy), hashlib.sha256()
@@ -73,7 +74,7 @@ def episode_seconds(scenario: str, policy: str, shift: bool, envs: int, frames: 
                 h.update(np.ascontiguousarray(a).tobytes())
         return time.perf_counter() - t, h.hexdigest()
     finally:
-        core._pop, core._push = ring
+        mf_core._pop, mf_core._push = ring
 
 
 def main(argv=None) -> int:
@@ -86,35 +87,26 @@ def main(argv=None) -> int:
     for name in ("envs", "frames", "repeats"):
         if getattr(args, name) < 1:
             ap.error(f"--{name}: must be >= 1, got {getattr(args, name)}")
-    from cfmarl.rundir import atomic_write_text, versions
+    from cfmarl.rundir import atomic_write_text
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
     lines = []
     for scenario, policy in CASES:
-        got = {True: [], False: []}
-        digests = set()
-        for r in range(args.repeats):
-            for shift in ((True, False) if r % 2 == 0 else (False, True)):
-                s, d = episode_seconds(scenario, policy, shift, args.envs, args.frames)
-                got[shift].append(s)
-                digests.add(d)
-        if len(digests) != 1:
+        got = alternate(lambda shift: episode_seconds(scenario, policy, shift, args.envs, args.frames), args.repeats)
+        if len({d for runs in got.values() for _, d in runs}) != 1:
             raise SystemExit(f"{scenario} / {policy}: the two queue forms returned different episodes")
-        old, new = statistics.median(got[True]), statistics.median(got[False])
+        old, new = (statistics.median(s for s, _ in got[shift]) for shift in (True, False))
         steps = args.envs * args.frames / new
         print(f"  {scenario:15s} {policy:18s} shifting {1e3 * old:8.1f} ms, ring {1e3 * new:8.1f} ms ({old / new:.2f}x; "
               f"{steps:,.0f} env frames/s)")
         lines.append(f"| {scenario} | {policy} | {1e3 * old:.1f} | {1e3 * new:.1f} | **{old / new:.2f}** | {steps:,.0f} |")
-    v = versions()
     text = (f"# MF-TDMA env step: ring-buffer queues vs the shifting queues they replaced\n\n`python "
             f"benchmarks/mftdma_queue_speed.py --envs {args.envs} --frames {args.frames} --repeats {args.repeats}` in "
             f"{time.perf_counter() - t0:.0f} s: {args.envs} env copies x {args.frames} frames per episode batch, the "
             f"two forms alternating in one process (medians over repeats), the same episodes from both (checked). "
-            f"Machine: {v.get('platform')}, {v.get('cpu_count')} CPUs, load average {load0:.1f} at the start and "
-            f"{os.getloadavg()[0]:.1f} at the end (other processes share the cores when it is above ~1); numpy "
-            f"{v.get('numpy')}.\n\n| scenario | policy | shifting [ms] | ring [ms] | speed-up | ring [env frames / s] |\n"
+            f"{machine_sentence(load0, 'numpy')}\n\n| scenario | policy | shifting [ms] | ring [ms] | speed-up | ring [env frames / s] |\n"
             "|---|---|---:|---:|---:|---:|\n" + "\n".join(lines) + "\n")
     atomic_write_text(out / "queue_speed.md", text)
     print(f"files in {out}: queue_speed.md")

@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from alternating import alternate, machine_sentence  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "urllc"
 # (name, target dim, condition dim): the paper scenario's per-UE views (models manifest, `dims`)
@@ -64,7 +66,7 @@ def main(argv=None) -> int:
             ap.error(f"--{name}: must be >= 1, got {getattr(args, name)}")
     import torch
 
-    from cfmarl.rundir import atomic_write_text, versions
+    from cfmarl.rundir import atomic_write_text
 
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -72,21 +74,15 @@ def main(argv=None) -> int:
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
     lines = []
     for name, target, cond in VIEWS:
-        got = {True: [], False: []}
-        for r in range(args.repeats):
-            for packed in ((False, True) if r % 2 == 0 else (True, False)):
-                got[packed].append(step_seconds(target, cond, packed, args.steps, args.batch))
-        dense, packed = statistics.median(got[False]), statistics.median(got[True])
+        got = alternate(lambda dense: step_seconds(target, cond, not dense, args.steps, args.batch), args.repeats)
+        dense, packed = statistics.median(got[True]), statistics.median(got[False])
         print(f"  {name:24s} D = {target + cond:3d}: dense {1e3 * dense:7.1f} ms, packed {1e3 * packed:7.1f} ms "
               f"per step ({dense / packed:.2f}x)")
         lines.append(f"| {name} | {target + cond} | {1e3 * dense:.1f} | {1e3 * packed:.1f} | **{dense / packed:.2f}** |")
-    v = versions()
     text = (f"# EA-CGMM training step: packed mixture loss vs dense precision factors\n\n`python "
             f"benchmarks/vcmdp_fit_speed.py --steps {args.steps} --repeats {args.repeats} --batch {args.batch}` in "
             f"{time.perf_counter() - t0:.0f} s, 1 torch thread, the two forms alternating in one process (medians "
-            f"over repeats of the median step). Machine: {v.get('platform')}, {v.get('cpu_count')} CPUs, load average "
-            f"{load0:.1f} at the start and {os.getloadavg()[0]:.1f} at the end (other processes share the cores when "
-            f"it is above ~1); torch {v.get('torch')}.\n\n| view | joint D | dense [ms / step] | packed [ms / step] | speed-up |\n"
+            f"over repeats of the median step). {machine_sentence(load0, 'torch')}\n\n| view | joint D | dense [ms / step] | packed [ms / step] | speed-up |\n"
             "|---|---:|---:|---:|---:|\n" + "\n".join(lines) + "\n")
     atomic_write_text(out / "vcmdp_fit_speed.md", text)
     print(f"files in {out}: vcmdp_fit_speed.md")

@@ -5,7 +5,7 @@ from bench_scripts import load
 
 
 def test_queue_speed_table(tmp_path, monkeypatch):
-    m = load("mftdma_queue_speed")
+    m = load("mftdma_queue_speed", siblings=True)
     monkeypatch.setattr(m, "CASES", m.CASES[:2])  # the 8-node ones (a 32-node reset draws thousands of topologies)
     assert m.main(["--envs", "2", "--frames", "3", "--repeats", "1", "--out", str(tmp_path)]) == 0
     rows = [line for line in (tmp_path / "queue_speed.md").read_text().splitlines() if line.startswith("| n")]
@@ -16,7 +16,7 @@ def test_queue_speed_table(tmp_path, monkeypatch):
 
 
 def test_a_different_episode_is_caught_and_bad_sizes_named(tmp_path, capsys, monkeypatch):
-    m = load("mftdma_queue_speed")
+    m = load("mftdma_queue_speed", siblings=True)
     monkeypatch.setattr(m, "CASES", m.CASES[:1])
     monkeypatch.setattr(m, "shift_pop", lambda d, b, r, h, length, k: _drop_all(length))
     with pytest.raises(SystemExit, match="returned different episodes"):

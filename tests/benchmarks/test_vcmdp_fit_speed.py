@@ -5,7 +5,7 @@ from bench_scripts import load
 
 
 def test_fit_speed_table(tmp_path, capsys):
-    m = load("vcmdp_fit_speed")
+    m = load("vcmdp_fit_speed", siblings=True)
     assert m.main(["--steps", "1", "--repeats", "1", "--batch", "8", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "vcmdp_fit_speed.md").read_text()
     rows = [line for line in text.splitlines() if line.startswith("| channel") or line.startswith("| queue")]
