@@ -15,7 +15,10 @@ behaviour policy, episode-major:
 E episodes, T steps, N agents. (s, a, r, c, s') tuples are
 :meth:`Dataset.transitions`; per-node trajectories are the arrays themselves.
 Shards and the manifest are written atomically and the manifest is updated after
-every shard, so an interrupted collection keeps what it finished and resumes.
+every shard, so an interrupted collection keeps what it finished and resumes. A
+behaviour policy with a random stream of its own (``rng_state`` / ``set_rng_state``,
+e.g. uniform-random requests) has its stream's state kept with each of its shards,
+so the resumed run continues the draws: the resumed dataset equals an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -137,13 +140,20 @@ def collect(env: str, scenario: str, overrides: dict, policies: list[str], episo
     seeds = episode_seeds(seed, episodes)
     n_shards = math.ceil(episodes / batch)
     steps = episode_length(config, entry)
-    done_shards = {s["index"] for s in manifest["shards"]}
+    done_shards = {s["index"]: s for s in manifest["shards"]}
     todo = [i for i in range(n_shards) if i not in done_shards]
+    restarted: list[str] = []
     bar = tqdm(total=sum(len(seeds[i * batch:(i + 1) * batch]) for i in todo) * steps, unit="step", disable=quiet, file=sys.stderr, dynamic_ncols=True)
     try:
         for i in todo:
             chunk = seeds[i * batch:(i + 1) * batch]
             ctrl = controllers[i % len(controllers)]
+            before = done_shards.get(i - len(controllers))  # this policy's previous shard, written by an earlier run
+            if before is not None and hasattr(ctrl, "set_rng_state"):
+                if "stream_after" in before:  # continue its random stream where that run left it (exact resume)
+                    ctrl.set_rng_state(before["stream_after"])
+                elif policies[i % len(controllers)] not in restarted:
+                    restarted.append(policies[i % len(controllers)])
             bar.set_description(f"shard {i + 1}/{n_shards} ({policies[i % len(controllers)]})")
             arrays = _rollout(entry.make_core(config, len(chunk)), ctrl, chunk, lambda: bar.update(len(chunk)))
             name = f"shard-{i:05d}.npz"
@@ -154,6 +164,8 @@ def collect(env: str, scenario: str, overrides: dict, policies: list[str], episo
                                        "episodes": len(chunk), "episode_seeds": [int(s.generate_state(1)[0])
                                                                                   for s in chunk],
                                        "transitions": int(arrays["rewards"].size)})
+            if hasattr(ctrl, "rng_state"):
+                manifest["shards"][-1]["stream_after"] = ctrl.rng_state()
             manifest["shards"].sort(key=lambda s: s["index"])
             manifest["episodes_done"] = sum(s["episodes"] for s in manifest["shards"])
             manifest["transitions"] = sum(s["transitions"] for s in manifest["shards"])
@@ -161,6 +173,10 @@ def collect(env: str, scenario: str, overrides: dict, policies: list[str], episo
             write_json(mpath, manifest)
     finally:
         bar.close()
+    if restarted:
+        print(f"collect: {root} was begun before the manifest kept the behaviour policies' random streams; the "
+              f"resumed shards of {', '.join(restarted)} drew from the policy's seed again (not an exact resume)",
+              file=sys.stderr)
     return root
 
 

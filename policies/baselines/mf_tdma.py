@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cfmarl.envs.mf_tdma.core import MfTdmaCore, MfTdmaState
-from cfmarl.policies.baselines.spec import parse_spec
+from cfmarl.policies.baselines.spec import OwnStream, parse_spec
 
 
 @dataclass
@@ -22,7 +22,7 @@ class EqualSplit:
 
 
 @dataclass
-class LoadProportional:
+class LoadProportional(OwnStream):
     """Requests proportional to the node's queue (generation + transmission) at the end of the last
     frame, scaled to M L; equal split when every queue is empty. Uses only the node's own
     observation and the total (the normalisation the protocol performs anyway)."""
@@ -49,7 +49,7 @@ class LoadProportional:
 
 
 @dataclass
-class RandomRequests:
+class RandomRequests(OwnStream):
     """Uniform requests in [0, 2 M L / N] (mean = equal split), seeded."""
 
     seed: int = 0

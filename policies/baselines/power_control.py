@@ -15,7 +15,7 @@ import numpy as np
 
 from cfmarl.envs.power_control import objectives as obj
 from cfmarl.envs.power_control.core import PowerControlCore, PowerControlState
-from cfmarl.policies.baselines.spec import parse_spec
+from cfmarl.policies.baselines.spec import OwnStream, parse_spec
 
 
 @dataclass
@@ -68,7 +68,7 @@ class MaxProduct:
 
 
 @dataclass
-class MaxSumRate:
+class MaxSumRate(OwnStream):
     """Max-sum-rate by multi-start L-BFGS-B (the problem is non-convex): starts at full power,
     at the max-product optimum and at ``starts`` uniform random points; the best local optimum wins."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 
 def _value(text: str):
@@ -32,3 +33,17 @@ def parse_spec(spec: str, env: str, factories: Mapping[str, Callable], options: 
         raise ValueError(f"policy {name!r}: unknown option(s) {', '.join(bad)}; allowed: "
                          f"{', '.join(sorted(allowed)) or 'none'}")
     return factories[name](**kwargs)
+
+
+class OwnStream:
+    """Mixin of a controller with a random stream of its own (``self._rng``, seeded by its ``seed`` option).
+
+    The stream's state can be read and restored, so a resumed dataset collection (``cfmarl collect``) continues
+    each behaviour policy's draws where the interrupted process left them: the resumed dataset equals the
+    uninterrupted one (``cfmarl.datasets.collect`` keeps the state after every shard in the manifest)."""
+
+    def rng_state(self) -> dict[str, Any]:
+        return self._rng.bit_generator.state
+
+    def set_rng_state(self, state: dict[str, Any]) -> None:
+        self._rng.bit_generator.state = state

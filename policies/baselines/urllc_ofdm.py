@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cfmarl.envs.urllc_ofdm.core import UrllcCore, UrllcState
-from cfmarl.policies.baselines.spec import parse_spec
+from cfmarl.policies.baselines.spec import OwnStream, parse_spec
 
 
 def _agent_layout(core: UrllcCore, flat: np.ndarray) -> np.ndarray:
@@ -18,7 +18,7 @@ def _agent_layout(core: UrllcCore, flat: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class UniformRandom:
+class UniformRandom(OwnStream):
     """Every action component uniform in [-1, 1] (seeded)."""
 
     seed: int = 0
@@ -130,7 +130,7 @@ class Heuristic:
 
 
 @dataclass
-class Lyapunov:
+class Lyapunov(OwnStream):
     """Drift-plus-penalty (Neely; the paper's baseline): each slot, sample ``candidates`` actions (uniform,
     plus the heuristic's and three orthogonal schedules': all APs at the most and at the least power, the
     best AP per subband at the least power), evaluate each with the true one-slot model, and pick the one

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cfmarl.policies.baselines.spec import OwnStream
+
 
 @dataclass
-class LyapunovKan:
+class LyapunovKan(OwnStream):
     models: str = ""
     candidates: int = 200
     v: float = 0.001
