@@ -271,14 +271,16 @@ def evaluate_all(seeds: list[int]) -> Path:
 
 def _evaluate_rows(path: Path, seeds: list[int], frames: int, **diffusion_sampling) -> None:
     """The classical allocations and every trained offline run of ``seeds`` on the common test episodes of
-    ``frames`` frames, a row each in ``path`` (resumable: rows there are kept); ``diffusion_sampling`` replaces
-    sampling options of the diffusion planners (MA-CDMP and its ablation)."""
+    ``frames`` frames, a row each in ``path`` (resumable: a (method, seed) with a row in any of the folder's files of
+    this kind is done - same episodes, same controller seed); ``diffusion_sampling`` replaces sampling options of
+    the diffusion planners (MA-CDMP and its ablation)."""
     from cfmarl.offline_train import controller_from_spec
     from cfmarl.registry import get_env
     from cfmarl.rundir import write_csv
 
     rows = list(csv.DictReader(open(path))) if path.exists() else []
-    done = {(r["method"], r["seed"]) for r in rows}
+    done = {(r["method"], r["seed"]) for p in path.parent.glob(f"{path.name.split('-seeds')[0]}-seeds*.csv")
+            for r in csv.DictReader(open(p))}
     entry = get_env("mftdma")
 
     def spec(m: str, s: int) -> str:

@@ -229,6 +229,7 @@ def test_long_episodes_evaluate_every_run_at_the_papers_length(scripts, tmp_path
     ma_cdmp.OUT.mkdir(parents=True)  # main() makes it
     for _ in range(2):  # the second call finds every row done
         path = ma_cdmp.long_episodes([0, 1])
+    ma_cdmp.long_episodes([1])  # another invocation's file: seed 1's rows are done in the first one's
     assert len(calls) == 3 + 2 * 5 and {f for _, f in calls} == {ma_cdmp.LONG_FRAMES} == {1000}
     diffusion = [s for s, _ in calls if "_cdmp" in s]
     assert len(diffusion) == 4 and all("sampler=sde-dpm" in s and "sampling_steps=10" in s and "guidance=0.1" in s
