@@ -44,9 +44,10 @@ def test_report_of_a_setting_keeps_the_main_rows(scripts, tmp_path):
     _write(tmp_path / "claims.csv", [main_row])
     rows = [_row("cdmp", 0, team_return=-800.0), _row("cdmp", 1, team_return=-700.0),
             _row("cdmp_nomf", 0, team_return=-1000.0), _row("cdmp_nomf", 1, team_return=-1100.0),
-            _row("bc", 0, team_return=-600.0, mean_delay_ms=6.0), _row("td3bc", 0, team_return=-2000.0,
-                                                                       mean_delay_ms=20.0, throughput_mbps=1.0,
-                                                                       packet_loss_rate=0.01),
+            _row("bc", 0, team_return=-600.0, mean_delay_ms=6.0), _row("bc", 1, team_return=-600.0, mean_delay_ms=6.0),
+            *(_row("td3bc", s, team_return=-2000.0, mean_delay_ms=20.0, throughput_mbps=1.0, packet_loss_rate=0.01)
+              for s in (0, 1)),
+            _row("cql", 0, team_return=-5000.0),  # one seed of two: in the table, no claims row against it
             _row("load-proportional", "-", team_return=-650.0)]
     _write(tmp_path / "settings" / "n8-4-4.csv", rows)
     _write(tmp_path / "settings" / "n8-2-6.csv", rows)  # the main setting is reported by `report` alone
@@ -68,6 +69,8 @@ def test_report_of_a_setting_keeps_the_main_rows(scripts, tmp_path):
     assert "## n8 4:4, ideal RF (`--scenario n8-4:4`)" in md and "n8 2:6" not in md
     assert "## n9 2:7, limited RF (`--scenario n9-2:7-limited`)" in md
     assert md.count("MA-CDMP has 1 of the 2 seeds asked for: no claims rows yet.") == 1
+    assert md.count("MA-CQL: fewer seeds than asked for, no claims rows against them yet.") == 2  # n8 4:4, limited
+    assert not any("MA-CQL" in r["claim"] for r in got)
 
 
 def test_mean_field_claim_standard_error_and_single_seeds(scripts):
