@@ -147,20 +147,20 @@ def collect(env: str, scenario: str, overrides: dict, policies: list[str], episo
     try:
         for i in todo:
             chunk = seeds[i * batch:(i + 1) * batch]
-            ctrl = controllers[i % len(controllers)]
+            ctrl, policy = controllers[i % len(controllers)], policies[i % len(controllers)]
             before = done_shards.get(i - len(controllers))  # this policy's previous shard, written by an earlier run
             if before is not None and hasattr(ctrl, "set_rng_state"):
                 if "stream_after" in before:  # continue its random stream where that run left it (exact resume)
                     ctrl.set_rng_state(before["stream_after"])
-                elif policies[i % len(controllers)] not in restarted:
-                    restarted.append(policies[i % len(controllers)])
-            bar.set_description(f"shard {i + 1}/{n_shards} ({policies[i % len(controllers)]})")
+                elif policy not in restarted:
+                    restarted.append(policy)
+            bar.set_description(f"shard {i + 1}/{n_shards} ({policy})")
             arrays = _rollout(entry.make_core(config, len(chunk)), ctrl, chunk, lambda: bar.update(len(chunk)))
             name = f"shard-{i:05d}.npz"
             buf = io.BytesIO()
             np.savez_compressed(buf, **arrays)
             atomic_write_bytes(root / name, buf.getvalue())
-            manifest["shards"].append({"index": i, "file": name, "policy": policies[i % len(controllers)],
+            manifest["shards"].append({"index": i, "file": name, "policy": policy,
                                        "episodes": len(chunk), "episode_seeds": [int(s.generate_state(1)[0])
                                                                                   for s in chunk],
                                        "transitions": int(arrays["rewards"].size)})
