@@ -48,6 +48,51 @@ def test_node_by_node_decoding_equals_teacher_forcing(cost_encoder):
     assert torch.equal(greedy[Columns.ACTIONS], greedy[Columns.ACTION_DIST_INPUTS].argmax(-1))
 
 
+def _module_call_decoding(m, reps, key_mask, sample, generator=None):
+    """Node-by-node decoding through the modules' own calls on (B, 1, H) tokens (the code before the 2-D decoding
+    steps): the reference the fast path must equal bit for bit, so recorded MAT runs replay exactly."""
+    B, N = reps.shape[:2]
+    enc_kv = [(b.cross.split(b.cross.k(reps)), b.cross.split(b.cross.v(reps))) for b in m.decoder]
+    a0 = m.decoder[0].self_attn
+    caches = [(reps.new_empty(B, a0.heads, N, a0.d), reps.new_empty(B, a0.heads, N, a0.d)) for _ in m.decoder]
+    prev = torch.full((B,), m.n_act, dtype=torch.long)
+    actions, logits = [], []
+    for i in range(N):
+        y = (m.act_in(prev) + reps[:, i])[:, None]
+        for block, (keys, values), (ek, ev) in zip(m.decoder, caches, enc_kv):
+            h, a, c = block.ln1(y), block.self_attn, block.cross
+            keys[:, :, i:i + 1], values[:, :, i:i + 1] = a.split(a.k(h)), a.split(a.v(h))
+            y = y + a.attend(a.split(a.q(h)), keys[:, :, :i + 1], values[:, :, :i + 1])
+            y = y + c.attend(c.split(c.q(block.ln2(y))), ek, ev, key_mask)
+            y = y + block.mlp(block.ln3(y))
+        lg = m.pi_head(m.dec_ln(y[:, 0]))
+        prev = torch.multinomial(torch.softmax(lg, -1), 1, generator=generator)[:, 0] if sample else lg.argmax(-1)
+        actions.append(prev)
+        logits.append(lg)
+    return torch.stack(actions, 1), torch.stack(logits, 1)
+
+
+@pytest.mark.parametrize("cost_encoder,heads", [(False, 1), (True, 1), (False, 2)])
+def test_fast_decoding_equals_the_module_calls_exactly(monkeypatch, cost_encoder, heads):
+    """generate's 2-D steps compute the same numbers as the modules' calls: equal logits and actions, greedy and
+    sampled (same generator), with padded nodes masked, one head (MAT's) and two (the head views)."""
+    import cfmarl.policies.models.mat as mat
+
+    monkeypatch.setattr(mat, "HEADS", heads)
+    env = _env(max_nodes=_env().n + 3)
+    m = _module(env, cost_encoder=cost_encoder)
+    with torch.no_grad():
+        for p in m.parameters():  # larger weights than the init: logits far apart, so any drift would show
+            p.mul_(3.0)
+        obs = _obs(env, B=4, n_real=env.n - 3)
+        _, reps, mask, _ = m._flat({Columns.OBS: obs})
+        for sample in (False, True):
+            fast = m.generate(reps, mask, sample, torch.Generator().manual_seed(7))
+            ref = _module_call_decoding(m, reps, mask, sample, torch.Generator().manual_seed(7))
+            assert torch.equal(fast[0], ref[0]) and torch.equal(fast[1], ref[1])
+    assert m.decoder[0].self_attn.heads == heads
+
+
 def test_decoder_is_causal_and_encoder_sees_everything():
     env = _env()
     m = _module(env)
