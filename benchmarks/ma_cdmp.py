@@ -138,7 +138,7 @@ def derived_config(method: str, seed: int, name: str = "", **options) -> Path:
     data["name"], data["seed"] = name or run_name(method, seed), seed
     data["env"]["scenario"] = SCENARIO
     data["algorithm"]["options"] = {**data["algorithm"].get("options", {}), **options}
-    if DATA == "paper":
+    if DATA == "paper" and "offline" in data:  # (the online PPO-Lagrangian has no dataset)
         off = data["offline"]
         off["episodes"], off["dataset_overrides"] = PAPER_DATA["episodes"], {
             **off.get("dataset_overrides", {}), "episode_frames": PAPER_DATA["episode_frames"]}
@@ -261,6 +261,17 @@ def on_common_episodes(ctrl, frames: int = TEST_FRAMES) -> dict:
     return {"seconds": round(time.perf_counter() - t0, 1), **{k: v for k, v in res.items() if k != "policy"}}
 
 
+def online_controller(run: Path, frames: int):
+    """The online PPO-Lagrangian run's policy as its own evaluation reports it (``cfmarl train``): the best
+    validated checkpoint (the newest one if no validation picked one), acting greedily, on episodes of ``frames``."""
+    from cfmarl.policies.module_controller import controller_for, latest_checkpoint_of, load_module, rebuild_for_env
+
+    best = run / "checkpoints" / "best"
+    module = load_module(latest_checkpoint_of(best if best.is_dir() else run))
+    env_config = {"env": "mftdma", "scenario": SCENARIO, "overrides": {"episode_frames": frames}}
+    return controller_for(rebuild_for_env(module, env_config), run.name.removeprefix("train-"), seed=1000)
+
+
 def evaluate_all(seeds: list[int]) -> Path:
     """Every trained run (all methods and seeds) and the classical baselines on the same test episodes."""
     path = OUT / f"evaluation-seeds{'_'.join(map(str, seeds))}.csv"  # one file per invocation (run side by side)
@@ -287,9 +298,13 @@ def _evaluate_rows(path: Path, seeds: list[int], frames: int, **diffusion_sampli
         change = diffusion_sampling if m in ("cdmp", "cdmp_nomf") else {}
         return f"{OUT / f'train-{run_name(m, s)}'}{sampling(m, **change)}"
 
+    def learned(m: str, s: int):
+        run = OUT / f"train-{run_name(m, s)}"
+        return online_controller(run, frames) if m == "ppo" else controller_from_spec(spec(m, s), seed=1000)
+
     todo = [(b, "-", lambda b=b: entry.make_baseline(b)) for b in ("random", "equal", "load-proportional")]
-    todo += [(m, str(s), lambda m=m, s=s: controller_from_spec(spec(m, s), seed=1000))
-             for s in seeds for m in METHODS if m != "ppo" and finished(OUT / f"train-{run_name(m, s)}")]
+    todo += [(m, str(s), lambda m=m, s=s: learned(m, s))
+             for s in seeds for m in METHODS if finished(OUT / f"train-{run_name(m, s)}")]
     for method, seed, make in todo:
         if (method, seed) in done:
             continue

@@ -22,7 +22,7 @@ from ma_cdmp import (  # noqa: I001 (benchmarks/ is the script folder)
 KPIS = (("team_return", "reward (team return)", "higher"), ("throughput_mbps", "throughput [Mbit/s]", "higher"),
         ("mean_delay_ms", "delay [ms]", "lower"), ("packet_loss_rate", "packet loss", "lower"))
 EXTRA = (("mean_cost", "dropped / node / frame"), ("decision_latency_ms", "ms / decision"))
-OFFLINE = ("cdmp", "cdmp_nomf", "bc", "td3bc", "cql")
+LEARNED = ("cdmp", "cdmp_nomf", "bc", "td3bc", "cql", "ppo")  # the offline methods and the online PPO-Lagrangian
 CLASSICAL = ("random", "equal", "load-proportional")
 
 
@@ -32,7 +32,7 @@ def collect_rows(rows: list[dict], seeds: list[int]) -> tuple[dict, dict]:
     for r in rows:
         if r["seed"] == "-":
             classical.setdefault(r["method"], {k: float(r[k]) for k, *_ in KPIS + EXTRA})
-    for m in OFFLINE:
+    for m in LEARNED:
         mine = {int(r["seed"]): r for r in rows if r["method"] == m and int(r["seed"]) in seeds}  # one per seed
         if mine:
             learned[m] = {k: np.array([float(r[k]) for r in mine.values()]) for k, *_ in KPIS + EXTRA}
@@ -76,7 +76,7 @@ def _claims_of(key: str, learned: dict, classical: dict, ev: str, where: str = "
     every claim (e.g. the test protocol)."""
     rows = []
     cd, me = learned[key], LABELS[key]
-    opponents = [(m, LABELS[m], learned[m]) for m in ("td3bc", "cql", "bc") if m in learned]
+    opponents = [(m, LABELS[m], learned[m]) for m in ("td3bc", "cql", "bc", "ppo") if m in learned]
     if "load-proportional" in classical:
         opponents.append(("lp", "load-proportional allocation (classical)",
                           {k: np.array([v]) for k, v in classical["load-proportional"].items()}))
@@ -84,6 +84,7 @@ def _claims_of(key: str, learned: dict, classical: dict, ev: str, where: str = "
         wins = [name for k, name, d in KPIS if _better(np.mean(cd[k]), np.mean(kp[k]), d)]
         measured = "; ".join(f"{name}: {_fmt(cd[k], k)} vs {_fmt(kp[k], k)}" for k, name, _ in KPIS)
         paper = "MA-CDMP best on reward, throughput, delay, loss (Figs. 3-4)" if m in ("td3bc", "cql") else \
+            "(not in the paper; issue: the online PPO-Lagrangian as a baseline)" if m == "ppo" else \
             "(not in the paper; issue: compare with the strongest baseline)"
         rows.append({"claim": f"{me} beats {label} on reward / throughput / delay / loss ({where}{tag})",
                      "paper": paper, "measured": measured,
@@ -455,4 +456,4 @@ def report_settings(results: Path, seeds: list[int]) -> None:
     print(f"\nFiles in {results}/: ma_cdmp_settings.md, claims.csv ({len(kept)} rows kept, {len(new)} of the settings)")
 
 
-assert set(OFFLINE) <= set(METHODS)
+assert set(LEARNED) <= set(METHODS)

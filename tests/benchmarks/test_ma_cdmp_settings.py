@@ -219,6 +219,7 @@ def test_long_episodes_evaluate_every_run_at_the_papers_length(scripts, tmp_path
     monkeypatch.setattr(ma_cdmp, "RESULTS", tmp_path)
     monkeypatch.setattr(ma_cdmp, "finished", lambda run: run.name.endswith(("-s0", "-s1")))
     monkeypatch.setattr(ot, "controller_from_spec", lambda spec, seed: spec)
+    monkeypatch.setattr(ma_cdmp, "online_controller", lambda run, frames: str(run))  # the online PPO-Lagrangian
     calls = []
     returns = {"cdmp": -500.0, "cdmp_nomf": -900.0, "bc": -600.0, "load-proportional": -700.0}
 
@@ -233,12 +234,12 @@ def test_long_episodes_evaluate_every_run_at_the_papers_length(scripts, tmp_path
     for _ in range(2):  # the second call finds every row done
         path = ma_cdmp.long_episodes([0, 1])
     ma_cdmp.long_episodes([1])  # another invocation's file: seed 1's rows are done in the first one's
-    assert len(calls) == 3 + 2 * 5 and {f for _, f in calls} == {ma_cdmp.LONG_FRAMES} == {1000}
+    assert len(calls) == 3 + 2 * 6 and {f for _, f in calls} == {ma_cdmp.LONG_FRAMES} == {1000}
     diffusion = [s for s, _ in calls if "_cdmp" in s]
     assert len(diffusion) == 4 and all("sampler=sde-dpm" in s and "sampling_steps=10" in s and "guidance=0.1" in s
                                        for s in diffusion)
     assert not any("sampler=" in s for s, _ in calls if "_cdmp" not in s)
-    assert path == tmp_path / "long" / "n8-4-4.csv" and len(list(csv.DictReader(open(path)))) == 13
+    assert path == tmp_path / "long" / "n8-4-4.csv" and len(list(csv.DictReader(open(path)))) == 15
     by = {r["claim"]: r for r in rep.settings(tmp_path, [0, 1])}
     tag = "; 5 s test episodes, SDE DPM-Solver 10 steps"
     assert by[f"MA-CDMP beats BC on reward / throughput / delay / loss (n8 4:4, ideal RF{tag})"]["holds"] == "partial"
@@ -374,3 +375,39 @@ def test_scaling_stage_runs_from_its_own_module(scripts, tmp_path, monkeypatch):
     assert (tmp_path / "runs" / "scaling.csv").exists()
     assert ma_cdmp.main(["scaling", "--seeds", "0", "--episodes", "1"]) == 0  # nothing left to do
     assert len(list(csv.DictReader(open(tmp_path / "results" / "ma_cdmp_scaling.csv")))) == 8
+
+
+def test_the_online_ppo_lagrangian_is_evaluated_reported_and_an_opponent(scripts, tmp_path, monkeypatch):
+    """The online PPO-Lagrangian (the issue's online baseline, `train --methods ppo`) is evaluated on the common
+    episodes like the offline runs - its best validated checkpoint, through online_controller -, is a row of the
+    table and an opponent of MA-CDMP's claims; its experiment has no dataset, so --data paper leaves it as it is."""
+    import cfmarl.offline_train
+
+    ma_cdmp, rep = scripts
+    monkeypatch.setattr(ma_cdmp, "OUT", tmp_path / "runs")
+    monkeypatch.setattr(ma_cdmp, "finished", lambda run: run.name in ("train-mftdma_ppo_n8-s0",
+                                                                      "train-mftdma_bc_n8-s0"))
+    made = []
+    monkeypatch.setattr(ma_cdmp, "online_controller", lambda run, frames: made.append((run, frames)) or "ppo-ctrl")
+    monkeypatch.setattr(cfmarl.offline_train, "controller_from_spec", lambda spec, seed: made.append(spec) or "ctrl")
+    monkeypatch.setattr(ma_cdmp, "on_common_episodes", lambda ctrl, frames: dict(KPI))
+    path = tmp_path / "runs" / "evaluation-seeds0.csv"
+    path.parent.mkdir()  # main() makes it
+    ma_cdmp._evaluate_rows(path, [0], 100)
+    rows = list(csv.DictReader(open(path)))
+    assert [(r["method"], r["seed"]) for r in rows] == [("random", "-"), ("equal", "-"), ("load-proportional", "-"),
+                                                        ("bc", "0"), ("ppo", "0")]
+    assert made[0] == str(tmp_path / "runs" / "train-mftdma_bc_n8-s0")
+    assert made[1] == (tmp_path / "runs" / "train-mftdma_ppo_n8-s0", 100)
+    learned, classical = rep.collect_rows([_row("cdmp", 0, team_return=-900.0), _row("ppo", 0, team_return=-800.0),
+                                           _row("load-proportional", "-")], [0])
+    assert list(learned) == ["cdmp", "ppo"]
+    assert any(line.startswith("| PPO-Lagrangian (online) | 1 |") for line in rep.table(learned, classical))
+    claim = next(r for r in rep._claims_of("cdmp", learned, classical, "ev") if "PPO" in r["claim"])
+    assert claim["claim"].startswith("MA-CDMP beats PPO-Lagrangian (online) on reward") and claim["holds"] == "no"
+    assert "online PPO-Lagrangian" in claim["paper"]
+    monkeypatch.setattr(ma_cdmp, "DATA", "paper")
+    import yaml
+
+    cfg = yaml.safe_load(ma_cdmp.derived_config("ppo", 0).read_text())
+    assert "offline" not in cfg and cfg["env"]["overrides"] == {"episode_frames": 200}
