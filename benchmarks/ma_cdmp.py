@@ -262,14 +262,13 @@ def on_common_episodes(ctrl, frames: int = TEST_FRAMES) -> dict:
 
 
 def online_controller(run: Path, frames: int):
-    """The online PPO-Lagrangian run's policy as its own evaluation reports it (``cfmarl train``): the best
-    validated checkpoint (the newest one if no validation picked one), acting greedily, on episodes of ``frames``."""
+    """The PPO-Lagrangian run as ``cfmarl train`` evaluates it: its best validated (else newest) checkpoint, greedy."""
     from cfmarl.policies.module_controller import controller_for, latest_checkpoint_of, load_module, rebuild_for_env
 
     best = run / "checkpoints" / "best"
-    module = load_module(latest_checkpoint_of(best if best.is_dir() else run))
-    env_config = {"env": "mftdma", "scenario": SCENARIO, "overrides": {"episode_frames": frames}}
-    return controller_for(rebuild_for_env(module, env_config), run.name.removeprefix("train-"), seed=1000)
+    module = rebuild_for_env(load_module(latest_checkpoint_of(best if best.is_dir() else run)),
+                             {"env": "mftdma", "scenario": SCENARIO, "overrides": {"episode_frames": frames}})
+    return controller_for(module, run.name.removeprefix("train-"), seed=1000)
 
 
 def evaluate_all(seeds: list[int]) -> Path:
@@ -298,9 +297,9 @@ def _evaluate_rows(path: Path, seeds: list[int], frames: int, **diffusion_sampli
         change = diffusion_sampling if m in ("cdmp", "cdmp_nomf") else {}
         return f"{OUT / f'train-{run_name(m, s)}'}{sampling(m, **change)}"
 
-    def learned(m: str, s: int):
-        run = OUT / f"train-{run_name(m, s)}"
-        return online_controller(run, frames) if m == "ppo" else controller_from_spec(spec(m, s), seed=1000)
+    def learned(m: str, s: int):  # the online PPO-Lagrangian's RLlib run, or an offline method's
+        return online_controller(OUT / f"train-{run_name(m, s)}", frames) if m == "ppo" else \
+            controller_from_spec(spec(m, s), seed=1000)
 
     todo = [(b, "-", lambda b=b: entry.make_baseline(b)) for b in ("random", "equal", "load-proportional")]
     todo += [(m, str(s), lambda m=m, s=s: learned(m, s))
